@@ -1,0 +1,122 @@
+//! `xisuan estimate` end to end: the 2023 industry figures, the JSON contract scripts rely on,
+//! and one clear error line with exit code 2 for bad input.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn xisuan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xisuan")).args(args).output().expect("run xisuan")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = xisuan(args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn close(actual: f64, expected: f64, rel: f64) -> bool {
+    (actual / expected - 1.0).abs() <= rel
+}
+
+#[test]
+fn gpt3_is_3640_pf_days_and_its_published_run_reproduces() {
+    let v = json(&["estimate", "train", "--params", "175e9", "--tokens", "300e9", "--gpu", "v100", "--gpus", "10000", "--json"]);
+    for key in ["flops", "pf_days", "gpu_hours", "wall_days", "energy_mwh", "emissions_tco2e", "cost_usd", "assumptions"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    // 6 x 175e9 x 300e9 = 3.15e23 FLOPs = 3,646 PF-days (GPT-3 paper: 3.64e3).
+    assert!(close(v["flops"].as_f64().unwrap(), 3.15e23, 1e-9));
+    assert!(close(v["pf_days"].as_f64().unwrap(), 3645.8, 1e-4));
+    // Given the run's own 3.552M GPU-hours, 330 W, PUE 1.1 and 0.429 kg/kWh (Patterson et al.):
+    // 3,552,000 x 0.33 kW x 1.1 = 1,289 MWh (published 1,287); x 0.429 = 553 t (published 552).
+    let v = json(&[
+        "estimate", "train", "--params", "175e9", "--tokens", "300e9", "--gpu", "v100", "--gpus", "10000",
+        "--gpu-hours", "3552000", "--power-w", "330", "--pue", "1.1", "--grid-kg-per-kwh", "0.429", "--json",
+    ]);
+    assert_eq!(v["gpu_hours"].as_f64().unwrap(), 3_552_000.0);
+    assert!(close(v["energy_mwh"].as_f64().unwrap(), 1287.0, 0.01));
+    assert!(close(v["emissions_tco2e"].as_f64().unwrap(), 552.1, 0.01));
+    assert!(close(v["wall_days"].as_f64().unwrap(), 14.8, 0.001));
+}
+
+#[test]
+fn gpt3_on_rented_a100s_costs_about_1_4_million() {
+    // 3.15e23 / (312e12 x 0.40) / 3600 = 701,000 A100-hours; at $2.00/h = $1.40M.
+    let v = json(&[
+        "estimate", "train", "--params", "175e9", "--tokens", "300e9", "--gpu", "a100-80gb", "--gpus", "1024",
+        "--usd-per-gpu-hour", "2.0", "--json",
+    ]);
+    assert!(close(v["cost_usd"].as_f64().unwrap(), 1.40e6, 0.01), "{}", v["cost_usd"]);
+}
+
+#[test]
+fn the_article_fleet_and_a_first_principles_fleet() {
+    let args = [
+        "estimate", "serve", "--params", "175e9", "--gpu", "a100-80gb", "--daily-users", "13e6", "--servers", "4000",
+        "--gpus-per-server", "8", "--server-usd", "199000", "--server-kw", "6.5", "--usd-per-kwh", "0.08", "--pue", "1.0",
+        "--json",
+    ];
+    let v = json(&args);
+    for key in ["gpus", "servers", "capex_usd", "power_kw", "energy_mwh_per_day", "electricity_usd_per_day", "usd_per_million_tokens", "assumptions"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["gpus"].as_u64(), Some(32_000));
+    assert_eq!(v["capex_usd"].as_f64(), Some(796e6));
+    assert!(close(v["electricity_usd_per_day"].as_f64().unwrap(), 49_920.0, 1e-9));
+    // Sized from the same demand instead, the fleet is smaller: continuous batching keeps a
+    // replica's decode memory-bound at dozens of sequences per step.
+    let sized = json(&["estimate", "serve", "--params", "175e9", "--gpu", "a100-80gb", "--daily-users", "13e6", "--json"]);
+    let gpus = sized["gpus"].as_u64().unwrap();
+    assert!(gpus < 32_000 && gpus > 1_000, "{gpus}");
+}
+
+#[test]
+fn bad_input_gives_one_error_line_naming_the_field_and_exit_2() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["estimate", "train", "--params", "175e9", "--tokens", "-3e9", "--gpu", "v100"], "--tokens"),
+        (&["estimate", "train", "--params", "175e9", "--tokens", "3e9", "--gpu", "x100"], "--gpu"),
+        (&["estimate", "train", "--params", "175e9", "--tokens", "3e9", "--gpu", "h100", "--pue", "0.5"], "--pue"),
+        (&["estimate", "serve", "--params", "7e9", "--gpu", "h100", "--rps", "-1"], "--rps"),
+    ];
+    for (args, field) in cases {
+        let out = xisuan(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(field), "{err}");
+    }
+}
+
+#[test]
+fn a_malformed_config_json_names_the_file_and_field() {
+    let dir = std::env::temp_dir().join(format!("xisuan-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, "{\"hidden_size\": 4096,\n  \"num_hidden_layers\": }").unwrap();
+    let wrong = dir.join("wrong.json");
+    std::fs::write(&wrong, r#"{"hidden_size": -1, "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000}"#).unwrap();
+    for (path, needle) in [(&broken, "broken.json:2:"), (&wrong, "`hidden_size`")] {
+        let out = xisuan(&["estimate", "train", "--config", path.to_str().unwrap(), "--tokens", "1e9", "--gpu", "h100"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_config_json_adds_the_attention_term() {
+    let dir = std::env::temp_dir().join(format!("xisuan-cfg2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    // LLaMA-2-7B's published config.
+    std::fs::write(&cfg, r#"{"hidden_size": 4096, "intermediate_size": 11008, "num_attention_heads": 32,
+        "num_hidden_layers": 32, "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096}"#).unwrap();
+    let v = json(&["estimate", "train", "--config", cfg.to_str().unwrap(), "--tokens", "2T", "--gpu", "a100-80gb", "--gpus", "2048", "--json"]);
+    let b = &v["flops_breakdown"];
+    // Attention: 12 x 32 layers x 4096 x 4096 context = 6.44e9 FLOPs per token, x 2e12 tokens.
+    assert!(close(b["attention"].as_f64().unwrap(), 12.0 * 32.0 * 4096.0 * 4096.0 * 2e12, 1e-9));
+    assert!(close(b["dense"].as_f64().unwrap(), 6.0 * 6.74e9 * 2e12, 0.01));
+    std::fs::remove_dir_all(&dir).ok();
+}

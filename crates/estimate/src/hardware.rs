@@ -1,0 +1,498 @@
+//! The built-in accelerator catalog: datasheet numbers with their sources, plus the evidence
+//! behind each default that the estimator uses (training MFU, average power, rental price).
+//!
+//! Datasheet figures are typed in from `../shared/data/gpu_specs/gpu_specs_datasheet.csv`
+//! (vendor datasheets; that file's confidence column is kept) and, for TPUs, from Google's
+//! papers. Defaults are *evidence*, not calibration: each names the published runs it comes from,
+//! and none is fitted to the runs the test suite validates against.
+
+use serde::Serialize;
+use xisuan_model::{Confidence, FlopsPerSec, Sourced, Watts};
+
+/// One accelerator type (a GPU, TPU or NPU), per chip.
+#[derive(Debug, Clone, Serialize)]
+pub struct Accelerator {
+    /// Short, lowercase id used on the command line (`h100`, `a100-80gb`, `tpu-v4`).
+    pub id: &'static str,
+    /// Other names accepted for it (`h100-sxm`, `a100`).
+    pub aliases: &'static [&'static str],
+    pub name: &'static str,
+    pub vendor: &'static str,
+    pub memory_gb: f64,
+    /// Memory bandwidth in GB/s.
+    pub mem_bw_gbps: f64,
+    /// Peak dense BF16/FP16 tensor throughput (no sparsity).
+    pub peak_bf16: FlopsPerSec,
+    pub tdp: Watts,
+    /// Where the datasheet numbers above come from, and how far to trust them.
+    pub spec_source: &'static str,
+    pub spec_confidence: Confidence,
+    /// Default model-FLOPs utilisation for large-model training on this chip.
+    pub default_mfu: Evidence,
+    /// Default average chip power during training, excluding host and facility.
+    pub default_power_w: Evidence,
+    /// Default on-demand rental price per accelerator-hour.
+    pub default_usd_per_hour: Evidence,
+    /// Default purchase price per accelerator, installed in a server (for owned hardware).
+    pub default_capex_usd: Evidence,
+}
+
+/// A default value with the evidence it rests on.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Evidence {
+    pub value: f64,
+    pub source: &'static str,
+    pub confidence: Confidence,
+}
+
+impl Evidence {
+    pub fn sourced(&self) -> Sourced<f64> {
+        Sourced::new(self.value, self.source, self.confidence)
+    }
+}
+
+const fn ev(value: f64, source: &'static str, confidence: Confidence) -> Evidence {
+    Evidence {
+        value,
+        source,
+        confidence,
+    }
+}
+
+use Confidence::{High, Low, Medium};
+
+// Training MFU evidence shared by chips of one generation. These cite runs that are NOT in
+// ../shared/data/validation/published_training_runs.csv, so validating against that file is a
+// real test of the defaults.
+const MFU_V100: Evidence = ev(
+    0.236,
+    "Megatron-LM (Shoeybi et al. 2019): 15.1 PFLOP/s on 512 V100 = 29.5 TFLOP/s/GPU = 23.6% of 125",
+    Medium,
+);
+const MFU_A100: Evidence = ev(
+    0.40,
+    "middle of published A100 LLM runs: OPT-175B 147 TFLOP/s = 47% (Zhang et al. 2022), Llama 2 70B 43% (1.72M GPU-h for 2T tokens, Touvron et al. 2023b), MT-NLG 30% (Chowdhery et al. 2022, Table 3)",
+    Medium,
+);
+const MFU_HOPPER: Evidence = ev(
+    0.40,
+    "Llama 3.1 405B on 16K H100: 38-43% BF16 MFU (Dubey et al. 2024, Table 4)",
+    Medium,
+);
+const MFU_ASSUMED: Evidence = ev(
+    0.30,
+    "no published large-scale training run; assumed 30% (low end of the 30-52% range published for large runs)",
+    Low,
+);
+const POWER_TDP: &str =
+    "chip at its TDP during training, the convention of LLaMA (Touvron et al. 2023) and BLOOM (Luccioni et al. 2022)";
+
+/// The built-in catalog. Ids are lowercase; lookups are case-insensitive.
+pub static ACCELERATORS: &[Accelerator] = &[
+    Accelerator {
+        id: "v100",
+        aliases: &["v100-sxm2", "v100-32gb", "v100-sxm2-32gb"],
+        name: "NVIDIA V100 SXM2 32GB",
+        vendor: "NVIDIA",
+        memory_gb: 32.0,
+        mem_bw_gbps: 900.0,
+        peak_bf16: FlopsPerSec(125e12),
+        tdp: Watts(300.0),
+        spec_source: "NVIDIA V100 datasheet (FP16 tensor-core mixed precision)",
+        spec_confidence: High,
+        default_mfu: MFU_V100,
+        default_power_w: ev(300.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(0.55, "Lambda on-demand gpu_8x_v100 $4.40/h / 8 (SkyPilot catalog v7)", Medium),
+        default_capex_usd: ev(10_000.0, "V100 32GB street price c. 2019-2020, press reports", Low),
+    },
+    Accelerator {
+        id: "a100-40gb",
+        aliases: &["a100-sxm4-40gb", "a100"],
+        name: "NVIDIA A100 SXM4 40GB",
+        vendor: "NVIDIA",
+        memory_gb: 40.0,
+        mem_bw_gbps: 1555.0,
+        peak_bf16: FlopsPerSec(312e12),
+        tdp: Watts(400.0),
+        spec_source: "NVIDIA A100 datasheet (624 TFLOP/s with sparsity)",
+        spec_confidence: High,
+        default_mfu: MFU_A100,
+        default_power_w: ev(400.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(1.29, "Lambda on-demand gpu_8x_a100 $10.32/h / 8 (SkyPilot catalog v7)", Medium),
+        default_capex_usd: ev(15_000.0, "A100 street price c. 2021-2022, press reports", Low),
+    },
+    Accelerator {
+        id: "a100-80gb",
+        aliases: &["a100-sxm4-80gb", "a100-80g"],
+        name: "NVIDIA A100 SXM4 80GB",
+        vendor: "NVIDIA",
+        memory_gb: 80.0,
+        mem_bw_gbps: 2039.0,
+        peak_bf16: FlopsPerSec(312e12),
+        tdp: Watts(400.0),
+        spec_source: "NVIDIA A100 datasheet",
+        spec_confidence: High,
+        default_mfu: MFU_A100,
+        default_power_w: ev(400.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(
+            1.79,
+            "Lambda on-demand 8x A100 80GB SXM $14.32/h / 8 (2024 list price, transcribed from memory)",
+            Low,
+        ),
+        default_capex_usd: ev(
+            24_875.0,
+            "DGX A100 at $199,000 for 8 GPUs (the 2023 industry article's figure)",
+            Medium,
+        ),
+    },
+    Accelerator {
+        id: "a800",
+        aliases: &["a800-sxm4-80gb", "a800-80gb"],
+        name: "NVIDIA A800 SXM4 80GB",
+        vendor: "NVIDIA",
+        memory_gb: 80.0,
+        mem_bw_gbps: 2039.0,
+        peak_bf16: FlopsPerSec(312e12),
+        tdp: Watts(400.0),
+        spec_source: "China-market A100 variant, NVLink capped at 400 GB/s (public spec sheets)",
+        spec_confidence: Medium,
+        default_mfu: MFU_A100,
+        default_power_w: ev(400.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(
+            0.98,
+            "Alibaba Cloud cn-beijing ecs.ebmgn7v.32xlarge (8x A800) $31.39/h / 8, spot-free list (SkyPilot catalog v8)",
+            Medium,
+        ),
+        default_capex_usd: ev(15_000.0, "assumed equal to A100 (press reports, 2023)", Low),
+    },
+    Accelerator {
+        id: "h100",
+        aliases: &["h100-sxm", "h100-sxm5", "h100-80gb", "h100-sxm5-80gb"],
+        name: "NVIDIA H100 SXM5 80GB",
+        vendor: "NVIDIA",
+        memory_gb: 80.0,
+        mem_bw_gbps: 3350.0,
+        peak_bf16: FlopsPerSec(989e12),
+        tdp: Watts(700.0),
+        spec_source: "NVIDIA H100 datasheet (1979 TFLOP/s with sparsity)",
+        spec_confidence: High,
+        default_mfu: MFU_HOPPER,
+        default_power_w: ev(700.0, "chip at its TDP, the convention of Llama 3 (Dubey et al. 2024)", Medium),
+        default_usd_per_hour: ev(2.99, "Lambda on-demand H100 SXM 2024 list price (transcribed from memory)", Low),
+        default_capex_usd: ev(30_000.0, "H100 street price 2023-2024, press reports", Low),
+    },
+    Accelerator {
+        id: "h100-pcie",
+        aliases: &["h100-pcie-80gb"],
+        name: "NVIDIA H100 PCIe 80GB",
+        vendor: "NVIDIA",
+        memory_gb: 80.0,
+        mem_bw_gbps: 2000.0,
+        peak_bf16: FlopsPerSec(756e12),
+        tdp: Watts(350.0),
+        spec_source: "NVIDIA H100 datasheet (1513 TFLOP/s with sparsity)",
+        spec_confidence: High,
+        default_mfu: ev(
+            0.30,
+            "PCIe parts lack NVLink's all-to-all bandwidth; no published large run, assumed 30%",
+            Low,
+        ),
+        default_power_w: ev(350.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(2.49, "Lambda on-demand H100 PCIe 2024 list price (transcribed from memory)", Low),
+        default_capex_usd: ev(25_000.0, "press reports 2023-2024", Low),
+    },
+    Accelerator {
+        id: "h800",
+        aliases: &["h800-sxm5", "h800-sxm5-80gb"],
+        name: "NVIDIA H800 SXM5 80GB",
+        vendor: "NVIDIA",
+        memory_gb: 80.0,
+        mem_bw_gbps: 3350.0,
+        peak_bf16: FlopsPerSec(989e12),
+        tdp: Watts(700.0),
+        spec_source: "China-market H100 variant, NVLink capped at 400 GB/s (public spec sheets)",
+        spec_confidence: Medium,
+        default_mfu: MFU_HOPPER,
+        default_power_w: ev(700.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(2.00, "DeepSeek-V3 report assumes $2 per H800 GPU-hour rental (DeepSeek-AI 2024)", Medium),
+        default_capex_usd: ev(30_000.0, "assumed equal to H100 (press reports)", Low),
+    },
+    Accelerator {
+        id: "h20",
+        aliases: &["h20-96gb"],
+        name: "NVIDIA H20 96GB",
+        vendor: "NVIDIA",
+        memory_gb: 96.0,
+        mem_bw_gbps: 4000.0,
+        peak_bf16: FlopsPerSec(148e12),
+        tdp: Watts(400.0),
+        spec_source: "China-market Hopper; public spec sheets",
+        spec_confidence: Medium,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(400.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(1.20, "press reports of China rental prices, 2024", Low),
+        default_capex_usd: ev(12_000.0, "press reports, 2024", Low),
+    },
+    Accelerator {
+        id: "h200",
+        aliases: &["h200-sxm", "h200-141gb", "h200-sxm-141gb"],
+        name: "NVIDIA H200 SXM 141GB",
+        vendor: "NVIDIA",
+        memory_gb: 141.0,
+        mem_bw_gbps: 4800.0,
+        peak_bf16: FlopsPerSec(989e12),
+        tdp: Watts(700.0),
+        spec_source: "NVIDIA H200 datasheet",
+        spec_confidence: High,
+        default_mfu: ev(0.40, "assumed equal to H100 (same compute die; Llama 3.1 405B 38-43%)", Low),
+        default_power_w: ev(700.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(3.50, "cloud list prices 2024-2025 (transcribed from memory)", Low),
+        default_capex_usd: ev(35_000.0, "press reports 2024", Low),
+    },
+    Accelerator {
+        id: "b200",
+        aliases: &["b200-hgx", "b200-180gb"],
+        name: "NVIDIA B200 (HGX, per GPU)",
+        vendor: "NVIDIA",
+        memory_gb: 180.0,
+        mem_bw_gbps: 7700.0,
+        peak_bf16: FlopsPerSec(2250e12),
+        tdp: Watts(1000.0),
+        spec_source: "NVIDIA HGX B200 spec (per GPU; sparse values halved)",
+        spec_confidence: Medium,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(1000.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(5.00, "cloud list prices 2025 (transcribed from memory)", Low),
+        default_capex_usd: ev(45_000.0, "press reports 2025", Low),
+    },
+    Accelerator {
+        id: "l40s",
+        aliases: &["l40s-48gb"],
+        name: "NVIDIA L40S 48GB",
+        vendor: "NVIDIA",
+        memory_gb: 48.0,
+        mem_bw_gbps: 864.0,
+        peak_bf16: FlopsPerSec(362e12),
+        tdp: Watts(350.0),
+        spec_source: "NVIDIA L40S datasheet (sparsity values halved)",
+        spec_confidence: High,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(350.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(1.00, "cloud list prices 2024 (transcribed from memory)", Low),
+        default_capex_usd: ev(9_000.0, "press reports 2024", Low),
+    },
+    Accelerator {
+        id: "l4",
+        aliases: &["l4-24gb"],
+        name: "NVIDIA L4 24GB",
+        vendor: "NVIDIA",
+        memory_gb: 24.0,
+        mem_bw_gbps: 300.0,
+        peak_bf16: FlopsPerSec(121e12),
+        tdp: Watts(72.0),
+        spec_source: "NVIDIA L4 datasheet (sparsity values halved)",
+        spec_confidence: High,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(72.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(0.71, "GCP g2-standard-4 (1x L4) on-demand us-central1, 2024 (transcribed from memory)", Low),
+        default_capex_usd: ev(2_500.0, "press reports 2024", Low),
+    },
+    Accelerator {
+        id: "mi300x",
+        aliases: &["mi300x-192gb"],
+        name: "AMD Instinct MI300X 192GB",
+        vendor: "AMD",
+        memory_gb: 192.0,
+        mem_bw_gbps: 5300.0,
+        peak_bf16: FlopsPerSec(1307e12),
+        tdp: Watts(750.0),
+        spec_source: "AMD MI300X datasheet (dense)",
+        spec_confidence: High,
+        default_mfu: ev(
+            0.30,
+            "no published large-scale run; independent benchmarks found MI300X training throughput below H100's (SemiAnalysis, Dec 2024); assumed 30%",
+            Low,
+        ),
+        default_power_w: ev(750.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(2.50, "cloud list prices 2024-2025 (transcribed from memory)", Low),
+        default_capex_usd: ev(15_000.0, "press reports 2024", Low),
+    },
+    Accelerator {
+        id: "ascend-910b",
+        aliases: &["910b", "ascend910b"],
+        name: "Huawei Ascend 910B 64GB",
+        vendor: "Huawei",
+        memory_gb: 64.0,
+        mem_bw_gbps: 1600.0,
+        peak_bf16: FlopsPerSec(320e12),
+        tdp: Watts(400.0),
+        spec_source: "press/analyst reports only (no public datasheet)",
+        spec_confidence: Low,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(400.0, POWER_TDP, Low),
+        default_usd_per_hour: ev(1.00, "press reports of China rental prices, 2024", Low),
+        default_capex_usd: ev(16_000.0, "press reports 2024 (about CNY 120,000)", Low),
+    },
+    Accelerator {
+        id: "tpu-v2",
+        aliases: &["tpuv2"],
+        name: "Google TPU v2 (per chip)",
+        vendor: "Google",
+        memory_gb: 16.0,
+        mem_bw_gbps: 600.0,
+        peak_bf16: FlopsPerSec(45e12),
+        tdp: Watts(280.0),
+        spec_source: "Jouppi et al. 2021, Ten Lessons From Three Generations Shaped Google's TPUv4i, Table 1",
+        spec_confidence: Medium,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(
+            168.0,
+            "assumed 60% of TDP, the middle of TPU runs' measured 54-69% of TDP (Patterson et al. 2021)",
+            Low,
+        ),
+        default_usd_per_hour: ev(1.13, "GCP TPU v2 on-demand $4.50/h per 4-chip board, 2021 (transcribed from memory)", Low),
+        default_capex_usd: ev(0.0, "not sold", Low),
+    },
+    Accelerator {
+        id: "tpu-v3",
+        aliases: &["tpuv3"],
+        name: "Google TPU v3 (per chip)",
+        vendor: "Google",
+        memory_gb: 32.0,
+        mem_bw_gbps: 900.0,
+        peak_bf16: FlopsPerSec(123e12),
+        tdp: Watts(450.0),
+        spec_source: "Jouppi et al. 2021 (Ten Lessons, Table 1) and 2023 (TPU v4, ISCA)",
+        spec_confidence: Medium,
+        default_mfu: ev(0.325, "Gopher 280B on TPU v3: 32.5% MFU (Chowdhery et al. 2022, PaLM, Table 3)", Medium),
+        default_power_w: ev(220.0, "measured mean chip power 220 W (Jouppi et al. 2023, TPU v4 paper)", Medium),
+        default_usd_per_hour: ev(2.00, "GCP TPU v3 on-demand $8.00/h per 4-chip board, 2021 (transcribed from memory)", Low),
+        default_capex_usd: ev(0.0, "not sold", Low),
+    },
+    Accelerator {
+        id: "tpu-v4",
+        aliases: &["tpuv4"],
+        name: "Google TPU v4 (per chip)",
+        vendor: "Google",
+        memory_gb: 32.0,
+        mem_bw_gbps: 1200.0,
+        peak_bf16: FlopsPerSec(275e12),
+        tdp: Watts(192.0),
+        spec_source: "Jouppi et al. 2023, TPU v4 (ISCA): 275 TFLOP/s BF16, 32 GiB HBM2, 1.2 TB/s; max measured chip power 192 W",
+        spec_confidence: Medium,
+        default_mfu: ev(0.462, "PaLM 540B on 6144 TPU v4: 46.2% MFU (Chowdhery et al. 2022)", High),
+        default_power_w: ev(170.0, "measured mean chip power 170 W (Jouppi et al. 2023)", Medium),
+        default_usd_per_hour: ev(3.22, "GCP TPU v4 on-demand per chip-hour, us-central2, 2023 (transcribed from memory)", Low),
+        default_capex_usd: ev(0.0, "not sold", Low),
+    },
+    Accelerator {
+        id: "t4",
+        aliases: &["t4-16gb"],
+        name: "NVIDIA T4 16GB",
+        vendor: "NVIDIA",
+        memory_gb: 16.0,
+        mem_bw_gbps: 320.0,
+        peak_bf16: FlopsPerSec(65e12),
+        tdp: Watts(70.0),
+        spec_source: "NVIDIA T4 datasheet (FP16 mixed precision)",
+        spec_confidence: High,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(70.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(0.35, "GCP T4 on-demand 2024 (transcribed from memory)", Low),
+        default_capex_usd: ev(2_000.0, "press reports", Low),
+    },
+    Accelerator {
+        id: "a10",
+        aliases: &["a10-24gb"],
+        name: "NVIDIA A10 24GB",
+        vendor: "NVIDIA",
+        memory_gb: 24.0,
+        mem_bw_gbps: 600.0,
+        peak_bf16: FlopsPerSec(125e12),
+        tdp: Watts(150.0),
+        spec_source: "NVIDIA A10 datasheet (250 TFLOP/s with sparsity)",
+        spec_confidence: High,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(150.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(
+            1.33,
+            "Alibaba Cloud cn-beijing ecs.gn7i-c8g1.2xlarge (1x A10) $1.327/h (SkyPilot catalog v8)",
+            Medium,
+        ),
+        default_capex_usd: ev(3_500.0, "press reports", Low),
+    },
+    Accelerator {
+        id: "l20",
+        aliases: &["l20-48gb"],
+        name: "NVIDIA L20 48GB",
+        vendor: "NVIDIA",
+        memory_gb: 48.0,
+        mem_bw_gbps: 864.0,
+        peak_bf16: FlopsPerSec(119.5e12),
+        tdp: Watts(275.0),
+        spec_source: "China-market Ada GPU; public spec sheets",
+        spec_confidence: Medium,
+        default_mfu: MFU_ASSUMED,
+        default_power_w: ev(275.0, POWER_TDP, Medium),
+        default_usd_per_hour: ev(
+            2.17,
+            "Alibaba Cloud cn-beijing ecs.gn8ia.4xlarge (1x L20) $2.170/h (SkyPilot catalog v8)",
+            Medium,
+        ),
+        default_capex_usd: ev(6_000.0, "press reports", Low),
+    },
+];
+
+/// Finds an accelerator by id or alias, ignoring case and `_`/` ` vs `-`.
+pub fn find(name: &str) -> Option<&'static Accelerator> {
+    let key: String = name
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c == '_' || c == ' ' { '-' } else { c })
+        .collect();
+    ACCELERATORS
+        .iter()
+        .find(|a| a.id == key || a.aliases.contains(&key.as_str()))
+}
+
+/// The ids of all accelerators, for error messages and `--help`.
+pub fn ids() -> Vec<&'static str> {
+    ACCELERATORS.iter().map(|a| a.id).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_required_accelerator_is_known_case_insensitively() {
+        for id in [
+            "V100", "a100-40gb", "A100-80GB", "a800", "h100", "h100-pcie", "H800", "h20", "h200",
+            "b200", "l40s", "l4", "MI300X", "ascend-910b", "tpu-v3", "tpu-v4",
+        ] {
+            assert!(find(id).is_some(), "{id} missing");
+        }
+        assert!(find("x100").is_none());
+    }
+
+    #[test]
+    fn ids_and_aliases_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for a in ACCELERATORS {
+            assert!(seen.insert(a.id), "duplicate {}", a.id);
+            for al in a.aliases {
+                assert!(seen.insert(al), "duplicate alias {al}");
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_are_physical() {
+        for a in ACCELERATORS {
+            assert!(a.default_mfu.value > 0.0 && a.default_mfu.value < 0.7, "{}", a.id);
+            assert!(a.default_power_w.value > 0.0 && a.default_power_w.value <= a.tdp.0, "{}", a.id);
+            assert!(a.peak_bf16.0 > 1e13 && a.memory_gb > 0.0 && a.mem_bw_gbps > 0.0);
+        }
+    }
+}
