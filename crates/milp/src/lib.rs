@@ -1,1 +1,408 @@
-//! placeholder while the planner is written
+//! The exact planner: a time-indexed mixed-integer program over the same candidates the
+//! heuristic scores, solved by HiGHS. It reports two lower bounds: the LP relaxation (solved
+//! apart, integrality dropped) and HiGHS's own best MIP bound, and warm-starts from the
+//! heuristic's plan so that a time limit still returns a good plan.
+//!
+//! Formulation (one binary per feasible (job, site, accelerator, start); Nomad-style filtering
+//! has already removed the impossible ones, so deadlines, residency and accelerator types are
+//! satisfied by construction):
+//! - each job: Σ starts + unplaced = 1 (unplaced is penalised far above any placement);
+//! - pausable jobs: a site choice z and per-slot binaries x with Σ_t x = slots · z;
+//! - each (site, accelerator, slot): Σ running jobs' accelerators + services' replicas ≤ capacity;
+//! - each service, region, slot: Σ flows to sites within the latency objective + unmet = demand,
+//!   and flows at a site ≤ its integer replicas × replica throughput;
+//! - optionally Σ emissions ≤ cap.
+//!
+//! This adapter knows HiGHS; the `plan` crate does not.
+
+use highs::{ColProblem, HighsModelStatus, Row, Sense};
+use std::collections::HashMap;
+use xisuan_plan::assemble::{assemble, Decisions, JobDecision, ServiceDecision};
+use xisuan_plan::candidates::{Ctx, JobOptions};
+use xisuan_plan::heuristic::{self, Heuristic};
+use xisuan_plan::{Bound, Plan, Problem, SolveError, Solver};
+
+/// Settings of the MILP solve.
+#[derive(Debug, Clone)]
+pub struct Milp {
+    /// Wall-clock limit for the MIP solve, seconds.
+    pub time_limit_s: f64,
+    /// Stop when the incumbent is within this relative gap of the best bound.
+    pub mip_rel_gap: f64,
+    /// Also solve the LP relaxation apart and report it as a bound.
+    pub lp_bound: bool,
+    /// Start from the heuristic's plan.
+    pub warm_start: bool,
+    pub threads: u32,
+}
+
+impl Default for Milp {
+    fn default() -> Self {
+        Milp { time_limit_s: 60.0, mip_rel_gap: 0.002, lp_bound: true, warm_start: true, threads: 1 }
+    }
+}
+
+/// What a column means.
+#[derive(Debug, Clone, Copy)]
+enum Var {
+    Start { job: usize, option: usize, start: u32 },
+    Choose { job: usize, option: usize },
+    Run { job: usize, option: usize, slot: u32 },
+    End { job: usize },
+    Unplaced { job: usize },
+    Replicas { svc: usize, site: usize, slot: u32 },
+    Flow { svc: usize, region: usize, site: usize, slot: u32 },
+    Unmet { svc: usize, region: usize, slot: u32 },
+}
+
+struct Model {
+    pb: ColProblem,
+    vars: Vec<Var>,
+    /// Constant added to the solver's objective (delay offsets of pausable jobs).
+    offset: f64,
+    /// Penalty coefficient of each unplaced job and of unmet demand (to separate them out).
+    penalty_cols: Vec<(usize, f64)>,
+}
+
+fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
+    let p = ctx.p;
+    let obj = &p.objective;
+    let mut pb = ColProblem::default();
+    let mut vars = Vec::new();
+    let mut penalty_cols = Vec::new();
+    let mut offset = 0.0;
+    let mut cap_rows: HashMap<(usize, usize, u32), Row> = HashMap::new();
+    let mut cap_row = |pb: &mut ColProblem, s: usize, a: usize, t: u32| -> Row {
+        *cap_rows.entry((s, a, t)).or_insert_with(|| pb.add_row(..=ctx.capacity[s][a] as f64))
+    };
+    let carbon_row = obj.carbon_cap_t.map(|cap| pb.add_row(..=cap * 1000.0));
+    let mut add = |pb: &mut ColProblem, vars: &mut Vec<Var>, v: Var, cost: f64, hi: f64, int: bool, rows: &[(Row, f64)]| {
+        pb.add_column_with_integrality(cost, 0.0..=hi, rows, int && integer);
+        vars.push(v);
+    };
+
+    for (ji, j) in p.jobs.iter().enumerate() {
+        let jo = &opts[ji];
+        let assign = pb.add_row(1.0..=1.0);
+        // The penalty for leaving a job out exceeds its dearest option tenfold.
+        let worst = jo
+            .options
+            .iter()
+            .flat_map(|o| [o.first_start, o.last_start].map(|t| ctx.eval(j, o, t).score.abs()))
+            .fold(0.0f64, f64::max);
+        let penalty = 10.0 * worst + 1e6;
+        penalty_cols.push((vars.len(), penalty));
+        add(&mut pb, &mut vars, Var::Unplaced { job: ji }, penalty, 1.0, false, &[(assign, 1.0)]);
+        if j.pausable {
+            let ideal_end = j.earliest as f64 + j.hours / j.accelerators[0].speed;
+            let mut end_rows: HashMap<u32, Row> = HashMap::new();
+            if obj.delay_usd_per_hour > 0.0 {
+                // e_j ≥ (t + frac) · x[j,o,t]: the job ends after its last slot run.
+                for o in &jo.options {
+                    for t in o.first_start..o.last_start + o.slots {
+                        end_rows.entry(t).or_insert_with(|| pb.add_row(0.0..));
+                    }
+                }
+                let rows: Vec<(Row, f64)> = end_rows.values().map(|&r| (r, 1.0)).collect();
+                offset -= obj.delay_usd_per_hour * ideal_end;
+                // e_j itself, bounded below by the ideal end (delay is never negative).
+                pb.add_column_with_integrality(obj.delay_usd_per_hour, ideal_end..=f64::INFINITY, &rows, false);
+                vars.push(Var::End { job: ji });
+            }
+            for (oi, o) in jo.options.iter().enumerate() {
+                let count = pb.add_row(0.0..=0.0);
+                let rates = &ctx.rates[o.site];
+                let rate = |t: u32| obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total;
+                let window = o.first_start..o.last_start + o.slots;
+                // The last slot run is partial; crediting the dearest slot's unused share keeps the
+                // model a lower bound of the true cost whichever slot ends up last.
+                let max_rate = window.clone().map(rate).fold(0.0f64, f64::max);
+                let frac = o.hours - (o.slots - 1) as f64;
+                let fixed = obj.score(o.gpu_hour_usd_total * o.hours + o.transfer_usd, 0.0, 0.0) - (1.0 - frac) * max_rate;
+                add(&mut pb, &mut vars, Var::Choose { job: ji, option: oi }, fixed, 1.0, true, &[(assign, 1.0), (count, -(o.slots as f64))]);
+                for t in window {
+                    let mut rows = vec![(count, 1.0), (cap_row(&mut pb, o.site, o.acc, t), j.gpus as f64)];
+                    if let Some(r) = end_rows.get(&t) {
+                        rows.push((*r, -(t as f64 + frac)));
+                    }
+                    if let Some(c) = carbon_row {
+                        rows.push((c, o.kw_total * rates.kg_per_kw[t as usize]));
+                    }
+                    add(&mut pb, &mut vars, Var::Run { job: ji, option: oi, slot: t }, rate(t), 1.0, true, &rows);
+                }
+            }
+        } else {
+            for (oi, o) in jo.options.iter().enumerate() {
+                for t in o.first_start..=o.last_start {
+                    let e = ctx.eval(j, o, t);
+                    let mut rows = Vec::with_capacity(o.slots as usize + 2);
+                    rows.push((assign, 1.0));
+                    for u in t..t + o.slots {
+                        rows.push((cap_row(&mut pb, o.site, o.acc, u), j.gpus as f64));
+                    }
+                    if let Some(c) = carbon_row {
+                        rows.push((c, e.kg));
+                    }
+                    add(&mut pb, &mut vars, Var::Start { job: ji, option: oi, start: t }, e.score, 1.0, true, &rows);
+                }
+            }
+        }
+    }
+
+    for (vi, v) in p.services.iter().enumerate() {
+        let Some(acc) = ctx.accs.ix(&v.accelerator) else { continue };
+        let feasible: Vec<Vec<usize>> = (0..p.regions.len()).map(|g| ctx.service_sites(v, g).0).collect();
+        // The penalty for unmet demand exceeds the dearest replica-hour per request tenfold.
+        let dearest = (0..p.sites.len())
+            .flat_map(|s| (0..p.slots).map(move |t| (s, t)))
+            .map(|(s, t)| {
+                let (usd, kg, _) = ctx.replica_eval(v, s, t);
+                obj.score(usd, kg, 0.0).abs()
+            })
+            .fold(0.0f64, f64::max);
+        let unmet_penalty = 10.0 * dearest / v.replica_rps + 1e3;
+        for t in 0..p.slots {
+            let mut site_rows: HashMap<usize, Row> = HashMap::new();
+            for g in 0..p.regions.len() {
+                let d = v.demand[g][t as usize];
+                if d <= 0.0 {
+                    continue;
+                }
+                let demand = pb.add_row(d..=d);
+                penalty_cols.push((vars.len(), unmet_penalty));
+                add(&mut pb, &mut vars, Var::Unmet { svc: vi, region: g, slot: t }, unmet_penalty, f64::INFINITY, false, &[(demand, 1.0)]);
+                for &s in &feasible[g] {
+                    let sr = *site_rows.entry(s).or_insert_with(|| pb.add_row(..=0.0));
+                    add(&mut pb, &mut vars, Var::Flow { svc: vi, region: g, site: s, slot: t }, 0.0, f64::INFINITY, false, &[(demand, 1.0), (sr, 1.0)]);
+                }
+            }
+            let mut sites: Vec<_> = site_rows.into_iter().collect();
+            sites.sort_by_key(|x| x.0);
+            for (s, sr) in sites {
+                let (usd, kg, _) = ctx.replica_eval(v, s, t);
+                let mut rows = vec![(sr, -v.replica_rps), (cap_row(&mut pb, s, acc, t), v.gpus_per_replica as f64)];
+                if let Some(c) = carbon_row {
+                    rows.push((c, kg));
+                }
+                let max_r = (ctx.capacity[s][acc] / v.gpus_per_replica) as f64;
+                add(&mut pb, &mut vars, Var::Replicas { svc: vi, site: s, slot: t }, obj.score(usd, kg, 0.0), max_r, true, &rows);
+            }
+        }
+    }
+    Model { pb, vars, offset, penalty_cols }
+}
+
+/// Column values of a set of decisions, for warm-starting HiGHS.
+fn warm(m: &Model, ctx: &Ctx, opts: &[JobOptions], d: &Decisions) -> Vec<f64> {
+    let p = ctx.p;
+    let mut replicas: HashMap<(usize, usize, u32), f64> = HashMap::new();
+    let mut flows: HashMap<(usize, usize, usize, u32), f64> = HashMap::new();
+    for (vi, sds) in d.services.iter().enumerate() {
+        for sd in sds {
+            replicas.insert((vi, sd.site, sd.slot), sd.replicas as f64);
+            for &(g, x) in &sd.served {
+                flows.insert((vi, g, sd.site, sd.slot), x);
+            }
+        }
+    }
+    m.vars
+        .iter()
+        .map(|v| match *v {
+            Var::Start { job, option, start } => {
+                matches!(&d.jobs[job], Some(jd) if jd.option == option && jd.slots[0] == start) as u8 as f64
+            }
+            Var::Choose { job, option } => matches!(&d.jobs[job], Some(jd) if jd.option == option) as u8 as f64,
+            Var::Run { job, option, slot } => {
+                matches!(&d.jobs[job], Some(jd) if jd.option == option && jd.slots.contains(&slot)) as u8 as f64
+            }
+            Var::End { job } => {
+                let j = &p.jobs[job];
+                let ideal = j.earliest as f64 + j.hours / j.accelerators[0].speed;
+                match &d.jobs[job] {
+                    Some(jd) => {
+                        let o = &opts[job].options[jd.option];
+                        (*jd.slots.last().unwrap() as f64 + o.hours - (o.slots - 1) as f64).max(ideal)
+                    }
+                    None => ideal,
+                }
+            }
+            Var::Unplaced { job } => d.jobs[job].is_none() as u8 as f64,
+            Var::Replicas { svc, site, slot } => replicas.get(&(svc, site, slot)).copied().unwrap_or(0.0),
+            Var::Flow { svc, region, site, slot } => flows.get(&(svc, region, site, slot)).copied().unwrap_or(0.0),
+            Var::Unmet { svc, region, slot } => {
+                let served: f64 = flows.iter().filter(|((v, g, _, t), _)| *v == svc && *g == region && *t == slot).map(|(_, x)| x).sum();
+                (p.services[svc].demand[region][slot as usize] - served).max(0.0)
+            }
+        })
+        .collect()
+}
+
+fn decisions(m: &Model, ctx: &Ctx, cols: &[f64]) -> Decisions {
+    let p = ctx.p;
+    let mut jobs: Vec<Option<JobDecision>> = vec![None; p.jobs.len()];
+    let mut runs: HashMap<(usize, usize), Vec<u32>> = HashMap::new();
+    let mut reps: HashMap<(usize, usize, u32), u32> = HashMap::new();
+    let mut flows: HashMap<(usize, usize, u32), Vec<(usize, f64)>> = HashMap::new();
+    let mut unmet = vec![0.0; p.services.len()];
+    for (v, &x) in m.vars.iter().zip(cols) {
+        match *v {
+            Var::Start { job, option, start } if x > 0.5 => {
+                let o = &ctx_opts_slots(ctx, job, option);
+                jobs[job] = Some(JobDecision { option, slots: (start..start + o).collect() });
+            }
+            Var::Run { job, option, slot } if x > 0.5 => runs.entry((job, option)).or_default().push(slot),
+            Var::Replicas { svc, site, slot } if x > 0.5 => {
+                reps.insert((svc, site, slot), x.round() as u32);
+            }
+            Var::Flow { svc, region, site, slot } if x > 1e-9 => flows.entry((svc, site, slot)).or_default().push((region, x)),
+            Var::Unmet { svc, .. } if x > 1e-9 => unmet[svc] += x,
+            _ => {}
+        }
+    }
+    for ((job, option), mut slots) in runs {
+        slots.sort_unstable();
+        jobs[job] = Some(JobDecision { option, slots });
+    }
+    let mut services = vec![Vec::new(); p.services.len()];
+    let mut keys: Vec<_> = reps.keys().copied().collect();
+    keys.sort();
+    for (svc, site, slot) in keys {
+        let replicas = reps[&(svc, site, slot)];
+        let served = flows.remove(&(svc, site, slot)).unwrap_or_default();
+        services[svc].push(ServiceDecision { slot, site, replicas, served });
+    }
+    Decisions { jobs, services, unmet, late_ok: false }
+}
+
+/// Slots a job's option occupies (looked up again from the filter stage).
+fn ctx_opts_slots(ctx: &Ctx, job: usize, option: usize) -> u32 {
+    let j = &ctx.p.jobs[job];
+    let o = &j.accelerators[ctx.job_options(j).options[option].option];
+    ((j.hours / o.speed) - 1e-9).ceil().max(1.0) as u32
+}
+
+fn configure(model: &mut highs::Model, s: &Milp) {
+    model.make_quiet();
+    model.set_option("time_limit", s.time_limit_s);
+    model.set_option("mip_rel_gap", s.mip_rel_gap);
+    model.set_option("threads", s.threads as i32);
+    // Same answer for the same model: HiGHS's own random seed, fixed.
+    model.set_option("random_seed", 0);
+}
+
+/// The LP relaxation's optimum (a lower bound on every plan's objective, penalties included).
+pub fn lp_bound(p: &Problem, settings: &Milp) -> Result<Bound, SolveError> {
+    p.validate()?;
+    let ctx = Ctx::new(p);
+    let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
+    lp_bound_of(&ctx, &opts, settings)
+}
+
+fn lp_bound_of(ctx: &Ctx, opts: &[JobOptions], settings: &Milp) -> Result<Bound, SolveError> {
+    let m = build(ctx, opts, false);
+    let offset = m.offset;
+    let mut model = m.pb.optimise(Sense::Minimise);
+    configure(&mut model, settings);
+    let solved = model.try_solve().map_err(|e| SolveError::Solver(format!("HiGHS LP: {e:?}")))?;
+    match solved.status() {
+        HighsModelStatus::Optimal => Ok(Bound { value: solved.objective_value() + offset, kind: "lp_relaxation".into() }),
+        HighsModelStatus::ModelEmpty => Ok(Bound { value: offset, kind: "lp_relaxation".into() }),
+        s => Err(SolveError::Solver(format!("LP relaxation ended with status {s:?}"))),
+    }
+}
+
+impl Solver for Milp {
+    fn name(&self) -> &str {
+        "milp"
+    }
+
+    fn solve(&self, p: &Problem) -> Result<Plan, SolveError> {
+        p.validate()?;
+        let ctx = Ctx::new(p);
+        let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
+        let start_decisions = self.warm_start.then(|| Heuristic::default().decide(&ctx, &opts));
+        let m = build(&ctx, &opts, true);
+        let n_cols = m.vars.len();
+        let offset = m.offset;
+        let warm_cols = start_decisions.as_ref().map(|d| warm(&m, &ctx, &opts, d));
+        let penalty_cols = m.penalty_cols.clone();
+        let vars = m.vars.clone();
+        let mut model = m.pb.optimise(Sense::Minimise);
+        configure(&mut model, self);
+        if let Some(cols) = &warm_cols {
+            // A rejected warm start only costs time; the solve goes on without it.
+            let _ = model.try_set_solution(Some(cols), None, None, None);
+        }
+        let solved = model.try_solve().map_err(|e| SolveError::Solver(format!("HiGHS: {e:?}")))?;
+        let status = solved.status();
+        let mut notes = vec![format!("HiGHS status {status:?}; {n_cols} columns")];
+        let (d, mip_obj) = match status {
+            HighsModelStatus::Optimal | HighsModelStatus::ReachedTimeLimit | HighsModelStatus::ReachedIterationLimit
+                if solved.get_solution().columns().len() == n_cols =>
+            {
+                let cols = solved.get_solution().columns().to_vec();
+                let m2 = Model { pb: ColProblem::default(), vars, offset, penalty_cols: penalty_cols.clone() };
+                (decisions(&m2, &ctx, &cols), Some(solved.objective_value() + offset))
+            }
+            HighsModelStatus::ModelEmpty => (Decisions { jobs: vec![None; p.jobs.len()], services: vec![Vec::new(); p.services.len()], unmet: vec![0.0; p.services.len()], late_ok: false }, Some(offset)),
+            s => match start_decisions.clone() {
+                Some(d) => {
+                    notes.push(format!("MILP returned no solution ({s:?}); plan is the heuristic's"));
+                    (d, None)
+                }
+                None => return Err(SolveError::Solver(format!("HiGHS ended with status {s:?} and no solution"))),
+            },
+        };
+        let mut plan = assemble(&ctx, &opts, &d, "milp");
+        // HiGHS's best bound on the MIP objective (penalties included).
+        if let (Ok(dual), Some(obj)) = (solved.double_info_value(c"mip_dual_bound"), mip_obj) {
+            if dual.is_finite() {
+                plan.bounds.push(Bound { value: dual + offset, kind: "mip_dual".into() });
+            }
+            let gap = solved.mip_gap();
+            if gap.is_finite() {
+                notes.push(format!("HiGHS MIP gap {:.4}% (objective {obj:.2})", gap * 100.0));
+            }
+        }
+        if self.lp_bound {
+            match lp_bound_of(&ctx, &opts, self) {
+                Ok(b) => plan.bounds.push(b),
+                Err(e) => notes.push(format!("LP bound not computed: {e}")),
+            }
+        }
+        let placed = d.jobs.iter().filter(|x| x.is_some()).count();
+        if placed < p.jobs.len() {
+            notes.push(format!(
+                "{} job(s) unplaced: bounds include their penalty, so the gap compares like with like only among placed work",
+                p.jobs.len() - placed
+            ));
+        }
+        plan.notes = notes;
+        plan.set_gap();
+        Ok(plan)
+    }
+}
+
+/// Heuristic plan with the LP-relaxation bound added when the problem is small enough to solve
+/// it (`max_columns`); larger problems keep the capacity-relaxation bound alone.
+pub fn heuristic_with_lp_bound(p: &Problem, h: &Heuristic, settings: &Milp, max_columns: usize) -> Result<Plan, SolveError> {
+    p.validate()?;
+    let mut plan = heuristic::solve(p, h);
+    let ctx = Ctx::new(p);
+    let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
+    let columns: usize = opts
+        .iter()
+        .zip(&p.jobs)
+        .map(|(jo, j)| jo.options.iter().map(|o| (o.last_start - o.first_start + 1 + if j.pausable { o.slots } else { 0 }) as usize).sum::<usize>())
+        .sum();
+    if columns <= max_columns && plan.unplaced.is_empty() && plan.totals.unmet_rps_hours <= 1e-9 {
+        match lp_bound_of(&ctx, &opts, settings) {
+            Ok(b) => plan.bounds.push(b),
+            Err(e) => plan.notes.push(format!("LP bound not computed: {e}")),
+        }
+    } else {
+        plan.notes.push(format!("LP bound skipped ({columns} columns, or work left unplaced); capacity-relaxation bound only"));
+    }
+    plan.set_gap();
+    Ok(plan)
+}
