@@ -49,10 +49,7 @@ impl Catalog {
             .map(|s| {
                 Diagnostic::info(
                     s.id.as_str(),
-                    format!(
-                        "China publishes annual provincial factors only; hourly carbon not available unless you supply a series (annual factor: {})",
-                        s.carbon_annual.source
-                    ),
+                    "China publishes annual provincial factors only; hourly carbon not available unless you supply a series (the annual factor in carbon_annual is used)",
                 )
             })
             .collect();

@@ -1,7 +1,22 @@
 //! The `xisuan` binary: parses flags, wires the libraries together, prints, and maps errors to
-//! exit codes. Nothing else lives here.
+//! exit codes. Nothing else lives here; each subcommand's code is in its own file.
+
+/// Appends one formatted line to a `String` buffer (output is written once, by `emit`).
+macro_rules! outln {
+    ($out:expr) => {{
+        $out.push('\n');
+    }};
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+mod sites;
+mod transfer;
 
 use clap::{Parser, Subcommand};
+use std::fmt;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -12,9 +27,56 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// List the site catalog: EDWC clusters and cloud regions with grid carbon, electricity
+    /// price, PUE and capacity, each with its source and confidence.
+    Sites(sites::SitesArgs),
+    /// How long and how much it takes to move data between two sites (or cities).
+    Transfer(transfer::TransferArgs),
+}
+
+/// An error caused by what the user typed or pointed at (exit code 2), as opposed to a
+/// failure of the program itself (exit code 1).
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Writes the output; a closed pipe (`xisuan sites | head`) is not an error.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<BadInput>() || c.is::<xisuan_catalog::CatalogError>() || c.is::<std::io::Error>())
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match cli.command {
+        Command::Sites(args) => sites::run(args),
+        Command::Transfer(args) => transfer::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if is_bad_input(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
 }
