@@ -73,7 +73,9 @@ impl Catalog {
     /// A user region (city) by name, case-insensitively.
     pub fn city(&self, name: &str) -> Option<&UserRegion> {
         let n = name.trim().to_lowercase();
-        self.user_regions.iter().find(|r| r.name.to_lowercase() == n)
+        self.user_regions
+            .iter()
+            .find(|r| r.name.to_lowercase() == n)
     }
 
     /// The nearest site to a point, with its distance in km.
@@ -90,17 +92,29 @@ impl Catalog {
         let n = name.trim();
         let lower = n.to_lowercase();
         if let Some(site) = self.site(&lower) {
-            return Ok(Resolved { site, via_city: None });
+            return Ok(Resolved {
+                site,
+                via_city: None,
+            });
         }
         if let Some(site) = self.site(&format!("edwc-{}", lower.replace([' ', '\''], ""))) {
-            return Ok(Resolved { site, via_city: None });
+            return Ok(Resolved {
+                site,
+                via_city: None,
+            });
         }
         if let Some(site) = self.sites.iter().find(|s| s.name.to_lowercase() == lower) {
-            return Ok(Resolved { site, via_city: None });
+            return Ok(Resolved {
+                site,
+                via_city: None,
+            });
         }
         if let Some(city) = self.city(n) {
             if let Some((site, km)) = self.nearest_site(city.lat, city.lon) {
-                return Ok(Resolved { site, via_city: Some((city.name.clone(), km)) });
+                return Ok(Resolved {
+                    site,
+                    via_city: Some((city.name.clone(), km)),
+                });
             }
         }
         let suggestions: Vec<String> = self
@@ -120,7 +134,13 @@ impl Catalog {
     }
 
     /// Transfer between two names (ids or cities), with how each name was resolved.
-    pub fn transfer(&self, size: Bytes, from: &str, to: &str, opts: &TransferOptions) -> Result<(Transfer, Resolved<'_>, Resolved<'_>), CatalogError> {
+    pub fn transfer(
+        &self,
+        size: Bytes,
+        from: &str,
+        to: &str,
+        opts: &TransferOptions,
+    ) -> Result<(Transfer, Resolved<'_>, Resolved<'_>), CatalogError> {
         let (a, b) = (self.resolve(from)?, self.resolve(to)?);
         let t = self.network.transfer(size, a.site, b.site, opts);
         Ok((t, a, b))
@@ -134,7 +154,13 @@ impl Catalog {
     /// Parses series text (wide or long layout, told apart by the header) and adds every
     /// zone it holds; diagnostics go to `self.diagnostics`. A zone that matches no site is
     /// kept and noted.
-    pub fn add_series_text(&mut self, text: &str, origin: &str, kind: SeriesKind, zone_hint: Option<&str>) -> Result<usize, CatalogError> {
+    pub fn add_series_text(
+        &mut self,
+        text: &str,
+        origin: &str,
+        kind: SeriesKind,
+        zone_hint: Option<&str>,
+    ) -> Result<usize, CatalogError> {
         let parsed = series::parse_auto(text, origin, kind, zone_hint)?;
         self.diagnostics.extend(parsed.diagnostics);
         let n = parsed.series.len();
@@ -145,8 +171,14 @@ impl Catalog {
             }
             let used = self.sites.iter().any(|site| {
                 site.grid_zone.as_deref().is_some_and(|z| match kind {
-                    SeriesKind::Carbon => self.series.carbon_for_zone(z).is_some_and(|hs| hs.zone == zone),
-                    SeriesKind::Price => self.series.price_for_zone(z).is_some_and(|hs| hs.zone == zone),
+                    SeriesKind::Carbon => self
+                        .series
+                        .carbon_for_zone(z)
+                        .is_some_and(|hs| hs.zone == zone),
+                    SeriesKind::Price => self
+                        .series
+                        .price_for_zone(z)
+                        .is_some_and(|hs| hs.zone == zone),
                 })
             });
             if !used {
@@ -160,31 +192,62 @@ impl Catalog {
     /// source region, header the destinations, USD/GB) into directional links. Region names
     /// are matched to site ids as `<provider>-<name>` with spaces removed and lowercased
     /// ("West Europe" → `azure-westeurope`); names with no site are reported and skipped.
-    pub fn load_cost_matrix_csv(&mut self, text: &str, origin: &str, provider: Provider) -> Result<usize, CatalogError> {
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    pub fn load_cost_matrix_csv(
+        &mut self,
+        text: &str,
+        origin: &str,
+        provider: Provider,
+    ) -> Result<usize, CatalogError> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
         let headers: Vec<String> = rdr
             .headers()
-            .map_err(|e| CatalogError::Format { origin: origin.into(), line: 1, message: format!("cannot read the CSV header: {e}") })?
+            .map_err(|e| CatalogError::Format {
+                origin: origin.into(),
+                line: 1,
+                message: format!("cannot read the CSV header: {e}"),
+            })?
             .iter()
             .map(str::to_string)
             .collect();
         let to_id = |name: &str| -> Option<SiteId> {
-            let slug = format!("{}-{}", provider.as_str(), name.to_lowercase().replace(' ', ""));
-            SiteId::parse(&slug).ok().filter(|id| self.site(id.as_str()).is_some())
+            let slug = format!(
+                "{}-{}",
+                provider.as_str(),
+                name.to_lowercase().replace(' ', "")
+            );
+            SiteId::parse(&slug)
+                .ok()
+                .filter(|id| self.site(id.as_str()).is_some())
         };
         let dest: Vec<Option<SiteId>> = headers.iter().skip(1).map(|h| to_id(h)).collect();
-        let mut unknown: Vec<String> = headers.iter().skip(1).zip(&dest).filter(|(_, d)| d.is_none()).map(|(h, _)| h.clone()).collect();
+        let mut unknown: Vec<String> = headers
+            .iter()
+            .skip(1)
+            .zip(&dest)
+            .filter(|(_, d)| d.is_none())
+            .map(|(h, _)| h.clone())
+            .collect();
         let mut added = 0;
         let mut links = Vec::new();
         for rec in rdr.records() {
-            let rec = rec.map_err(|e| CatalogError::Format { origin: origin.into(), line: e.position().map(|p| p.line() as usize).unwrap_or(0), message: e.to_string() })?;
+            let rec = rec.map_err(|e| CatalogError::Format {
+                origin: origin.into(),
+                line: e.position().map(|p| p.line() as usize).unwrap_or(0),
+                message: e.to_string(),
+            })?;
             let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
             let Some(from) = rec.get(0).and_then(to_id) else {
                 unknown.push(rec.get(0).unwrap_or("").to_string());
                 continue;
             };
             for (i, cell) in rec.iter().skip(1).enumerate() {
-                let Some(Some(to)) = dest.get(i) else { continue };
+                let Some(Some(to)) = dest.get(i) else {
+                    continue;
+                };
                 if *to == from {
                     continue;
                 }
@@ -195,14 +258,23 @@ impl Catalog {
                     message: format!("`{cell}` is not a price in USD/GB"),
                 })?;
                 if !(0.0..=10.0).contains(&v) {
-                    return Err(CatalogError::Invalid { origin: origin.into(), line, field: headers[i + 1].clone(), message: format!("must be between 0 and 10 USD/GB, got {v}") });
+                    return Err(CatalogError::Invalid {
+                        origin: origin.into(),
+                        line,
+                        field: headers[i + 1].clone(),
+                        message: format!("must be between 0 and 10 USD/GB, got {v}"),
+                    });
                 }
                 links.push(Link {
                     a: from.clone(),
                     b: to.clone(),
                     bandwidth: None,
                     latency: None,
-                    usd_per_gb: Some(Sourced::new(v, format!("{origin}:{line}: cost matrix"), Confidence::User)),
+                    usd_per_gb: Some(Sourced::new(
+                        v,
+                        format!("{origin}:{line}: cost matrix"),
+                        Confidence::User,
+                    )),
                     usd_per_gbps_month: None,
                 });
                 added += 1;
@@ -214,7 +286,13 @@ impl Catalog {
         unknown.sort();
         unknown.dedup();
         if !unknown.is_empty() {
-            self.diagnostics.push(Diagnostic::warning(origin, format!("regions with no {provider} site in the catalog, skipped: {}", unknown.join(", "))));
+            self.diagnostics.push(Diagnostic::warning(
+                origin,
+                format!(
+                    "regions with no {provider} site in the catalog, skipped: {}",
+                    unknown.join(", ")
+                ),
+            ));
         }
         Ok(added)
     }

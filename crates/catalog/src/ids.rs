@@ -17,7 +17,11 @@ impl SiteId {
         let ok_chars = text
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if text.is_empty() || text.len() > 64 || !ok_chars || text.starts_with('-') || text.ends_with('-')
+        if text.is_empty()
+            || text.len() > 64
+            || !ok_chars
+            || text.starts_with('-')
+            || text.ends_with('-')
         {
             return Err(format!(
                 "`{text}` is not a site id (lowercase letters, digits and '-', e.g. `edwc-zhongwei`)"

@@ -20,7 +20,11 @@ use std::fmt;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "xisuan", version, about = "Estimate, place and simulate large-model work across sites by cost and carbon")]
+#[command(
+    name = "xisuan",
+    version,
+    about = "Estimate, place and simulate large-model work across sites by cost and carbon"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,7 +63,9 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
 }
 
 fn is_bad_input(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.is::<BadInput>() || c.is::<xisuan_catalog::CatalogError>() || c.is::<std::io::Error>())
+    e.chain().any(|c| {
+        c.is::<BadInput>() || c.is::<xisuan_catalog::CatalogError>() || c.is::<std::io::Error>()
+    })
 }
 
 fn main() -> ExitCode {

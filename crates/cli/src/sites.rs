@@ -76,13 +76,34 @@ struct Out<'a> {
 }
 
 fn info(s: &xisuan_catalog::HourlySeries) -> SeriesInfo<'_> {
-    SeriesInfo { zone: &s.zone, origin: &s.origin, unit: &s.unit, hours: s.values.len(), present: s.present(), mean: s.mean() }
+    SeriesInfo {
+        zone: &s.zone,
+        origin: &s.origin,
+        unit: &s.unit,
+        hours: s.values.len(),
+        present: s.present(),
+        mean: s.mean(),
+    }
 }
 
 pub fn run(args: SitesArgs) -> anyhow::Result<()> {
-    let role = args.role.as_deref().map(Role::parse).transpose().map_err(|m| BadInput(format!("--role: {m}")))?;
-    let provider = args.provider.as_deref().map(Provider::parse).transpose().map_err(|m| BadInput(format!("--provider: {m}")))?;
-    let catalog = xisuan_io::load_catalog(args.catalog.as_deref(), &args.carbon_series, &args.price_series)?;
+    let role = args
+        .role
+        .as_deref()
+        .map(Role::parse)
+        .transpose()
+        .map_err(|m| BadInput(format!("--role: {m}")))?;
+    let provider = args
+        .provider
+        .as_deref()
+        .map(Provider::parse)
+        .transpose()
+        .map_err(|m| BadInput(format!("--provider: {m}")))?;
+    let catalog = xisuan_io::load_catalog(
+        args.catalog.as_deref(),
+        &args.carbon_series,
+        &args.price_series,
+    )?;
     let sites: Vec<&Site> = catalog
         .sites
         .iter()
@@ -102,7 +123,11 @@ pub fn run(args: SitesArgs) -> anyhow::Result<()> {
     }
 }
 
-fn print_json(catalog: &Catalog, sites: &[&Site], diagnostics: Vec<&Diagnostic>) -> anyhow::Result<()> {
+fn print_json(
+    catalog: &Catalog,
+    sites: &[&Site],
+    diagnostics: Vec<&Diagnostic>,
+) -> anyhow::Result<()> {
     let mut counts = BTreeMap::new();
     for s in sites {
         *counts.entry(s.provider.as_str()).or_insert(0) += 1;
@@ -162,7 +187,20 @@ fn fit(s: &str, max: usize) -> String {
 fn table(catalog: &Catalog, sites: &[&Site], diagnostics: &[&Diagnostic]) -> String {
     let mut out = String::new();
     let header = [
-        "ID", "NAME", "ROLE", "LAT", "LON", "gCO2e/kWh", "C", "CARBON SOURCE", "HOURLY", "USD/kWh", "C", "PUE", "PUE KIND", "CAPACITY (accelerators)",
+        "ID",
+        "NAME",
+        "ROLE",
+        "LAT",
+        "LON",
+        "gCO2e/kWh",
+        "C",
+        "CARBON SOURCE",
+        "HOURLY",
+        "USD/kWh",
+        "C",
+        "PUE",
+        "PUE KIND",
+        "CAPACITY (accelerators)",
     ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
     for s in sites {
@@ -173,7 +211,17 @@ fn table(catalog: &Catalog, sites: &[&Site], diagnostics: &[&Diagnostic]) -> Str
         let capacity: Vec<String> = s
             .capacity
             .iter()
-            .map(|(k, v)| format!("{k}={}{}", v.value, if v.confidence == Confidence::Illustrative { "*" } else { "" }))
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}{}",
+                    v.value,
+                    if v.confidence == Confidence::Illustrative {
+                        "*"
+                    } else {
+                        ""
+                    }
+                )
+            })
             .collect();
         rows.push(vec![
             s.id.to_string(),
@@ -193,7 +241,9 @@ fn table(catalog: &Catalog, sites: &[&Site], diagnostics: &[&Diagnostic]) -> Str
         ]);
     }
     let n = header.len();
-    let widths: Vec<usize> = (0..n).map(|i| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..n)
+        .map(|i| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0))
+        .collect();
     let numeric = [3, 4, 5, 9, 11];
     for r in &rows {
         let mut line = String::new();
@@ -214,21 +264,29 @@ fn table(catalog: &Catalog, sites: &[&Site], diagnostics: &[&Diagnostic]) -> Str
         }
         outln!(out, "{}", line.trim_end());
     }
-    outln!(out, 
+    outln!(
+        out,
         "\n{} sites. C = confidence (H high, M medium, L low, E estimated, I illustrative, U user); * = illustrative capacity. Full sources: --json.",
         sites.len()
     );
     // Group identical messages so that one note about 24 Chinese sites is one line.
     let mut grouped: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
     for d in diagnostics {
-        grouped.entry((d.severity_label(), d.message.clone())).or_default().push(&d.location);
+        grouped
+            .entry((d.severity_label(), d.message.clone()))
+            .or_default()
+            .push(&d.location);
     }
     if !grouped.is_empty() {
         outln!(out, "\nDiagnostics:");
     }
     for ((sev, message), locations) in grouped {
         let at = if locations.len() > 3 {
-            format!("{} sites ({}, …)", locations.len(), locations[..3].join(", "))
+            format!(
+                "{} sites ({}, …)",
+                locations.len(),
+                locations[..3].join(", ")
+            )
         } else {
             locations.join(", ")
         };

@@ -12,7 +12,8 @@ use crate::site::Site;
 use std::collections::BTreeMap;
 use xisuan_model::{Confidence, KgPerKwh, Sourced};
 
-const HUBS_FILE: &str = "shared/data/edwc/edwc_hubs_clusters.csv (NDRC/CAC/MIIT/NEA approvals, 2022-02)";
+const HUBS_FILE: &str =
+    "shared/data/edwc/edwc_hubs_clusters.csv (NDRC/CAC/MIIT/NEA approvals, 2022-02)";
 const MEE: &str = "MEE/NBS electricity CO2 factor";
 const MEE_FILE: &str = "shared/data/china/china_grid_emission_factors_mee.csv";
 
@@ -80,7 +81,11 @@ pub fn sites() -> Vec<Site> {
             id: SiteId::parse(&format!("edwc-{}", c.slug)).expect("slug"),
             name: format!("{} cluster ({})", c.name, c.name_zh),
             provider: Provider::Edwc,
-            role: if c.west { Role::WestComputeHub } else { Role::EastDemandHub },
+            role: if c.west {
+                Role::WestComputeHub
+            } else {
+                Role::EastDemandHub
+            },
             country: "CN".to_string(),
             region: c.provinces.to_string(),
             hub: Some(c.hub.to_string()),
@@ -91,7 +96,10 @@ pub fn sites() -> Vec<Site> {
             grid_zone: Some(c.zone.to_string()),
             carbon_annual: Sourced::new(
                 KgPerKwh(c.factor_t_per_mwh),
-                format!("{MEE} {} = {} tCO2/MWh ({MEE_FILE})", c.factor_label, c.factor_t_per_mwh),
+                format!(
+                    "{MEE} {} = {} tCO2/MWh ({MEE_FILE})",
+                    c.factor_label, c.factor_t_per_mwh
+                ),
                 c.factor_confidence,
             ),
             low_carbon_share: None,

@@ -64,8 +64,12 @@ pub(crate) fn cloud_site(
     pue_kind: PueKind,
 ) -> Site {
     let (code, city, country, state, lat, lon, zone, _g, price_key) = *row;
-    let id = SiteId::parse(&format!("{}-{}", provider.as_str(), code.to_ascii_lowercase()))
-        .expect("built-in ids are slugs");
+    let id = SiteId::parse(&format!(
+        "{}-{}",
+        provider.as_str(),
+        code.to_ascii_lowercase()
+    ))
+    .expect("built-in ids are slugs");
     Site {
         id,
         name: format!("{} {} ({city})", provider_label(provider), code),
@@ -113,7 +117,12 @@ pub(crate) fn illustrative_capacity(china: bool, west_hub: bool) -> BTreeMap<Str
     };
     entries
         .iter()
-        .map(|(k, n)| (k.to_string(), Sourced::new(*n, ILLUSTRATIVE_CAPACITY, Confidence::Illustrative)))
+        .map(|(k, n)| {
+            (
+                k.to_string(),
+                Sourced::new(*n, ILLUSTRATIVE_CAPACITY, Confidence::Illustrative),
+            )
+        })
         .collect()
 }
 

@@ -20,16 +20,19 @@ pub const CNY_PER_USD: f64 = 7.08;
 /// USD per EUR: 2023 annual average of the ECB reference rate, about 1.08 (recalled).
 pub const USD_PER_EUR: f64 = 1.08;
 
-pub const CNY_PER_USD_SOURCE: &str = "CNY→USD at 7.08 CNY/USD (2023 annual average, recalled from Federal Reserve H.10; verify)";
+pub const CNY_PER_USD_SOURCE: &str =
+    "CNY→USD at 7.08 CNY/USD (2023 annual average, recalled from Federal Reserve H.10; verify)";
 
 /// Western EDWC hubs, CNY/kWh (design note: 0.3 to 0.4; midpoint).
 pub const CN_WEST_CNY_PER_KWH: f64 = 0.35;
 /// Eastern hubs, CNY/kWh: western price × 1.3 (design note: east about 30% higher).
 pub const CN_EAST_CNY_PER_KWH: f64 = 0.455;
 
-const EIA: &str = "EIA Electric Power Monthly, average industrial price 2023 (recalled, rounded; verify)";
+const EIA: &str =
+    "EIA Electric Power Monthly, average industrial price 2023 (recalled, rounded; verify)";
 const EUROSTAT: &str = "Eurostat nrg_pc_205 non-household price 2023, excl. VAT, at 1.08 USD/EUR (recalled, rounded; verify)";
-const NATIONAL: &str = "national regulator / utility industrial tariff around 2023 (recalled, rounded; verify)";
+const NATIONAL: &str =
+    "national regulator / utility industrial tariff around 2023 (recalled, rounded; verify)";
 
 /// (key, USD/kWh, source). Keys are ISO country codes, `US-XX` for states, `CA-XX` for
 /// provinces, and `CN-east` / `CN-west` for the two Chinese price levels.
