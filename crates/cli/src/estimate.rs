@@ -4,7 +4,7 @@
 //! replaced by a flag; a flag's value is labelled `user` in that block.
 
 use crate::output::{assumptions_block, human, notes_block, Table};
-use crate::{hf, UsageError};
+use crate::{hf, BadInput};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::PathBuf;
@@ -96,19 +96,19 @@ struct Model {
     acc: &'static Accelerator,
 }
 
-fn accelerator(id: &str) -> Result<&'static Accelerator, UsageError> {
+fn accelerator(id: &str) -> Result<&'static Accelerator, BadInput> {
     find_accelerator(id).ok_or_else(|| {
-        UsageError(format!("--gpu: unknown accelerator `{id}`; known: {}", hardware::ids().join(", ")))
+        BadInput(format!("--gpu: unknown accelerator `{id}`; known: {}", hardware::ids().join(", ")))
     })
 }
 
 impl ModelArgs {
-    fn resolve(&self) -> Result<Model, UsageError> {
+    fn resolve(&self) -> Result<Model, BadInput> {
         let acc = accelerator(&self.gpu)?;
         let from_config = match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
-                    .map_err(|e| UsageError(format!("--config: cannot read {}: {e}", p.display())))?;
+                    .map_err(|e| BadInput(format!("--config: cannot read {}: {e}", p.display())))?;
                 Some(hf::parse(&text, &p.display().to_string())?)
             }
             None => None,
@@ -116,7 +116,7 @@ impl ModelArgs {
         let params = match (self.params, &from_config) {
             (Some(p), _) => p,
             (None, Some(m)) => m.params,
-            (None, None) => return Err(UsageError("--params: required (or give --config)".into())),
+            (None, None) => return Err(BadInput("--params: required (or give --config)".into())),
         };
         let active = self
             .active_params
@@ -209,7 +209,7 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let m = a.model.resolve()?;
     let tokens = match (a.tokens, a.flops, a.gpu_hours) {
         (Some(t), _, _) => t,
-        (None, None, None) => return Err(UsageError("--tokens: required (or give --flops or --gpu-hours)".into()).into()),
+        (None, None, None) => return Err(BadInput("--tokens: required (or give --flops or --gpu-hours)".into()).into()),
         _ => 0.0,
     };
     let mut i = TrainInput::new(m.params, tokens, m.acc, a.gpus);
@@ -256,9 +256,9 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
         },
     };
     if a.cost_model == CostArg::Rent && (a.capex_usd_per_gpu.is_some() || a.usd_per_kwh.is_some()) {
-        return Err(UsageError("--capex-usd-per-gpu/--usd-per-kwh: only apply with --cost-model own".into()).into());
+        return Err(BadInput("--capex-usd-per-gpu/--usd-per-kwh: only apply with --cost-model own".into()).into());
     }
-    let e = estimate_train(&i).map_err(|e| UsageError(e.to_string()))?;
+    let e = estimate_train(&i).map_err(|e| BadInput(e.to_string()))?;
     if a.json {
         let v = json!({
             "flops": e.flops.0,
@@ -405,7 +405,7 @@ fn serve(a: &ServeArgs) -> anyhow::Result<()> {
         };
     }
     let rps = match (a.rps, a.daily_users) {
-        (Some(_), Some(_)) => return Err(UsageError("--rps and --daily-users: give one, not both".into()).into()),
+        (Some(_), Some(_)) => return Err(BadInput("--rps and --daily-users: give one, not both".into()).into()),
         (Some(r), None) => Some(Sourced::user(r, "--rps")),
         (None, Some(u)) => {
             let (per_user, src) = match a.requests_per_user {
@@ -413,7 +413,7 @@ fn serve(a: &ServeArgs) -> anyhow::Result<()> {
                 None => (Demand::DEFAULT_REQUESTS_PER_USER.0, Demand::DEFAULT_REQUESTS_PER_USER.1.to_string()),
             };
             if !(u > 0.0) {
-                return Err(UsageError(format!("--daily-users: must be a positive number, got {u}")).into());
+                return Err(BadInput(format!("--daily-users: must be a positive number, got {u}")).into());
             }
             Some(Sourced::new(
                 u * per_user / 86_400.0,
@@ -452,7 +452,7 @@ fn serve(a: &ServeArgs) -> anyhow::Result<()> {
             *slot = Sourced::user(v, flag);
         }
     }
-    let e = estimate_serve(&i).map_err(|e| UsageError(e.to_string()))?;
+    let e = estimate_serve(&i).map_err(|e| BadInput(e.to_string()))?;
     if a.json {
         let v = json!({
             "gpus": e.gpus,
@@ -535,7 +535,7 @@ pub struct ChooseArgs {
 fn choose_cmd(a: &ChooseArgs) -> anyhow::Result<()> {
     let acc = accelerator(&a.gpu)?;
     let tier = find_tier(&a.tier).ok_or_else(|| {
-        UsageError(format!("--tier: unknown tier `{}`; known: {}", a.tier, TIERS.iter().map(|t| t.id).collect::<Vec<_>>().join(", ")))
+        BadInput(format!("--tier: unknown tier `{}`; known: {}", a.tier, TIERS.iter().map(|t| t.id).collect::<Vec<_>>().join(", ")))
     })?;
     let mut i = ChooseInput::new(a.tokens_per_month, tier, acc);
     for (slot, v, flag) in [
@@ -549,7 +549,7 @@ fn choose_cmd(a: &ChooseArgs) -> anyhow::Result<()> {
             *slot = Sourced::user(v, flag);
         }
     }
-    let c = choose(&i).map_err(|e| UsageError(e.to_string()))?;
+    let c = choose(&i).map_err(|e| BadInput(e.to_string()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c)?);
         return Ok(());

@@ -4,7 +4,7 @@
 //! Config keys differ between model families; each field lists the spellings accepted
 //! (LLaMA/Mistral/Qwen `hidden_size`, GPT-2 `n_embd`, T5-style `d_model`, ...).
 
-use crate::UsageError;
+use crate::BadInput;
 use serde_json::Value;
 use xisuan_estimate::Architecture;
 
@@ -16,7 +16,7 @@ pub struct HfModel {
     pub active_params: f64,
 }
 
-fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], required: bool) -> Result<Option<u32>, UsageError> {
+fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], required: bool) -> Result<Option<u32>, BadInput> {
     for name in names {
         if let Some(v) = obj.get(*name) {
             if v.is_null() {
@@ -24,7 +24,7 @@ fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], req
             }
             return match v.as_u64() {
                 Some(n) if n > 0 && n <= u32::MAX as u64 => Ok(Some(n as u32)),
-                _ => Err(UsageError(format!(
+                _ => Err(BadInput(format!(
                     "{origin}: field `{name}`: expected a positive integer, got {v}"
                 ))),
             };
@@ -32,19 +32,19 @@ fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], req
     }
     if required {
         let also = if names.len() > 1 { format!(" (also accepted: {})", names[1..].join(", ")) } else { String::new() };
-        Err(UsageError(format!("{origin}: field `{}` is missing{also}", names[0])))
+        Err(BadInput(format!("{origin}: field `{}` is missing{also}", names[0])))
     } else {
         Ok(None)
     }
 }
 
-pub fn parse(text: &str, origin: &str) -> Result<HfModel, UsageError> {
+pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
     let v: Value = serde_json::from_str(text).map_err(|e| {
-        UsageError(format!("{origin}:{}:{}: malformed JSON: {e}", e.line(), e.column()))
+        BadInput(format!("{origin}:{}:{}: malformed JSON: {e}", e.line(), e.column()))
     })?;
     let obj = v
         .as_object()
-        .ok_or_else(|| UsageError(format!("{origin}: expected a JSON object at the top level")))?;
+        .ok_or_else(|| BadInput(format!("{origin}: expected a JSON object at the top level")))?;
     let layers = field(obj, origin, &["num_hidden_layers", "n_layer", "num_layers"], true)?.unwrap();
     let hidden = field(obj, origin, &["hidden_size", "n_embd", "d_model"], true)?.unwrap();
     let heads = field(obj, origin, &["num_attention_heads", "n_head", "num_heads"], true)?.unwrap();
@@ -55,7 +55,7 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, UsageError> {
     let experts = field(obj, origin, &["num_local_experts", "n_routed_experts", "num_experts"], false)?;
     let active = field(obj, origin, &["num_experts_per_tok", "moe_top_k"], false)?;
     if kv_heads > heads || heads > hidden {
-        return Err(UsageError(format!(
+        return Err(BadInput(format!(
             "{origin}: field `num_key_value_heads`: {kv_heads} KV heads and {heads} heads do not fit a width of {hidden}"
         )));
     }

@@ -1,23 +1,27 @@
 //! The `xisuan` binary: parses flags, wires the libraries together, prints, and maps errors to
-//! exit codes (2 for input the user can fix, 1 for everything else). Nothing else lives here.
+//! exit codes (2 for input the user can fix, 1 for everything else). Nothing else lives here;
+//! each subcommand's code is in its own file.
+
+/// Appends one formatted line to a `String` buffer (output is written once, by `emit`).
+macro_rules! outln {
+    ($out:expr) => {{
+        $out.push('\n');
+    }};
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
 
 mod estimate;
 mod hf;
 mod output;
+mod sites;
+mod transfer;
 
 use clap::{Parser, Subcommand};
+use std::fmt;
 use std::process::ExitCode;
-
-/// Bad input: a flag, a file or a field the user can correct. Exits with code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for UsageError {}
 
 #[derive(Parser)]
 #[command(
@@ -25,7 +29,9 @@ impl std::error::Error for UsageError {}
     version,
     about = "xisuan (西算): estimate, place and simulate large-model work across sites by cost and carbon",
     long_about = "xisuan (西算, \"compute in the west\") answers, with numbers you can check:\n  \
-        estimate  what training, fine-tuning or serving a model takes: FLOPs, GPU-hours, energy, cost, carbon\n\
+        estimate  what training, fine-tuning or serving a model takes: FLOPs, GPU-hours, energy, cost, carbon\n  \
+        sites     the catalog: EDWC clusters and cloud regions with carbon, prices, PUE and capacity\n  \
+        transfer  how long and how much moving a dataset between two sites takes\n\
         Every answer prints the assumptions it rests on, with their sources; every assumption has a flag."
 )]
 struct Cli {
@@ -38,18 +44,52 @@ enum Command {
     /// Estimate training, fine-tuning and serving: compute, time, energy, cost, carbon.
     #[command(subcommand)]
     Estimate(estimate::EstimateCmd),
+    /// List the site catalog: EDWC clusters and cloud regions with grid carbon, electricity
+    /// price, PUE and capacity, each with its source and confidence.
+    Sites(sites::SitesArgs),
+    /// How long and how much it takes to move data between two sites (or cities).
+    Transfer(transfer::TransferArgs),
+}
+
+/// An error caused by what the user typed or pointed at (exit code 2), as opposed to a
+/// failure of the program itself (exit code 1).
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Writes the output; a closed pipe (`xisuan sites | head`) is not an error.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<BadInput>() || c.is::<xisuan_catalog::CatalogError>() || c.is::<std::io::Error>())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Estimate(cmd) => estimate::run(cmd),
+        Command::Sites(args) => sites::run(args),
+        Command::Transfer(args) => transfer::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<UsageError>().is_some() {
+            if is_bad_input(&e) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)

@@ -1,0 +1,59 @@
+//! A site (a place where accelerators can run) and a user region (a place where demand
+//! comes from). Every data value carries its source and confidence.
+
+use crate::ids::{Provider, PueKind, Role, SiteId};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use xisuan_model::{Confidence, KgPerKwh, Sourced, Usd, UsdPerKwh};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Site {
+    pub id: SiteId,
+    pub name: String,
+    pub provider: Provider,
+    pub role: Role,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+    /// Province, state or provider region name.
+    pub region: String,
+    /// For EDWC clusters: the national hub (e.g. "Ningxia"); `None` elsewhere.
+    pub hub: Option<String>,
+    pub lat: f64,
+    pub lon: f64,
+    /// Where `lat`/`lon` come from and how exact they are (city-level for cloud regions).
+    pub location_source: String,
+    pub location_confidence: Confidence,
+    /// The Electricity-Maps-style zone key whose hourly series applies ("DE-LU",
+    /// "US-CAL-CISO"), or "CN-<Province>" for Chinese sites.
+    pub grid_zone: Option<String>,
+    /// Annual average grid carbon intensity (location-based).
+    pub carbon_annual: Sourced<KgPerKwh>,
+    /// Share of carbon-free electricity (0..1) where a source gives one.
+    pub low_carbon_share: Option<Sourced<f64>>,
+    /// Annual average electricity price paid by a large consumer.
+    pub price_annual: Sourced<UsdPerKwh>,
+    pub pue: Sourced<f64>,
+    pub pue_kind: PueKind,
+    /// Accelerators available, by accelerator id ("h100", "a100-80gb", "ascend-910b").
+    pub capacity: BTreeMap<String, Sourced<u32>>,
+    /// On-demand price of one accelerator-hour, by accelerator id.
+    pub gpu_hour_price: BTreeMap<String, Sourced<Usd>>,
+}
+
+impl Site {
+    /// True for sites in mainland China, where only annual provincial grid factors exist.
+    pub fn in_mainland_china(&self) -> bool {
+        self.country == "CN"
+    }
+}
+
+/// A place demand comes from: a city with a rough weight (population in millions).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserRegion {
+    pub name: String,
+    pub country: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// Relative weight of the demand, here metropolitan population in millions.
+    pub weight: Sourced<f64>,
+}
