@@ -116,7 +116,7 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
     let unmet = plan.totals.unmet_rps_hours;
     if a.strict && (!plan.unplaced.is_empty() || unmet > 1e-9) {
         return Err(Incomplete(format!(
-            "--strict: {} job(s) unplaced and {} request-hours/s of demand unmet (reasons above)",
+            "--strict: {} job(s) unplaced and {} rps-hours of demand unmet (reasons above)",
             plan.unplaced.len(),
             human(unmet)
         ))
