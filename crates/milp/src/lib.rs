@@ -167,15 +167,15 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
         let unmet_penalty = 10.0 * dearest / v.replica_rps + 1e3;
         for t in 0..p.slots {
             let mut site_rows: HashMap<usize, Row> = HashMap::new();
-            for g in 0..p.regions.len() {
-                let d = v.demand[g][t as usize];
+            for (g, (dem, sites_g)) in v.demand.iter().zip(&feasible).enumerate() {
+                let d = dem[t as usize];
                 if d <= 0.0 {
                     continue;
                 }
                 let demand = pb.add_row(d..=d);
                 penalty_cols.push((vars.len(), unmet_penalty));
                 add(&mut pb, &mut vars, Var::Unmet { svc: vi, region: g, slot: t }, unmet_penalty, f64::INFINITY, false, &[(demand, 1.0)]);
-                for &s in &feasible[g] {
+                for &s in sites_g {
                     let sr = *site_rows.entry(s).or_insert_with(|| pb.add_row(..=0.0));
                     add(&mut pb, &mut vars, Var::Flow { svc: vi, region: g, site: s, slot: t }, 0.0, f64::INFINITY, false, &[(demand, 1.0), (sr, 1.0)]);
                 }
