@@ -51,7 +51,8 @@ fn pausable_slots(ctx: &Ctx, j: &Job, o: &SiteOption, free: &Free) -> Option<Vec
     let obj = &ctx.p.objective;
     let rate = |t: u32| obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total;
     let k = o.slots as usize;
-    let frac = o.hours - (o.slots - 1) as f64;
+    // Whole hours: see `Ctx::eval_slots`.
+    let frac = 1.0;
     let ideal_end = j.earliest as f64 + j.hours / j.accelerators[0].speed;
     // Totally ordered f64 for the heap.
     #[derive(PartialEq)]
@@ -127,7 +128,12 @@ fn best_placement_with_floor(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, t
             Timing::Asap => {
                 // The first start with room at this site; its score decides between sites.
                 if let Some(t) = (o.first_start..=o.last_start).find(|&t| free.fits(o.site, o.acc, t, o.slots, j.gpus)) {
-                    buf.push(Cand { score: ctx.eval(j, o, t).score, option: oi as u32, start: t });
+                    let score = if j.pausable {
+                        ctx.eval_slots(j, o, &(t..t + o.slots).collect::<Vec<_>>()).score
+                    } else {
+                        ctx.eval(j, o, t).score
+                    };
+                    buf.push(Cand { score, option: oi as u32, start: t });
                 }
             }
         }
@@ -421,11 +427,10 @@ pub fn capacity_relaxation_bound(ctx: &Ctx, opts: &[JobOptions], d: &Decisions) 
                         .map(|t| p.objective.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0))
                         .collect();
                     w.sort_by(f64::total_cmp);
-                    // Energy of the cheapest slots, plus the parts that do not depend on time.
+                    // Energy of the cheapest whole hours, plus the parts that do not depend on time.
                     let energy: f64 = w[..o.slots as usize].iter().sum::<f64>() * o.kw_total;
-                    let frac_saving = (o.slots as f64 - o.hours) * w[o.slots as usize - 1] * o.kw_total;
-                    let fixed = p.objective.score(o.gpu_hour_usd_total * o.hours + o.transfer_usd, 0.0, 0.0);
-                    energy - frac_saving.max(0.0) + fixed
+                    let fixed = p.objective.score(o.gpu_hour_usd_total * o.slots as f64 + o.transfer_usd, 0.0, 0.0);
+                    energy + fixed
                 } else {
                     (o.first_start..=o.last_start).map(|t| ctx.eval(j, o, t).score).fold(f64::INFINITY, f64::min)
                 }
