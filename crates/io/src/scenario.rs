@@ -226,6 +226,25 @@ pub fn diurnal(local_hour: f64) -> f64 {
     0.65 + 0.35 * ((local_hour - 21.0) / 24.0 * std::f64::consts::TAU).cos()
 }
 
+/// A job's accelerator options: each type's power and cost (via `kw_cost`, which validates the
+/// name) and its speed relative to the reference, from sustained throughput (peak × default MFU).
+fn options(
+    kw_cost: &mut dyn FnMut(&str, std::ops::Range<usize>, &str) -> Result<(String, f64, f64), ScenarioError>,
+    names: &[String],
+    reference: &xisuan_estimate::Accelerator,
+    span: std::ops::Range<usize>,
+    field: &str,
+) -> Result<Vec<AcceleratorOption>, ScenarioError> {
+    let mut out = Vec::new();
+    for name in names {
+        let (id, kw, _) = kw_cost(name, span.clone(), &format!("{field}.accelerators"))?;
+        let a = find_accelerator(&id).expect("kw_cost resolved it");
+        let speed = (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value);
+        out.push(AcceleratorOption { accelerator: id, speed, kw_per_gpu: kw });
+    }
+    Ok(out)
+}
+
 struct Loader<'a> {
     text: &'a str,
     origin: String,
@@ -478,14 +497,7 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
             }
             _ => return Err(l.err(je.span(), &field, "give either hours, or params and tokens").into()),
         };
-        let mut accelerators = Vec::new();
-        for name in &j.accelerators {
-            let a = acc_of(name, je.span(), &format!("{field}.accelerators"), &l)?;
-            let (id, kw, _) = kw_cost(a.id, je.span(), &field)?;
-            // Relative speed from sustained throughput: peak × default MFU.
-            let speed = (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value);
-            accelerators.push(AcceleratorOption { accelerator: id, speed, kw_per_gpu: kw });
-        }
+        let accelerators = options(&mut kw_cost, &j.accelerators, reference, je.span(), &field)?;
         let data_site = site_ix(&j.data_site, je.span(), &format!("{field}.data_site"))?;
         let deadline = j.deadline_hour.unwrap_or(slots);
         if deadline <= j.earliest_hour {
@@ -517,14 +529,8 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
         if !ranges_ok || b.earliest_hour[0] > b.earliest_hour[1] {
             return Err(l.err(be.span(), &field, "ranges must be [low, high] with hours > 0 and slack >= 1").into());
         }
-        let mut accelerators = Vec::new();
         let reference = acc_of(&b.accelerators[0], be.span(), &format!("{field}.accelerators"), &l)?;
-        for name in &b.accelerators {
-            let a = acc_of(name, be.span(), &format!("{field}.accelerators"), &l)?;
-            let (id, kw, _) = kw_cost(a.id, be.span(), &field)?;
-            let speed = (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value);
-            accelerators.push(AcceleratorOption { accelerator: id, speed, kw_per_gpu: kw });
-        }
+        let accelerators = options(&mut kw_cost, &b.accelerators, reference, be.span(), &field)?;
         let data_sites: Vec<usize> = b
             .data_sites
             .iter()
