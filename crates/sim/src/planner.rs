@@ -1,0 +1,195 @@
+//! The `planner` policy: the planner's online mode (`xisuan_plan::online`) inside the
+//! simulator. At each arrival it scores every (site, start) within the job's window by the
+//! planner's objective — electricity and accelerator-hour cost, egress, carbon priced in USD
+//! per tonne, and a delay penalty per accelerator-hour of waiting — and takes the best one
+//! whose window is still free in its capacity calendar, then reserves it. Because it reserves
+//! what it starts, its jobs never queue at a site.
+//!
+//! The calendar counts accelerators per site in ticks of `1 / ticks_per_hour` hours, rounding
+//! every reservation outwards, so the calendar never promises what the site does not have.
+//! Inference reservations come off the calendar first.
+//!
+//! A job that fits nowhere before its deadline goes to the (site, start) that finishes first
+//! in the calendar (a deadline miss, reported); pausable jobs run as one piece here.
+
+use crate::policy::{Decision, Policy, View};
+use crate::world::{Job, World};
+use xisuan_plan::online::{Choice, Online, Request};
+use xisuan_plan::{Link, Objective, Problem, Site};
+
+const ACC: &str = "accelerator";
+
+/// The planner's knobs, all stated in reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlannerSettings {
+    /// Carbon price, USD per tonne CO2e.
+    pub carbon_usd_per_t: f64,
+    /// Penalty per accelerator-hour a job starts later than its arrival, USD.
+    pub delay_usd_per_gpu_hour: f64,
+    /// Resolution of the capacity calendar.
+    pub ticks_per_hour: u32,
+}
+
+impl Default for PlannerSettings {
+    fn default() -> Self {
+        PlannerSettings { carbon_usd_per_t: 190.0, delay_usd_per_gpu_hour: 0.1, ticks_per_hour: 12 }
+    }
+}
+
+/// The online planner as a simulation policy.
+pub struct Planner {
+    online: Online,
+    settings: PlannerSettings,
+    /// free[site][tick]: accelerators not yet reserved.
+    free: Vec<Vec<u32>>,
+    buf: Vec<Choice>,
+    link_wait: Vec<f64>,
+}
+
+impl Planner {
+    pub fn new(world: &World, settings: PlannerSettings) -> Planner {
+        let t = settings.ticks_per_hour.max(1);
+        let ticks = world.hours as usize * t as usize;
+        let free = world
+            .sites
+            .iter()
+            .map(|s| {
+                (0..ticks)
+                    .map(|k| {
+                        let h = k / t as usize;
+                        let inf = if s.inference_gpus.is_empty() { 0 } else { s.inference_gpus[h % s.inference_gpus.len()] };
+                        s.capacity.saturating_sub(inf)
+                    })
+                    .collect()
+            })
+            .collect();
+        let settings = PlannerSettings { ticks_per_hour: t, ..settings };
+        Planner { online: Online::new(problem(world, &settings)), settings, free, buf: Vec::new(), link_wait: vec![0.0; world.sites.len()] }
+    }
+
+    fn ticks(&self, start: f64, end: f64) -> (usize, usize) {
+        let t = self.settings.ticks_per_hour as f64;
+        let a = (start * t + 1e-9).floor().max(0.0) as usize;
+        let b = ((end * t - 1e-9).ceil() as usize).max(a + 1);
+        (a, b)
+    }
+
+    fn fits(&self, site: usize, start: f64, end: f64, gpus: u32) -> bool {
+        let (a, b) = self.ticks(start, end);
+        let f = &self.free[site];
+        b <= f.len() && f[a..b].iter().all(|&x| x >= gpus)
+    }
+
+    fn take(&mut self, site: usize, start: f64, end: f64, gpus: u32) {
+        let (a, b) = self.ticks(start, end);
+        for x in &mut self.free[site][a..b] {
+            *x -= gpus;
+        }
+    }
+
+    /// The (site, start) that finishes first in the calendar, from when the data can be there.
+    fn earliest_finish(&self, v: &View, job: &Job) -> Option<(usize, f64)> {
+        let t = self.settings.ticks_per_hour as f64;
+        let mut best: Option<(f64, usize, f64)> = None;
+        for s in 0..v.world.sites.len() {
+            if v.world.sites[s].capacity < job.gpus {
+                continue;
+            }
+            let mut start = v.transfer_ready(job, s);
+            while start + job.duration_h <= v.world.hours as f64 {
+                if self.fits(s, start, start + job.duration_h, job.gpus) {
+                    let end = start + job.duration_h;
+                    if best.is_none_or(|b| end < b.0 - 1e-9) {
+                        best = Some((end, s, start));
+                    }
+                    break;
+                }
+                start = ((start * t).floor() + 1.0) / t;
+            }
+        }
+        best.map(|b| (b.1, b.2))
+    }
+}
+
+/// The planning problem of the world: its sites, rates, links and the objective.
+fn problem(world: &World, st: &PlannerSettings) -> Problem {
+    Problem {
+        slots: world.hours,
+        start_hour: world.start_hour,
+        sites: world
+            .sites
+            .iter()
+            .map(|s| Site {
+                id: s.id.clone(),
+                name: s.id.clone(),
+                east: false,
+                capacity: vec![(ACC.into(), s.capacity)],
+                usd_per_kwh: s.usd_per_kwh.clone(),
+                kg_per_kwh: s.kg_per_kwh.clone(),
+                pue: s.pue,
+                usd_per_gpu_hour: vec![(ACC.into(), s.usd_per_gpu_hour)],
+                lat: 0.0,
+                lon: 0.0,
+            })
+            .collect(),
+        jobs: vec![],
+        services: vec![],
+        regions: vec![],
+        links: world
+            .links
+            .iter()
+            .map(|row| row.iter().map(|l| Link { gbps: l.gbps, efficiency: l.efficiency, usd_per_gb: l.usd_per_gb }).collect())
+            .collect(),
+        latency_ms: vec![],
+        objective: Objective {
+            cost_weight: 1.0,
+            carbon_usd_per_t: st.carbon_usd_per_t,
+            carbon_weight: 1.0,
+            delay_usd_per_hour: st.delay_usd_per_gpu_hour,
+            carbon_cap_t: None,
+        },
+    }
+}
+
+impl Policy for Planner {
+    fn name(&self) -> &str {
+        "planner"
+    }
+    fn describe(&self) -> String {
+        format!(
+            "xisuan planner, online: every site and start within the job's deadline, score = cost + {} USD/tCO2e × carbon + {} USD per accelerator-hour of waiting; reserves capacity in {}-minute ticks",
+            self.settings.carbon_usd_per_t,
+            self.settings.delay_usd_per_gpu_hour,
+            60 / self.settings.ticks_per_hour
+        )
+    }
+    fn decide(&mut self, v: &View, job: &Job) -> Decision {
+        for (s, w) in self.link_wait.iter_mut().enumerate() {
+            *w = (v.link_free_at[job.home][s] - v.now).max(0.0);
+        }
+        let req = Request {
+            gpus: job.gpus,
+            hours: job.duration_h,
+            kw_per_gpu: v.world.kw_per_gpu,
+            accelerator: ACC,
+            data_site: job.home,
+            data_bytes: job.data_bytes,
+            now: v.now,
+            deadline: job.deadline_h,
+            allowed: None,
+            link_wait: &self.link_wait,
+            delay_weight: job.gpus as f64,
+        };
+        let mut buf = std::mem::take(&mut self.buf);
+        let found = self.online.best(&req, &mut buf, |s, a, b| self.fits(s, a, b, job.gpus)).map(|c| (c.site, c.start));
+        self.buf = buf;
+        match found.or_else(|| self.earliest_finish(v, job)) {
+            Some((site, start)) => {
+                self.take(site, start, start + job.duration_h, job.gpus);
+                Decision::at(site, start, job.duration_h)
+            }
+            // Nothing fits before the calendar ends: queue at home and let the site decide.
+            None => Decision::at(job.home, v.now, job.duration_h),
+        }
+    }
+}
