@@ -3,6 +3,8 @@
 //! Nothing here interprets data; it only finds, reads and names files, so that every
 //! diagnostic and error can say which file it is about.
 
+pub mod trace;
+
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use xisuan_catalog::series::zone_hint_from_file_name;
