@@ -16,6 +16,8 @@ macro_rules! outln {
 mod estimate;
 mod hf;
 mod output;
+mod sim_report;
+mod simulate;
 mod sites;
 mod transfer;
 
@@ -49,6 +51,9 @@ enum Command {
     Sites(sites::SitesArgs),
     /// How long and how much it takes to move data between two sites (or cities).
     Transfer(transfer::TransferArgs),
+    /// Replay a trace of job arrivals against sites with hourly carbon and prices under
+    /// several policies, and compare what each delivers.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// An error caused by what the user typed or pointed at (exit code 2), as opposed to a
@@ -84,6 +89,7 @@ fn main() -> ExitCode {
         Command::Estimate(cmd) => estimate::run(cmd),
         Command::Sites(args) => sites::run(args),
         Command::Transfer(args) => transfer::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,7 @@
 //! makes the job end on a whole hour: the window's cost is piecewise linear in the start with
 //! breakpoints exactly there, so the best start over the continuum is among them.
 
-use crate::candidates::{Ctx, Rates};
+use crate::candidates::{AccTypes, Ctx, Rates};
 use crate::problem::{Problem, SiteIx};
 
 /// One arriving job as the online planner sees it.
@@ -56,29 +56,37 @@ pub struct Choice {
     pub score: f64,
 }
 
-/// The online planner over one problem's sites, rates and objective.
-pub struct Online<'a> {
-    ctx: Ctx<'a>,
+/// The online planner over one problem's sites, rates and objective. It owns the problem
+/// (the rates are computed once, by `Ctx`, and kept) so that a long-lived caller such as the
+/// simulator's policy can hold it without a borrow.
+pub struct Online {
+    p: Problem,
+    rates: Vec<Rates>,
+    accs: AccTypes,
+    /// capacity[site][acc]
+    capacity: Vec<Vec<u32>>,
 }
 
-impl<'a> Online<'a> {
+impl Online {
     /// Precomputes the rates of the problem's sites; its jobs and services are ignored.
-    pub fn new(p: &'a Problem) -> Online<'a> {
-        Online { ctx: Ctx::new(p) }
+    pub fn new(p: Problem) -> Online {
+        let ctx = Ctx::new(&p);
+        let (rates, accs, capacity) = (ctx.rates, ctx.accs, ctx.capacity);
+        Online { p, rates, accs, capacity }
     }
 
     pub fn problem(&self) -> &Problem {
-        self.ctx.p
+        &self.p
     }
 
     /// The rates (price and carbon per kW drawn, PUE included) of a site.
     pub fn rates(&self, site: SiteIx) -> &Rates {
-        &self.ctx.rates[site]
+        &self.rates[site]
     }
 
     /// USD and kg per kW drawn from `start` for `hours`, both fractional.
     pub fn span(&self, site: SiteIx, start: f64, hours: f64) -> (f64, f64) {
-        let r = &self.ctx.rates[site];
+        let r = &self.rates[site];
         let (u1, k1) = r.span(0, start + hours);
         let (u0, k0) = r.span(0, start);
         (u1 - u0, k1 - k0)
@@ -86,7 +94,7 @@ impl<'a> Online<'a> {
 
     /// Scores running `r` at `site` from `start`, with `transfer_hours` of data movement.
     pub fn eval(&self, r: &Request, site: SiteIx, start: f64) -> Choice {
-        let p = self.ctx.p;
+        let p = &self.p;
         let s = &p.sites[site];
         let (transfer_hours, transfer_usd) = self.transfer(r, site);
         let kw = r.gpus as f64 * r.kw_per_gpu;
@@ -110,7 +118,7 @@ impl<'a> Online<'a> {
         if site == r.data_site || r.data_bytes <= 0.0 {
             return (0.0, 0.0);
         }
-        let l = &self.ctx.p.links[r.data_site][site];
+        let l = &self.p.links[r.data_site][site];
         (l.hours(r.data_bytes), l.usd(r.data_bytes))
     }
 
@@ -118,8 +126,8 @@ impl<'a> Online<'a> {
     /// problem's slots, appended to `out` (cleared first).
     pub fn candidates(&self, r: &Request, out: &mut Vec<Choice>) {
         out.clear();
-        let p = self.ctx.p;
-        let Some(acc) = self.ctx.accs.ix(r.accelerator) else { return };
+        let p = &self.p;
+        let Some(acc) = self.accs.ix(r.accelerator) else { return };
         let end_limit = r.deadline.min(p.slots as f64);
         let frac = r.hours - r.hours.floor();
         for site in 0..p.sites.len() {
@@ -128,7 +136,7 @@ impl<'a> Online<'a> {
                     continue;
                 }
             }
-            if self.ctx.capacity[site][acc] < r.gpus {
+            if self.capacity[site][acc] < r.gpus {
                 continue;
             }
             let (transfer_h, _) = self.transfer(r, site);
@@ -226,7 +234,7 @@ mod tests {
     fn fractional_window_cost_is_exact() {
         // 1 kW from 0.5 h for 1 h over rates 1, 3: 0.5 × 1 + 0.5 × 3 = 2 kg.
         let p = problem(vec![vec![1.0, 3.0, 5.0]]);
-        let o = Online::new(&p);
+        let o = Online::new(p);
         let c = o.eval(&req(0.5, 1.0, 3.0), 0, 0.5);
         assert!((c.kg - 2.0).abs() < 1e-12);
     }
@@ -234,7 +242,7 @@ mod tests {
     #[test]
     fn picks_the_cleaner_site_and_the_cleaner_hour() {
         let p = problem(vec![vec![5.0, 5.0, 5.0, 5.0], vec![4.0, 4.0, 1.0, 4.0]]);
-        let o = Online::new(&p);
+        let o = Online::new(p);
         let mut buf = Vec::new();
         let c = o.best(&req(0.2, 1.0, 4.0), &mut buf, |_, _, _| true).unwrap();
         assert_eq!((c.site, c.start), (1, 2.0));
@@ -246,7 +254,7 @@ mod tests {
     #[test]
     fn no_candidate_past_the_deadline() {
         let p = problem(vec![vec![1.0; 4]]);
-        let o = Online::new(&p);
+        let o = Online::new(p);
         let mut buf = Vec::new();
         o.candidates(&req(1.0, 2.5, 3.0), &mut buf);
         assert!(buf.is_empty());

@@ -157,6 +157,58 @@ impl World {
     }
 }
 
+impl World {
+    /// The world of a planning problem (a scenario): its sites with their capacity of
+    /// `accelerator`, hourly series, PUE and accelerator-hour price; its links; its start.
+    /// The problem's jobs and services are not used: jobs come from a trace.
+    pub fn from_problem(p: &xisuan_plan::Problem, accelerator: &str, kw_per_gpu: f64, resume_overhead_h: f64) -> World {
+        World {
+            sites: p
+                .sites
+                .iter()
+                .map(|s| SiteSpec {
+                    id: s.id.clone(),
+                    capacity: s.capacity_of(accelerator),
+                    pue: s.pue,
+                    usd_per_gpu_hour: s.gpu_hour_usd(accelerator),
+                    kg_per_kwh: s.kg_per_kwh.clone(),
+                    usd_per_kwh: s.usd_per_kwh.clone(),
+                    inference_gpus: Vec::new(),
+                })
+                .collect(),
+            links: p
+                .links
+                .iter()
+                .map(|row| row.iter().map(|l| LinkSpec { gbps: l.gbps, efficiency: l.efficiency, usd_per_gb: l.usd_per_gb }).collect())
+                .collect(),
+            kw_per_gpu,
+            hours: p.slots,
+            start_hour: p.start_hour,
+            resume_overhead_h,
+        }
+    }
+
+    /// Makes every hourly series at least `hours` long by reading it again from its start;
+    /// returns how many hours were added.
+    pub fn extend_to(&mut self, hours: u32) -> u32 {
+        if hours <= self.hours {
+            return 0;
+        }
+        let n = self.hours as usize;
+        let wrap = |v: &mut Vec<f64>| {
+            let extra: Vec<f64> = (n..hours as usize).map(|i| v[i % n]).collect();
+            v.extend(extra);
+        };
+        for s in &mut self.sites {
+            wrap(&mut s.kg_per_kwh);
+            wrap(&mut s.usd_per_kwh);
+        }
+        let added = hours - self.hours;
+        self.hours = hours;
+        added
+    }
+}
+
 /// A site's rates per kW drawn (PUE included), with prefix sums so that the cost or carbon of
 /// any interval is O(1). Past the series end it wraps around (see the module note).
 #[derive(Debug, Clone)]
