@@ -194,10 +194,14 @@ impl Engine<'_> {
             let l = &self.world.links[job.home][decision.site];
             let free = &mut self.link_free_at[job.home][decision.site];
             let start = free.max(now);
-            *free = start + l.hours(job.data_bytes);
+            let done = start + l.hours(job.data_bytes);
+            // A bound's transfers never wait for the link, so no policy can move data sooner.
+            if !self.bound {
+                *free = done;
+            }
             st.out.transfer_usd = l.usd(job.data_bytes);
             st.out.bytes_moved = job.data_bytes;
-            ready = ready.max(*free);
+            ready = ready.max(done);
         }
         st.decision = Some(decision);
         k.schedule(ready, Ev::Ready(j));
@@ -233,6 +237,7 @@ impl Engine<'_> {
                 st.out.resumes += 1;
             }
             let end = now + run;
+            st.out.runs.push((now, end));
             let kw = job.gpus as f64 * self.world.kw_per_gpu;
             let spec = &self.world.sites[site];
             st.out.kg += kw * self.carbon[site].integral(now, end);

@@ -22,6 +22,8 @@ pub struct JobOutcome {
     pub transfer_usd: f64,
     pub bytes_moved: f64,
     pub resumes: u32,
+    /// Each run (segment) as (start, end), hours, resume overhead included.
+    pub runs: Vec<(f64, f64)>,
     pub completed: bool,
     /// The chosen site can never hold the job (more accelerators than it has).
     pub unplaceable: bool,
