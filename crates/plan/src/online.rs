@@ -148,9 +148,12 @@ impl Online {
             }
             out.push(self.eval(r, site, first));
             let mut k = first.floor() + 1.0;
-            while k <= last + 1e-9 {
-                out.push(self.eval(r, site, k.min(last)));
-                // A start that makes the job end on a whole hour.
+            // Up to `last + 1`: a start that makes the job end on a whole hour may lie just
+            // below `last` even when the whole hour after it does not.
+            while k < last + 1.0 - 1e-9 {
+                if k <= last - 1e-9 {
+                    out.push(self.eval(r, site, k));
+                }
                 let aligned = k - frac;
                 if frac > 1e-9 && aligned > first + 1e-9 && aligned < last - 1e-9 {
                     out.push(self.eval(r, site, aligned));

@@ -10,7 +10,8 @@
 //! Inference reservations come off the calendar first.
 //!
 //! A job that fits nowhere before its deadline goes to the (site, start) that finishes first
-//! in the calendar (a deadline miss, reported); pausable jobs run as one piece here.
+//! in the calendar, which grows past the end of the series for it (a deadline miss,
+//! reported); pausable jobs run as one piece here.
 
 use crate::policy::{Decision, Policy, View};
 use crate::world::{Job, World};
@@ -44,6 +45,9 @@ pub struct Planner {
     free: Vec<Vec<u32>>,
     buf: Vec<Choice>,
     link_wait: Vec<f64>,
+    /// Capacity and inference reservations per site, to grow the calendar past the series.
+    capacity: Vec<u32>,
+    inference: Vec<Vec<u32>>,
 }
 
 impl Planner {
@@ -64,7 +68,26 @@ impl Planner {
             })
             .collect();
         let settings = PlannerSettings { ticks_per_hour: t, ..settings };
-        Planner { online: Online::new(problem(world, &settings)), settings, free, buf: Vec::new(), link_wait: vec![0.0; world.sites.len()] }
+        Planner {
+            online: Online::new(problem(world, &settings)),
+            settings,
+            free,
+            buf: Vec::new(),
+            link_wait: vec![0.0; world.sites.len()],
+            capacity: world.sites.iter().map(|s| s.capacity).collect(),
+            inference: world.sites.iter().map(|s| s.inference_gpus.clone()).collect(),
+        }
+    }
+
+    /// Extends a site's calendar to `ticks` (free beyond the series, less inference).
+    fn grow(&mut self, site: usize, ticks: usize) {
+        let t = self.settings.ticks_per_hour as usize;
+        let (cap, inf) = (self.capacity[site], &self.inference[site]);
+        let f = &mut self.free[site];
+        while f.len() < ticks {
+            let h = f.len() / t;
+            f.push(cap.saturating_sub(if inf.is_empty() { 0 } else { inf[h % inf.len()] }));
+        }
     }
 
     fn ticks(&self, start: f64, end: f64) -> (usize, usize) {
@@ -82,21 +105,27 @@ impl Planner {
 
     fn take(&mut self, site: usize, start: f64, end: f64, gpus: u32) {
         let (a, b) = self.ticks(start, end);
+        self.grow(site, b);
         for x in &mut self.free[site][a..b] {
             *x -= gpus;
         }
     }
 
     /// The (site, start) that finishes first in the calendar, from when the data can be there.
-    fn earliest_finish(&self, v: &View, job: &Job) -> Option<(usize, f64)> {
+    /// The calendar grows past the series as needed: after its last reservation only
+    /// inference is left, whose pattern repeats, so the search ends.
+    fn earliest_finish(&mut self, v: &View, job: &Job) -> Option<(usize, f64)> {
         let t = self.settings.ticks_per_hour as f64;
         let mut best: Option<(f64, usize, f64)> = None;
         for s in 0..v.world.sites.len() {
-            if v.world.sites[s].capacity < job.gpus {
+            let inf = &self.inference[s];
+            if self.capacity[s].saturating_sub(inf.iter().copied().min().unwrap_or(0)) < job.gpus {
                 continue;
             }
             let mut start = v.transfer_ready(job, s);
-            while start + job.duration_h <= v.world.hours as f64 {
+            let limit = self.free[s].len() as f64 / t + job.duration_h + inf.len() as f64 + 2.0;
+            self.grow(s, ((limit + job.duration_h + 1.0) * t) as usize);
+            while start <= limit {
                 if self.fits(s, start, start + job.duration_h, job.gpus) {
                     let end = start + job.duration_h;
                     if best.is_none_or(|b| end < b.0 - 1e-9) {

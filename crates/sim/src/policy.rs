@@ -270,12 +270,15 @@ pub fn min_window(curve: &Curve, first: f64, last: f64, hours: f64) -> (f64, f64
     };
     let frac = hours - hours.floor();
     let mut k = first.floor() + 1.0;
-    while k < last + 1e-9 {
+    // Up to `last + 1`: a start that ends on a whole hour may lie just below `last`.
+    while k < last + 1.0 + 1e-9 {
         let aligned = k - frac;
-        if frac > 1e-9 && aligned > first && aligned < k {
+        if frac > 1e-9 && aligned > first && aligned <= last {
             consider(aligned);
         }
-        consider(k.min(last));
+        if k <= last {
+            consider(k);
+        }
         k += 1.0;
     }
     if last > first {
