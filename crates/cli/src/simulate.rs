@@ -79,6 +79,9 @@ pub struct SimulateArgs {
     /// Accelerators per site (default: the catalog's, illustrative).
     #[arg(long)]
     capacity: Option<u32>,
+    /// PUE of every site (default: each catalog site's own).
+    #[arg(long)]
+    pue: Option<f64>,
     /// Average power per accelerator, kW before PUE (default 0.7: H100 SXM TDP).
     #[arg(long = "kw-per-gpu", default_value_t = 0.7)]
     kw_per_gpu: f64,
@@ -240,6 +243,9 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
             return Err(bad(format!("{name}: must be a non-negative number, got {v}")));
         }
     }
+    if args.pue.is_some_and(|p| !(p >= 1.0 && p.is_finite())) {
+        return Err(bad("--pue: must be at least 1"));
+    }
     if !(args.tokens_per_gpu_s > 0.0) {
         return Err(bad("--tokens-per-gpu-s: must be positive"));
     }
@@ -375,7 +381,7 @@ fn problem_from_catalog(
             id: s.id.to_string(),
             zone: zone.clone(),
             capacity,
-            pue: s.pue.value,
+            pue: args.pue.unwrap_or(s.pue.value),
             mean_carbon_g_per_kwh: kg.iter().sum::<f64>() / n as f64 * 1000.0,
             mean_price_usd_per_mwh: usd.iter().sum::<f64>() / n as f64 * 1000.0,
             carbon_source,
@@ -389,7 +395,7 @@ fn problem_from_catalog(
             capacity: vec![(args.accelerator.clone(), capacity)],
             usd_per_kwh: usd,
             kg_per_kwh: kg,
-            pue: s.pue.value,
+            pue: args.pue.unwrap_or(s.pue.value),
             usd_per_gpu_hour: vec![(args.accelerator.clone(), gpu_usd)],
             lat: s.lat,
             lon: s.lon,
