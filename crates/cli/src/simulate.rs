@@ -18,7 +18,10 @@ use xisuan_catalog::series::{format_hour, parse_timestamp, HourlySeries};
 use xisuan_catalog::{Catalog, Site as CatalogSite};
 use xisuan_io::trace::{self, TimeUnit, TraceFormat};
 use xisuan_model::{human, Diagnostic};
-use xisuan_sim::{build_jobs, policy_by_name, Defaults, JobSpec, Metrics, PlannerSettings, Rng, RunOptions, RunResult, World, POLICIES};
+use xisuan_sim::{
+    build_jobs, policy_by_name, Defaults, JobSpec, Metrics, PlannerSettings, Rng, RunOptions,
+    RunResult, World, POLICIES,
+};
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -170,7 +173,11 @@ fn bad(m: impl Into<String>) -> anyhow::Error {
 
 fn parse_start(text: &str) -> anyhow::Result<i64> {
     let t = text.trim();
-    let full = if t.len() == 10 { format!("{t} 00:00:00") } else { t.to_string() };
+    let full = if t.len() == 10 {
+        format!("{t} 00:00:00")
+    } else {
+        t.to_string()
+    };
     let secs = parse_timestamp(&full).map_err(|m| bad(format!("--start: {m}")))?;
     Ok(secs.div_euclid(3600))
 }
@@ -198,22 +205,34 @@ fn take_series(s: &HourlySeries, start: i64, n: usize, scale: f64) -> (Vec<f64>,
 }
 
 /// Picks the sites: the named ones, or the first catalog site in each zone with a carbon series.
-fn pick_sites<'c>(catalog: &'c Catalog, names: &[String], diags: &mut Vec<Diagnostic>) -> anyhow::Result<Vec<&'c CatalogSite>> {
+fn pick_sites<'c>(
+    catalog: &'c Catalog,
+    names: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> anyhow::Result<Vec<&'c CatalogSite>> {
     if !names.is_empty() {
         return names.iter().map(|n| Ok(catalog.resolve(n)?.site)).collect();
     }
     let mut out: Vec<&CatalogSite> = Vec::new();
     for zone in catalog.series.carbon.keys() {
         let site = catalog.sites.iter().find(|s| {
-            s.grid_zone.as_deref().and_then(|z| catalog.series.carbon_for_zone(z)).is_some_and(|hs| &hs.zone == zone)
+            s.grid_zone
+                .as_deref()
+                .and_then(|z| catalog.series.carbon_for_zone(z))
+                .is_some_and(|hs| &hs.zone == zone)
         });
         match site {
             Some(s) => out.push(s),
-            None => diags.push(Diagnostic::info(zone.as_str(), "no catalog site in this zone; its series is not simulated")),
+            None => diags.push(Diagnostic::info(
+                zone.as_str(),
+                "no catalog site in this zone; its series is not simulated",
+            )),
         }
     }
     if out.is_empty() {
-        return Err(bad("no sites: pass --sites, or --carbon-series with zones that catalog sites are in"));
+        return Err(bad(
+            "no sites: pass --sites, or --carbon-series with zones that catalog sites are in",
+        ));
     }
     Ok(out)
 }
@@ -230,53 +249,128 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
     if args.scenario.is_some() {
         return Err(bad("--scenario: the shared scenario loader has not landed on this branch yet; use --sites, --carbon-series, --price-series and --start"));
     }
-    let format = args.format.as_deref().map(TraceFormat::parse).transpose().map_err(|m| bad(format!("--format: {m}")))?;
+    let format = args
+        .format
+        .as_deref()
+        .map(TraceFormat::parse)
+        .transpose()
+        .map_err(|m| bad(format!("--format: {m}")))?;
     let unit = TimeUnit::parse(&args.time_unit).map_err(|m| bad(format!("--time-unit: {m}")))?;
     let (ws, wl) = args
         .max_wait
         .split_once('x')
         .and_then(|(a, b)| Some((a.parse::<f64>().ok()?, b.parse::<f64>().ok()?)))
         .filter(|(a, b)| *a >= 0.0 && *b >= 0.0)
-        .ok_or_else(|| bad(format!("--max-wait: `{}` is not SHORTxLONG hours, e.g. 6x24", args.max_wait)))?;
-    for (v, name) in [(args.kw_per_gpu, "--kw-per-gpu"), (args.data_gb, "--data-gb"), (args.resume_overhead_h, "--resume-overhead-h"), (args.carbon_price, "--carbon-price"), (args.delay_penalty, "--delay-penalty")] {
+        .ok_or_else(|| {
+            bad(format!(
+                "--max-wait: `{}` is not SHORTxLONG hours, e.g. 6x24",
+                args.max_wait
+            ))
+        })?;
+    for (v, name) in [
+        (args.kw_per_gpu, "--kw-per-gpu"),
+        (args.data_gb, "--data-gb"),
+        (args.resume_overhead_h, "--resume-overhead-h"),
+        (args.carbon_price, "--carbon-price"),
+        (args.delay_penalty, "--delay-penalty"),
+    ] {
         if !(v.is_finite() && v >= 0.0) {
-            return Err(bad(format!("{name}: must be a non-negative number, got {v}")));
+            return Err(bad(format!(
+                "{name}: must be a non-negative number, got {v}"
+            )));
         }
     }
     if args.pue.is_some_and(|p| !(p >= 1.0 && p.is_finite())) {
         return Err(bad("--pue: must be at least 1"));
     }
-    if !(args.tokens_per_gpu_s > 0.0) {
+    if args.tokens_per_gpu_s.is_nan() || args.tokens_per_gpu_s <= 0.0 {
         return Err(bad("--tokens-per-gpu-s: must be positive"));
     }
     let tr = trace::read_jobs(&args.trace, format, unit).map_err(|e| bad(e.to_string()))?;
+    let format_name = match format.or_else(|| {
+        TraceFormat::detect(
+            std::fs::read_to_string(&args.trace)
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or(""),
+        )
+    }) {
+        Some(TraceFormat::Gaia) => "gaia",
+        Some(TraceFormat::AlibabaPod) => "alibaba-pod",
+        Some(TraceFormat::AzureLlm) => "azure-llm",
+        _ => "csv",
+    };
     let mut diagnostics = tr.diagnostics;
-    let catalog = xisuan_io::load_catalog(args.catalog.as_deref(), &args.carbon_series, &args.price_series)?;
-    diagnostics.extend(catalog.diagnostics.iter().filter(|d| d.severity != xisuan_model::Severity::Info || !d.message.contains("China publishes")).cloned());
+    let catalog = xisuan_io::load_catalog(
+        args.catalog.as_deref(),
+        &args.carbon_series,
+        &args.price_series,
+    )?;
+    diagnostics.extend(
+        catalog
+            .diagnostics
+            .iter()
+            .filter(|d| {
+                d.severity != xisuan_model::Severity::Info || !d.message.contains("China publishes")
+            })
+            .cloned(),
+    );
     let sites = pick_sites(&catalog, &args.sites, &mut diagnostics)?;
     let start_hour = match &args.start {
         Some(t) => parse_start(t)?,
-        None => catalog.series.carbon.values().map(|s| s.start).min().ok_or_else(|| bad("--start: needed when no --carbon-series is given"))?,
+        None => catalog
+            .series
+            .carbon
+            .values()
+            .map(|s| s.start)
+            .min()
+            .ok_or_else(|| bad("--start: needed when no --carbon-series is given"))?,
     };
 
     // Arrivals within the horizon; later ones are reported, not silently dropped.
     let last = tr.jobs.iter().map(|j| j.arrival_h).fold(0.0, f64::max);
     let hours = args.hours.unwrap_or((last.floor() as u32) + 1).max(1);
-    let (inside, late): (Vec<_>, Vec<_>) = tr.jobs.into_iter().partition(|j| j.arrival_h < hours as f64);
+    let (inside, late): (Vec<_>, Vec<_>) = tr
+        .jobs
+        .into_iter()
+        .partition(|j| j.arrival_h < hours as f64);
     if !late.is_empty() {
-        diagnostics.push(Diagnostic::warning(args.trace.display().to_string(), format!("{} jobs arrive at or after hour {hours} (--hours) and are not simulated", late.len())));
+        diagnostics.push(Diagnostic::warning(
+            args.trace.display().to_string(),
+            format!(
+                "{} jobs arrive at or after hour {hours} (--hours) and are not simulated",
+                late.len()
+            ),
+        ));
     }
     if inside.is_empty() {
         return Err(bad("the trace has no job arriving within --hours"));
     }
-    let defaults = Defaults { short_h: 2.0, wait_short_h: ws, wait_long_h: wl, data_bytes: args.data_gb * 1e9, pausable: args.pausable };
+    let defaults = Defaults {
+        short_h: 2.0,
+        wait_short_h: ws,
+        wait_long_h: wl,
+        data_bytes: args.data_gb * 1e9,
+        pausable: args.pausable,
+    };
     let mut specs = Vec::with_capacity(inside.len());
     for j in &inside {
         let home = match &j.site {
             None => None,
             Some(name) => {
-                let site = catalog.resolve(name).map_err(|e| bad(format!("{}: job {}: site: {e}", args.trace.display(), j.id)))?.site;
-                Some(sites.iter().position(|s| s.id == site.id).ok_or_else(|| bad(format!("{}: job {}: site {} is not among the simulated sites", args.trace.display(), j.id, site.id)))?)
+                let site = catalog
+                    .resolve(name)
+                    .map_err(|e| bad(format!("{}: job {}: site: {e}", args.trace.display(), j.id)))?
+                    .site;
+                Some(sites.iter().position(|s| s.id == site.id).ok_or_else(|| {
+                    bad(format!(
+                        "{}: job {}: site {} is not among the simulated sites",
+                        args.trace.display(),
+                        j.id,
+                        site.id
+                    ))
+                })?)
             }
         };
         specs.push(JobSpec {
@@ -292,11 +386,26 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
     }
     let jobs = build_jobs(&specs, sites.len(), &defaults, &mut Rng::new(args.seed));
     // Series long enough for the last job to finish within its window.
-    let reach = jobs.iter().map(|j| j.deadline_h).fold(hours as f64, f64::max);
+    let reach = jobs
+        .iter()
+        .map(|j| j.deadline_h)
+        .fold(hours as f64, f64::max);
     let series_hours = reach.ceil() as u32 + 1;
 
-    let problem = problem_from_catalog(&catalog, &sites, args, start_hour, series_hours, &mut diagnostics);
-    let mut world = World::from_problem(&problem.0, &args.accelerator, args.kw_per_gpu, args.resume_overhead_h);
+    let problem = problem_from_catalog(
+        &catalog,
+        &sites,
+        args,
+        start_hour,
+        series_hours,
+        &mut diagnostics,
+    );
+    let mut world = World::from_problem(
+        &problem.0,
+        &args.accelerator,
+        args.kw_per_gpu,
+        args.resume_overhead_h,
+    );
     let mut site_out = problem.1;
 
     if let Some(path) = &args.inference {
@@ -305,23 +414,34 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
         let gpus: Vec<u32> = d
             .hours
             .iter()
-            .map(|h| (((h.context_tokens + h.generated_tokens) as f64 / 3600.0 / args.tokens_per_gpu_s).ceil()) as u32)
+            .map(|h| {
+                (((h.context_tokens + h.generated_tokens) as f64 / 3600.0 / args.tokens_per_gpu_s)
+                    .ceil()) as u32
+            })
             .collect();
         diagnostics.push(Diagnostic::info(
             path.display().to_string(),
             format!("inference: {} hour(s) of demand repeated over the {series_hours} simulated hours; accelerators per hour = tokens/s ÷ {} tokens/s per accelerator", gpus.len(), args.tokens_per_gpu_s),
         ));
-        let names = if args.inference_sites.is_empty() { vec![sites[0].id.to_string()] } else { args.inference_sites.clone() };
+        let names = if args.inference_sites.is_empty() {
+            vec![sites[0].id.to_string()]
+        } else {
+            args.inference_sites.clone()
+        };
         for n in &names {
             let id = catalog.resolve(n)?.site.id.clone();
-            let i = sites.iter().position(|s| s.id == id).ok_or_else(|| bad(format!("--inference-sites: {id} is not among the simulated sites")))?;
+            let i = sites.iter().position(|s| s.id == id).ok_or_else(|| {
+                bad(format!(
+                    "--inference-sites: {id} is not among the simulated sites"
+                ))
+            })?;
             world.sites[i].inference_gpus = gpus.clone();
             site_out[i].inference_gpus_peak = gpus.iter().copied().max().unwrap_or(0);
         }
     }
     let params = Params {
         trace: args.trace.display().to_string(),
-        format: format!("{:?}", format.unwrap_or_else(|| TraceFormat::detect(&std::fs::read_to_string(&args.trace).unwrap_or_default().lines().next().unwrap_or("").to_string()).unwrap_or(TraceFormat::Csv))).to_lowercase(),
+        format: format_name.to_string(),
         jobs: jobs.len(),
         seed: args.seed,
         start_utc: format_hour(start_hour),
@@ -338,7 +458,13 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
         link_model: "FIFO per directed link, full bandwidth x efficiency per transfer",
         queue_model: "strict FIFO per site, no backfilling",
     };
-    Ok(Built { world, sites: site_out, params, jobs, diagnostics })
+    Ok(Built {
+        world,
+        sites: site_out,
+        params,
+        jobs,
+        diagnostics,
+    })
 }
 
 /// The planning problem of the chosen sites over the simulated hours, and how each site's
@@ -356,27 +482,58 @@ fn problem_from_catalog(
     let mut psites = Vec::new();
     for s in sites {
         let zone = s.grid_zone.clone();
-        let (kg, carbon_source) = match zone.as_deref().and_then(|z| catalog.series.carbon_for_zone(z)) {
+        let (kg, carbon_source) = match zone
+            .as_deref()
+            .and_then(|z| catalog.series.carbon_for_zone(z))
+        {
             Some(hs) => {
                 let (v, missing, outside) = take_series(hs, start_hour, n, 1e-3);
                 note_gaps(diags, s, "carbon", missing, outside);
                 (v, format!("hourly {} ({})", hs.zone, hs.origin))
             }
-            None => (vec![s.carbon_annual.value.0; n], format!("annual {} ({})", human(s.carbon_annual.value.g_per_kwh()), s.carbon_annual.source)),
+            None => (
+                vec![s.carbon_annual.value.0; n],
+                format!(
+                    "annual {} ({})",
+                    human(s.carbon_annual.value.g_per_kwh()),
+                    s.carbon_annual.source
+                ),
+            ),
         };
-        let (usd, price_source) = match zone.as_deref().and_then(|z| catalog.series.price_for_zone(z)) {
+        let (usd, price_source) = match zone
+            .as_deref()
+            .and_then(|z| catalog.series.price_for_zone(z))
+        {
             Some(hs) => {
                 let (v, missing, outside) = take_series(hs, start_hour, n, 1e-3);
                 note_gaps(diags, s, "price", missing, outside);
                 (v, format!("hourly {} ({})", hs.zone, hs.origin))
             }
-            None => (vec![s.price_annual.value.0; n], format!("annual ({})", s.price_annual.source)),
+            None => (
+                vec![s.price_annual.value.0; n],
+                format!("annual ({})", s.price_annual.source),
+            ),
         };
-        let capacity = args.capacity.unwrap_or_else(|| s.capacity.get(&args.accelerator).map(|c| c.value).unwrap_or(0));
+        let capacity = args.capacity.unwrap_or_else(|| {
+            s.capacity
+                .get(&args.accelerator)
+                .map(|c| c.value)
+                .unwrap_or(0)
+        });
         if capacity == 0 {
-            diags.push(Diagnostic::warning(s.id.as_str(), format!("no {} accelerators (pass --capacity or --accelerator)", args.accelerator)));
+            diags.push(Diagnostic::warning(
+                s.id.as_str(),
+                format!(
+                    "no {} accelerators (pass --capacity or --accelerator)",
+                    args.accelerator
+                ),
+            ));
         }
-        let gpu_usd = s.gpu_hour_price.get(&args.accelerator).map(|p| p.value.0).unwrap_or(0.0);
+        let gpu_usd = s
+            .gpu_hour_price
+            .get(&args.accelerator)
+            .map(|p| p.value.0)
+            .unwrap_or(0.0);
         out.push(SiteOut {
             id: s.id.to_string(),
             zone: zone.clone(),
@@ -428,9 +585,18 @@ fn problem_from_catalog(
     (p, out)
 }
 
-fn note_gaps(diags: &mut Vec<Diagnostic>, s: &CatalogSite, what: &str, missing: usize, outside: usize) {
+fn note_gaps(
+    diags: &mut Vec<Diagnostic>,
+    s: &CatalogSite,
+    what: &str,
+    missing: usize,
+    outside: usize,
+) {
     if missing > 0 {
-        diags.push(Diagnostic::warning(s.id.as_str(), format!("{missing} hours missing in the {what} series; the series mean was used")));
+        diags.push(Diagnostic::warning(
+            s.id.as_str(),
+            format!("{missing} hours missing in the {what} series; the series mean was used"),
+        ));
     }
     if outside > 0 {
         diags.push(Diagnostic::warning(s.id.as_str(), format!("{outside} simulated hours fall outside the {what} series; it was read again from its start")));
@@ -439,19 +605,36 @@ fn note_gaps(diags: &mut Vec<Diagnostic>, s: &CatalogSite, what: &str, missing: 
 
 /// Runs every policy and returns the results with each run's wall time.
 fn run_all(b: &Built, names: &[String], hidden: bool) -> anyhow::Result<Vec<(RunResult, f64)>> {
-    let settings = PlannerSettings { carbon_usd_per_t: b.params.carbon_usd_per_t, delay_usd_per_gpu_hour: b.params.delay_usd_per_gpu_hour, ticks_per_hour: 12 };
+    let settings = PlannerSettings {
+        carbon_usd_per_t: b.params.carbon_usd_per_t,
+        delay_usd_per_gpu_hour: b.params.delay_usd_per_gpu_hour,
+        ticks_per_hour: 12,
+    };
     let mut out = Vec::new();
     for name in names {
-        let mut policy = policy_by_name(name, &b.world, &b.jobs, settings).map_err(|e| bad(format!("--policy: {e}")))?;
-        let bar = if hidden { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(b.jobs.len() as u64) };
+        let mut policy = policy_by_name(name, &b.world, &b.jobs, settings)
+            .map_err(|e| bad(format!("--policy: {e}")))?;
+        let bar = if hidden {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(b.jobs.len() as u64)
+        };
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} jobs {elapsed}")
-                .expect("static template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{prefix:>16} [{bar:30}] {pos}/{len} jobs {elapsed}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(name.clone());
         let t0 = Instant::now();
-        let r = xisuan_sim::simulate(&b.world, &b.jobs, policy.as_mut(), RunOptions { hourly: true }, &mut |done, _| bar.set_position(done as u64))?;
+        let r = xisuan_sim::simulate(
+            &b.world,
+            &b.jobs,
+            policy.as_mut(),
+            RunOptions { hourly: true },
+            &mut |done, _| bar.set_position(done as u64),
+        )?;
         bar.finish_and_clear();
         out.push((r, t0.elapsed().as_secs_f64()));
     }
@@ -460,10 +643,19 @@ fn run_all(b: &Built, names: &[String], hidden: bool) -> anyhow::Result<Vec<(Run
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
     let b = build(args)?;
-    let names: Vec<String> = if args.policy.is_empty() { POLICIES.iter().map(|s| s.to_string()).collect() } else { args.policy.clone() };
+    let names: Vec<String> = if args.policy.is_empty() {
+        POLICIES.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.policy.clone()
+    };
     let hidden = args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let results = run_all(&b, &names, hidden)?;
-    let out = Out { parameters: &b.params, sites: &b.sites, policies: results.iter().map(|r| &r.0.metrics).collect(), diagnostics: &b.diagnostics };
+    let out = Out {
+        parameters: &b.params,
+        sites: &b.sites,
+        policies: results.iter().map(|r| &r.0.metrics).collect(),
+        diagnostics: &b.diagnostics,
+    };
     if let Some(dir) = &args.report {
         write_report(dir, &b, &results)?;
     }
@@ -478,9 +670,11 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
 }
 
 fn write_report(dir: &Path, b: &Built, results: &[(RunResult, f64)]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| bad(format!("--report: cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| bad(format!("--report: cannot create {}: {e}", dir.display())))?;
     let html = crate::sim_report::html(&b.params, &b.sites, &b.world, results, &b.diagnostics);
-    std::fs::write(dir.join("index.html"), html).map_err(|e| bad(format!("--report: cannot write {}: {e}", dir.display())))?;
+    std::fs::write(dir.join("index.html"), html)
+        .map_err(|e| bad(format!("--report: cannot write {}: {e}", dir.display())))?;
     Ok(())
 }
 
@@ -499,15 +693,33 @@ pub fn render_text(out: &Out, walls: &[f64]) -> String {
         out.sites.len(),
         p.seed
     );
-    let mut t = Table::new(&["policy", "cost (USD)", "carbon (kgCO2e)", "energy (kWh)", "vs oracle", "moved (GB)", "deadline misses", "SLO viol. (site-h)", "unfinished", "run time (s)"]);
-    let oracle = out.policies.iter().find(|m| m.policy == "oracle").map(|m| m.carbon_kg);
+    let mut t = Table::new(&[
+        "policy",
+        "cost (USD)",
+        "carbon (kgCO2e)",
+        "energy (kWh)",
+        "vs oracle",
+        "moved (GB)",
+        "deadline misses",
+        "SLO viol. (site-h)",
+        "unfinished",
+        "run time (s)",
+    ]);
+    let oracle = out
+        .policies
+        .iter()
+        .find(|m| m.policy == "oracle")
+        .map(|m| m.carbon_kg);
     for (m, w) in out.policies.iter().zip(walls) {
         t.row(vec![
             m.policy.clone(),
             format!("{:.2}", m.cost_usd),
             format!("{:.2}", m.carbon_kg),
             format!("{:.1}", m.energy_kwh),
-            oracle.filter(|o| *o > 0.0).map(|o| format!("{:.3}x", m.carbon_kg / o)).unwrap_or_else(|| "-".into()),
+            oracle
+                .filter(|o| *o > 0.0)
+                .map(|o| format!("{:.3}x", m.carbon_kg / o))
+                .unwrap_or_else(|| "-".into()),
             format!("{:.1}", m.bytes_moved / 1e9),
             format!("{}", m.deadline_misses),
             format!("{}", m.slo_violation_site_hours),
@@ -516,7 +728,17 @@ pub fn render_text(out: &Out, walls: &[f64]) -> String {
         ]);
     }
     outln!(s, "\n{}", t.render());
-    let mut t = Table::new(&["policy", "wait mean (h)", "wait p50 (h)", "wait p99 (h)", "queue mean (h)", "queue p99 (h)", "completion mean (h)", "completion p50 (h)", "completion p99 (h)"]);
+    let mut t = Table::new(&[
+        "policy",
+        "wait mean (h)",
+        "wait p50 (h)",
+        "wait p99 (h)",
+        "queue mean (h)",
+        "queue p99 (h)",
+        "completion mean (h)",
+        "completion p50 (h)",
+        "completion p99 (h)",
+    ]);
     for m in &out.policies {
         t.row(vec![
             m.policy.clone(),
@@ -531,8 +753,18 @@ pub fn render_text(out: &Out, walls: &[f64]) -> String {
         ]);
     }
     outln!(s, "{}", t.render());
-    let mut header = vec!["site".to_string(), "zone".into(), "capacity (acc.)".into(), "carbon (gCO2e/kWh)".into(), "price (USD/MWh)".into()];
-    header.extend(out.policies.iter().map(|m| format!("{} util. (%)", m.policy)));
+    let mut header = vec![
+        "site".to_string(),
+        "zone".into(),
+        "capacity (acc.)".into(),
+        "carbon (gCO2e/kWh)".into(),
+        "price (USD/MWh)".into(),
+    ];
+    header.extend(
+        out.policies
+            .iter()
+            .map(|m| format!("{} util. (%)", m.policy)),
+    );
     let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut t = Table::new(&hdr);
     for (i, site) in out.sites.iter().enumerate() {
@@ -543,7 +775,11 @@ pub fn render_text(out: &Out, walls: &[f64]) -> String {
             format!("{:.1}", site.mean_carbon_g_per_kwh),
             format!("{:.2}", site.mean_price_usd_per_mwh),
         ];
-        row.extend(out.policies.iter().map(|m| format!("{:.3}", m.sites[i].utilisation * 100.0)));
+        row.extend(
+            out.policies
+                .iter()
+                .map(|m| format!("{:.3}", m.sites[i].utilisation * 100.0)),
+        );
         t.row(row);
     }
     outln!(s, "Sites (mean carbon and price over the simulated hours; utilisation = accelerator-hours run ÷ capacity × hours):\n{}", t.render());

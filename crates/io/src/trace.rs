@@ -41,13 +41,18 @@ impl TraceFormat {
             "alibaba-pod" | "alibaba" => Ok(TraceFormat::AlibabaPod),
             "azure-llm" | "azure" => Ok(TraceFormat::AzureLlm),
             "csv" => Ok(TraceFormat::Csv),
-            _ => Err(format!("`{text}` is not a trace format (gaia, alibaba-pod, azure-llm, csv)")),
+            _ => Err(format!(
+                "`{text}` is not a trace format (gaia, alibaba-pod, azure-llm, csv)"
+            )),
         }
     }
 
     /// Guesses the format from the header line.
     pub fn detect(header: &str) -> Option<TraceFormat> {
-        let h = header.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
+        let h = header
+            .trim_start_matches('\u{feff}')
+            .trim()
+            .to_ascii_lowercase();
         let cols: Vec<&str> = h.split(',').map(str::trim).collect();
         let has = |c: &str| cols.contains(&c);
         if has("arrival_time") && has("length") {
@@ -98,7 +103,11 @@ impl fmt::Display for TraceError {
         if self.line == 0 {
             write!(f, "{}: {}", self.origin, self.message)
         } else {
-            write!(f, "{}:{}: field `{}`: {}", self.origin, self.line, self.field, self.message)
+            write!(
+                f,
+                "{}:{}: field `{}`: {}",
+                self.origin, self.line, self.field, self.message
+            )
         }
     }
 }
@@ -151,7 +160,11 @@ fn read(path: &Path) -> Result<String, TraceError> {
 }
 
 /// Reads a job trace; `format` `None` detects it from the header.
-pub fn read_jobs(path: &Path, format: Option<TraceFormat>, unit: TimeUnit) -> Result<JobTrace, TraceError> {
+pub fn read_jobs(
+    path: &Path,
+    format: Option<TraceFormat>,
+    unit: TimeUnit,
+) -> Result<JobTrace, TraceError> {
     parse_jobs(&read(path)?, &path.display().to_string(), format, unit)
 }
 
@@ -169,26 +182,45 @@ struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     fn new(text: &'a str, origin: &'a str) -> Result<Rows<'a>, TraceError> {
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
         let header = rdr
             .headers()
             .map_err(|e| err(origin, 1, "", format!("cannot read the header: {e}")))?
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
             .collect();
-        Ok(Rows { origin, header, rdr })
+        Ok(Rows {
+            origin,
+            header,
+            rdr,
+        })
     }
     fn col(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h == name)
     }
     fn need(&self, name: &str) -> Result<usize, TraceError> {
-        self.col(name)
-            .ok_or_else(|| err(self.origin, 1, name, format!("missing column (header has: {})", self.header.join(","))))
+        self.col(name).ok_or_else(|| {
+            err(
+                self.origin,
+                1,
+                name,
+                format!("missing column (header has: {})", self.header.join(",")),
+            )
+        })
     }
 }
 
 fn err(origin: &str, line: u64, field: &str, message: String) -> TraceError {
-    TraceError { origin: origin.to_string(), line, field: field.to_string(), message }
+    TraceError {
+        origin: origin.to_string(),
+        line,
+        field: field.to_string(),
+        message,
+    }
 }
 
 /// A record with its line number, and typed getters that report line and field.
@@ -206,7 +238,12 @@ impl Rec<'_> {
         let t = self.text(i);
         match t.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(err(self.origin, self.line, field, format!("`{t}` is not a number"))),
+            _ => Err(err(
+                self.origin,
+                self.line,
+                field,
+                format!("`{t}` is not a number"),
+            )),
         }
     }
     fn opt_f64(&self, i: Option<usize>, field: &str) -> Result<Option<f64>, TraceError> {
@@ -218,14 +255,24 @@ impl Rec<'_> {
     fn non_negative(&self, i: usize, field: &str) -> Result<f64, TraceError> {
         let v = self.f64(i, field)?;
         if v < 0.0 {
-            return Err(err(self.origin, self.line, field, format!("{v} is negative")));
+            return Err(err(
+                self.origin,
+                self.line,
+                field,
+                format!("{v} is negative"),
+            ));
         }
         Ok(v)
     }
     fn count(&self, i: usize, field: &str) -> Result<u32, TraceError> {
         let v = self.f64(i, field)?;
         if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
-            return Err(err(self.origin, self.line, field, format!("`{}` is not a whole, non-negative count", self.text(i))));
+            return Err(err(
+                self.origin,
+                self.line,
+                field,
+                format!("`{}` is not a whole, non-negative count", self.text(i)),
+            ));
         }
         Ok(v as u32)
     }
@@ -237,20 +284,39 @@ where
 {
     let origin = rows.origin;
     rows.rdr.records().map(move |r| {
-        let rec = r.map_err(|e| err(origin, e.position().map(|p| p.line()).unwrap_or(0), "", e.to_string()))?;
+        let rec = r.map_err(|e| {
+            err(
+                origin,
+                e.position().map(|p| p.line()).unwrap_or(0),
+                "",
+                e.to_string(),
+            )
+        })?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         Ok(Rec { origin, line, rec })
     })
 }
 
 /// Parses a job trace from text (`origin` names it in messages).
-pub fn parse_jobs(text: &str, origin: &str, format: Option<TraceFormat>, unit: TimeUnit) -> Result<JobTrace, TraceError> {
+pub fn parse_jobs(
+    text: &str,
+    origin: &str,
+    format: Option<TraceFormat>,
+    unit: TimeUnit,
+) -> Result<JobTrace, TraceError> {
     let format = match format {
         Some(f) => f,
         None => {
             let header = text.lines().next().unwrap_or("");
             TraceFormat::detect(header).ok_or_else(|| {
-                err(origin, 1, "", format!("cannot tell the trace format from the header `{header}`; pass --format"))
+                err(
+                    origin,
+                    1,
+                    "",
+                    format!(
+                        "cannot tell the trace format from the header `{header}`; pass --format"
+                    ),
+                )
             })?
         }
     };
@@ -269,18 +335,32 @@ pub fn parse_jobs(text: &str, origin: &str, format: Option<TraceFormat>, unit: T
 
 fn parse_gaia(text: &str, origin: &str, unit: TimeUnit) -> Result<JobTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
-    let (a, l, c) = (rows.need("arrival_time")?, rows.need("length")?, rows.need("cpus")?);
+    let (a, l, c) = (
+        rows.need("arrival_time")?,
+        rows.need("length")?,
+        rows.need("cpus")?,
+    );
     let mut raw = Vec::new();
     for r in records(&mut rows) {
         let r = r?;
         let arrival = r.non_negative(a, "arrival_time")?;
         let length = r.f64(l, "length")?;
         if length <= 0.0 {
-            return Err(err(origin, r.line, "length", format!("{length} is not a positive length")));
+            return Err(err(
+                origin,
+                r.line,
+                "length",
+                format!("{length} is not a positive length"),
+            ));
         }
         let cpus = r.count(c, "cpus")?;
         if cpus == 0 {
-            return Err(err(origin, r.line, "cpus", "a job needs at least one processor".into()));
+            return Err(err(
+                origin,
+                r.line,
+                "cpus",
+                "a job needs at least one processor".into(),
+            ));
         }
         raw.push((r.line, arrival, length, cpus));
     }
@@ -302,12 +382,21 @@ fn parse_gaia(text: &str, origin: &str, unit: TimeUnit) -> Result<JobTrace, Trac
         ),
     )];
     if raw.windows(2).any(|w| w[1].1 < w[0].1) {
-        diagnostics.push(Diagnostic::info(origin, "rows are not in arrival order; sorted"));
+        diagnostics.push(Diagnostic::info(
+            origin,
+            "rows are not in arrival order; sorted",
+        ));
     }
     let jobs = raw
         .into_iter()
         .enumerate()
-        .map(|(i, (_, arr, len, cpus))| TraceJob { id: format!("gaia-{i}"), arrival_h: arr * k, duration_h: len * k, gpus: cpus, ..Default::default() })
+        .map(|(i, (_, arr, len, cpus))| TraceJob {
+            id: format!("gaia-{i}"),
+            arrival_h: arr * k,
+            duration_h: len * k,
+            gpus: cpus,
+            ..Default::default()
+        })
         .collect();
     Ok(JobTrace { jobs, diagnostics })
 }
@@ -343,7 +432,12 @@ fn parse_alibaba(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
         }
         let d = r.non_negative(deleted, "deletion_time")?;
         if d < s {
-            return Err(err(origin, r.line, "deletion_time", format!("{d} is before scheduled_time {s}")));
+            return Err(err(
+                origin,
+                r.line,
+                "deletion_time",
+                format!("{d} is before scheduled_time {s}"),
+            ));
         }
         if d == s {
             zero += 1;
@@ -392,22 +486,42 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
         let arrival_h = r.non_negative(a, "arrival_h")?;
         let duration_h = r.f64(d, "duration_h")?;
         if duration_h <= 0.0 {
-            return Err(err(origin, r.line, "duration_h", format!("{duration_h} is not a positive duration")));
+            return Err(err(
+                origin,
+                r.line,
+                "duration_h",
+                format!("{duration_h} is not a positive duration"),
+            ));
         }
         let gpus = match g {
             Some(g) if !r.text(g).is_empty() => r.count(g, "gpus")?,
             _ => 1,
         };
         if gpus == 0 {
-            return Err(err(origin, r.line, "gpus", "a job needs at least one accelerator".into()));
+            return Err(err(
+                origin,
+                r.line,
+                "gpus",
+                "a job needs at least one accelerator".into(),
+            ));
         }
         let data_gb = r.opt_f64(data, "data_gb")?;
         if data_gb.is_some_and(|v| v < 0.0) {
-            return Err(err(origin, r.line, "data_gb", "must not be negative".into()));
+            return Err(err(
+                origin,
+                r.line,
+                "data_gb",
+                "must not be negative".into(),
+            ));
         }
         let deadline_h = r.opt_f64(dl, "deadline_h")?;
         if deadline_h.is_some_and(|v| v < arrival_h + duration_h) {
-            return Err(err(origin, r.line, "deadline_h", "is before arrival_h + duration_h: the job could never meet it".into()));
+            return Err(err(
+                origin,
+                r.line,
+                "deadline_h",
+                "is before arrival_h + duration_h: the job could never meet it".into(),
+            ));
         }
         let pausable = match p.map(|p| r.text(p).to_ascii_lowercase()) {
             None => None,
@@ -415,33 +529,56 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
             Some(t) => Some(match t.as_str() {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
-                _ => return Err(err(origin, r.line, "pausable", format!("`{t}` is not true/false"))),
+                _ => {
+                    return Err(err(
+                        origin,
+                        r.line,
+                        "pausable",
+                        format!("`{t}` is not true/false"),
+                    ))
+                }
             }),
         };
         jobs.push(TraceJob {
-            id: id.map(|c| r.text(c).to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| format!("job-{i}")),
+            id: id
+                .map(|c| r.text(c).to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| format!("job-{i}")),
             arrival_h,
             duration_h,
             gpus,
-            site: site.map(|c| r.text(c).to_string()).filter(|s| !s.is_empty()),
+            site: site
+                .map(|c| r.text(c).to_string())
+                .filter(|s| !s.is_empty()),
             data_gb,
             deadline_h,
             pausable,
         });
     }
     jobs.sort_by(|a, b| a.arrival_h.total_cmp(&b.arrival_h));
-    Ok(JobTrace { jobs, diagnostics: Vec::new() })
+    Ok(JobTrace {
+        jobs,
+        diagnostics: Vec::new(),
+    })
 }
 
 /// Parses the Azure LLM inference trace into hourly buckets (UTC hours).
 pub fn parse_azure_llm(text: &str, origin: &str) -> Result<DemandTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
-    let (t, c, g) = (rows.need("timestamp")?, rows.need("contexttokens")?, rows.need("generatedtokens")?);
+    let (t, c, g) = (
+        rows.need("timestamp")?,
+        rows.need("contexttokens")?,
+        rows.need("generatedtokens")?,
+    );
     let mut samples = Vec::new();
     for r in records(&mut rows) {
         let r = r?;
         let secs = parse_timestamp(r.text(t)).map_err(|m| err(origin, r.line, "TIMESTAMP", m))?;
-        samples.push((secs, r.count(c, "ContextTokens")? as u64, r.count(g, "GeneratedTokens")? as u64));
+        samples.push((
+            secs,
+            r.count(c, "ContextTokens")? as u64,
+            r.count(g, "GeneratedTokens")? as u64,
+        ));
     }
     let Some(first) = samples.iter().map(|s| s.0).min() else {
         return Err(err(origin, 0, "", "no requests".into()));
@@ -457,9 +594,18 @@ pub fn parse_azure_llm(text: &str, origin: &str) -> Result<DemandTrace, TraceErr
     }
     let diagnostics = vec![Diagnostic::info(
         origin,
-        format!("{} requests in {} UTC hour(s) from {}", hours.iter().map(|h| h.requests).sum::<u64>(), hours.len(), xisuan_catalog::series::format_hour(start / 3600)),
+        format!(
+            "{} requests in {} UTC hour(s) from {}",
+            hours.iter().map(|h| h.requests).sum::<u64>(),
+            hours.len(),
+            xisuan_catalog::series::format_hour(start / 3600)
+        ),
     )];
-    Ok(DemandTrace { start_unix_s: start, hours, diagnostics })
+    Ok(DemandTrace {
+        start_unix_s: start,
+        hours,
+        diagnostics,
+    })
 }
 
 #[cfg(test)]
@@ -468,24 +614,73 @@ mod tests {
 
     #[test]
     fn gaia_units_are_detected() {
-        let secs = parse_jobs("arrival_time,length,cpus\n0.0,3600,1\n7200,1800,2\n", "s.csv", None, TimeUnit::Auto).unwrap();
-        assert_eq!((secs.jobs[1].arrival_h, secs.jobs[1].duration_h, secs.jobs[1].gpus), (2.0, 0.5, 2));
-        let hours = parse_jobs("arrival_time,length,cpus\n0.5,0.25,1\n", "h.csv", Some(TraceFormat::Gaia), TimeUnit::Auto).unwrap();
+        let secs = parse_jobs(
+            "arrival_time,length,cpus\n0.0,3600,1\n7200,1800,2\n",
+            "s.csv",
+            None,
+            TimeUnit::Auto,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                secs.jobs[1].arrival_h,
+                secs.jobs[1].duration_h,
+                secs.jobs[1].gpus
+            ),
+            (2.0, 0.5, 2)
+        );
+        let hours = parse_jobs(
+            "arrival_time,length,cpus\n0.5,0.25,1\n",
+            "h.csv",
+            Some(TraceFormat::Gaia),
+            TimeUnit::Auto,
+        )
+        .unwrap();
         assert_eq!(hours.jobs[0].duration_h, 0.25);
     }
 
     #[test]
     fn a_bad_row_names_file_line_and_field() {
-        let e = parse_jobs("arrival_time,length,cpus\n0,400,1\n5,abc,1\n", "t.csv", None, TimeUnit::Auto).unwrap_err();
-        assert_eq!(e.to_string(), "t.csv:3: field `length`: `abc` is not a number");
-        let e = parse_jobs("id,arrival_h,duration_h,deadline_h\na,1,2,2.5\n", "u.csv", None, TimeUnit::Auto).unwrap_err();
+        let e = parse_jobs(
+            "arrival_time,length,cpus\n0,400,1\n5,abc,1\n",
+            "t.csv",
+            None,
+            TimeUnit::Auto,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv:3: field `length`: `abc` is not a number"
+        );
+        let e = parse_jobs(
+            "id,arrival_h,duration_h,deadline_h\na,1,2,2.5\n",
+            "u.csv",
+            None,
+            TimeUnit::Auto,
+        )
+        .unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (2, "deadline_h"));
     }
 
     #[test]
     fn csv_defaults_are_left_to_the_simulator() {
-        let t = parse_jobs("arrival_h,duration_h\n1.5,2\n", "c.csv", None, TimeUnit::Auto).unwrap();
-        assert_eq!(t.jobs[0], TraceJob { id: "job-0".into(), arrival_h: 1.5, duration_h: 2.0, gpus: 1, ..Default::default() });
+        let t = parse_jobs(
+            "arrival_h,duration_h\n1.5,2\n",
+            "c.csv",
+            None,
+            TimeUnit::Auto,
+        )
+        .unwrap();
+        assert_eq!(
+            t.jobs[0],
+            TraceJob {
+                id: "job-0".into(),
+                arrival_h: 1.5,
+                duration_h: 2.0,
+                gpus: 1,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
@@ -500,7 +695,9 @@ mod tests {
         assert_eq!(t.jobs[0].duration_h, 2.0);
         let warned: Vec<&str> = t.diagnostics.iter().map(|d| d.message.as_str()).collect();
         assert!(warned.iter().any(|m| m.starts_with("1 CPU-only")));
-        assert!(warned.iter().any(|m| m.starts_with("1 pods never scheduled")));
+        assert!(warned
+            .iter()
+            .any(|m| m.starts_with("1 pods never scheduled")));
         assert!(warned.iter().any(|m| m.starts_with("1 pods still running")));
     }
 
@@ -512,6 +709,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.hours.len(), 2);
-        assert_eq!(d.hours[1], HourDemand { requests: 2, context_tokens: 25, generated_tokens: 7 });
+        assert_eq!(
+            d.hours[1],
+            HourDemand {
+                requests: 2,
+                context_tokens: 25,
+                generated_tokens: 7
+            }
+        );
     }
 }

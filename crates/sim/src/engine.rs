@@ -89,17 +89,40 @@ pub fn simulate(
     let mut e = Engine {
         world,
         jobs,
-        carbon: world.sites.iter().map(|s| Curve::new(&s.kg_per_kwh, s.pue)).collect(),
-        price: world.sites.iter().map(|s| Curve::new(&s.usd_per_kwh, s.pue)).collect(),
-        sites: (0..n).map(|_| SiteState { in_use: 0, reserved: 0, queue: VecDeque::new() }).collect(),
+        carbon: world
+            .sites
+            .iter()
+            .map(|s| Curve::new(&s.kg_per_kwh, s.pue))
+            .collect(),
+        price: world
+            .sites
+            .iter()
+            .map(|s| Curve::new(&s.usd_per_kwh, s.pue))
+            .collect(),
+        sites: (0..n)
+            .map(|_| SiteState {
+                in_use: 0,
+                reserved: 0,
+                queue: VecDeque::new(),
+            })
+            .collect(),
         link_free_at: vec![vec![0.0; n]; n],
         state: jobs
             .iter()
-            .map(|_| JobState { decision: None, seg: 0, ready_at: 0.0, out: JobOutcome::default() })
+            .map(|_| JobState {
+                decision: None,
+                seg: 0,
+                ready_at: 0.0,
+                out: JobOutcome::default(),
+            })
             .collect(),
         bound: policy.is_bound(),
         opts,
-        busy_hourly: if opts.hourly { vec![vec![0.0; hours]; n] } else { Vec::new() },
+        busy_hourly: if opts.hourly {
+            vec![vec![0.0; hours]; n]
+        } else {
+            Vec::new()
+        },
         busy_in_horizon: vec![0.0; n],
         slo_site_hours: 0,
         slo_short_gpu_hours: 0.0,
@@ -126,7 +149,7 @@ pub fn simulate(
                     k.schedule(jobs[ju + 1].arrival_h, Ev::Arrive(j + 1));
                 }
                 e.arrive(k, now, j, policy);
-                if (ju + 1) % step == 0 || ju + 1 == total {
+                if (ju + 1).is_multiple_of(step) || ju + 1 == total {
                     progress(ju + 1, total);
                 }
             }
@@ -162,12 +185,18 @@ impl Engine<'_> {
         }
         let total: f64 = d.segments.iter().map(|s| s.hours).sum();
         if (total - job.duration_h).abs() > 1e-6 * job.duration_h.max(1.0) {
-            return bad(format!("segments hold {total} h of work, the job needs {} h", job.duration_h));
+            return bad(format!(
+                "segments hold {total} h of work, the job needs {} h",
+                job.duration_h
+            ));
         }
         let mut t = now - 1e-9;
         for s in &d.segments {
             if !(s.start_h >= t) || !(s.hours > 0.0) {
-                return bad("segments must start after arrival, in order, without overlap, each with work".into());
+                return bad(
+                    "segments must start after arrival, in order, without overlap, each with work"
+                        .into(),
+                );
             }
             t = s.start_h + s.hours - 1e-9;
         }
@@ -176,7 +205,13 @@ impl Engine<'_> {
 
     fn arrive(&mut self, k: &mut Kernel<Ev>, now: f64, j: u32, policy: &mut dyn Policy) {
         let job = &self.jobs[j as usize];
-        let view = View { world: self.world, carbon: &self.carbon, price: &self.price, now, link_free_at: &self.link_free_at };
+        let view = View {
+            world: self.world,
+            carbon: &self.carbon,
+            price: &self.price,
+            now,
+            link_free_at: &self.link_free_at,
+        };
         let decision = policy.decide(&view, job);
         if let Err(err) = self.check(job, &decision, now) {
             self.error = Some(err);
@@ -228,7 +263,11 @@ impl Engine<'_> {
             let st = &mut self.state[j as usize];
             let d = st.decision.as_ref().expect("decided");
             let seg = d.segments[st.seg];
-            let overhead = if st.seg > 0 && !self.bound { self.world.resume_overhead_h } else { 0.0 };
+            let overhead = if st.seg > 0 && !self.bound {
+                self.world.resume_overhead_h
+            } else {
+                0.0
+            };
             let run = seg.hours + overhead;
             st.out.queue_h += now - st.ready_at;
             if st.seg == 0 {

@@ -23,7 +23,9 @@ pub use engine::{simulate, RunOptions};
 pub use jobs::{build_jobs, Defaults, JobSpec};
 pub use metrics::{JobOutcome, Metrics, RunResult, SiteUse, Stats};
 pub use planner::{Planner, PlannerSettings};
-pub use policy::{Cheapest, Decision, Gaia, Greenest, LetsWaitAwhile, Oracle, Policy, RunNow, Segment, View};
+pub use policy::{
+    Cheapest, Decision, Gaia, Greenest, LetsWaitAwhile, Oracle, Policy, RunNow, Segment, View,
+};
 pub use world::{Curve, Job, LinkSpec, SiteSpec, World};
 pub use xisuan_plan::synth::Rng;
 
@@ -41,10 +43,23 @@ pub enum SimError {
 }
 
 /// Names accepted by `policy_by_name`, in report order.
-pub const POLICIES: &[&str] = &["planner", "run-now", "cheapest", "greenest", "lets-wait-awhile", "gaia", "oracle"];
+pub const POLICIES: &[&str] = &[
+    "planner",
+    "run-now",
+    "cheapest",
+    "greenest",
+    "lets-wait-awhile",
+    "gaia",
+    "oracle",
+];
 
 /// Builds a policy by its name. `gaia` averages its queue lengths over `jobs`, as GAIA does.
-pub fn policy_by_name(name: &str, world: &World, jobs: &[Job], planner: PlannerSettings) -> Result<Box<dyn Policy>, SimError> {
+pub fn policy_by_name(
+    name: &str,
+    world: &World,
+    jobs: &[Job],
+    planner: PlannerSettings,
+) -> Result<Box<dyn Policy>, SimError> {
     Ok(match name {
         "planner" => Box::new(Planner::new(world, planner)),
         "run-now" => Box::new(RunNow),
@@ -53,6 +68,11 @@ pub fn policy_by_name(name: &str, world: &World, jobs: &[Job], planner: PlannerS
         "lets-wait-awhile" | "lwa" => Box::new(LetsWaitAwhile),
         "gaia" => Box::new(Gaia::from_jobs(jobs)),
         "oracle" => Box::new(Oracle),
-        other => return Err(SimError::UnknownPolicy(other.to_string(), POLICIES.join(", "))),
+        other => {
+            return Err(SimError::UnknownPolicy(
+                other.to_string(),
+                POLICIES.join(", "),
+            ))
+        }
     })
 }

@@ -33,7 +33,11 @@ pub struct PlannerSettings {
 
 impl Default for PlannerSettings {
     fn default() -> Self {
-        PlannerSettings { carbon_usd_per_t: 190.0, delay_usd_per_gpu_hour: 0.1, ticks_per_hour: 12 }
+        PlannerSettings {
+            carbon_usd_per_t: 190.0,
+            delay_usd_per_gpu_hour: 0.1,
+            ticks_per_hour: 12,
+        }
     }
 }
 
@@ -61,13 +65,20 @@ impl Planner {
                 (0..ticks)
                     .map(|k| {
                         let h = k / t as usize;
-                        let inf = if s.inference_gpus.is_empty() { 0 } else { s.inference_gpus[h % s.inference_gpus.len()] };
+                        let inf = if s.inference_gpus.is_empty() {
+                            0
+                        } else {
+                            s.inference_gpus[h % s.inference_gpus.len()]
+                        };
                         s.capacity.saturating_sub(inf)
                     })
                     .collect()
             })
             .collect();
-        let settings = PlannerSettings { ticks_per_hour: t, ..settings };
+        let settings = PlannerSettings {
+            ticks_per_hour: t,
+            ..settings
+        };
         Planner {
             online: Online::new(problem(world, &settings)),
             settings,
@@ -75,7 +86,11 @@ impl Planner {
             buf: Vec::new(),
             link_wait: vec![0.0; world.sites.len()],
             capacity: world.sites.iter().map(|s| s.capacity).collect(),
-            inference: world.sites.iter().map(|s| s.inference_gpus.clone()).collect(),
+            inference: world
+                .sites
+                .iter()
+                .map(|s| s.inference_gpus.clone())
+                .collect(),
         }
     }
 
@@ -86,7 +101,11 @@ impl Planner {
         let f = &mut self.free[site];
         while f.len() < ticks {
             let h = f.len() / t;
-            f.push(cap.saturating_sub(if inf.is_empty() { 0 } else { inf[h % inf.len()] }));
+            f.push(cap.saturating_sub(if inf.is_empty() {
+                0
+            } else {
+                inf[h % inf.len()]
+            }));
         }
     }
 
@@ -167,7 +186,15 @@ fn problem(world: &World, st: &PlannerSettings) -> Problem {
         links: world
             .links
             .iter()
-            .map(|row| row.iter().map(|l| Link { gbps: l.gbps, efficiency: l.efficiency, usd_per_gb: l.usd_per_gb }).collect())
+            .map(|row| {
+                row.iter()
+                    .map(|l| Link {
+                        gbps: l.gbps,
+                        efficiency: l.efficiency,
+                        usd_per_gb: l.usd_per_gb,
+                    })
+                    .collect()
+            })
             .collect(),
         latency_ms: vec![],
         objective: Objective {
@@ -210,7 +237,10 @@ impl Policy for Planner {
             delay_weight: job.gpus as f64,
         };
         let mut buf = std::mem::take(&mut self.buf);
-        let found = self.online.best(&req, &mut buf, |s, a, b| self.fits(s, a, b, job.gpus)).map(|c| (c.site, c.start));
+        let found = self
+            .online
+            .best(&req, &mut buf, |s, a, b| self.fits(s, a, b, job.gpus))
+            .map(|c| (c.site, c.start));
         self.buf = buf;
         match found.or_else(|| self.earliest_finish(v, job)) {
             Some((site, start)) => {

@@ -4,8 +4,8 @@
 //! never queue, and the same inputs give the same bytes.
 
 use proptest::prelude::*;
-use xisuan_sim::*;
 use xisuan_sim::Rng as SplitMix;
+use xisuan_sim::*;
 
 /// A random world and trace from a seed, drawn with the crate's own SplitMix64.
 fn case(seed: u64, n_sites: usize, n_jobs: usize, inference: bool) -> (World, Vec<Job>) {
@@ -21,16 +21,41 @@ fn case(seed: u64, n_sites: usize, n_jobs: usize, inference: bool) -> (World, Ve
                 capacity: 1 + r.below(12) as u32,
                 pue: r.range(1.05, 1.6),
                 usd_per_gpu_hour: r.range(0.0, 0.5),
-                kg_per_kwh: (0..hours).map(|t| level * (1.0 + swing * ((t as f64 + phase) / 24.0 * 6.283).sin())).collect(),
+                kg_per_kwh: (0..hours)
+                    .map(|t| {
+                        level
+                            * (1.0
+                                + swing * ((t as f64 + phase) / 24.0 * std::f64::consts::TAU).sin())
+                    })
+                    .collect(),
                 usd_per_kwh: (0..hours).map(|_| r.range(-0.01, 0.3)).collect(),
-                inference_gpus: if inference && i == 0 { (0..24).map(|_| r.below(4) as u32).collect() } else { vec![] },
+                inference_gpus: if inference && i == 0 {
+                    (0..24).map(|_| r.below(4) as u32).collect()
+                } else {
+                    vec![]
+                },
             }
         })
         .collect();
     let links = (0..n_sites)
-        .map(|_| (0..n_sites).map(|_| LinkSpec { gbps: r.range(0.1, 10.0), efficiency: 0.8, usd_per_gb: r.range(0.0, 0.1) }).collect())
+        .map(|_| {
+            (0..n_sites)
+                .map(|_| LinkSpec {
+                    gbps: r.range(0.1, 10.0),
+                    efficiency: 0.8,
+                    usd_per_gb: r.range(0.0, 0.1),
+                })
+                .collect()
+        })
         .collect();
-    let world = World { sites, links, kw_per_gpu: 0.7, hours, start_hour: 0, resume_overhead_h: r.range(0.0, 0.2) };
+    let world = World {
+        sites,
+        links,
+        kw_per_gpu: 0.7,
+        hours,
+        start_hour: 0,
+        resume_overhead_h: r.range(0.0, 0.2),
+    };
     let specs: Vec<JobSpec> = (0..n_jobs)
         .map(|i| JobSpec {
             id: format!("j{i}"),
@@ -38,7 +63,11 @@ fn case(seed: u64, n_sites: usize, n_jobs: usize, inference: bool) -> (World, Ve
             duration_h: r.range(0.05, 6.0),
             gpus: 1 + r.below(10) as u32,
             home: None,
-            data_bytes: Some(if r.f64() < 0.5 { 0.0 } else { r.range(1e9, 5e11) }),
+            data_bytes: Some(if r.f64() < 0.5 {
+                0.0
+            } else {
+                r.range(1e9, 5e11)
+            }),
             deadline_h: None,
             pausable: Some(r.f64() < 0.3),
         })
@@ -49,13 +78,20 @@ fn case(seed: u64, n_sites: usize, n_jobs: usize, inference: bool) -> (World, Ve
 
 fn run(world: &World, jobs: &[Job], name: &str) -> RunResult {
     let mut p = policy_by_name(name, world, jobs, PlannerSettings::default()).unwrap();
-    simulate(world, jobs, p.as_mut(), RunOptions { hourly: true }, &mut |_, _| {}).unwrap()
+    simulate(
+        world,
+        jobs,
+        p.as_mut(),
+        RunOptions { hourly: true },
+        &mut |_, _| {},
+    )
+    .unwrap()
 }
 
 /// Peak concurrent accelerators at each site, from every run interval.
 fn peak_use(world: &World, jobs: &[Job], r: &RunResult) -> Vec<u32> {
     let mut peaks = vec![0u32; world.sites.len()];
-    for s in 0..world.sites.len() {
+    for (s, peak) in peaks.iter_mut().enumerate() {
         let mut ev: Vec<(f64, i64)> = Vec::new();
         for (j, o) in jobs.iter().zip(&r.outcomes) {
             if o.site == Some(s) {
@@ -70,7 +106,7 @@ fn peak_use(world: &World, jobs: &[Job], r: &RunResult) -> Vec<u32> {
         let mut cur = 0i64;
         for (_, d) in ev {
             cur += d;
-            peaks[s] = peaks[s].max(cur as u32);
+            *peak = (*peak).max(cur as u32);
         }
     }
     peaks
@@ -137,13 +173,26 @@ fn fifo_queue_delays_the_second_job() {
             usd_per_kwh: vec![0.1; 10],
             inference_gpus: vec![],
         }],
-        links: vec![vec![LinkSpec { gbps: 1.0, efficiency: 1.0, usd_per_gb: 0.0 }]],
+        links: vec![vec![LinkSpec {
+            gbps: 1.0,
+            efficiency: 1.0,
+            usd_per_gb: 0.0,
+        }]],
         kw_per_gpu: 1.0,
         hours: 10,
         start_hour: 0,
         resume_overhead_h: 0.0,
     };
-    let job = |id: &str, arrival_h: f64| Job { id: id.into(), arrival_h, duration_h: 2.0, gpus: 1, home: 0, data_bytes: 0.0, deadline_h: 3.0, pausable: false };
+    let job = |id: &str, arrival_h: f64| Job {
+        id: id.into(),
+        arrival_h,
+        duration_h: 2.0,
+        gpus: 1,
+        home: 0,
+        data_bytes: 0.0,
+        deadline_h: 3.0,
+        pausable: false,
+    };
     let jobs = vec![job("x", 0.0), job("y", 0.5)];
     let r = run(&world, &jobs, "run-now");
     // y waits from 0.5 h until x ends at 2 h: 1.5 h queued, ends at 4 h, past its 3 h deadline.
@@ -167,14 +216,37 @@ fn transfers_queue_on_their_link() {
         usd_per_kwh: vec![0.0; 48],
         inference_gpus: vec![],
     };
-    let l = LinkSpec { gbps: 1.0, efficiency: 1.0, usd_per_gb: 0.01 };
-    let world = World { sites: vec![site("dirty", 0.9), site("clean", 0.1)], links: vec![vec![l; 2]; 2], kw_per_gpu: 1.0, hours: 48, start_hour: 0, resume_overhead_h: 0.0 };
-    let job = |id: &str| Job { id: id.into(), arrival_h: 0.0, duration_h: 1.0, gpus: 1, home: 0, data_bytes: 450e9, deadline_h: 10.0, pausable: false };
+    let l = LinkSpec {
+        gbps: 1.0,
+        efficiency: 1.0,
+        usd_per_gb: 0.01,
+    };
+    let world = World {
+        sites: vec![site("dirty", 0.9), site("clean", 0.1)],
+        links: vec![vec![l; 2]; 2],
+        kw_per_gpu: 1.0,
+        hours: 48,
+        start_hour: 0,
+        resume_overhead_h: 0.0,
+    };
+    let job = |id: &str| Job {
+        id: id.into(),
+        arrival_h: 0.0,
+        duration_h: 1.0,
+        gpus: 1,
+        home: 0,
+        data_bytes: 450e9,
+        deadline_h: 10.0,
+        pausable: false,
+    };
     let jobs = vec![job("a"), job("b")];
     let r = run(&world, &jobs, "greenest");
     assert!((r.outcomes[0].start_h - 1.0).abs() < 1e-9);
     assert!((r.outcomes[1].start_h - 2.0).abs() < 1e-9);
-    assert!((r.metrics.transfer_usd - 9.0).abs() < 1e-9, "2 × 450 GB × 0.01 USD/GB");
+    assert!(
+        (r.metrics.transfer_usd - 9.0).abs() < 1e-9,
+        "2 × 450 GB × 0.01 USD/GB"
+    );
     assert_eq!(r.metrics.bytes_moved, 900e9);
 }
 
@@ -183,14 +255,35 @@ fn transfers_queue_on_their_link() {
 fn suspend_and_resume_costs_the_overhead() {
     let kg = vec![0.9, 0.1, 0.9, 0.1, 0.9, 0.9];
     let world = World {
-        sites: vec![SiteSpec { id: "a".into(), capacity: 1, pue: 1.0, usd_per_gpu_hour: 0.0, usd_per_kwh: vec![0.0; 6], kg_per_kwh: kg, inference_gpus: vec![] }],
-        links: vec![vec![LinkSpec { gbps: 1.0, efficiency: 1.0, usd_per_gb: 0.0 }]],
+        sites: vec![SiteSpec {
+            id: "a".into(),
+            capacity: 1,
+            pue: 1.0,
+            usd_per_gpu_hour: 0.0,
+            usd_per_kwh: vec![0.0; 6],
+            kg_per_kwh: kg,
+            inference_gpus: vec![],
+        }],
+        links: vec![vec![LinkSpec {
+            gbps: 1.0,
+            efficiency: 1.0,
+            usd_per_gb: 0.0,
+        }]],
         kw_per_gpu: 1.0,
         hours: 6,
         start_hour: 0,
         resume_overhead_h: 0.25,
     };
-    let jobs = vec![Job { id: "p".into(), arrival_h: 0.0, duration_h: 2.0, gpus: 1, home: 0, data_bytes: 0.0, deadline_h: 5.0, pausable: true }];
+    let jobs = vec![Job {
+        id: "p".into(),
+        arrival_h: 0.0,
+        duration_h: 2.0,
+        gpus: 1,
+        home: 0,
+        data_bytes: 0.0,
+        deadline_h: 5.0,
+        pausable: true,
+    }];
     let r = run(&world, &jobs, "lets-wait-awhile");
     let o = &r.outcomes[0];
     // Hours 1 and 3 (0.1 each); the resume at 3 runs 1.25 h: 0.1 + 0.25 × 0.1... + 0.25 h into hour 4 at 0.9.
@@ -198,5 +291,8 @@ fn suspend_and_resume_costs_the_overhead() {
     assert_eq!(o.resumes, 1);
     assert!((o.kg - (0.1 + 0.1 + 0.25 * 0.9)).abs() < 1e-12);
     let b = run(&world, &jobs, "oracle");
-    assert!((b.outcomes[0].kg - 0.2).abs() < 1e-12, "the bound pays no resume");
+    assert!(
+        (b.outcomes[0].kg - 0.2).abs() < 1e-12,
+        "the bound pays no resume"
+    );
 }
