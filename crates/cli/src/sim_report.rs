@@ -45,7 +45,7 @@ fn bars(title: &str, unit: &str, labels: &[String], values: &[f64]) -> String {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(80)
-            .build_cartesian_2d((0..n).into_segmented(), bottom..top);
+            .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), bottom..top);
         let Ok(mut chart) = chart else {
             return String::new();
         };
