@@ -16,6 +16,7 @@ macro_rules! outln {
 mod estimate;
 mod hf;
 mod output;
+mod plan;
 mod sim_report;
 mod simulate;
 mod sites;
@@ -33,7 +34,8 @@ use std::process::ExitCode;
     long_about = "xisuan (西算, \"compute in the west\") answers, with numbers you can check:\n  \
         estimate  what training, fine-tuning or serving a model takes: FLOPs, GPU-hours, energy, cost, carbon\n  \
         sites     the catalog: EDWC clusters and cloud regions with carbon, prices, PUE and capacity\n  \
-        transfer  how long and how much moving a dataset between two sites takes\n\
+        transfer  how long and how much moving a dataset between two sites takes\n  \
+        plan      where and when each job and service should run, why, and how far from optimal\n\
         Every answer prints the assumptions it rests on, with their sources; every assumption has a flag."
 )]
 struct Cli {
@@ -51,6 +53,9 @@ enum Command {
     Sites(sites::SitesArgs),
     /// How long and how much it takes to move data between two sites (or cities).
     Transfer(transfer::TransferArgs),
+    /// Place training jobs and inference services in space and time: where, when, why, and the
+    /// gap to an optimal bound, against simple baselines.
+    Plan(plan::PlanArgs),
     /// Replay a trace of job arrivals against sites with hourly carbon and prices under
     /// several policies, and compare what each delivers.
     Simulate(simulate::SimulateArgs),
@@ -89,13 +94,16 @@ fn main() -> ExitCode {
         Command::Estimate(cmd) => estimate::run(cmd),
         Command::Sites(args) => sites::run(args),
         Command::Transfer(args) => transfer::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if is_bad_input(&e) {
+            if e.downcast_ref::<plan::Incomplete>().is_some() {
+                ExitCode::from(3)
+            } else if is_bad_input(&e) {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)

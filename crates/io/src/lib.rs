@@ -3,6 +3,7 @@
 //! Nothing here interprets data; it only finds, reads and names files, so that every
 //! diagnostic and error can say which file it is about.
 
+pub mod scenario;
 pub mod trace;
 
 use anyhow::Context;

@@ -34,11 +34,15 @@ pub struct Milp {
     /// Start from the heuristic's plan.
     pub warm_start: bool,
     pub threads: u32,
+    /// Extra HiGHS options (name, value), e.g. ("mip_heuristic_effort", 0.3).
+    pub options: Vec<(String, f64)>,
+    /// Print HiGHS's log to stderr.
+    pub verbose: bool,
 }
 
 impl Default for Milp {
     fn default() -> Self {
-        Milp { time_limit_s: 60.0, mip_rel_gap: 0.002, lp_bound: true, warm_start: true, threads: 1 }
+        Milp { time_limit_s: 60.0, mip_rel_gap: 0.002, lp_bound: true, warm_start: true, threads: 1, options: Vec::new(), verbose: false }
     }
 }
 
@@ -76,7 +80,7 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
         *cap_rows.entry((s, a, t)).or_insert_with(|| pb.add_row(..=ctx.capacity[s][a] as f64))
     };
     let carbon_row = obj.carbon_cap_t.map(|cap| pb.add_row(..=cap * 1000.0));
-    let mut add = |pb: &mut ColProblem, vars: &mut Vec<Var>, v: Var, cost: f64, hi: f64, int: bool, rows: &[(Row, f64)]| {
+    let add = |pb: &mut ColProblem, vars: &mut Vec<Var>, v: Var, cost: f64, hi: f64, int: bool, rows: &[(Row, f64)]| {
         pb.add_column_with_integrality(cost, 0.0..=hi, rows, int && integer);
         vars.push(v);
     };
@@ -90,7 +94,7 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
             .iter()
             .flat_map(|o| [o.first_start, o.last_start].map(|t| ctx.eval(j, o, t).score.abs()))
             .fold(0.0f64, f64::max);
-        let penalty = 10.0 * worst + 1e6;
+        let penalty = 10.0 * worst + 1e3;
         penalty_cols.push((vars.len(), penalty));
         add(&mut pb, &mut vars, Var::Unplaced { job: ji }, penalty, 1.0, false, &[(assign, 1.0)]);
         if j.pausable {
@@ -282,7 +286,15 @@ fn ctx_opts_slots(ctx: &Ctx, job: usize, option: usize) -> u32 {
 }
 
 fn configure(model: &mut highs::Model, s: &Milp) {
-    model.make_quiet();
+    if s.verbose {
+        model.set_option("output_flag", true);
+        model.set_option("log_to_console", true);
+    } else {
+        model.make_quiet();
+    }
+    for (k, v) in &s.options {
+        model.set_option(k.as_str(), *v);
+    }
     model.set_option("time_limit", s.time_limit_s);
     model.set_option("mip_rel_gap", s.mip_rel_gap);
     model.set_option("threads", s.threads as i32);

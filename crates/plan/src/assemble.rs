@@ -92,6 +92,7 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
                 let end_slot = dec.slots.last().unwrap() + 1;
                 let missed = end_slot > job.deadline;
                 totals.cost_usd += e.usd;
+                totals.electricity_usd += e.electricity_usd;
                 totals.carbon_kg += e.kg;
                 totals.energy_kwh += e.kwh;
                 totals.objective += e.score;
@@ -141,6 +142,7 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
             }
             let (usd, kg, kwh) = ctx.replica_eval(v, sd.site, sd.slot);
             let r = sd.replicas as f64;
+            totals.electricity_usd += ctx.replica_electricity(v, sd.site, sd.slot) * r;
             sp.cost_usd += usd * r;
             sp.carbon_kg += kg * r;
             sp.energy_kwh += kwh * r;

@@ -15,8 +15,10 @@ fn km(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * 6371.0 * h.sqrt().asin()
 }
 
-/// Runs each job at the site `pick` chooses among its options, as early as capacity allows.
-fn forced(ctx: &Ctx, relaxed: &[JobOptions], pick: &dyn Fn(&Job, &JobOptions) -> Option<SiteIx>, free: &mut Free) -> Vec<Option<JobDecision>> {
+/// Runs each job at the first site in `rank`'s order (best first) where it can finish by its
+/// deadline, as early as capacity allows; when no site can, at the option that ends first
+/// (late). A site that is full is skipped, as a real greedy operator would.
+fn forced(ctx: &Ctx, relaxed: &[JobOptions], rank: &dyn Fn(&Job, &JobOptions) -> Vec<SiteIx>, free: &mut Free) -> Vec<Option<JobDecision>> {
     let p = ctx.p;
     let mut order: Vec<usize> = (0..p.jobs.len()).collect();
     order.sort_by_key(|&i| (p.jobs[i].earliest, i));
@@ -24,20 +26,38 @@ fn forced(ctx: &Ctx, relaxed: &[JobOptions], pick: &dyn Fn(&Job, &JobOptions) ->
     for ji in order {
         let j = &p.jobs[ji];
         let jo = &relaxed[ji];
-        let Some(site) = pick(j, jo) else { continue };
-        let found = jo
-            .options
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.site == site)
-            .filter_map(|(oi, o)| (o.first_start..=o.last_start).find(|&t| free.fits(o.site, o.acc, t, o.slots, j.gpus)).map(|t| (oi, o, t)))
-            .min_by_key(|(_, o, t)| t + o.slots);
-        if let Some((oi, o, t)) = found {
-            free.take(o.site, o.acc, t..t + o.slots, j.gpus);
-            out[ji] = Some(JobDecision { option: oi, slots: (t..t + o.slots).collect() });
+        let earliest_at = |site: SiteIx| {
+            jo.options
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.site == site)
+                .filter_map(|(oi, o)| (o.first_start..=o.last_start).find(|&t| free.fits(o.site, o.acc, t, o.slots, j.gpus)).map(|t| (oi, t, t + o.slots)))
+                .min_by_key(|x| x.2)
+        };
+        let ranked = rank(j, jo);
+        let on_time = ranked.iter().find_map(|&s| earliest_at(s).filter(|x| x.2 <= j.deadline));
+        let choice = on_time.or_else(|| ranked.iter().filter_map(|&s| earliest_at(s)).min_by_key(|x| x.2));
+        if let Some((oi, t, end)) = choice {
+            let o = &jo.options[oi];
+            free.take(o.site, o.acc, t..end, j.gpus);
+            out[ji] = Some(JobDecision { option: oi, slots: (t..end).collect() });
         }
     }
     out
+}
+
+/// The distinct sites of a job's options, sorted by `key` (ties by index).
+fn sites_by(jo: &JobOptions, key: impl Fn(SiteIx, usize) -> f64) -> Vec<SiteIx> {
+    let mut v: Vec<(f64, SiteIx)> = Vec::new();
+    for o in &jo.options {
+        let k = key(o.site, o.option);
+        match v.iter_mut().find(|x| x.1 == o.site) {
+            Some(x) => x.0 = x.0.min(k),
+            None => v.push((k, o.site)),
+        }
+    }
+    v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    v.into_iter().map(|x| x.1).collect()
 }
 
 /// Mean over the horizon of a per-slot site metric.
@@ -66,40 +86,30 @@ pub fn baselines(p: &Problem) -> Vec<Baseline> {
     let usd_rate = |s: SiteIx, acc: &str, kw: f64| mean(&ctx.rates[s].usd_per_kw) * kw + p.sites[s].gpu_hour_usd(acc);
     let kg_rate = |s: SiteIx| mean(&ctx.rates[s].kg_per_kw);
 
-    type Pick<'a> = Box<dyn Fn(&Job, &JobOptions) -> Option<SiteIx> + 'a>;
+    type Pick<'a> = Box<dyn Fn(&Job, &JobOptions) -> Vec<SiteIx> + 'a>;
     type Rank<'a> = Box<dyn Fn(&crate::problem::Service, usize, usize, u32) -> f64 + 'a>;
     let policies: Vec<(&str, &str, Pick, Rank)> = vec![
         (
             "nearest-east",
-            "every job at the eastern hub nearest its data, every region served from the nearest site, run now",
+            "every job at the eastern hub nearest its data (the next nearest when full), every region served from the nearest site, run now",
             Box::new(|j: &Job, jo: &JobOptions| {
-                let east: Vec<SiteIx> = jo.options.iter().map(|o| o.site).filter(|&s| p.sites[s].east).collect();
-                let pool = if east.is_empty() { jo.options.iter().map(|o| o.site).collect() } else { east };
-                pool.into_iter().min_by(|&a, &b| km(site_pos(a), site_pos(j.data_site)).total_cmp(&km(site_pos(b), site_pos(j.data_site))))
+                // Eastern hubs first, nearest first; other sites only when no eastern one can.
+                sites_by(jo, |s, _| km(site_pos(s), site_pos(j.data_site)) + if p.sites[s].east { 0.0 } else { 1e6 })
             }),
             Box::new(|_v, g, s, _t| p.latency_ms[g][s]),
         ),
         (
             "cheapest",
-            "every job and service at the cheapest site (mean electricity and facility price), run now",
+            "every job and service at the cheapest site with room (mean electricity and facility price), run now",
             Box::new(|j: &Job, jo: &JobOptions| {
-                jo.options
-                    .iter()
-                    .min_by(|a, b| {
-                        let ra = usd_rate(a.site, &j.accelerators[a.option].accelerator, j.accelerators[a.option].kw_per_gpu);
-                        let rb = usd_rate(b.site, &j.accelerators[b.option].accelerator, j.accelerators[b.option].kw_per_gpu);
-                        ra.total_cmp(&rb).then(a.site.cmp(&b.site))
-                    })
-                    .map(|o| o.site)
+                sites_by(jo, |s, oi| usd_rate(s, &j.accelerators[oi].accelerator, j.accelerators[oi].kw_per_gpu))
             }),
             Box::new(move |v, _g, s, _t| usd_rate(s, &v.accelerator, v.kw_per_gpu)),
         ),
         (
             "greenest",
-            "every job and service at the site with the lowest mean grid carbon intensity, run now",
-            Box::new(|_j: &Job, jo: &JobOptions| {
-                jo.options.iter().min_by(|a, b| kg_rate(a.site).total_cmp(&kg_rate(b.site)).then(a.site.cmp(&b.site))).map(|o| o.site)
-            }),
+            "every job and service at the site with room and the lowest mean grid carbon intensity, run now",
+            Box::new(|_j: &Job, jo: &JobOptions| sites_by(jo, |s, _| kg_rate(s))),
             Box::new(move |_v, _g, s, _t| kg_rate(s)),
         ),
     ];

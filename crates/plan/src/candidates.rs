@@ -31,8 +31,10 @@ impl Rates {
         Rates { prefix_usd: prefix(&usd), prefix_kg: prefix(&kg), usd_per_kw: usd, kg_per_kw: kg }
     }
     /// USD and kg per kW drawn over `hours` starting at slot `start` (last slot partial).
+    #[inline]
     pub fn span(&self, start: u32, hours: f64) -> (f64, f64) {
-        let full = hours.floor() as usize;
+        // `as usize` truncates toward zero, which is floor for the non-negative hours here.
+        let full = hours as usize;
         let frac = hours - full as f64;
         let s = start as usize;
         let mut usd = self.prefix_usd[s + full] - self.prefix_usd[s];
@@ -79,6 +81,8 @@ pub struct SiteOption {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Eval {
     pub usd: f64,
+    /// The electricity part of `usd`.
+    pub electricity_usd: f64,
     pub kg: f64,
     pub kwh: f64,
     pub delay_h: f64,
@@ -214,13 +218,15 @@ impl<'a> Ctx<'a> {
     }
 
     /// Cost, carbon and score of running option `o` of job `j` from `start`.
+    #[inline]
     pub fn eval(&self, j: &Job, o: &SiteOption, start: u32) -> Eval {
         let (usd_kw, kg_kw) = self.rates[o.site].span(start, o.hours);
-        let usd = o.kw_total * usd_kw + o.gpu_hour_usd_total * o.hours + o.transfer_usd;
+        let electricity_usd = o.kw_total * usd_kw;
+        let usd = electricity_usd + o.gpu_hour_usd_total * o.hours + o.transfer_usd;
         let kg = o.kw_total * kg_kw;
         let kwh = o.kw_total * o.hours * self.p.sites[o.site].pue;
         let delay_h = (start as f64 + o.hours - Self::ideal_end(j)).max(0.0);
-        Eval { usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) }
+        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) }
     }
 
     /// Cost, carbon and score of running a pausable job in the given slots.
@@ -235,21 +241,27 @@ impl<'a> Ctx<'a> {
             usd_kw += w * r.usd_per_kw[t as usize];
             kg_kw += w * r.kg_per_kw[t as usize];
         }
-        let usd = o.kw_total * usd_kw + o.gpu_hour_usd_total * o.hours + o.transfer_usd;
+        let electricity_usd = o.kw_total * usd_kw;
+        let usd = electricity_usd + o.gpu_hour_usd_total * o.hours + o.transfer_usd;
         let kg = o.kw_total * kg_kw;
         let kwh = o.kw_total * o.hours * self.p.sites[o.site].pue;
         let end = slots.last().map(|&t| t as f64 + frac).unwrap_or(0.0);
         let delay_h = (end - Self::ideal_end(j)).max(0.0);
-        Eval { usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) }
+        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) }
     }
 
-    /// Cost and carbon of one replica of service `v` at site `s` in slot `t`.
+    /// Cost, carbon and energy of one replica of service `v` at site `s` in slot `t`.
     pub fn replica_eval(&self, v: &Service, s: SiteIx, t: u32) -> (f64, f64, f64) {
         let site = &self.p.sites[s];
         let kw = v.gpus_per_replica as f64 * v.kw_per_gpu;
-        let usd = kw * self.rates[s].usd_per_kw[t as usize] + v.gpus_per_replica as f64 * site.gpu_hour_usd(&v.accelerator);
+        let usd = self.replica_electricity(v, s, t) + v.gpus_per_replica as f64 * site.gpu_hour_usd(&v.accelerator);
         let kg = kw * self.rates[s].kg_per_kw[t as usize];
         (usd, kg, kw * site.pue)
+    }
+
+    /// The electricity cost of one replica-hour of service `v` at site `s` in slot `t`.
+    pub fn replica_electricity(&self, v: &Service, s: SiteIx, t: u32) -> f64 {
+        v.gpus_per_replica as f64 * v.kw_per_gpu * self.rates[s].usd_per_kw[t as usize]
     }
 
     /// Sites that may serve `region` for service `v`, and the reasons for the others.

@@ -58,8 +58,12 @@ fn pausable_slots(ctx: &Ctx, j: &Job, o: &SiteOption, free: &Free) -> Option<Vec
     Some(slots)
 }
 
-/// Best free placement of job `j`, or None.
+/// Best free placement of job `j`, or None; also returns the best score capacity aside.
 fn best_placement(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, timing: Timing, buf: &mut Vec<Cand>) -> Option<(JobDecision, f64)> {
+    best_placement_with_floor(ctx, j, jo, free, timing, buf).0
+}
+
+fn best_placement_with_floor(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, timing: Timing, buf: &mut Vec<Cand>) -> (Option<(JobDecision, f64)>, f64) {
     buf.clear();
     let mut best_pausable: Option<(JobDecision, f64)> = None;
     for (oi, o) in jo.options.iter().enumerate() {
@@ -87,29 +91,40 @@ fn best_placement(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, timing: Timi
         }
     }
     if j.pausable && timing == Timing::Shift {
-        return best_pausable;
+        return (best_pausable, f64::NEG_INFINITY);
     }
     let cmp = |a: &Cand, b: &Cand| a.score.total_cmp(&b.score).then(a.option.cmp(&b.option)).then(a.start.cmp(&b.start));
     // Most jobs fit in one of their best few options: sort those first, the rest only if needed.
     let k = buf.len().min(32);
     if k == 0 {
-        return None;
+        return (None, f64::INFINITY);
     }
     if buf.len() > k {
         buf.select_nth_unstable_by(k - 1, cmp);
     }
-    buf[..k].sort_by(cmp);
+    buf[..k].sort_unstable_by(cmp);
     let fits = |c: &Cand| {
         let o = &jo.options[c.option as usize];
         free.fits(o.site, o.acc, c.start, o.slots, j.gpus)
     };
-    let found = buf[..k].iter().find(|c| fits(c)).copied().or_else(|| {
-        let rest = &mut buf[k..];
-        rest.sort_by(cmp);
-        rest.iter().find(|c| fits(c)).copied()
-    })?;
+    let floor = buf[0].score;
+    // Widen the sorted prefix geometrically until a candidate fits: a full sort happens only
+    // when capacity is tight everywhere.
+    let mut found = buf[..k].iter().find(|c| fits(c)).copied();
+    let mut done = k;
+    while found.is_none() && done < buf.len() {
+        let rest = &mut buf[done..];
+        let k2 = rest.len().min(done * 4);
+        if rest.len() > k2 {
+            rest.select_nth_unstable_by(k2 - 1, cmp);
+        }
+        rest[..k2].sort_unstable_by(cmp);
+        found = rest[..k2].iter().find(|c| fits(c)).copied();
+        done += k2;
+    }
+    let Some(found) = found else { return (None, floor) };
     let o = &jo.options[found.option as usize];
-    Some((JobDecision { option: found.option as usize, slots: (found.start..found.start + o.slots).collect() }, found.score))
+    (Some((JobDecision { option: found.option as usize, slots: (found.start..found.start + o.slots).collect() }, found.score)), floor)
 }
 
 /// Places every service slot by slot, best-ranked feasible site first (lowest `rank(service,
@@ -157,8 +172,9 @@ pub fn place_services(
                     miss += rest;
                 }
             }
+            consolidate(v, t, acc, free, &feasible, &mut load, &mut served, rank);
             for s in 0..p.sites.len() {
-                if load[s] <= 0.0 {
+                if load[s] <= 1e-9 {
                     continue;
                 }
                 let replicas = (load[s] / v.replica_rps - 1e-9).ceil().max(1.0) as u32;
@@ -172,6 +188,77 @@ pub fn place_services(
         unmet.push(miss);
     }
     (all, unmet)
+}
+
+/// Rounding replicas up wastes the last, partly used replica at every site. This pass moves a
+/// site's partial load to spare room in other sites' replicas (within each region's latency
+/// objective), dearest sites first, so that the site needs one replica fewer.
+#[allow(clippy::too_many_arguments)]
+fn consolidate(
+    v: &crate::problem::Service,
+    t: u32,
+    acc: Option<usize>,
+    free: &Free,
+    feasible: &[Vec<usize>],
+    load: &mut [f64],
+    served: &mut [Vec<(usize, f64)>],
+    rank: &dyn Fn(&crate::problem::Service, usize, usize, u32) -> f64,
+) {
+    let Some(a) = acc else { return };
+    let n = load.len();
+    let rps = v.replica_rps;
+    let replicas = |x: f64| if x <= 1e-9 { 0.0 } else { (x / rps - 1e-9).ceil() };
+    let mut order: Vec<usize> = (0..n).filter(|&s| load[s] > 1e-9).collect();
+    // Dearest first: emptying its partial replica saves the most.
+    order.sort_by(|&a2, &b| rank(v, 0, b, t).total_cmp(&rank(v, 0, a2, t)).then(a2.cmp(&b)));
+    for &s in &order {
+        let partial = load[s] - (replicas(load[s]) - 1.0) * rps;
+        if partial <= 1e-9 || load[s] <= 1e-9 {
+            continue;
+        }
+        // Spare room in already-paid replicas elsewhere, for the regions this site serves.
+        let mut moves: Vec<(usize, usize, f64)> = Vec::new();
+        let mut need = partial;
+        let mut spare: Vec<f64> = (0..n).map(|x| if x == s || load[x] <= 1e-9 { 0.0 } else { replicas(load[x]) * rps - load[x] }).collect();
+        for &(g, x) in served[s].iter().rev() {
+            let mut give = x.min(need);
+            for &d in &feasible[g] {
+                if give <= 1e-9 {
+                    break;
+                }
+                let m = give.min(spare[d]);
+                if m > 1e-9 {
+                    moves.push((g, d, m));
+                    spare[d] -= m;
+                    give -= m;
+                    need -= m;
+                }
+            }
+            if need <= 1e-9 {
+                break;
+            }
+        }
+        if need > 1e-9 {
+            continue;
+        }
+        for (g, d, m) in moves {
+            load[s] -= m;
+            load[d] += m;
+            if let Some(e) = served[s].iter_mut().find(|e| e.0 == g) {
+                e.1 -= m;
+            }
+            match served[d].iter_mut().find(|e| e.0 == g) {
+                Some(e) => e.1 += m,
+                None => served[d].push((g, m)),
+            }
+        }
+        served[s].retain(|e| e.1 > 1e-9);
+        if load[s] < 1e-9 {
+            load[s] = 0.0;
+        }
+    }
+    // Room was checked when load was first assigned; moves only use paid-for replicas.
+    debug_assert!((0..n).all(|x| replicas(load[x]) as u32 * v.gpus_per_replica <= free.free[x][a][t as usize] || load[x] <= 1e-9));
 }
 
 impl Heuristic {
@@ -198,10 +285,15 @@ impl Heuristic {
         });
         let mut jobs: Vec<Option<JobDecision>> = vec![None; p.jobs.len()];
         let mut scores = vec![0.0; p.jobs.len()];
+        // The best score each job could have with capacity to spare: a job placed there
+        // cannot improve, so improvement passes skip it.
+        let mut floors = vec![f64::NEG_INFINITY; p.jobs.len()];
         let mut buf = Vec::new();
         for &ji in &order {
             let j = &p.jobs[ji];
-            if let Some((d, score)) = best_placement(ctx, j, &opts[ji], &free, self.timing, &mut buf) {
+            let (best, floor) = best_placement_with_floor(ctx, j, &opts[ji], &free, self.timing, &mut buf);
+            floors[ji] = floor;
+            if let Some((d, score)) = best {
                 let o = &opts[ji].options[d.option];
                 free.take(o.site, o.acc, d.slots.iter().copied(), j.gpus);
                 scores[ji] = score;
@@ -225,6 +317,9 @@ impl Heuristic {
                     }
                     continue;
                 };
+                if scores[ji] <= floors[ji] + 1e-9 {
+                    continue;
+                }
                 let o = &opts[ji].options[cur.option];
                 free.give(o.site, o.acc, cur.slots.iter().copied(), j.gpus);
                 let (d, score) = best_placement(ctx, j, &opts[ji], &free, self.timing, &mut buf).expect("its own slot is free");

@@ -104,6 +104,8 @@ pub struct ServicePlacement {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Totals {
     pub cost_usd: f64,
+    /// The electricity part of `cost_usd` (the rest is accelerator-hours and transfers).
+    pub electricity_usd: f64,
     pub carbon_kg: f64,
     pub energy_kwh: f64,
     pub transfer_usd: f64,

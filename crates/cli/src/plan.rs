@@ -1,0 +1,239 @@
+//! `xisuan plan SCENARIO.toml`: loads a scenario, solves it with the MILP or the heuristic,
+//! checks the plan's invariants, and prints a table (or JSON) with totals, baselines, the
+//! bound and the gap, and a reason for every site not used.
+
+use crate::output::{human, Table};
+use crate::BadInput;
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use std::path::PathBuf;
+use xisuan_milp::Milp;
+use xisuan_plan::baselines::baselines;
+use xisuan_plan::check::check;
+use xisuan_plan::heuristic::Heuristic;
+use xisuan_plan::{Plan, Reason, Solver};
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum SolverArg {
+    /// Exact mixed-integer program (HiGHS), warm-started from the heuristic; reports the LP bound.
+    Milp,
+    /// Filter, score, select with time shifting; fast, for large and online use.
+    Heuristic,
+}
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  xisuan plan examples/edwc/scenario.toml
+  xisuan plan examples/edwc/scenario.toml --solver heuristic --json --out plan.json
+  xisuan plan examples/infeasible.toml --strict        # exit code 3 if any work cannot be placed
+Exit codes: 0 plan complete; 1 internal error; 2 bad input; 3 work left unplaced (with --strict).")]
+pub struct PlanArgs {
+    /// Scenario file (TOML): window, sites and series, jobs, services, objective.
+    scenario: PathBuf,
+    #[arg(long, value_enum, default_value = "milp")]
+    solver: SolverArg,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON plan to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Exit with code 3 when any job or demand cannot be placed.
+    #[arg(long)]
+    strict: bool,
+    /// MILP time limit in seconds (HiGHS checks it between cut rounds, so it can run over).
+    #[arg(long, default_value_t = 60.0)]
+    time_limit: f64,
+    /// MILP relative gap at which to stop.
+    #[arg(long, default_value_t = 0.002)]
+    mip_gap: f64,
+    /// Skip the baselines (faster on large scenarios).
+    #[arg(long)]
+    no_baselines: bool,
+    /// Show every job in the table (default: the first 20 and every unplaced one).
+    #[arg(long)]
+    all_jobs: bool,
+}
+
+/// Work left unplaced under `--strict` (exit code 3).
+#[derive(Debug)]
+pub struct Incomplete(pub String);
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Incomplete {}
+
+fn reason_text(r: &Reason) -> String {
+    match r {
+        Reason::AcceleratorType { wanted } => format!("no {} here", wanted.join("/")),
+        Reason::Residency => "data residency".into(),
+        Reason::TooSmall { capacity, needed } => format!("capacity {capacity} < {needed} accelerators"),
+        Reason::Deadline { earliest_end_slot, deadline_slot, transfer_hours } => {
+            format!("deadline: earliest end h{earliest_end_slot:.1} > h{deadline_slot} (transfer {transfer_hours:.1} h)")
+        }
+        Reason::Capacity => "capacity taken before the deadline".into(),
+        Reason::Latency { region, ms, slo_ms } => format!("latency from {region} {ms:.1} ms > {slo_ms:.0} ms SLO"),
+        Reason::Costlier { extra_usd, extra_kg, .. } => format!("costlier: +{} USD, {:+.0} kgCO2e", human(*extra_usd), extra_kg),
+    }
+}
+
+pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
+    if !a.scenario.exists() {
+        return Err(BadInput(format!("{}: no such scenario file", a.scenario.display())).into());
+    }
+    let sc = xisuan_io::scenario::load(&a.scenario).map_err(|e| BadInput(format!("{e:#}")))?;
+    let p = &sc.problem;
+    let mut plan: Plan = match a.solver {
+        SolverArg::Milp => Milp { time_limit_s: a.time_limit, mip_rel_gap: a.mip_gap, ..Milp::default() }.solve(p)?,
+        SolverArg::Heuristic => xisuan_milp::heuristic_with_lp_bound(p, &Heuristic::default(), &Milp::default(), 400_000)?,
+    };
+    if !a.no_baselines {
+        plan.baselines = baselines(p);
+    }
+    let violations = check(p, &plan);
+    if !violations.is_empty() {
+        anyhow::bail!("internal error: the plan breaks its invariants: {}", violations.join("; "));
+    }
+    let json_value = json!({
+        "scenario": sc.name,
+        "start_hour_utc": xisuan_catalog::series::format_hour(p.start_hour),
+        "slots": p.slots,
+        "units": {"cost": "USD", "carbon": "kgCO2e", "energy": "kWh", "bytes": "B", "slots": "hours from start", "latency": "ms", "demand": "requests/s"},
+        "plan": plan,
+        "diagnostics": sc.diagnostics,
+    });
+    if let Some(out) = &a.out {
+        std::fs::write(out, serde_json::to_string_pretty(&json_value)?)
+            .map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
+    }
+    if a.json {
+        crate::emit(&(serde_json::to_string_pretty(&json_value)? + "\n"))?;
+    } else {
+        crate::emit(&render(&sc, &plan, a.all_jobs))?;
+    }
+    let unmet = plan.totals.unmet_rps_hours;
+    if a.strict && (!plan.unplaced.is_empty() || unmet > 1e-9) {
+        return Err(Incomplete(format!(
+            "--strict: {} job(s) unplaced and {} rps-hours of demand unmet (reasons above)",
+            plan.unplaced.len(),
+            human(unmet)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn render(sc: &xisuan_io::scenario::Scenario, plan: &Plan, all: bool) -> String {
+    let p = &sc.problem;
+    let mut out = String::new();
+    outln!(out, "Scenario: {} ({} sites, {} jobs, {} services, {} hourly slots from {})", sc.name, p.sites.len(), p.jobs.len(), p.services.len(), p.slots, xisuan_catalog::series::format_hour(p.start_hour));
+    outln!(out, "Solver: {}\n", plan.solver);
+
+    let mut t = Table::new(&["job", "site", "accelerators", "start h", "end h", "transfer", "cost USD", "kgCO2e", "why not the runner-up"]);
+    for (i, j) in plan.jobs.iter().enumerate() {
+        if !all && i >= 20 {
+            break;
+        }
+        let runner = j
+            .rejected
+            .iter()
+            .filter_map(|r| match &r.reason {
+                Reason::Costlier { extra_score, .. } => Some((extra_score, r)),
+                _ => None,
+            })
+            .min_by(|a, b| a.0.total_cmp(b.0))
+            .map(|(_, r)| format!("{}: {}", r.site, reason_text(&r.reason)))
+            .unwrap_or_else(|| "no other feasible site".into());
+        let transfer = j.transfer.as_ref().map(|x| format!("{} TB {:.1} h", human(x.bytes / 1e12), x.hours)).unwrap_or_else(|| "-".into());
+        t.row(vec![
+            j.job.clone(),
+            j.site.clone(),
+            format!("{} {}", j.gpus, j.accelerator),
+            j.start_slot.to_string(),
+            j.end_slot.to_string(),
+            transfer,
+            human(j.cost_usd),
+            human(j.carbon_kg),
+            runner,
+        ]);
+    }
+    out.push_str(&t.render());
+    if !all && plan.jobs.len() > 20 {
+        outln!(out, "... {} more placed jobs (--all-jobs or --json for every one)", plan.jobs.len() - 20);
+    }
+    if !plan.unplaced.is_empty() {
+        outln!(out, "\nUnplaced jobs, with every site's reason:");
+        for u in &plan.unplaced {
+            outln!(out, "  {}:", u.job);
+            for r in &u.reasons {
+                outln!(out, "    {:<22} {}", r.site, reason_text(&r.reason));
+            }
+        }
+    }
+    if !plan.services.is_empty() {
+        let mut t = Table::new(&["service", "sites used", "max replicas/slot", "worst latency ms", "unmet rps-h", "cost USD", "kgCO2e"]);
+        for s in &plan.services {
+            let mut used: Vec<&str> = s.slots.iter().map(|x| x.site.as_str()).collect();
+            used.sort();
+            used.dedup();
+            let max_rep = s.slots.iter().map(|x| x.replicas).max().unwrap_or(0);
+            t.row(vec![s.service.clone(), used.join(","), max_rep.to_string(), human(s.worst_latency_ms), human(s.unmet_rps_hours), human(s.cost_usd), human(s.carbon_kg)]);
+        }
+        outln!(out, "\nInference services:");
+        out.push_str(&t.render());
+        for s in &plan.services {
+            for r in s.rejected.iter().filter(|r| matches!(r.reason, Reason::Latency { .. })).take(3) {
+                outln!(out, "  {} not served from {}: {}", s.service, r.site, reason_text(&r.reason));
+            }
+        }
+    }
+
+    let mut t = Table::new(&["plan", "cost USD", "electricity USD", "tCO2e", "energy MWh", "objective", "placed", "unplaced", "late", "unmet rps-h", "cost vs plan", "carbon vs plan"]);
+    let row = |name: &str, x: &xisuan_plan::Totals, t: &mut Table| {
+        let rel = |a: f64, b: f64| if b.abs() > 0.0 { format!("{:+.1}%", (a / b - 1.0) * 100.0) } else { "-".into() };
+        t.row(vec![
+            name.into(),
+            human(x.cost_usd),
+            human(x.electricity_usd),
+            human(x.carbon_kg / 1000.0),
+            human(x.energy_kwh / 1000.0),
+            human(x.objective),
+            x.jobs_placed.to_string(),
+            x.jobs_unplaced.to_string(),
+            x.deadline_misses.to_string(),
+            human(x.unmet_rps_hours),
+            rel(x.cost_usd, plan.totals.cost_usd),
+            rel(x.carbon_kg, plan.totals.carbon_kg),
+        ]);
+    };
+    row(&format!("{} (this plan)", plan.solver), &plan.totals, &mut t);
+    for b in &plan.baselines {
+        row(&b.name, &b.totals, &mut t);
+    }
+    outln!(out, "\nTotals (objective = cost weight x USD + carbon price x tCO2e + delay USD/h x hours late):");
+    out.push_str(&t.render());
+    for b in &plan.baselines {
+        outln!(out, "  {}: {}", b.name, b.description);
+    }
+    outln!(out, "\nData moved: {} TB, transfers {} USD", human(plan.totals.bytes_moved / 1e12), human(plan.totals.transfer_usd));
+    for b in &plan.bounds {
+        outln!(out, "Lower bound ({}): {}", b.kind, human(b.value));
+    }
+    if let Some(g) = plan.gap {
+        outln!(out, "Gap to the best bound: {:.3}%", g * 100.0);
+    }
+    for n in &plan.notes {
+        outln!(out, "  note: {n}");
+    }
+    let important: Vec<_> = sc.diagnostics.iter().filter(|d| d.severity != xisuan_model::Severity::Info).collect();
+    let infos = sc.diagnostics.len() - important.len();
+    if !important.is_empty() || infos > 0 {
+        outln!(out, "\nDiagnostics ({} notes; all in --json):", infos);
+        for d in important {
+            outln!(out, "  {d}");
+        }
+    }
+    out
+}
