@@ -4,9 +4,9 @@
 //! table, as JSON, or as an HTML report with charts.
 //!
 //! Wiring only: the trace is read by `xisuan_io::trace`, the catalog by `xisuan_io`, the run
-//! is `xisuan_sim::simulate`. The world is built from flags (`--sites`, `--carbon-series`,
-//! `--price-series`, `--start`) as a planning `Problem` and turned into a sim `World` with
-//! `World::from_problem`, the same door the shared scenario loader's `Problem` goes through.
+//! is `xisuan_sim::simulate`. The world is a planning `Problem`, from the shared scenario
+//! loader (`--scenario`) or built from flags (`--sites`, `--carbon-series`, `--price-series`,
+//! `--start`), turned into a sim `World` by `World::from_problem`.
 
 use crate::output::Table;
 use crate::BadInput;
@@ -33,6 +33,7 @@ Examples:
   xisuan simulate --trace jobs.csv --format csv --sites aws-us-east-1,gcp-europe-west1 \\
       --carbon-series ci.csv --policy planner,lets-wait-awhile --json
   xisuan simulate --trace pods.csv --format alibaba-pod --carbon-series ci.csv --report out/
+  xisuan simulate --trace jobs.csv --scenario examples/edwc/scenario.toml
 
 Sites: --sites names catalog site ids; without it, the first catalog site in each zone that
 --carbon-series covers. A site with no hourly series uses its annual factor (said in the notes).
@@ -49,7 +50,8 @@ pub struct SimulateArgs {
     /// Unit of a GAIA trace's times: auto, s or h.
     #[arg(long = "time-unit", default_value = "auto")]
     time_unit: String,
-    /// A scenario file (the shared TOML scenario loader; not on this branch yet).
+    /// A scenario TOML (as for `xisuan plan`): its sites, series, start, capacities and carbon
+    /// price; its jobs are ignored (the trace gives them).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
     /// Catalog site ids, comma-separated.
@@ -76,9 +78,10 @@ pub struct SimulateArgs {
     /// Seed of the run's random choices (home sites of jobs whose trace names none).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Accelerator type whose catalog capacity and price apply.
-    #[arg(long, default_value = "h100")]
-    accelerator: String,
+    /// Accelerator type whose capacity and price apply (default: h100, or with --scenario the
+    /// type with the most accelerators).
+    #[arg(long)]
+    accelerator: Option<String>,
     /// Accelerators per site (default: the catalog's, illustrative).
     #[arg(long)]
     capacity: Option<u32>,
@@ -101,8 +104,9 @@ pub struct SimulateArgs {
     #[arg(long = "resume-overhead-h", default_value_t = 0.05)]
     resume_overhead_h: f64,
     /// Planner: carbon price, USD per tonne CO2e (default: US EPA 2023 social cost of carbon, 2% discount rate).
-    #[arg(long = "carbon-price", default_value_t = 190.0)]
-    carbon_price: f64,
+    /// [default: 190, or the scenario's]
+    #[arg(long = "carbon-price")]
+    carbon_price: Option<f64>,
     /// Planner: penalty per accelerator-hour a job waits, USD.
     #[arg(long = "delay-penalty", default_value_t = 0.1)]
     delay_penalty: f64,
@@ -246,9 +250,6 @@ struct Built {
 }
 
 fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
-    if args.scenario.is_some() {
-        return Err(bad("--scenario: the shared scenario loader has not landed on this branch yet; use --sites, --carbon-series, --price-series and --start"));
-    }
     let format = args
         .format
         .as_deref()
@@ -271,7 +272,7 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
         (args.kw_per_gpu, "--kw-per-gpu"),
         (args.data_gb, "--data-gb"),
         (args.resume_overhead_h, "--resume-overhead-h"),
-        (args.carbon_price, "--carbon-price"),
+        (args.carbon_price.unwrap_or(0.0), "--carbon-price"),
         (args.delay_penalty, "--delay-penalty"),
     ] {
         if !(v.is_finite() && v >= 0.0) {
@@ -302,24 +303,53 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
         _ => "csv",
     };
     let mut diagnostics = tr.diagnostics;
-    let catalog = xisuan_io::load_catalog(
-        args.catalog.as_deref(),
-        &args.carbon_series,
-        &args.price_series,
-    )?;
-    diagnostics.extend(
-        catalog
-            .diagnostics
+    let scenario = match &args.scenario {
+        Some(path) => {
+            if !args.sites.is_empty()
+                || !args.carbon_series.is_empty()
+                || !args.price_series.is_empty()
+                || args.start.is_some()
+                || args.catalog.is_some()
+            {
+                return Err(bad("--scenario sets the sites, series, catalog and start: drop --sites, --carbon-series, --price-series, --catalog and --start"));
+            }
+            let scn = xisuan_io::scenario::load(path).map_err(|e| bad(format!("{e:#}")))?;
+            diagnostics.extend(scn.diagnostics.iter().cloned());
+            Some(scn)
+        }
+        None => None,
+    };
+    let catalog = match &scenario {
+        Some(scn) => scn.catalog.clone(),
+        None => xisuan_io::load_catalog(
+            args.catalog.as_deref(),
+            &args.carbon_series,
+            &args.price_series,
+        )?,
+    };
+    if scenario.is_none() {
+        diagnostics.extend(
+            catalog
+                .diagnostics
+                .iter()
+                .filter(|d| {
+                    d.severity != xisuan_model::Severity::Info
+                        || !d.message.contains("China publishes")
+                })
+                .cloned(),
+        );
+    }
+    let site_ids: Vec<String> = match &scenario {
+        Some(scn) => scn.problem.sites.iter().map(|x| x.id.clone()).collect(),
+        None => pick_sites(&catalog, &args.sites, &mut diagnostics)?
             .iter()
-            .filter(|d| {
-                d.severity != xisuan_model::Severity::Info || !d.message.contains("China publishes")
-            })
-            .cloned(),
-    );
-    let sites = pick_sites(&catalog, &args.sites, &mut diagnostics)?;
-    let start_hour = match &args.start {
-        Some(t) => parse_start(t)?,
-        None => catalog
+            .map(|x| x.id.to_string())
+            .collect(),
+    };
+    let start_hour = match (&scenario, &args.start) {
+        (Some(scn), _) => scn.problem.start_hour,
+        (None, Some(t)) => parse_start(t)?,
+        (None, None) => catalog
             .series
             .carbon
             .values()
@@ -327,6 +357,15 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
             .min()
             .ok_or_else(|| bad("--start: needed when no --carbon-series is given"))?,
     };
+    let accelerator = match (&args.accelerator, &scenario) {
+        (Some(a), _) => a.clone(),
+        (None, Some(scn)) => most_capacity(&scn.problem),
+        (None, None) => "h100".to_string(),
+    };
+    let carbon_price = args.carbon_price.unwrap_or(match &scenario {
+        Some(scn) => scn.problem.objective.carbon_usd_per_t,
+        None => 190.0,
+    });
 
     // Arrivals within the horizon; later ones are reported, not silently dropped.
     let last = tr.jobs.iter().map(|j| j.arrival_h).fold(0.0, f64::max);
@@ -363,14 +402,19 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
                     .resolve(name)
                     .map_err(|e| bad(format!("{}: job {}: site: {e}", args.trace.display(), j.id)))?
                     .site;
-                Some(sites.iter().position(|s| s.id == site.id).ok_or_else(|| {
-                    bad(format!(
-                        "{}: job {}: site {} is not among the simulated sites",
-                        args.trace.display(),
-                        j.id,
-                        site.id
-                    ))
-                })?)
+                Some(
+                    site_ids
+                        .iter()
+                        .position(|s| s == site.id.as_str())
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "{}: job {}: site {} is not among the simulated sites",
+                                args.trace.display(),
+                                j.id,
+                                site.id
+                            ))
+                        })?,
+                )
             }
         };
         specs.push(JobSpec {
@@ -384,7 +428,7 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
             pausable: j.pausable,
         });
     }
-    let jobs = build_jobs(&specs, sites.len(), &defaults, &mut Rng::new(args.seed));
+    let jobs = build_jobs(&specs, site_ids.len(), &defaults, &mut Rng::new(args.seed));
     // Series long enough for the last job to finish within its window.
     let reach = jobs
         .iter()
@@ -392,21 +436,59 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
         .fold(hours as f64, f64::max);
     let series_hours = reach.ceil() as u32 + 1;
 
-    let problem = problem_from_catalog(
-        &catalog,
-        &sites,
-        args,
-        start_hour,
-        series_hours,
-        &mut diagnostics,
-    );
-    let mut world = World::from_problem(
-        &problem.0,
-        &args.accelerator,
-        args.kw_per_gpu,
-        args.resume_overhead_h,
-    );
-    let mut site_out = problem.1;
+    let (mut world, mut site_out) = match &scenario {
+        Some(scn) => {
+            let mut w = World::from_problem(
+                &scn.problem,
+                &accelerator,
+                args.kw_per_gpu,
+                args.resume_overhead_h,
+            );
+            for x in &mut w.sites {
+                if let Some(c) = args.capacity {
+                    x.capacity = c;
+                }
+                if let Some(p) = args.pue {
+                    x.pue = p;
+                }
+            }
+            let out = scenario_sites(
+                &w,
+                &catalog,
+                &args
+                    .scenario
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+                    .to_string(),
+            );
+            let added = w.extend_to(series_hours);
+            if added > 0 {
+                diagnostics.push(Diagnostic::warning(
+                    "scenario",
+                    format!("the scenario's {} hours are read again from its start for {added} more hours, so that every job can finish within its window", scn.problem.slots),
+                ));
+            }
+            (w, out)
+        }
+        None => {
+            let sites: Vec<&CatalogSite> =
+                site_ids.iter().filter_map(|id| catalog.site(id)).collect();
+            let (p, out) = problem_from_catalog(
+                &catalog,
+                &sites,
+                args,
+                &accelerator,
+                start_hour,
+                series_hours,
+                &mut diagnostics,
+            );
+            (
+                World::from_problem(&p, &accelerator, args.kw_per_gpu, args.resume_overhead_h),
+                out,
+            )
+        }
+    };
 
     if let Some(path) = &args.inference {
         let d = trace::read_demand(path).map_err(|e| bad(e.to_string()))?;
@@ -424,17 +506,20 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
             format!("inference: {} hour(s) of demand repeated over the {series_hours} simulated hours; accelerators per hour = tokens/s ÷ {} tokens/s per accelerator", gpus.len(), args.tokens_per_gpu_s),
         ));
         let names = if args.inference_sites.is_empty() {
-            vec![sites[0].id.to_string()]
+            vec![site_ids[0].clone()]
         } else {
             args.inference_sites.clone()
         };
         for n in &names {
             let id = catalog.resolve(n)?.site.id.clone();
-            let i = sites.iter().position(|s| s.id == id).ok_or_else(|| {
-                bad(format!(
-                    "--inference-sites: {id} is not among the simulated sites"
-                ))
-            })?;
+            let i = site_ids
+                .iter()
+                .position(|s| *s == id.as_str())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "--inference-sites: {id} is not among the simulated sites"
+                    ))
+                })?;
             world.sites[i].inference_gpus = gpus.clone();
             site_out[i].inference_gpus_peak = gpus.iter().copied().max().unwrap_or(0);
         }
@@ -447,13 +532,13 @@ fn build(args: &SimulateArgs) -> anyhow::Result<Built> {
         start_utc: format_hour(start_hour),
         arrival_hours: hours,
         series_hours,
-        accelerator: args.accelerator.clone(),
+        accelerator: accelerator.clone(),
         kw_per_gpu: args.kw_per_gpu,
         data_gb_default: args.data_gb,
         max_wait_h: [ws, wl],
         pausable_default: args.pausable,
         resume_overhead_h: args.resume_overhead_h,
-        carbon_usd_per_t: args.carbon_price,
+        carbon_usd_per_t: carbon_price,
         delay_usd_per_gpu_hour: args.delay_penalty,
         link_model: "FIFO per directed link, full bandwidth x efficiency per transfer",
         queue_model: "strict FIFO per site, no backfilling",
@@ -473,6 +558,7 @@ fn problem_from_catalog(
     catalog: &Catalog,
     sites: &[&CatalogSite],
     args: &SimulateArgs,
+    accelerator: &str,
     start_hour: i64,
     series_hours: u32,
     diags: &mut Vec<Diagnostic>,
@@ -514,24 +600,21 @@ fn problem_from_catalog(
                 format!("annual ({})", s.price_annual.source),
             ),
         };
-        let capacity = args.capacity.unwrap_or_else(|| {
-            s.capacity
-                .get(&args.accelerator)
-                .map(|c| c.value)
-                .unwrap_or(0)
-        });
+        let capacity = args
+            .capacity
+            .unwrap_or_else(|| s.capacity.get(accelerator).map(|c| c.value).unwrap_or(0));
         if capacity == 0 {
             diags.push(Diagnostic::warning(
                 s.id.as_str(),
                 format!(
                     "no {} accelerators (pass --capacity or --accelerator)",
-                    args.accelerator
+                    accelerator
                 ),
             ));
         }
         let gpu_usd = s
             .gpu_hour_price
-            .get(&args.accelerator)
+            .get(accelerator)
             .map(|p| p.value.0)
             .unwrap_or(0.0);
         out.push(SiteOut {
@@ -549,11 +632,11 @@ fn problem_from_catalog(
             id: s.id.to_string(),
             name: s.name.clone(),
             east: false,
-            capacity: vec![(args.accelerator.clone(), capacity)],
+            capacity: vec![(accelerator.to_string(), capacity)],
             usd_per_kwh: usd,
             kg_per_kwh: kg,
             pue: args.pue.unwrap_or(s.pue.value),
-            usd_per_gpu_hour: vec![(args.accelerator.clone(), gpu_usd)],
+            usd_per_gpu_hour: vec![(accelerator.to_string(), gpu_usd)],
             lat: s.lat,
             lon: s.lon,
         });
@@ -583,6 +666,42 @@ fn problem_from_catalog(
         objective: xisuan_plan::Objective::default(),
     };
     (p, out)
+}
+
+/// The accelerator type a problem's sites hold most of.
+fn most_capacity(p: &xisuan_plan::Problem) -> String {
+    let mut total: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for s in &p.sites {
+        for (a, n) in &s.capacity {
+            *total.entry(a.as_str()).or_default() += *n as u64;
+        }
+    }
+    total
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_else(|| "h100".to_string())
+}
+
+/// How a scenario's sites are reported: their series as the scenario built them.
+fn scenario_sites(w: &World, catalog: &Catalog, origin: &str) -> Vec<SiteOut> {
+    w.sites
+        .iter()
+        .map(|s| {
+            let n = s.kg_per_kwh.len().max(1) as f64;
+            SiteOut {
+                id: s.id.clone(),
+                zone: catalog.site(&s.id).and_then(|c| c.grid_zone.clone()),
+                capacity: s.capacity,
+                pue: s.pue,
+                mean_carbon_g_per_kwh: s.kg_per_kwh.iter().sum::<f64>() / n * 1000.0,
+                mean_price_usd_per_mwh: s.usd_per_kwh.iter().sum::<f64>() / n * 1000.0,
+                carbon_source: format!("scenario {origin}"),
+                price_source: format!("scenario {origin}"),
+                inference_gpus_peak: 0,
+            }
+        })
+        .collect()
 }
 
 fn note_gaps(

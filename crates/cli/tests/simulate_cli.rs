@@ -173,3 +173,40 @@ fn own_csv_trace_with_sites_data_and_pausable_jobs() {
         assert_eq!(p["completed"].as_u64(), Some(2), "{}", p["policy"]);
     }
 }
+
+#[test]
+fn a_scenario_file_gives_the_sites_series_and_start() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/edwc/scenario.toml");
+    let scn = root.display().to_string();
+    let trace = data("gaia_job_traces/pai_1k.csv");
+    let o = xisuan(&[
+        "simulate",
+        "--trace",
+        &trace,
+        "--scenario",
+        &scn,
+        "--policy",
+        "planner,run-now,oracle",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The EDWC example: eight hubs, its own start, its carbon price (10 USD/t).
+    assert_eq!(v["sites"].as_array().unwrap().len(), 8);
+    assert_eq!(v["parameters"]["carbon_usd_per_t"].as_f64(), Some(10.0));
+    assert!(v["sites"][0]["carbon_source"]
+        .as_str()
+        .unwrap()
+        .starts_with("scenario"));
+    // Flags the scenario already sets are refused, not silently ignored.
+    let o = xisuan(&[
+        "simulate",
+        "--trace",
+        &trace,
+        "--scenario",
+        &scn,
+        "--sites",
+        "aws-us-east-1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -213,12 +213,13 @@ impl Policy for LetsWaitAwhile {
         let steps = (job.deadline_h - now - job.duration_h + 1e-9)
             .floor()
             .max(0.0) as usize;
-        let mut best = (f64::INFINITY, 0usize);
-        for k in 0..=steps {
+        let mut best = (c.integral(now, now + job.duration_h), 0usize);
+        for k in 1..=steps {
             let s = now + k as f64;
             let w = c.integral(s, s + job.duration_h);
-            // The first minimum wins, as `np.argmin` does.
-            if w < best.0 {
+            // The first minimum wins, as `np.argmin` does; differences within rounding of the
+            // prefix sums (a flat series) are ties, so a flat grid never makes a job wait.
+            if w < best.0 - 1e-9 * best.0.abs() {
                 best = (w, k);
             }
         }
@@ -279,7 +280,8 @@ impl Policy for Gaia {
             let s = now + i as f64;
             let saved = (c0 - c.integral(s, s + l)) / (i as f64 + l);
             // Python's `max` keeps the first of equal maxima.
-            if saved > best.0 {
+            // Savings within rounding of the prefix sums are no savings.
+            if saved > best.0 + 1e-9 * c0.abs() / l {
                 best = (saved, i);
             }
         }
@@ -432,6 +434,59 @@ mod tests {
                 hours: 1.5
             }]
         );
+    }
+
+    #[test]
+    fn a_flat_grid_never_makes_temporal_policies_wait() {
+        // Rounding in prefix sums of a constant series must not look like a saving.
+        let world = World {
+            sites: vec![crate::SiteSpec {
+                id: "flat".into(),
+                capacity: 4,
+                pue: 1.13,
+                usd_per_gpu_hour: 0.0,
+                kg_per_kwh: vec![0.7251; 200],
+                usd_per_kwh: vec![0.06; 200],
+                inference_gpus: vec![],
+            }],
+            links: vec![vec![crate::LinkSpec {
+                gbps: 1.0,
+                efficiency: 1.0,
+                usd_per_gb: 0.0,
+            }]],
+            kw_per_gpu: 0.7,
+            hours: 200,
+            start_hour: 0,
+            resume_overhead_h: 0.0,
+        };
+        let carbon = vec![Curve::new(&world.sites[0].kg_per_kwh, 1.13)];
+        let price = vec![Curve::new(&world.sites[0].usd_per_kwh, 1.13)];
+        let links = vec![vec![0.0]];
+        for now in [0.0, 17.3, 101.9] {
+            let v = View {
+                world: &world,
+                carbon: &carbon,
+                price: &price,
+                now,
+                link_free_at: &links,
+            };
+            let job = Job {
+                id: "j".into(),
+                arrival_h: now,
+                duration_h: 3.7,
+                gpus: 1,
+                home: 0,
+                data_bytes: 0.0,
+                deadline_h: now + 27.7,
+                pausable: false,
+            };
+            assert_eq!(LetsWaitAwhile.decide(&v, &job).segments[0].start_h, now);
+            let mut g = Gaia {
+                short_threshold_h: 2.0,
+                expected_h: [0.6, 7.2],
+            };
+            assert_eq!(g.decide(&v, &job).segments[0].start_h, now);
+        }
     }
 
     #[test]
