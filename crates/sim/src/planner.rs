@@ -9,9 +9,10 @@
 //! every reservation outwards, so the calendar never promises what the site does not have.
 //! Inference reservations come off the calendar first.
 //!
-//! A job that fits nowhere before its deadline goes to the (site, start) that finishes first
-//! in the calendar, which grows past the end of the series for it (a deadline miss,
-//! reported); pausable jobs run as one piece here.
+//! A pausable job may instead run in its cheapest free one-hour slots at one site, each resume
+//! paying the world's overhead, when that scores better than its best single run. A job that
+//! fits nowhere before its deadline goes to the (site, start) that finishes first in the
+//! calendar, which grows past the end of the series for it (a deadline miss, reported).
 
 use crate::policy::{Decision, Policy, View};
 use crate::world::{Job, World};
@@ -159,6 +160,71 @@ impl Planner {
     }
 }
 
+impl Planner {
+    /// The best suspend-and-resume plan of a pausable job: at each site, the job's hours go
+    /// to the free one-hour slots (aligned to when its data is there) with the lowest score
+    /// per kW, in time order, the last one partial; each resume adds the world's overhead.
+    /// Scored with the same `Objective::score` (cost, carbon, delay to the last end).
+    fn best_paused(&self, v: &View, job: &Job) -> Option<(f64, Decision)> {
+        let p = self.online.problem();
+        let obj = &p.objective;
+        let kw = job.gpus as f64 * v.world.kw_per_gpu;
+        let over = v.world.resume_overhead_h;
+        let need = (job.duration_h - 1e-9).ceil().max(1.0) as usize;
+        let mut best: Option<(f64, Decision)> = None;
+        for site in 0..p.sites.len() {
+            if v.world.sites[site].capacity < job.gpus {
+                continue;
+            }
+            let first = v.transfer_ready(job, site);
+            let n_slots = ((job.deadline_h - first).min(p.slots as f64 - first - 1.0 - over) - 1e-9)
+                .floor()
+                .max(0.0) as usize;
+            // Splitting needs two slots or more, and a resume shorter than the gap it fills.
+            if n_slots < need || need < 2 || over >= 1.0 {
+                continue;
+            }
+            let mut slots: Vec<(f64, usize)> = (0..n_slots)
+                .filter(|&k| {
+                    let a = first + k as f64;
+                    self.fits(site, a, a + 1.0 + over, job.gpus)
+                })
+                .map(|k| {
+                    let (usd, kg) = self.online.span(site, first + k as f64, 1.0);
+                    (obj.score(usd, kg, 0.0), k)
+                })
+                .collect();
+            if slots.len() < need {
+                continue;
+            }
+            slots.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut chosen: Vec<usize> = slots[..need].iter().map(|s| s.1).collect();
+            chosen.sort_unstable();
+            let segments = crate::policy::merge_slots(&chosen, first, job.duration_h);
+            let (mut usd, mut kg, mut run) = (0.0, 0.0, 0.0);
+            let mut end = first;
+            for (k, seg) in segments.iter().enumerate() {
+                let len = seg.hours + if k > 0 { over } else { 0.0 };
+                let (u, c) = self.online.span(site, seg.start_h, len);
+                usd += kw * u;
+                kg += kw * c;
+                run += len;
+                end = seg.start_h + len;
+            }
+            usd += job.gpus as f64 * p.sites[site].gpu_hour_usd(ACC) * run;
+            if site != job.home && job.data_bytes > 0.0 {
+                usd += p.links[job.home][site].usd(job.data_bytes);
+            }
+            let delay = (end - v.now - job.duration_h).max(0.0);
+            let score = obj.score(usd, kg, delay * job.gpus as f64);
+            if best.as_ref().is_none_or(|b| score < b.0 - 1e-9) {
+                best = Some((score, Decision { site, segments }));
+            }
+        }
+        best
+    }
+}
+
 /// The planning problem of the world: its sites, rates, links and the objective.
 fn problem(world: &World, st: &PlannerSettings) -> Problem {
     Problem {
@@ -237,11 +303,33 @@ impl Policy for Planner {
             delay_weight: job.gpus as f64,
         };
         let mut buf = std::mem::take(&mut self.buf);
-        let found = self
+        let best = self
             .online
-            .best(&req, &mut buf, |s, a, b| self.fits(s, a, b, job.gpus))
-            .map(|c| (c.site, c.start));
+            .best(&req, &mut buf, |s, a, b| self.fits(s, a, b, job.gpus));
         self.buf = buf;
+        // A pausable job may do better in its cheapest free hours, resumes paid.
+        if job.pausable {
+            let paused = self.best_paused(v, job);
+            if let Some((score, d)) = paused {
+                if best.is_none_or(|c| score < c.score - 1e-9) {
+                    for (k, seg) in d.segments.iter().enumerate() {
+                        let extra = if k > 0 {
+                            v.world.resume_overhead_h
+                        } else {
+                            0.0
+                        };
+                        self.take(
+                            d.site,
+                            seg.start_h,
+                            seg.start_h + seg.hours + extra,
+                            job.gpus,
+                        );
+                    }
+                    return d;
+                }
+            }
+        }
+        let found = best.map(|c| (c.site, c.start));
         match found.or_else(|| self.earliest_finish(v, job)) {
             Some((site, start)) => {
                 self.take(site, start, start + job.duration_h, job.gpus);

@@ -296,3 +296,58 @@ fn suspend_and_resume_costs_the_overhead() {
         "the bound pays no resume"
     );
 }
+
+/// The planner pauses a pausable job when its cleanest hours are apart and the resume costs
+/// less than the dirty hour it skips: 2 h of work over rates 0.9, 0.1, 0.9, 0.1, 0.9 (kg/kWh).
+#[test]
+fn planner_suspends_when_it_pays() {
+    let kg = vec![0.9, 0.1, 0.9, 0.1, 0.9, 0.9, 0.9, 0.9];
+    let world = World {
+        sites: vec![SiteSpec {
+            id: "a".into(),
+            capacity: 1,
+            pue: 1.0,
+            usd_per_gpu_hour: 0.0,
+            usd_per_kwh: vec![0.0; 8],
+            kg_per_kwh: kg,
+            inference_gpus: vec![],
+        }],
+        links: vec![vec![LinkSpec {
+            gbps: 1.0,
+            efficiency: 1.0,
+            usd_per_gb: 0.0,
+        }]],
+        kw_per_gpu: 1.0,
+        hours: 8,
+        start_hour: 0,
+        resume_overhead_h: 0.1,
+    };
+    let job = |pausable| Job {
+        id: "p".into(),
+        arrival_h: 0.0,
+        duration_h: 2.0,
+        gpus: 1,
+        home: 0,
+        data_bytes: 0.0,
+        deadline_h: 5.0,
+        pausable,
+    };
+    let settings = PlannerSettings {
+        carbon_usd_per_t: 1000.0,
+        delay_usd_per_gpu_hour: 0.0,
+        ticks_per_hour: 12,
+    };
+    let run = |pausable| {
+        let jobs = vec![job(pausable)];
+        let mut p = Planner::new(&world, settings);
+        simulate(&world, &jobs, &mut p, RunOptions::default(), &mut |_, _| {}).unwrap()
+    };
+    // Paused: hours 1 and 3, the resume's 0.1 h spills into hour 4 at 0.9: 0.1 + 0.1 + 0.09.
+    let paused = run(true);
+    assert_eq!(paused.outcomes[0].runs, vec![(1.0, 2.0), (3.0, 4.1)]);
+    assert!((paused.metrics.carbon_kg - 0.29).abs() < 1e-9);
+    // In one piece the best is 1 h of 0.1 and 1 h of 0.9 = 1.0 kg.
+    let whole = run(false);
+    assert!((whole.metrics.carbon_kg - 1.0).abs() < 1e-9);
+    assert_eq!(paused.metrics.queue_h.max, 0.0);
+}
