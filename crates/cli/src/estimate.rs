@@ -201,6 +201,15 @@ pub struct TrainArgs {
     json: bool,
 }
 
+/// Replaces each default with the flag's value, labelled as the user's, where a flag was given.
+fn override_all<const N: usize>(items: [(&mut Sourced<f64>, Option<f64>, &str); N]) {
+    for (slot, v, flag) in items {
+        if let Some(v) = v {
+            *slot = Sourced::user(v, flag);
+        }
+    }
+}
+
 fn user(v: Option<f64>, flag: &str) -> Option<Sourced<f64>> {
     v.map(|v| Sourced::user(v, flag))
 }
@@ -437,7 +446,7 @@ fn serve(a: &ServeArgs) -> anyhow::Result<()> {
         i.demand = Some(d);
     }
     i.fleet = a.servers.map(|servers| Fleet { servers });
-    for (slot, v, flag) in [
+    override_all([
         (&mut i.tpot_ms, a.tpot_ms, "--tpot-ms"),
         (&mut i.prefill_mfu, a.prefill_mfu, "--prefill-mfu"),
         (&mut i.bandwidth_efficiency, a.bandwidth_efficiency, "--bandwidth-efficiency"),
@@ -447,11 +456,7 @@ fn serve(a: &ServeArgs) -> anyhow::Result<()> {
         (&mut i.pue, a.pue, "--pue"),
         (&mut i.load_factor, a.load_factor, "--load-factor"),
         (&mut i.lifetime_years, a.lifetime_years, "--lifetime-years"),
-    ] {
-        if let Some(v) = v {
-            *slot = Sourced::user(v, flag);
-        }
-    }
+    ]);
     let e = estimate_serve(&i).map_err(|e| BadInput(e.to_string()))?;
     if a.json {
         let v = json!({
@@ -538,17 +543,13 @@ fn choose_cmd(a: &ChooseArgs) -> anyhow::Result<()> {
         BadInput(format!("--tier: unknown tier `{}`; known: {}", a.tier, TIERS.iter().map(|t| t.id).collect::<Vec<_>>().join(", ")))
     })?;
     let mut i = ChooseInput::new(a.tokens_per_month, tier, acc);
-    for (slot, v, flag) in [
+    override_all([
         (&mut i.usd_per_gpu_hour, a.usd_per_gpu_hour, "--usd-per-gpu-hour"),
         (&mut i.api_usd_per_m_in, a.api_usd_per_m_in, "--api-usd-per-m-in"),
         (&mut i.api_usd_per_m_out, a.api_usd_per_m_out, "--api-usd-per-m-out"),
         (&mut i.horizon_months, a.horizon_months, "--horizon-months"),
         (&mut i.fine_tune_tokens, a.fine_tune_tokens, "--fine-tune-tokens"),
-    ] {
-        if let Some(v) = v {
-            *slot = Sourced::user(v, flag);
-        }
-    }
+    ]);
     let c = choose(&i).map_err(|e| BadInput(e.to_string()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c)?);

@@ -2,6 +2,9 @@
 //! exit codes (2 for input the user can fix, 1 for everything else). Nothing else lives here;
 //! each subcommand's code is in its own file.
 
+// Flag checks use negated comparisons (`!(x >= 0.0)`) on purpose: they also reject NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 /// Appends one formatted line to a `String` buffer (output is written once, by `emit`).
 macro_rules! outln {
     ($out:expr) => {{

@@ -53,6 +53,12 @@ pub struct PlanArgs {
     /// Show every job in the table (default: the first 20 and every unplaced one).
     #[arg(long)]
     all_jobs: bool,
+    /// Override the scenario's carbon price, USD per tonne CO2e.
+    #[arg(long, allow_hyphen_values = true)]
+    carbon_usd_per_t: Option<f64>,
+    /// Override the scenario's carbon cap for the whole plan, tonnes CO2e (MILP enforces it).
+    #[arg(long, allow_hyphen_values = true)]
+    carbon_cap_t: Option<f64>,
 }
 
 /// Work left unplaced under `--strict` (exit code 3).
@@ -83,7 +89,19 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
     if !a.scenario.exists() {
         return Err(BadInput(format!("{}: no such scenario file", a.scenario.display())).into());
     }
-    let sc = xisuan_io::scenario::load(&a.scenario).map_err(|e| BadInput(format!("{e:#}")))?;
+    let mut sc = xisuan_io::scenario::load(&a.scenario).map_err(|e| BadInput(format!("{e:#}")))?;
+    if let Some(c) = a.carbon_usd_per_t {
+        if !(c >= 0.0) {
+            return Err(BadInput(format!("--carbon-usd-per-t: must not be negative, got {c}")).into());
+        }
+        sc.problem.objective.carbon_usd_per_t = c;
+    }
+    if let Some(c) = a.carbon_cap_t {
+        if !(c >= 0.0) {
+            return Err(BadInput(format!("--carbon-cap-t: must not be negative, got {c}")).into());
+        }
+        sc.problem.objective.carbon_cap_t = Some(c);
+    }
     let p = &sc.problem;
     let mut plan: Plan = match a.solver {
         SolverArg::Milp => Milp { time_limit_s: a.time_limit, mip_rel_gap: a.mip_gap, ..Milp::default() }.solve(p)?,

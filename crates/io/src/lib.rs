@@ -3,6 +3,9 @@
 //! Nothing here interprets data; it only finds, reads and names files, so that every
 //! diagnostic and error can say which file it is about.
 
+// Validation uses negated comparisons (`!(x >= 0.0)`) on purpose: they also reject NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod scenario;
 pub mod trace;
 

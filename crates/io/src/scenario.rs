@@ -32,6 +32,8 @@ struct File {
     #[serde(default)]
     objective: ObjectiveEntry,
     #[serde(default)]
+    costs: CostsEntry,
+    #[serde(default)]
     accelerators: BTreeMap<String, Spanned<AccEntry>>,
     #[serde(default)]
     time_of_use: Vec<Spanned<TouEntry>>,
@@ -92,6 +94,16 @@ impl Default for ObjectiveEntry {
     fn default() -> Self {
         ObjectiveEntry { cost_weight: 1.0, carbon_usd_per_t: 0.0, carbon_weight: 1.0, delay_usd_per_hour: 0.0, carbon_cap_t: None }
     }
+}
+
+/// How accelerator time is paid for.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CostsEntry {
+    /// "owned" (default): electricity at the site's price plus the hardware's purchase price
+    /// over four years; "rental": the site's on-demand price per accelerator-hour, which
+    /// includes electricity (energy and carbon are still counted).
+    basis: Option<Spanned<String>>,
 }
 
 /// Per accelerator type: power and non-electricity cost, overriding the estimator's defaults.
@@ -214,6 +226,25 @@ pub fn diurnal(local_hour: f64) -> f64 {
     0.65 + 0.35 * ((local_hour - 21.0) / 24.0 * std::f64::consts::TAU).cos()
 }
 
+/// A job's accelerator options: each type's power and cost (via `kw_cost`, which validates the
+/// name) and its speed relative to the reference, from sustained throughput (peak × default MFU).
+fn options(
+    kw_cost: &mut dyn FnMut(&str, std::ops::Range<usize>, &str) -> Result<(String, f64, f64), ScenarioError>,
+    names: &[String],
+    reference: &xisuan_estimate::Accelerator,
+    span: std::ops::Range<usize>,
+    field: &str,
+) -> Result<Vec<AcceleratorOption>, ScenarioError> {
+    let mut out = Vec::new();
+    for name in names {
+        let (id, kw, _) = kw_cost(name, span.clone(), &format!("{field}.accelerators"))?;
+        let a = find_accelerator(&id).expect("kw_cost resolved it");
+        let speed = (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value);
+        out.push(AcceleratorOption { accelerator: id, speed, kw_per_gpu: kw });
+    }
+    Ok(out)
+}
+
 struct Loader<'a> {
     text: &'a str,
     origin: String,
@@ -315,6 +346,15 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
         }
     }
 
+    let rental = match file.costs.basis.as_ref().map(|b| (b.get_ref().as_str(), b.span())) {
+        None | Some(("owned", _)) => false,
+        Some(("rental", _)) => true,
+        Some((other, span)) => return Err(l.err(span, "costs.basis", format!("`{other}` is not owned or rental")).into()),
+    };
+    if rental {
+        diagnostics.push(Diagnostic::info("costs", "rental basis: on-demand prices per accelerator-hour include electricity; electricity prices set to 0, energy and carbon still counted"));
+    }
+
     // Sites with per-slot series.
     let mut sites = Vec::new();
     for id in &site_ids {
@@ -354,6 +394,7 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
             }
             None => vec![annual_usd; slots as usize],
         };
+        let usd = if rental { vec![0.0; slots as usize] } else { usd };
         let mut capacity = Vec::new();
         let mut gpu_hour = Vec::new();
         for (acc, c) in &s.capacity {
@@ -362,7 +403,11 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
                 continue;
             };
             capacity.push((a.id.to_string(), c.value));
-            let (_, _, cost) = kw_cost(a.id, 0..0, "capacity")?;
+            let cost = if rental {
+                s.gpu_hour_price.get(acc).map(|p| p.value.0).unwrap_or(a.default_usd_per_hour.value)
+            } else {
+                kw_cost(a.id, 0..0, "capacity")?.2
+            };
             gpu_hour.push((a.id.to_string(), cost));
         }
         sites.push(Site {
@@ -452,14 +497,7 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
             }
             _ => return Err(l.err(je.span(), &field, "give either hours, or params and tokens").into()),
         };
-        let mut accelerators = Vec::new();
-        for name in &j.accelerators {
-            let a = acc_of(name, je.span(), &format!("{field}.accelerators"), &l)?;
-            let (id, kw, _) = kw_cost(a.id, je.span(), &field)?;
-            // Relative speed from sustained throughput: peak × default MFU.
-            let speed = (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value);
-            accelerators.push(AcceleratorOption { accelerator: id, speed, kw_per_gpu: kw });
-        }
+        let accelerators = options(&mut kw_cost, &j.accelerators, reference, je.span(), &field)?;
         let data_site = site_ix(&j.data_site, je.span(), &format!("{field}.data_site"))?;
         let deadline = j.deadline_hour.unwrap_or(slots);
         if deadline <= j.earliest_hour {
@@ -487,17 +525,12 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
         if b.gpus.is_empty() || b.accelerators.is_empty() || b.data_sites.is_empty() {
             return Err(l.err(be.span(), &field, "gpus, accelerators and data_sites need at least one entry").into());
         }
-        if !(b.hours[0] > 0.0 && b.hours[0] <= b.hours[1]) || !(b.slack[0] >= 1.0 && b.slack[0] <= b.slack[1]) || b.earliest_hour[0] > b.earliest_hour[1] {
+        let ranges_ok = b.hours[0] > 0.0 && b.hours[0] <= b.hours[1] && b.slack[0] >= 1.0 && b.slack[0] <= b.slack[1];
+        if !ranges_ok || b.earliest_hour[0] > b.earliest_hour[1] {
             return Err(l.err(be.span(), &field, "ranges must be [low, high] with hours > 0 and slack >= 1").into());
         }
-        let mut accelerators = Vec::new();
         let reference = acc_of(&b.accelerators[0], be.span(), &format!("{field}.accelerators"), &l)?;
-        for name in &b.accelerators {
-            let a = acc_of(name, be.span(), &format!("{field}.accelerators"), &l)?;
-            let (id, kw, _) = kw_cost(a.id, be.span(), &field)?;
-            let speed = (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value);
-            accelerators.push(AcceleratorOption { accelerator: id, speed, kw_per_gpu: kw });
-        }
+        let accelerators = options(&mut kw_cost, &b.accelerators, reference, be.span(), &field)?;
         let data_sites: Vec<usize> = b
             .data_sites
             .iter()

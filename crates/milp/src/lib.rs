@@ -7,7 +7,8 @@
 //! has already removed the impossible ones, so deadlines, residency and accelerator types are
 //! satisfied by construction):
 //! - each job: Σ starts + unplaced = 1 (unplaced is penalised far above any placement);
-//! - pausable jobs: a site choice z and per-slot binaries x with Σ_t x = slots · z;
+//! - pausable jobs: a site choice z and per-slot binaries x with Σ_t x = slots · z (they hold
+//!   whole hours, so the cost of any slot set is exact);
 //! - each (site, accelerator, slot): Σ running jobs' accelerators + services' replicas ≤ capacity;
 //! - each service, region, slot: Σ flows to sites within the latency objective + unmet = demand,
 //!   and flows at a site ≤ its integer replicas × replica throughput;
@@ -101,7 +102,7 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
             let ideal_end = j.earliest as f64 + j.hours / j.accelerators[0].speed;
             let mut end_rows: HashMap<u32, Row> = HashMap::new();
             if obj.delay_usd_per_hour > 0.0 {
-                // e_j ≥ (t + frac) · x[j,o,t]: the job ends after its last slot run.
+                // e_j ≥ (t + 1) · x[j,o,t]: the job ends after its last slot run.
                 for o in &jo.options {
                     for t in o.first_start..o.last_start + o.slots {
                         end_rows.entry(t).or_insert_with(|| pb.add_row(0.0..));
@@ -118,16 +119,13 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
                 let rates = &ctx.rates[o.site];
                 let rate = |t: u32| obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total;
                 let window = o.first_start..o.last_start + o.slots;
-                // The last slot run is partial; crediting the dearest slot's unused share keeps the
-                // model a lower bound of the true cost whichever slot ends up last.
-                let max_rate = window.clone().map(rate).fold(0.0f64, f64::max);
-                let frac = o.hours - (o.slots - 1) as f64;
-                let fixed = obj.score(o.gpu_hour_usd_total * o.hours + o.transfer_usd, 0.0, 0.0) - (1.0 - frac) * max_rate;
+                // Pausable jobs hold whole hours (see `Ctx::eval_slots`), so this is exact.
+                let fixed = obj.score(o.gpu_hour_usd_total * o.slots as f64 + o.transfer_usd, 0.0, 0.0);
                 add(&mut pb, &mut vars, Var::Choose { job: ji, option: oi }, fixed, 1.0, true, &[(assign, 1.0), (count, -(o.slots as f64))]);
                 for t in window {
                     let mut rows = vec![(count, 1.0), (cap_row(&mut pb, o.site, o.acc, t), j.gpus as f64)];
                     if let Some(r) = end_rows.get(&t) {
-                        rows.push((*r, -(t as f64 + frac)));
+                        rows.push((*r, -(t as f64 + 1.0)));
                     }
                     if let Some(c) = carbon_row {
                         rows.push((c, o.kw_total * rates.kg_per_kw[t as usize]));
@@ -167,15 +165,15 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
         let unmet_penalty = 10.0 * dearest / v.replica_rps + 1e3;
         for t in 0..p.slots {
             let mut site_rows: HashMap<usize, Row> = HashMap::new();
-            for g in 0..p.regions.len() {
-                let d = v.demand[g][t as usize];
+            for (g, (dem, sites_g)) in v.demand.iter().zip(&feasible).enumerate() {
+                let d = dem[t as usize];
                 if d <= 0.0 {
                     continue;
                 }
                 let demand = pb.add_row(d..=d);
                 penalty_cols.push((vars.len(), unmet_penalty));
                 add(&mut pb, &mut vars, Var::Unmet { svc: vi, region: g, slot: t }, unmet_penalty, f64::INFINITY, false, &[(demand, 1.0)]);
-                for &s in &feasible[g] {
+                for &s in sites_g {
                     let sr = *site_rows.entry(s).or_insert_with(|| pb.add_row(..=0.0));
                     add(&mut pb, &mut vars, Var::Flow { svc: vi, region: g, site: s, slot: t }, 0.0, f64::INFINITY, false, &[(demand, 1.0), (sr, 1.0)]);
                 }
@@ -197,7 +195,7 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
 }
 
 /// Column values of a set of decisions, for warm-starting HiGHS.
-fn warm(m: &Model, ctx: &Ctx, opts: &[JobOptions], d: &Decisions) -> Vec<f64> {
+fn warm(m: &Model, ctx: &Ctx, d: &Decisions) -> Vec<f64> {
     let p = ctx.p;
     let mut replicas: HashMap<(usize, usize, u32), f64> = HashMap::new();
     let mut flows: HashMap<(usize, usize, usize, u32), f64> = HashMap::new();
@@ -223,10 +221,7 @@ fn warm(m: &Model, ctx: &Ctx, opts: &[JobOptions], d: &Decisions) -> Vec<f64> {
                 let j = &p.jobs[job];
                 let ideal = j.earliest as f64 + j.hours / j.accelerators[0].speed;
                 match &d.jobs[job] {
-                    Some(jd) => {
-                        let o = &opts[job].options[jd.option];
-                        (*jd.slots.last().unwrap() as f64 + o.hours - (o.slots - 1) as f64).max(ideal)
-                    }
+                    Some(jd) => (*jd.slots.last().unwrap() as f64 + 1.0).max(ideal),
                     None => ideal,
                 }
             }
@@ -336,7 +331,7 @@ impl Solver for Milp {
         let m = build(&ctx, &opts, true);
         let n_cols = m.vars.len();
         let offset = m.offset;
-        let warm_cols = start_decisions.as_ref().map(|d| warm(&m, &ctx, &opts, d));
+        let warm_cols = start_decisions.as_ref().map(|d| warm(&m, &ctx, d));
         let penalty_cols = m.penalty_cols.clone();
         let vars = m.vars.clone();
         let mut model = m.pb.optimise(Sense::Minimise);

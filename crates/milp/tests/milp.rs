@@ -17,7 +17,7 @@ fn milp() -> Milp {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, rng_seed: proptest::test_runner::RngSeed::Fixed(20261127), ..ProptestConfig::default() })]
 
     #[test]
     fn milp_plans_keep_invariants_and_never_lose_to_the_heuristic(seed in any::<u64>(), sites in 1usize..4, slots in 8u32..30, jobs in 0usize..12, services in 0usize..2) {

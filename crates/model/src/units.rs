@@ -294,7 +294,7 @@ mod tests {
     #[test]
     fn human_numbers_are_readable() {
         assert_eq!(human(1_234_567.8), "1,234,568");
-        assert_eq!(human(3.14159), "3.142");
+        assert_eq!(human(1.23456), "1.235");
         assert_eq!(human(0.05), "0.05000");
         assert_eq!(human(3.14e23), "3.140e23");
         assert_eq!(human(-2500.0), "-2,500");

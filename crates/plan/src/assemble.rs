@@ -59,9 +59,9 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
             }
             Some(dec) => {
                 let o = &jo.options[dec.option];
-                let contiguous = dec.slots.windows(2).all(|w| w[1] == w[0] + 1);
                 let start = dec.slots[0];
-                let e = if contiguous { ctx.eval(job, o, start) } else { ctx.eval_slots(job, o, &dec.slots) };
+                // Pausable jobs hold whole hours, wherever their slots fall (`Ctx::eval_slots`).
+                let e = if job.pausable { ctx.eval_slots(job, o, &dec.slots) } else { ctx.eval(job, o, start) };
                 // Why not the other possible sites: their best option's score, capacity ignored.
                 for s in jo.options.iter().map(|x| x.site).filter(|&s| s != o.site).collect::<std::collections::BTreeSet<_>>() {
                     let best = jo

@@ -115,7 +115,7 @@ pub fn baselines(p: &Problem) -> Vec<Baseline> {
     ];
     for (name, description, pick, rank) in policies {
         let mut free = Free::new(&ctx);
-        let (services, unmet) = place_services(&ctx, &mut free, &*rank);
+        let (services, unmet) = place_services(&ctx, &mut free, &*rank, false);
         let jobs = forced(&ctx, &relaxed, &*pick, &mut free);
         let d = Decisions { jobs, services, unmet, late_ok: true };
         let plan = assemble(&ctx, &relaxed, &d, name);

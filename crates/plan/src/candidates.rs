@@ -229,23 +229,18 @@ impl<'a> Ctx<'a> {
         Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) }
     }
 
-    /// Cost, carbon and score of running a pausable job in the given slots.
+    /// Cost, carbon and score of running a pausable job in the given slots. A pausable job is
+    /// checkpointed and resumed at hour boundaries, so it holds (and powers) its accelerators
+    /// for every hour it is scheduled, the last one included.
     pub fn eval_slots(&self, j: &Job, o: &SiteOption, slots: &[u32]) -> Eval {
         let r = &self.rates[o.site];
-        // Every slot is a full hour except possibly the last one run.
-        let frac = o.hours - (o.slots - 1) as f64;
-        let mut usd_kw = 0.0;
-        let mut kg_kw = 0.0;
-        for (i, &t) in slots.iter().enumerate() {
-            let w = if i + 1 == slots.len() { frac } else { 1.0 };
-            usd_kw += w * r.usd_per_kw[t as usize];
-            kg_kw += w * r.kg_per_kw[t as usize];
-        }
+        let (usd_kw, kg_kw) = slots.iter().fold((0.0, 0.0), |(u, k), &t| (u + r.usd_per_kw[t as usize], k + r.kg_per_kw[t as usize]));
+        let held = slots.len() as f64;
         let electricity_usd = o.kw_total * usd_kw;
-        let usd = electricity_usd + o.gpu_hour_usd_total * o.hours + o.transfer_usd;
+        let usd = electricity_usd + o.gpu_hour_usd_total * held + o.transfer_usd;
         let kg = o.kw_total * kg_kw;
-        let kwh = o.kw_total * o.hours * self.p.sites[o.site].pue;
-        let end = slots.last().map(|&t| t as f64 + frac).unwrap_or(0.0);
+        let kwh = o.kw_total * held * self.p.sites[o.site].pue;
+        let end = slots.last().map(|&t| t as f64 + 1.0).unwrap_or(0.0);
         let delay_h = (end - Self::ideal_end(j)).max(0.0);
         Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) }
     }

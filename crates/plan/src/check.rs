@@ -102,13 +102,12 @@ pub fn check(p: &Problem, plan: &Plan) -> Vec<String> {
             }
         }
         let mut unmet = 0.0;
-        for g in 0..p.regions.len() {
-            for t in 0..p.slots as usize {
-                let d = svc.demand[g][t];
-                if served[g][t] > d * (1.0 + 1e-9) + 1e-9 {
+        for (g, (dem, got)) in svc.demand.iter().zip(&served).enumerate() {
+            for (t, (&d, &x)) in dem.iter().zip(got).enumerate() {
+                if x > d * (1.0 + 1e-9) + 1e-9 {
                     v.push(format!("service {} over-serves {} in slot {t}", sp.service, p.regions[g].name));
                 }
-                unmet += (d - served[g][t]).max(0.0);
+                unmet += (d - x).max(0.0);
             }
         }
         if (unmet - sp.unmet_rps_hours).abs() > 1e-6 * (1.0 + unmet) {

@@ -41,19 +41,62 @@ struct Cand {
     start: u32,
 }
 
-/// The cheapest `o.slots` free slots in the option's window, for a pausable job.
+/// The best set of `o.slots` free slots in the option's window for a pausable job, counting
+/// the delay its last slot causes: for each possible last slot `e` (in time order), the
+/// cheapest `slots - 1` free slots before `e` plus `e` itself. A max-heap keeps the cheapest
+/// `slots - 1` as `e` advances, so the scan is O(W log W) for a window of W slots.
 fn pausable_slots(ctx: &Ctx, j: &Job, o: &SiteOption, free: &Free) -> Option<Vec<u32>> {
+    use std::collections::BinaryHeap;
     let rates = &ctx.rates[o.site];
     let obj = &ctx.p.objective;
-    let mut window: Vec<(f64, u32)> = (o.first_start..o.last_start + o.slots)
-        .filter(|&t| free.free[o.site][o.acc][t as usize] >= j.gpus)
-        .map(|t| (obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0), t))
-        .collect();
-    if window.len() < o.slots as usize {
-        return None;
+    let rate = |t: u32| obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total;
+    let k = o.slots as usize;
+    // Whole hours: see `Ctx::eval_slots`.
+    let frac = 1.0;
+    let ideal_end = j.earliest as f64 + j.hours / j.accelerators[0].speed;
+    // Totally ordered f64 for the heap.
+    #[derive(PartialEq)]
+    struct R(f64, u32);
+    impl Eq for R {}
+    impl PartialOrd for R {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
     }
-    window.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut slots: Vec<u32> = window[..o.slots as usize].iter().map(|w| w.1).collect();
+    impl Ord for R {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+        }
+    }
+    let mut heap: BinaryHeap<R> = BinaryHeap::new();
+    let mut sum = 0.0;
+    let mut best: Option<(f64, u32)> = None;
+    for e in o.first_start..o.last_start + o.slots {
+        if free.free[o.site][o.acc][e as usize] < j.gpus {
+            continue;
+        }
+        if heap.len() == k - 1 {
+            let delay = (e as f64 + frac - ideal_end).max(0.0);
+            let total = sum + frac * rate(e) + obj.delay_usd_per_hour * delay;
+            if best.is_none_or(|b| total < b.0 - 1e-12) {
+                best = Some((total, e));
+            }
+        }
+        // Slot e becomes a candidate for the earlier slots of later ends.
+        if k > 1 {
+            heap.push(R(rate(e), e));
+            sum += rate(e);
+            if heap.len() > k - 1 {
+                sum -= heap.pop().map(|r| r.0).unwrap_or(0.0);
+            }
+        }
+    }
+    let (_, end) = best?;
+    // Rebuild the chosen set: the cheapest k - 1 free slots before `end`, plus `end`.
+    let mut before: Vec<(f64, u32)> = (o.first_start..end).filter(|&t| free.free[o.site][o.acc][t as usize] >= j.gpus).map(|t| (rate(t), t)).collect();
+    before.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut slots: Vec<u32> = before[..k - 1].iter().map(|x| x.1).collect();
+    slots.push(end);
     slots.sort_unstable();
     Some(slots)
 }
@@ -85,7 +128,12 @@ fn best_placement_with_floor(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, t
             Timing::Asap => {
                 // The first start with room at this site; its score decides between sites.
                 if let Some(t) = (o.first_start..=o.last_start).find(|&t| free.fits(o.site, o.acc, t, o.slots, j.gpus)) {
-                    buf.push(Cand { score: ctx.eval(j, o, t).score, option: oi as u32, start: t });
+                    let score = if j.pausable {
+                        ctx.eval_slots(j, o, &(t..t + o.slots).collect::<Vec<_>>()).score
+                    } else {
+                        ctx.eval(j, o, t).score
+                    };
+                    buf.push(Cand { score, option: oi as u32, start: t });
                 }
             }
         }
@@ -130,10 +178,15 @@ fn best_placement_with_floor(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, t
 /// Places every service slot by slot, best-ranked feasible site first (lowest `rank(service,
 /// region, site, slot)`), splitting a region's demand when a site fills up. Returns decisions and
 /// unmet demand per service.
+///
+/// With `pool`, the planner's own placement then fills partly used replicas (`consolidate`):
+/// a replica is paid whole, so moving a site's last partial load into spare room elsewhere
+/// saves one.
 pub fn place_services(
     ctx: &Ctx,
     free: &mut Free,
     rank: &dyn Fn(&crate::problem::Service, usize, usize, u32) -> f64,
+    pool: bool,
 ) -> (Vec<Vec<ServiceDecision>>, Vec<f64>) {
     let p = ctx.p;
     let mut all = Vec::new();
@@ -172,7 +225,9 @@ pub fn place_services(
                     miss += rest;
                 }
             }
-            consolidate(v, t, acc, free, &feasible, &mut load, &mut served, rank);
+            if pool {
+                consolidate(v, t, acc, free, &feasible, &mut load, &mut served, rank);
+            }
             for s in 0..p.sites.len() {
                 if load[s] <= 1e-9 {
                     continue;
@@ -270,7 +325,7 @@ impl Heuristic {
             let (usd, kg, _) = ctx.replica_eval(v, s, t);
             p.objective.score(usd, kg, 0.0)
         };
-        let (services, unmet) = place_services(ctx, &mut free, &by_score);
+        let (services, unmet) = place_services(ctx, &mut free, &by_score, true);
 
         // Least flexible first: smallest slack between earliest start and deadline, then the
         // largest GPU-hours; index last for determinism.
@@ -372,11 +427,10 @@ pub fn capacity_relaxation_bound(ctx: &Ctx, opts: &[JobOptions], d: &Decisions) 
                         .map(|t| p.objective.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0))
                         .collect();
                     w.sort_by(f64::total_cmp);
-                    // Energy of the cheapest slots, plus the parts that do not depend on time.
+                    // Energy of the cheapest whole hours, plus the parts that do not depend on time.
                     let energy: f64 = w[..o.slots as usize].iter().sum::<f64>() * o.kw_total;
-                    let frac_saving = (o.slots as f64 - o.hours) * w[o.slots as usize - 1] * o.kw_total;
-                    let fixed = p.objective.score(o.gpu_hour_usd_total * o.hours + o.transfer_usd, 0.0, 0.0);
-                    energy - frac_saving.max(0.0) + fixed
+                    let fixed = p.objective.score(o.gpu_hour_usd_total * o.slots as f64 + o.transfer_usd, 0.0, 0.0);
+                    energy + fixed
                 } else {
                     (o.first_start..=o.last_start).map(|t| ctx.eval(j, o, t).score).fold(f64::INFINITY, f64::min)
                 }
@@ -386,11 +440,11 @@ pub fn capacity_relaxation_bound(ctx: &Ctx, opts: &[JobOptions], d: &Decisions) 
             total += best;
         }
     }
-    for (vi, v) in p.services.iter().enumerate() {
-        for g in 0..p.regions.len() {
+    for (v, served_v) in p.services.iter().zip(&served) {
+        for (g, served_g) in served_v.iter().enumerate() {
             let sites = ctx.service_sites(v, g).0;
             for t in 0..p.slots {
-                let dmd = served[vi][g][t as usize];
+                let dmd = served_g[t as usize];
                 if dmd <= 0.0 {
                     continue;
                 }
@@ -410,8 +464,55 @@ pub fn capacity_relaxation_bound(ctx: &Ctx, opts: &[JobOptions], d: &Decisions) 
     Bound { value: total, kind: "capacity_relaxation".into() }
 }
 
-/// Plans `p` with the heuristic, reporting the capacity-relaxation bound.
+/// Plans `p` with the heuristic, reporting the capacity-relaxation bound. With a carbon cap,
+/// the heuristic raises its internal carbon price (Lagrangian style, by bisection) until the
+/// plan's emissions fit under the cap, and says so in the notes; the reported objective uses
+/// the scenario's own carbon price.
 pub fn solve(p: &Problem, h: &Heuristic) -> Plan {
+    let Some(cap_t) = p.objective.carbon_cap_t else { return solve_once(p, h) };
+    let first = solve_once(p, h);
+    if first.totals.carbon_kg <= cap_t * 1000.0 {
+        return first;
+    }
+    let with_price = |extra: f64| {
+        let mut q = p.clone();
+        // The extra price applies with weight 1 on top of the scenario's weighted price.
+        q.objective.carbon_usd_per_t = p.objective.carbon_usd_per_t + extra / p.objective.carbon_weight.max(1e-9);
+        let mut plan = solve_once(&q, h);
+        // Report the objective at the scenario's own prices.
+        plan.totals.objective -= extra * plan.totals.carbon_kg / 1000.0;
+        plan
+    };
+    let (mut lo, mut hi) = (0.0f64, 100.0f64);
+    let mut best = with_price(hi);
+    while best.totals.carbon_kg > cap_t * 1000.0 && hi < 1e7 {
+        lo = hi;
+        hi *= 4.0;
+        best = with_price(hi);
+    }
+    if best.totals.carbon_kg > cap_t * 1000.0 {
+        let mut plan = first;
+        plan.notes.push(format!("carbon cap {cap_t} t cannot be met by the heuristic even at a carbon price of {hi:.0} USD/t; plan exceeds it"));
+        return plan;
+    }
+    for _ in 0..12 {
+        let mid = (lo + hi) / 2.0;
+        let plan = with_price(mid);
+        if plan.totals.carbon_kg <= cap_t * 1000.0 {
+            hi = mid;
+            best = plan;
+        } else {
+            lo = mid;
+        }
+    }
+    best.notes.push(format!("carbon cap {cap_t} t met with an internal carbon price {hi:.1} USD/t above the scenario's"));
+    // The bound was computed at the raised price; it is not a bound at the scenario's price.
+    best.bounds.clear();
+    best.set_gap();
+    best
+}
+
+fn solve_once(p: &Problem, h: &Heuristic) -> Plan {
     let ctx = Ctx::new(p);
     let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
     let d = h.decide(&ctx, &opts);
