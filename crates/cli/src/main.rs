@@ -20,6 +20,8 @@ mod estimate;
 mod hf;
 mod output;
 mod plan;
+mod sim_report;
+mod simulate;
 mod sites;
 mod transfer;
 
@@ -57,6 +59,9 @@ enum Command {
     /// Place training jobs and inference services in space and time: where, when, why, and the
     /// gap to an optimal bound, against simple baselines.
     Plan(plan::PlanArgs),
+    /// Replay a trace of job arrivals against sites with hourly carbon and prices under
+    /// several policies, and compare what each delivers.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// An error caused by what the user typed or pointed at (exit code 2), as opposed to a
@@ -93,6 +98,7 @@ fn main() -> ExitCode {
         Command::Sites(args) => sites::run(args),
         Command::Transfer(args) => transfer::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod scenario;
+pub mod trace;
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};

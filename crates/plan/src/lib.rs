@@ -16,6 +16,7 @@ pub mod baselines;
 pub mod candidates;
 pub mod check;
 pub mod heuristic;
+pub mod online;
 pub mod plan;
 pub mod problem;
 pub mod synth;
