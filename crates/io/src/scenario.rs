@@ -228,8 +228,11 @@ pub fn diurnal(local_hour: f64) -> f64 {
 
 /// A job's accelerator options: each type's power and cost (via `kw_cost`, which validates the
 /// name) and its speed relative to the reference, from sustained throughput (peak × default MFU).
+/// Resolves an accelerator name to (id, kW per accelerator, USD per accelerator-hour).
+type KwCost<'a> = dyn FnMut(&str, std::ops::Range<usize>, &str) -> Result<(String, f64, f64), ScenarioError> + 'a;
+
 fn options(
-    kw_cost: &mut dyn FnMut(&str, std::ops::Range<usize>, &str) -> Result<(String, f64, f64), ScenarioError>,
+    kw_cost: &mut KwCost,
     names: &[String],
     reference: &xisuan_estimate::Accelerator,
     span: std::ops::Range<usize>,
