@@ -19,7 +19,7 @@ mod tests {
 
     #[test]
     fn matches_the_edwc_latency_matrix() {
-        // /work/shared/data/edwc/edwc_estimated_latency_matrix.csv lists Zhangjiakou
+        // ../shared/data/edwc/edwc_estimated_latency_matrix.csv lists Zhangjiakou
         // (40.77, 114.88) to Zhongwei (37.51, 105.19) as 910.3 km.
         let d = great_circle_km(40.77, 114.88, 37.51, 105.19);
         assert!((d - 910.3).abs() < 1.0, "{d}");

@@ -13,6 +13,7 @@ pub mod builtin;
 mod catalog;
 pub mod error;
 pub mod geo;
+pub mod hourly;
 pub mod ids;
 pub mod network;
 pub mod overlay;

@@ -288,7 +288,7 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
             "assumptions": e.assumptions,
             "notes": e.notes,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
         return Ok(());
     }
     let mut t = Table::new(&["quantity", "value", "unit"]);
@@ -312,9 +312,7 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     }
     r("cost", e.cost.total.0, "USD");
     r("accelerators needed to hold the model state", e.min_gpus_for_memory as f64, "accelerators");
-    print!("{}", t.render());
-    print!("{}", assumptions_block(&e.assumptions));
-    print!("{}", notes_block(&e.notes));
+    crate::emit(&format!("{}{}{}", t.render(), assumptions_block(&e.assumptions), notes_block(&e.notes)))?;
     Ok(())
 }
 
@@ -480,7 +478,7 @@ fn serve(a: &ServeArgs) -> anyhow::Result<()> {
             "assumptions": e.assumptions,
             "notes": e.notes,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
         return Ok(());
     }
     let mut t = Table::new(&["quantity", "value", "unit"]);
@@ -500,9 +498,7 @@ fn serve(a: &ServeArgs) -> anyhow::Result<()> {
     r("capex, depreciated", e.capex_usd_per_day, "USD/day");
     r("tokens served", e.tokens_per_day, "tokens/day");
     r("cost per million tokens", e.usd_per_million_tokens, "USD/Mtoken");
-    print!("{}", t.render());
-    print!("{}", assumptions_block(&e.assumptions));
-    print!("{}", notes_block(&e.notes));
+    crate::emit(&format!("{}{}{}", t.render(), assumptions_block(&e.assumptions), notes_block(&e.notes)))?;
     Ok(())
 }
 
@@ -552,7 +548,7 @@ fn choose_cmd(a: &ChooseArgs) -> anyhow::Result<()> {
     ]);
     let c = choose(&i).map_err(|e| BadInput(e.to_string()))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&c)?);
+        crate::emit(&format!("{}\n", serde_json::to_string_pretty(&c)?))?;
         return Ok(());
     }
     let mut t = Table::new(&["option", "one-time USD", "monthly USD", "effective USD/month", "USD/Mtoken", "accelerators", "what"]);
@@ -567,19 +563,19 @@ fn choose_cmd(a: &ChooseArgs) -> anyhow::Result<()> {
             o.description.clone(),
         ]);
     }
-    println!("At {} tokens/month ({} tier), one-time costs spread over {} months:", human(a.tokens_per_month), tier.id, human(i.horizon_months.value));
-    print!("{}", t.render());
-    println!("\nCheapest: {}", c.cheapest);
+    let mut out = String::new();
+    outln!(out, "At {} tokens/month ({} tier), one-time costs spread over {} months:", human(a.tokens_per_month), tier.id, human(i.horizon_months.value));
+    out.push_str(&t.render());
+    outln!(out, "\nCheapest: {}", c.cheapest);
     let be = |v: Option<f64>| v.map(|v| format!("{} tokens/month", human(v))).unwrap_or_else(|| "never (below 1e15 tokens/month)".into());
-    println!("Break-even with the API: fine-tune and host at {}; train your own at {}", be(c.break_even_fine_tune_tokens_per_month), be(c.break_even_train_tokens_per_month));
-    print!("{}", assumptions_block(&c.assumptions));
-    Ok(())
+    outln!(out, "Break-even with the API: fine-tune and host at {}; train your own at {}", be(c.break_even_fine_tune_tokens_per_month), be(c.break_even_train_tokens_per_month));
+    out.push_str(&assumptions_block(&c.assumptions));
+    crate::emit(&out)
 }
 
 fn hardware_cmd(json_out: bool) -> anyhow::Result<()> {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&xisuan_estimate::ACCELERATORS)?);
-        return Ok(());
+        return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&xisuan_estimate::ACCELERATORS)?));
     }
     let mut t = Table::new(&["id", "name", "BF16 TFLOP/s", "memory GB", "GB/s", "TDP W", "default MFU", "USD/h", "spec confidence", "spec source"]);
     for a in xisuan_estimate::ACCELERATORS {
@@ -596,8 +592,7 @@ fn hardware_cmd(json_out: bool) -> anyhow::Result<()> {
             a.spec_source.into(),
         ]);
     }
-    print!("{}", t.render());
-    Ok(())
+    crate::emit(&t.render())
 }
 
 pub fn run(cmd: &EstimateCmd) -> anyhow::Result<()> {

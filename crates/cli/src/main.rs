@@ -88,7 +88,15 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
 }
 
 fn is_bad_input(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.is::<BadInput>() || c.is::<xisuan_catalog::CatalogError>() || c.is::<std::io::Error>())
+    e.chain().any(|c| {
+        c.is::<BadInput>()
+            || c.is::<xisuan_catalog::CatalogError>()
+            || c.is::<std::io::Error>()
+            || c.is::<xisuan_io::InputError>()
+            || c.is::<xisuan_io::scenario::ScenarioError>()
+            || c.is::<xisuan_io::trace::TraceError>()
+            || c.is::<xisuan_plan::ProblemError>()
+    })
 }
 
 fn main() -> ExitCode {

@@ -90,21 +90,22 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
         return Err(BadInput(format!("{}: no such scenario file", a.scenario.display())).into());
     }
     let mut sc = xisuan_io::scenario::load(&a.scenario).map_err(|e| BadInput(format!("{e:#}")))?;
+    use xisuan_model::limits::{in_range, MAX_CARBON_USD_PER_T};
     if let Some(c) = a.carbon_usd_per_t {
-        if !(c >= 0.0) {
-            return Err(BadInput(format!("--carbon-usd-per-t: must not be negative, got {c}")).into());
-        }
+        in_range(c, 0.0, MAX_CARBON_USD_PER_T).map_err(|m| BadInput(format!("--carbon-usd-per-t: {m}")))?;
         sc.problem.objective.carbon_usd_per_t = c;
     }
     if let Some(c) = a.carbon_cap_t {
-        if !(c >= 0.0) {
-            return Err(BadInput(format!("--carbon-cap-t: must not be negative, got {c}")).into());
-        }
+        in_range(c, 0.0, 1e12).map_err(|m| BadInput(format!("--carbon-cap-t: {m}")))?;
         sc.problem.objective.carbon_cap_t = Some(c);
     }
+    // Flags change the problem after the scenario's own check: check it again.
+    sc.problem.validate().map_err(|e| BadInput(format!("{e}")))?;
     let p = &sc.problem;
+    let milp = Milp { time_limit_s: a.time_limit, mip_rel_gap: a.mip_gap, ..Milp::default() };
+    milp.validate().map_err(|e| BadInput(format!("--time-limit/--mip-gap: {e}")))?;
     let mut plan: Plan = match a.solver {
-        SolverArg::Milp => Milp { time_limit_s: a.time_limit, mip_rel_gap: a.mip_gap, ..Milp::default() }.solve(p)?,
+        SolverArg::Milp => milp.solve(p)?,
         SolverArg::Heuristic => xisuan_milp::heuristic_with_lp_bound(p, &Heuristic::default(), &Milp::default(), 400_000)?,
     };
     if !a.no_baselines {

@@ -2,7 +2,7 @@
 //! tables and charts drawn by `plotters` into SVG strings and embedded inline. No JavaScript,
 //! no fonts or styles fetched from anywhere: it opens the same offline as online.
 
-use crate::simulate::{Params, SiteOut};
+use xisuan_io::simulation::{Params, SiteOut};
 use plotters::prelude::*;
 use xisuan_model::Diagnostic;
 use xisuan_sim::{RunResult, World};

@@ -156,6 +156,12 @@ impl ServeInput {
         if self.active_params > self.params * (1.0 + 1e-9) {
             return Err(InputError::new("active-params", "exceeds the total parameters"));
         }
+        if self.params > 1e15 {
+            return Err(InputError::new("params", format!("{} is beyond what xisuan estimates (at most 1e15)", self.params)));
+        }
+        if self.gpus_per_server > 1024 {
+            return Err(InputError::new("gpus-per-server", format!("{} is more than 1024", self.gpus_per_server)));
+        }
         positive("bytes-per-param", self.bytes_per_param.value)?;
         positive("tpot-ms", self.tpot_ms.value)?;
         if !(self.prefill_mfu.value > 0.0 && self.prefill_mfu.value <= 1.0) {
@@ -183,6 +189,12 @@ impl ServeInput {
         positive("lifetime-years", self.lifetime_years.value)?;
         if let Some(d) = &self.demand {
             positive("rps", d.mean_rps.value)?;
+            if d.mean_rps.value * d.peak_to_mean.value > xisuan_model::limits::MAX_RPS {
+                return Err(InputError::new(
+                    "rps",
+                    format!("peak demand {:e} requests/s is beyond what xisuan sizes (at most {:e})", d.mean_rps.value * d.peak_to_mean.value, xisuan_model::limits::MAX_RPS),
+                ));
+            }
             positive("tokens-in", d.tokens_in.value)?;
             positive("tokens-out", d.tokens_out.value)?;
             if !(d.peak_to_mean.value >= 1.0) {
@@ -190,8 +202,8 @@ impl ServeInput {
             }
         }
         if let Some(f) = self.fleet {
-            if f.servers == 0 {
-                return Err(InputError::new("servers", "must be at least 1"));
+            if f.servers == 0 || f.servers > 1_000_000 {
+                return Err(InputError::new("servers", format!("must be 1 to 1,000,000, got {}", f.servers)));
             }
         }
         if self.demand.is_none() && self.fleet.is_none() {
@@ -357,7 +369,16 @@ pub fn estimate_serve(input: &ServeInput) -> Result<ServeEstimate, InputError> {
         }
         None => {
             let d = demand.expect("validated: demand or fleet");
-            let replicas = (d.peak_rps() / replica_rps).ceil().max(1.0) as u32;
+            // Demand is bounded by `validate`, but a tiny replica throughput could still ask
+            // for more accelerators than a count holds: say so rather than wrap.
+            let needed = (d.peak_rps() / replica_rps).ceil().max(1.0);
+            if needed * replica.gpus as f64 > xisuan_model::limits::MAX_SITE_ACCELERATORS as f64 {
+                return Err(InputError::new(
+                    "rps",
+                    format!("this demand needs {needed:e} replicas of {} accelerators, more than xisuan sizes", replica.gpus),
+                ));
+            }
+            let replicas = needed as u32;
             let gpus = replicas * replica.gpus;
             (replicas, gpus, gpus.div_ceil(input.gpus_per_server))
         }

@@ -141,6 +141,20 @@ impl TrainInput {
                 Err(InputError::new(field, format!("must be a positive number, got {v}")))
             }
         };
+        // Far beyond any model or corpus (10^15 parameters, 10^17 tokens), so that every
+        // derived count (layers, width, accelerators for memory) fits its integer type.
+        let at_most = |field: &str, v: f64, max: f64| {
+            if v <= max {
+                Ok(())
+            } else {
+                Err(InputError::new(field, format!("{v} is beyond what xisuan estimates (at most {max:e})")))
+            }
+        };
+        at_most("params", self.params, 1e15)?;
+        at_most("tokens", self.tokens, 1e17)?;
+        if self.count > xisuan_model::limits::MAX_SITE_ACCELERATORS {
+            return Err(InputError::new("gpus", format!("{} is more than {} accelerators", self.count, xisuan_model::limits::MAX_SITE_ACCELERATORS)));
+        }
         if self.flops.is_none() && self.gpu_hours.is_none() {
             positive("params", self.params)?;
             positive("tokens", self.tokens)?;

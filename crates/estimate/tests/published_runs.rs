@@ -29,7 +29,7 @@ fn shared_data() -> PathBuf {
             break;
         }
     }
-    PathBuf::from("/work/shared/data")
+    panic!("shared data not found: set XISUAN_DATA_DIR or put it at ../shared/data from the repository root")
 }
 
 struct Run {

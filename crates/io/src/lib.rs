@@ -7,9 +7,24 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod scenario;
+pub mod simulation;
 pub mod trace;
+pub mod world;
 
 use anyhow::Context;
+
+/// A mistake in what the user gave (a flag, a file, a value), as opposed to a failure of the
+/// program; the binary exits with code 2 for it.
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
 use std::path::{Path, PathBuf};
 use xisuan_catalog::series::zone_hint_from_file_name;
 use xisuan_catalog::{Catalog, Provider, SeriesKind};
@@ -58,8 +73,13 @@ pub fn add_cost_matrix(
 /// Splits `ZONE=PATH` when the part before `=` looks like a zone key and `PATH` is not an
 /// existing file as a whole (so a file name that contains `=` still works).
 fn split_zone(spec: &Path) -> (Option<String>, PathBuf) {
+    split_zone_with(spec, Path::exists)
+}
+
+/// `split_zone` with `exists` telling whether a path names a file.
+pub(crate) fn split_zone_with(spec: &Path, exists: impl Fn(&Path) -> bool) -> (Option<String>, PathBuf) {
     let s = spec.to_string_lossy();
-    if !spec.exists() {
+    if !exists(spec) {
         if let Some((zone, rest)) = s.split_once('=') {
             let looks_like_zone = !zone.is_empty()
                 && zone.len() <= 16
@@ -85,7 +105,7 @@ fn display(path: &Path) -> String {
 
 /// Finds the shared data folder (`shared/data`): `$XISUAN_DATA_DIR` first, then walking up
 /// from the current directory and from this crate's source directory looking for
-/// `shared/data` or `../shared/data`, then `/work/shared/data`.
+/// `shared/data` or `../shared/data`. No machine's absolute path is assumed.
 pub fn shared_data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("XISUAN_DATA_DIR") {
         let p = PathBuf::from(dir);
@@ -106,6 +126,5 @@ pub fn shared_data_dir() -> Option<PathBuf> {
             }
         }
     }
-    let fixed = PathBuf::from("/work/shared/data");
-    fixed.is_dir().then_some(fixed)
+    None
 }

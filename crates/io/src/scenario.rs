@@ -11,7 +11,8 @@
 //! Paths in a scenario are relative to the scenario file; a path starting with `@data/` is
 //! relative to the shared data folder (`../shared/data` or `$XISUAN_DATA_DIR`).
 
-use crate::{add_series, shared_data_dir};
+use crate::shared_data_dir;
+use crate::world::{Basis, Tou, WorldSpec};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +30,7 @@ struct File {
     scenario: Header,
     #[serde(default)]
     catalog: CatalogRef,
-    #[serde(default)]
-    objective: ObjectiveEntry,
+    objective: Option<Spanned<ObjectiveEntry>>,
     #[serde(default)]
     costs: CostsEntry,
     #[serde(default)]
@@ -72,7 +72,7 @@ struct CatalogRef {
     regions: Vec<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct ObjectiveEntry {
     #[serde(default = "one")]
@@ -201,6 +201,9 @@ pub struct Scenario {
     pub description: String,
     pub problem: Problem,
     pub catalog: Catalog,
+    /// How the scenario's sites were built, to build them again for another window (the
+    /// simulator runs past the scenario's hours).
+    pub world: WorldSpec,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -226,26 +229,19 @@ pub fn diurnal(local_hour: f64) -> f64 {
     0.65 + 0.35 * ((local_hour - 21.0) / 24.0 * std::f64::consts::TAU).cos()
 }
 
-/// A job's accelerator options: each type's power and cost (via `kw_cost`, which validates the
-/// name) and its speed relative to the reference, from sustained throughput (peak × default MFU).
-/// Resolves an accelerator name to (id, kW per accelerator, USD per accelerator-hour).
-type KwCost<'a> = dyn FnMut(&str, std::ops::Range<usize>, &str) -> Result<(String, f64, f64), ScenarioError> + 'a;
+/// Reads the files a scenario names (its overlay and series). `from_text_with` takes one so
+/// that tests and the fuzzer can serve files from memory.
+pub trait Files {
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+}
 
-fn options(
-    kw_cost: &mut KwCost,
-    names: &[String],
-    reference: &xisuan_estimate::Accelerator,
-    span: std::ops::Range<usize>,
-    field: &str,
-) -> Result<Vec<AcceleratorOption>, ScenarioError> {
-    let mut out = Vec::new();
-    for name in names {
-        let (id, kw, _) = kw_cost(name, span.clone(), &format!("{field}.accelerators"))?;
-        let a = find_accelerator(&id).expect("kw_cost resolved it");
-        let speed = (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value);
-        out.push(AcceleratorOption { accelerator: id, speed, kw_per_gpu: kw });
+/// The file system.
+pub struct Disk;
+
+impl Files for Disk {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
     }
-    Ok(out)
 }
 
 struct Loader<'a> {
@@ -267,6 +263,44 @@ impl Loader<'_> {
     }
 }
 
+/// Where each job and service of the problem came from in the file, so that an error the
+/// core finds (`Problem::validate`) points at the right line.
+struct Origins {
+    jobs: Vec<(std::ops::Range<usize>, String)>,
+    services: Vec<std::ops::Range<usize>>,
+    objective: Option<std::ops::Range<usize>>,
+}
+
+/// The scenario key of a `Problem` field, for messages.
+fn job_key(field: &str) -> &str {
+    match field {
+        "data_bytes" => "data_tb",
+        "earliest" => "earliest_hour",
+        "deadline" => "deadline_hour",
+        "allowed_sites" => "sites",
+        other => other,
+    }
+}
+
+fn locate(l: &Loader, o: &Origins, e: &xisuan_plan::ProblemError) -> ScenarioError {
+    use xisuan_plan::At;
+    match &e.at {
+        At::Job(i, f) => match o.jobs.get(*i) {
+            Some((span, label)) => l.err(span.clone(), &format!("{label}.{}", job_key(f)), &e.message),
+            None => ScenarioError(format!("{}: {e}", l.origin)),
+        },
+        At::Service(i, f) => match o.services.get(*i) {
+            Some(span) => l.err(span.clone(), &format!("services[{i}].{f}"), e),
+            None => ScenarioError(format!("{}: {e}", l.origin)),
+        },
+        At::Objective(f) => match &o.objective {
+            Some(span) => l.err(span.clone(), &format!("objective.{f}"), &e.message),
+            None => ScenarioError(format!("{}: {e}", l.origin)),
+        },
+        _ => ScenarioError(format!("{}: {e}", l.origin)),
+    }
+}
+
 /// Reads and translates a scenario file.
 pub fn load(path: &Path) -> anyhow::Result<Scenario> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError(format!("{}: cannot read: {e}", path.display())))?;
@@ -277,6 +311,12 @@ pub fn load(path: &Path) -> anyhow::Result<Scenario> {
 
 /// Translates scenario text; `dir` resolves relative paths.
 pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenario> {
+    from_text_with(text, origin, dir, &Disk)
+}
+
+/// Translates scenario text, reading the files it names through `files`.
+pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -> anyhow::Result<Scenario> {
+    use xisuan_model::limits::{self, MAX_HOURS};
     let file: File = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
         ScenarioError(format!("{origin}:{line}: {}", e.message()))
@@ -285,164 +325,101 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
     let mut diagnostics = Vec::new();
 
     // The world: catalog, overlay, series.
+    let read = |what: &str, p: &Path| files.read(p).map_err(|e| ScenarioError(format!("{origin}: {what}: cannot read {}: {e}", p.display())));
     let mut catalog = Catalog::builtin();
     if let Some(o) = &file.catalog.overlay {
         let p = l.path(o);
-        let t = std::fs::read_to_string(&p).map_err(|e| ScenarioError(format!("{origin}: catalog.overlay: cannot read {}: {e}", p.display())))?;
+        let t = read("catalog.overlay", &p)?;
         catalog.merge_toml(&t, &p.display().to_string())?;
     }
-    for s in &file.catalog.carbon_series {
-        add_series(&mut catalog, &l.path(s), SeriesKind::Carbon)?;
-    }
-    for s in &file.catalog.price_series {
-        add_series(&mut catalog, &l.path(s), SeriesKind::Price)?;
+    for (list, kind, what) in [(&file.catalog.carbon_series, SeriesKind::Carbon, "catalog.carbon_series"), (&file.catalog.price_series, SeriesKind::Price, "catalog.price_series")] {
+        for spec in list {
+            let (zone, path) = crate::split_zone_with(Path::new(spec), |p| files.read(p).is_ok());
+            let path = l.path(&path.to_string_lossy());
+            let t = read(what, &path)?;
+            let hint = zone.or_else(|| xisuan_catalog::series::zone_hint_from_file_name(&path.to_string_lossy()));
+            catalog.add_series_text(&t, &path.display().to_string(), kind, hint.as_deref())?;
+        }
     }
     diagnostics.extend(catalog.diagnostics.iter().cloned());
 
     let start_s = parse_timestamp(file.scenario.start.get_ref()).map_err(|e| l.err(file.scenario.start.span(), "scenario.start", e))?;
     let start_hour = start_s.div_euclid(3600);
     let slots = *file.scenario.hours.get_ref();
-    if slots == 0 || slots > 24 * 366 {
-        return Err(l.err(file.scenario.hours.span(), "scenario.hours", format!("must be 1..8784, got {slots}")).into());
+    if slots == 0 || slots > MAX_HOURS {
+        return Err(l.err(file.scenario.hours.span(), "scenario.hours", format!("must be 1 to {MAX_HOURS} hours, got {slots}")).into());
     }
 
     let site_ids: Vec<String> = if file.catalog.sites.is_empty() {
         catalog.sites.iter().filter(|s| !s.capacity.is_empty()).map(|s| s.id.as_str().to_string()).collect()
     } else {
-        let mut ids = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
         for (i, s) in file.catalog.sites.iter().enumerate() {
             let r = catalog.resolve(s.get_ref()).map_err(|e| l.err(s.span(), &format!("catalog.sites[{i}]"), e))?;
-            ids.push(r.site.id.as_str().to_string());
+            let id = r.site.id.as_str().to_string();
+            if ids.contains(&id) {
+                return Err(l.err(s.span(), &format!("catalog.sites[{i}]"), format!("site {id} is listed twice")).into());
+            }
+            ids.push(id);
         }
         ids
     };
 
     // Accelerator power and non-electricity cost: scenario overrides, else the estimator.
-    let mut acc_info: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     let acc_of = |name: &str, span: std::ops::Range<usize>, field: &str, l: &Loader| {
         find_accelerator(name).ok_or_else(|| l.err(span, field, format!("unknown accelerator `{name}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))
     };
-    let mut kw_cost = |name: &str, span: std::ops::Range<usize>, field: &str| -> Result<(String, f64, f64), ScenarioError> {
-        let a = acc_of(name, span.clone(), field, &l)?;
-        let id = a.id.to_string();
-        if let Some(v) = acc_info.get(&id) {
-            return Ok((id, v.0, v.1));
-        }
-        let over = file.accelerators.get(&id).or_else(|| file.accelerators.get(name));
-        // Default power: the estimator's average chip power plus 10% host share (Patterson
-        // et al. 2021); default cost: purchase price over four years of hours.
-        let kw = over.and_then(|o| o.get_ref().kw_per_gpu).unwrap_or(a.default_power_w.value * 1.1 / 1000.0);
-        let usd = over
-            .and_then(|o| o.get_ref().usd_per_gpu_hour)
-            .unwrap_or(a.default_capex_usd.value / (4.0 * 8760.0));
-        acc_info.insert(id.clone(), (kw, usd));
-        Ok((id, kw, usd))
-    };
+    let mut overrides: BTreeMap<String, (Option<f64>, Option<f64>)> = BTreeMap::new();
     for (name, entry) in &file.accelerators {
         let a = acc_of(name, entry.span(), &format!("accelerators.{name}"), &l)?;
         let e = entry.get_ref();
-        if e.kw_per_gpu.is_some_and(|k| !(k > 0.0 && k < 10.0)) {
-            return Err(l.err(entry.span(), &format!("accelerators.{name}.kw_per_gpu"), "must be in (0, 10) kW").into());
+        if let Some(k) = e.kw_per_gpu {
+            limits::positive(k, limits::MAX_KW_PER_ACCELERATOR).map_err(|m| l.err(entry.span(), &format!("accelerators.{name}.kw_per_gpu"), m))?;
+        }
+        if let Some(u) = e.usd_per_gpu_hour {
+            limits::in_range(u, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR).map_err(|m| l.err(entry.span(), &format!("accelerators.{name}.usd_per_gpu_hour"), m))?;
+        }
+        if overrides.insert(a.id.to_string(), (e.kw_per_gpu, e.usd_per_gpu_hour)).is_some() {
+            return Err(l.err(entry.span(), &format!("accelerators.{name}"), format!("accelerator {} is given twice", a.id)).into());
         }
         if let Some(src) = &e.source {
             diagnostics.push(Diagnostic::info(format!("accelerator {}", a.id), format!("power/cost override: {src}")));
         }
     }
 
-    let rental = match file.costs.basis.as_ref().map(|b| (b.get_ref().as_str(), b.span())) {
-        None | Some(("owned", _)) => false,
-        Some(("rental", _)) => true,
-        Some((other, span)) => return Err(l.err(span, "costs.basis", format!("`{other}` is not owned or rental")).into()),
+    let basis = match file.costs.basis.as_ref() {
+        None => Basis::Owned,
+        Some(b) => Basis::parse(b.get_ref()).map_err(|m| l.err(b.span(), "costs.basis", m))?,
     };
-    if rental {
+    if basis == Basis::Rental {
         diagnostics.push(Diagnostic::info("costs", "rental basis: on-demand prices per accelerator-hour include electricity; electricity prices set to 0, energy and carbon still counted"));
     }
 
-    // Sites with per-slot series.
-    let mut sites = Vec::new();
-    for id in &site_ids {
-        let s = catalog.site(id).expect("resolved above");
-        let (cseries, cdiag) = catalog.series_for_site(s);
-        let (pseries, pdiag) = catalog.series.price_series_for_site(s);
-        diagnostics.extend(cdiag);
-        diagnostics.extend(pdiag);
-        let annual_kg = s.carbon_annual.value.0;
-        let annual_usd = s.price_annual.value.0;
-        let mut missing_c = 0;
-        let kg: Vec<f64> = (0..slots as i64)
-            .map(|t| match cseries.map(|c| c.get(start_hour + t)) {
-                Some(Some(g)) => g / 1000.0,
-                Some(None) => {
-                    missing_c += 1;
-                    annual_kg
-                }
-                None => annual_kg,
-            })
-            .collect();
-        if missing_c > 0 {
-            diagnostics.push(Diagnostic::warning(id.clone(), format!("{missing_c} of {slots} hours have no carbon value in the series; the annual factor fills them")));
+    // Time-of-use tariffs multiply the price by local hour.
+    let mut tou = Vec::new();
+    for (i, t) in file.time_of_use.iter().enumerate() {
+        let e = t.get_ref();
+        let field = format!("time_of_use[{i}]");
+        if e.factors.len() != 24 || e.factors.iter().any(|f| limits::in_range(*f, 0.0, 100.0).is_err()) {
+            return Err(l.err(t.span(), &format!("{field}.factors"), "needs 24 finite multipliers in [0, 100], local hours 0..23").into());
         }
-        // Hourly prices: the site's annual price plus the hour's deviation from the wholesale
-        // series' mean over the window (wholesale levels omit network charges and taxes).
-        let usd: Vec<f64> = match pseries {
-            Some(ps) => {
-                let window: Vec<Option<f64>> = (0..slots as i64).map(|t| ps.get(start_hour + t)).collect();
-                let present: Vec<f64> = window.iter().flatten().copied().collect();
-                let mean = if present.is_empty() { 0.0 } else { present.iter().sum::<f64>() / present.len() as f64 };
-                let missing = window.len() - present.len();
-                if missing > 0 {
-                    diagnostics.push(Diagnostic::warning(id.clone(), format!("{missing} of {slots} hours have no price in the series; the annual price fills them")));
-                }
-                window.iter().map(|w| w.map(|mwh| (annual_usd + (mwh - mean) / 1000.0).max(0.0)).unwrap_or(annual_usd)).collect()
-            }
-            None => vec![annual_usd; slots as usize],
-        };
-        let usd = if rental { vec![0.0; slots as usize] } else { usd };
-        let mut capacity = Vec::new();
-        let mut gpu_hour = Vec::new();
-        for (acc, c) in &s.capacity {
-            let Some(a) = find_accelerator(acc) else {
-                diagnostics.push(Diagnostic::warning(id.clone(), format!("capacity of unknown accelerator `{acc}` ignored")));
-                continue;
-            };
-            capacity.push((a.id.to_string(), c.value));
-            let cost = if rental {
-                s.gpu_hour_price.get(acc).map(|p| p.value.0).unwrap_or(a.default_usd_per_hour.value)
-            } else {
-                kw_cost(a.id, 0..0, "capacity")?.2
-            };
-            gpu_hour.push((a.id.to_string(), cost));
+        if !(-12..=14).contains(&e.utc_offset_hours) {
+            return Err(l.err(t.span(), &format!("{field}.utc_offset_hours"), format!("must be -12 to 14, got {}", e.utc_offset_hours)).into());
         }
-        sites.push(Site {
-            id: id.clone(),
-            name: s.name.clone(),
-            east: matches!(s.role, xisuan_catalog::Role::EastDemandHub),
-            capacity,
-            usd_per_kwh: usd,
-            kg_per_kwh: kg,
-            pue: s.pue.value,
-            usd_per_gpu_hour: gpu_hour,
-            lat: s.lat,
-            lon: s.lon,
-        });
+        let mut sites = Vec::new();
+        for sid in &e.sites {
+            let r = catalog.resolve(sid).map_err(|m| l.err(t.span(), &format!("{field}.sites"), m))?;
+            sites.push(r.site.id.as_str().to_string());
+        }
+        tou.push(Tou { sites, utc_offset_hours: e.utc_offset_hours, factors: e.factors.clone(), source: e.source.clone() });
     }
 
-    // Time-of-use tariffs multiply the price by local hour.
-    for (i, tou) in file.time_of_use.iter().enumerate() {
-        let t = tou.get_ref();
-        if t.factors.len() != 24 || t.factors.iter().any(|f| !(*f >= 0.0)) {
-            return Err(l.err(tou.span(), &format!("time_of_use[{i}].factors"), "needs 24 non-negative multipliers, local hours 0..23").into());
-        }
-        for sid in &t.sites {
-            let r = catalog.resolve(sid).map_err(|e| l.err(tou.span(), &format!("time_of_use[{i}].sites"), e))?;
-            let Some(site) = sites.iter_mut().find(|s| s.id == r.site.id.as_str()) else { continue };
-            for (k, p) in site.usd_per_kwh.iter_mut().enumerate() {
-                let local = (start_hour + k as i64 + t.utc_offset_hours as i64).rem_euclid(24) as usize;
-                *p *= t.factors[local];
-            }
-            diagnostics.push(Diagnostic::info(site.id.clone(), format!("time-of-use tariff applied: {}", t.source)));
-        }
-    }
+    let world = WorldSpec { catalog: catalog.clone(), site_ids: site_ids.clone(), basis, tou, accelerators: overrides };
+    let sites: Vec<Site> = world.sites(start_hour, slots, &mut diagnostics).into_iter().map(|b| b.site).collect();
+    let kw_of = |name: &str, span: std::ops::Range<usize>, field: &str| -> Result<(String, f64), ScenarioError> {
+        let a = acc_of(name, span, field, &l)?;
+        Ok((a.id.to_string(), world.kw_cost(a).0))
+    };
 
     let site_ix = |name: &str, span: std::ops::Range<usize>, field: &str| -> Result<usize, ScenarioError> {
         let r = catalog.resolve(name).map_err(|e| l.err(span.clone(), field, e))?;
@@ -474,41 +451,42 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
         }
         Ok(allowed)
     };
+    let options = |names: &[String], span: std::ops::Range<usize>, field: &str| -> Result<Vec<AcceleratorOption>, ScenarioError> {
+        let reference = acc_of(names.first().map(String::as_str).unwrap_or(""), span.clone(), &format!("{field}.accelerators"), &l)?;
+        let mut out = Vec::new();
+        for name in names {
+            let (id, kw) = kw_of(name, span.clone(), &format!("{field}.accelerators"))?;
+            let a = find_accelerator(&id).expect("kw_of resolved it");
+            // Speed relative to the reference, from sustained throughput (peak × default MFU).
+            let speed = (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value);
+            out.push(AcceleratorOption { accelerator: id, speed, kw_per_gpu: kw });
+        }
+        Ok(out)
+    };
 
-    // Jobs: listed ones, then seeded batches.
+    // Jobs: listed ones, then seeded batches. Values are checked once, by `Problem::validate`
+    // below; `origins` lets its errors name the line. Only what the translation itself needs
+    // (ranges to draw from, estimator inputs) is checked here.
+    let mut origins = Origins { jobs: Vec::new(), services: Vec::new(), objective: file.objective.as_ref().map(|o| o.span()) };
     let mut jobs = Vec::new();
-    let mut ids = std::collections::BTreeSet::new();
     for (i, je) in file.jobs.iter().enumerate() {
         let j = je.get_ref();
         let field = format!("jobs[{i}]");
-        if !ids.insert(j.id.clone()) {
-            return Err(l.err(je.span(), &format!("{field}.id"), format!("duplicate job id `{}`", j.id)).into());
-        }
         if j.accelerators.is_empty() {
             return Err(l.err(je.span(), &format!("{field}.accelerators"), "needs at least one accelerator type").into());
         }
-        if j.gpus == 0 {
-            return Err(l.err(je.span(), &format!("{field}.gpus"), "must be at least 1").into());
-        }
-        let reference = acc_of(&j.accelerators[0], je.span(), &format!("{field}.accelerators"), &l)?;
+        let accelerators = options(&j.accelerators, je.span(), &field)?;
+        let reference = find_accelerator(&accelerators[0].accelerator).expect("resolved");
         let hours = match (j.hours, j.params, j.tokens) {
-            (Some(h), None, None) if h > 0.0 => h,
-            (Some(h), None, None) => return Err(l.err(je.span(), &format!("{field}.hours"), format!("must be positive, got {h}")).into()),
+            (Some(h), None, None) => h,
             (None, Some(n), Some(d)) => {
                 let e = estimate_train(&TrainInput::new(n, d, reference, j.gpus)).map_err(|e| l.err(je.span(), &field, e))?;
                 e.wall.0
             }
             _ => return Err(l.err(je.span(), &field, "give either hours, or params and tokens").into()),
         };
-        let accelerators = options(&mut kw_cost, &j.accelerators, reference, je.span(), &field)?;
         let data_site = site_ix(&j.data_site, je.span(), &format!("{field}.data_site"))?;
-        let deadline = j.deadline_hour.unwrap_or(slots);
-        if deadline <= j.earliest_hour {
-            return Err(l.err(je.span(), &format!("{field}.deadline_hour"), format!("{deadline} is not after earliest_hour {}", j.earliest_hour)).into());
-        }
-        if !(j.data_tb >= 0.0) {
-            return Err(l.err(je.span(), &format!("{field}.data_tb"), "must not be negative").into());
-        }
+        origins.jobs.push((je.span(), field.clone()));
         jobs.push(Job {
             id: j.id.clone(),
             gpus: j.gpus,
@@ -517,7 +495,7 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
             data_site,
             data_bytes: j.data_tb * 1e12,
             earliest: j.earliest_hour,
-            deadline,
+            deadline: j.deadline_hour.unwrap_or(slots),
             pausable: j.pausable,
             allowed_sites: residency(&j.sites, &j.countries, je.span(), &field)?,
         });
@@ -525,15 +503,28 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
     for (bi, be) in file.job_batches.iter().enumerate() {
         let b = be.get_ref();
         let field = format!("job_batches[{bi}]");
+        let e = |what: &str, m: String| l.err(be.span(), &format!("{field}.{what}"), m);
         if b.gpus.is_empty() || b.accelerators.is_empty() || b.data_sites.is_empty() {
             return Err(l.err(be.span(), &field, "gpus, accelerators and data_sites need at least one entry").into());
         }
-        let ranges_ok = b.hours[0] > 0.0 && b.hours[0] <= b.hours[1] && b.slack[0] >= 1.0 && b.slack[0] <= b.slack[1];
-        if !ranges_ok || b.earliest_hour[0] > b.earliest_hour[1] {
-            return Err(l.err(be.span(), &field, "ranges must be [low, high] with hours > 0 and slack >= 1").into());
+        if b.count as usize > limits::MAX_JOBS {
+            return Err(e("count", format!("{} jobs; at most {}", b.count, limits::MAX_JOBS)).into());
         }
-        let reference = acc_of(&b.accelerators[0], be.span(), &format!("{field}.accelerators"), &l)?;
-        let accelerators = options(&mut kw_cost, &b.accelerators, reference, be.span(), &field)?;
+        let range = |what: &str, r: [f64; 2], lo: f64, hi: f64| -> Result<(), ScenarioError> {
+            for v in r {
+                limits::in_range(v, lo, hi).map_err(|m| e(what, m))?;
+            }
+            if r[0] > r[1] {
+                return Err(e(what, format!("[{}, {}] is not [low, high]", r[0], r[1])));
+            }
+            Ok(())
+        };
+        range("hours", b.hours, 0.25, MAX_HOURS as f64)?;
+        range("data_tb", b.data_tb, 0.0, limits::MAX_BYTES / 1e12)?;
+        range("slack", b.slack, 1.0, 1e6)?;
+        range("earliest_hour", [b.earliest_hour[0] as f64, b.earliest_hour[1] as f64], 0.0, (slots - 1) as f64)?;
+        limits::in_range(b.pausable_share, 0.0, 1.0).map_err(|m| e("pausable_share", m))?;
+        let accelerators = options(&b.accelerators, be.span(), &field)?;
         let data_sites: Vec<usize> = b
             .data_sites
             .iter()
@@ -543,13 +534,13 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
         let mut rng = Rng::new(b.seed);
         for k in 0..b.count {
             let id = format!("{}-{:03}", b.id_prefix, k + 1);
-            if !ids.insert(id.clone()) {
-                return Err(l.err(be.span(), &format!("{field}.id_prefix"), format!("duplicate job id `{id}`")).into());
-            }
             let hours = (rng.range(b.hours[0], b.hours[1]) * 4.0).round() / 4.0;
-            let earliest = b.earliest_hour[0] + rng.below((b.earliest_hour[1] - b.earliest_hour[0] + 1) as u64) as u32;
+            let earliest = b.earliest_hour[0] + rng.below((b.earliest_hour[1] - b.earliest_hour[0]) as u64 + 1) as u32;
             let slack = rng.range(b.slack[0], b.slack[1]);
-            let deadline = ((earliest as f64 + hours * slack).ceil() as u32 + 1).min(slots);
+            // Deadlines are whole slots: the job's end (earliest + hours × slack) rounded up,
+            // plus one slot of margin, within the horizon. Computed in f64 so no slack wraps.
+            let deadline = ((earliest as f64 + hours * slack).ceil() + 1.0).min(slots as f64) as u32;
+            origins.jobs.push((be.span(), format!("{field} (job {id})")));
             jobs.push(Job {
                 id,
                 gpus: b.gpus[rng.below(b.gpus.len() as u64) as usize],
@@ -600,20 +591,28 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
     for (vi, se) in file.services.iter().enumerate() {
         let v = se.get_ref();
         let field = format!("services[{vi}]");
-        let (acc, kw, _) = kw_cost(&v.accelerator, se.span(), &format!("{field}.accelerator"))?;
-        if !(v.replica_rps > 0.0) || v.gpus_per_replica == 0 || !(v.slo_ms > 0.0) {
-            return Err(l.err(se.span(), &field, "replica_rps, gpus_per_replica and slo_ms must be positive").into());
-        }
+        let (acc, kw) = kw_of(&v.accelerator, se.span(), &format!("{field}.accelerator"))?;
         let mut demand = vec![vec![0.0; slots as usize]; regions.len()];
+        let mut named = Vec::new();
         for d in &v.demand {
             let c = catalog.city(&d.city).unwrap();
+            if named.contains(&c.name) {
+                return Err(l.err(se.span(), &format!("{field}.demand"), format!("city {} is listed twice", c.name)).into());
+            }
+            named.push(c.name.clone());
             let g = region_names.iter().position(|n| *n == c.name).unwrap();
+            if let Some(off) = d.utc_offset_hours {
+                if !(-12..=14).contains(&off) {
+                    return Err(l.err(se.span(), &format!("{field}.demand.utc_offset_hours"), format!("must be -12 to 14, got {off}")).into());
+                }
+            }
             let offset = d.utc_offset_hours.map(f64::from).unwrap_or((c.lon / 15.0).round());
             for (t, x) in demand[g].iter_mut().enumerate() {
                 let local = ((start_hour + t as i64) as f64 + offset).rem_euclid(24.0);
                 *x += d.peak_rps * diurnal(local);
             }
         }
+        origins.services.push(se.span());
         services.push(Service {
             id: v.id.clone(),
             accelerator: acc,
@@ -626,22 +625,12 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
         });
     }
 
-    // Links: bandwidth and per-GB price from the catalog's network model.
-    let mut links = Vec::new();
-    for a in &site_ids {
-        let sa = catalog.site(a).unwrap();
-        let mut row = Vec::new();
-        for b in &site_ids {
-            let sb = catalog.site(b).unwrap();
-            row.push(Link { gbps: catalog.network.bandwidth(sa, sb).value.0, efficiency: 0.8, usd_per_gb: catalog.network.price_per_gb(sa, sb).value });
-        }
-        links.push(row);
-    }
+    let links: Vec<Vec<Link>> = world.links();
     diagnostics.push(Diagnostic::info(
         "network",
         "transfers priced per GB at the catalog's rate; a leased line (xisuan transfer --pricing leased-line) is not considered by the planner",
     ));
-    let o = &file.objective;
+    let o = file.objective.as_ref().map(|o| o.get_ref()).cloned().unwrap_or_default();
     let problem = Problem {
         slots,
         start_hour,
@@ -659,10 +648,7 @@ pub fn from_text(text: &str, origin: &str, dir: &Path) -> anyhow::Result<Scenari
             carbon_cap_t: o.carbon_cap_t,
         },
     };
-    problem.validate().map_err(|e| ScenarioError(format!("{origin}: {e}")))?;
-    diagnostics.push(Diagnostic::info(
-        "scenario",
-        format!("{} hourly slots from {}", slots, format_hour(start_hour)),
-    ));
-    Ok(Scenario { name: file.scenario.name, description: file.scenario.description, problem, catalog, diagnostics })
+    problem.validate().map_err(|e| locate(&l, &origins, &e))?;
+    diagnostics.push(Diagnostic::info("scenario", format!("{} hourly slots from {}", slots, format_hour(start_hour))));
+    Ok(Scenario { name: file.scenario.name, description: file.scenario.description, problem, catalog, world, diagnostics })
 }

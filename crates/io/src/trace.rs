@@ -19,7 +19,30 @@
 use std::fmt;
 use std::path::Path;
 use xisuan_catalog::series::parse_timestamp;
+use xisuan_model::limits::{MAX_BYTES, MAX_HOURS, MAX_JOB_ACCELERATORS, MAX_SERIES_HOURS};
 use xisuan_model::Diagnostic;
+
+/// The latest arrival a trace may have, hours from its start (ten years).
+const MAX_ARRIVAL_H: f64 = MAX_SERIES_HOURS as f64;
+
+/// Errors on the second use of an id, naming both lines.
+fn unique_id(
+    seen: &mut std::collections::HashMap<String, u64>,
+    id: &str,
+    origin: &str,
+    line: u64,
+    field: &str,
+) -> Result<(), TraceError> {
+    if let Some(first) = seen.insert(id.to_string(), line) {
+        return Err(err(
+            origin,
+            line,
+            field,
+            format!("`{id}` was already used on line {first}; job ids must be unique"),
+        ));
+    }
+    Ok(())
+}
 
 /// A trace layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +222,24 @@ impl<'a> Rows<'a> {
             rdr,
         })
     }
+    /// Every column must be one the format knows: a misspelt column (`deadlne_h`) would
+    /// otherwise drop its values silently. A column named twice is an error too.
+    fn known(&self, format: &str, known: &[&str]) -> Result<(), TraceError> {
+        for (i, h) in self.header.iter().enumerate() {
+            if self.header[..i].contains(h) {
+                return Err(err(self.origin, 1, h, "column appears twice in the header".into()));
+            }
+            if !known.contains(&h.as_str()) {
+                return Err(err(
+                    self.origin,
+                    1,
+                    h,
+                    format!("unknown column for the {format} format (known: {})", known.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
     fn col(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h == name)
     }
@@ -264,6 +305,18 @@ impl Rec<'_> {
         }
         Ok(v)
     }
+    /// `v` (in `unit`) if it is at most `max`.
+    fn at_most(&self, v: f64, max: f64, field: &str, unit: &str) -> Result<f64, TraceError> {
+        if v > max {
+            return Err(err(
+                self.origin,
+                self.line,
+                field,
+                format!("{v} {unit} is more than xisuan accepts (at most {max} {unit})"),
+            ));
+        }
+        Ok(v)
+    }
     fn count(&self, i: usize, field: &str) -> Result<u32, TraceError> {
         let v = self.f64(i, field)?;
         if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
@@ -283,6 +336,7 @@ where
     'a: 'r,
 {
     let origin = rows.origin;
+    let width = rows.header.len();
     rows.rdr.records().map(move |r| {
         let rec = r.map_err(|e| {
             err(
@@ -293,6 +347,14 @@ where
             )
         })?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.len() != width {
+            return Err(err(
+                origin,
+                line,
+                "",
+                format!("the row has {} fields, the header {width}", rec.len()),
+            ));
+        }
         Ok(Rec { origin, line, rec })
     })
 }
@@ -335,6 +397,7 @@ pub fn parse_jobs(
 
 fn parse_gaia(text: &str, origin: &str, unit: TimeUnit) -> Result<JobTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
+    rows.known("GAIA", &["arrival_time", "length", "cpus"])?;
     let (a, l, c) = (
         rows.need("arrival_time")?,
         rows.need("length")?,
@@ -354,6 +417,7 @@ fn parse_gaia(text: &str, origin: &str, unit: TimeUnit) -> Result<JobTrace, Trac
             ));
         }
         let cpus = r.count(c, "cpus")?;
+        r.at_most(cpus as f64, MAX_JOB_ACCELERATORS as f64, "cpus", "processors")?;
         if cpus == 0 {
             return Err(err(
                 origin,
@@ -370,6 +434,17 @@ fn parse_gaia(text: &str, origin: &str, unit: TimeUnit) -> Result<JobTrace, Trac
         TimeUnit::Auto => !raw.is_empty() && raw.iter().all(|r| r.2 >= 300.0),
     };
     let k = if seconds { 1.0 / 3600.0 } else { 1.0 };
+    for &(line, arrival, length, _) in &raw {
+        let bound = |v: f64, max: f64, field: &str| {
+            if v * k > max {
+                Err(err(origin, line, field, format!("{} h is more than xisuan accepts (at most {max} h)", v * k)))
+            } else {
+                Ok(())
+            }
+        };
+        bound(arrival, MAX_ARRIVAL_H, "arrival_time")?;
+        bound(length, MAX_HOURS as f64, "length")?;
+    }
     let mut diagnostics = vec![Diagnostic::info(
         origin,
         format!(
@@ -403,6 +478,13 @@ fn parse_gaia(text: &str, origin: &str, unit: TimeUnit) -> Result<JobTrace, Trac
 
 fn parse_alibaba(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
+    rows.known(
+        "Alibaba pod list",
+        &[
+            "name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec", "qos",
+            "pod_phase", "creation_time", "deletion_time", "scheduled_time",
+        ],
+    )?;
     let name = rows.need("name")?;
     let ng = rows.need("num_gpu")?;
     let created = rows.need("creation_time").map_err(|mut e| {
@@ -413,10 +495,14 @@ fn parse_alibaba(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
     let deleted = rows.need("deletion_time")?;
     let (mut never_ran, mut no_gpu, mut running, mut zero) = (0usize, 0usize, 0usize, 0usize);
     let mut jobs = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for r in records(&mut rows) {
         let r = r?;
+        unique_id(&mut seen, r.text(name), origin, r.line, "name")?;
         let gpus = r.count(ng, "num_gpu")?;
+        r.at_most(gpus as f64, MAX_JOB_ACCELERATORS as f64, "num_gpu", "accelerators")?;
         let c = r.non_negative(created, "creation_time")?;
+        r.at_most(c / 3600.0, MAX_ARRIVAL_H, "creation_time", "h")?;
         if gpus == 0 {
             no_gpu += 1;
             continue;
@@ -443,6 +529,7 @@ fn parse_alibaba(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
             zero += 1;
             continue;
         }
+        r.at_most((d - s) / 3600.0, MAX_HOURS as f64, "deletion_time", "h of run time")?;
         jobs.push(TraceJob {
             id: r.text(name).to_string(),
             arrival_h: c / 3600.0,
@@ -471,6 +558,10 @@ fn parse_alibaba(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
 
 fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
+    rows.known(
+        "xisuan CSV (docs/trace-format.md)",
+        &["id", "arrival_h", "duration_h", "gpus", "site", "data_gb", "deadline_h", "pausable"],
+    )?;
     let (a, d) = (rows.need("arrival_h")?, rows.need("duration_h")?);
     let (id, g, site, data, dl, p) = (
         rows.col("id"),
@@ -481,10 +572,13 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
         rows.col("pausable"),
     );
     let mut jobs = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for (i, r) in records(&mut rows).enumerate() {
         let r = r?;
         let arrival_h = r.non_negative(a, "arrival_h")?;
+        r.at_most(arrival_h, MAX_ARRIVAL_H, "arrival_h", "h")?;
         let duration_h = r.f64(d, "duration_h")?;
+        r.at_most(duration_h, MAX_HOURS as f64, "duration_h", "h")?;
         if duration_h <= 0.0 {
             return Err(err(
                 origin,
@@ -505,7 +599,11 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
                 "a job needs at least one accelerator".into(),
             ));
         }
+        r.at_most(gpus as f64, MAX_JOB_ACCELERATORS as f64, "gpus", "accelerators")?;
         let data_gb = r.opt_f64(data, "data_gb")?;
+        if let Some(v) = data_gb {
+            r.at_most(v, MAX_BYTES / 1e9, "data_gb", "GB")?;
+        }
         if data_gb.is_some_and(|v| v < 0.0) {
             return Err(err(
                 origin,
@@ -515,6 +613,9 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
             ));
         }
         let deadline_h = r.opt_f64(dl, "deadline_h")?;
+        if let Some(v) = deadline_h {
+            r.at_most(v, 2.0 * MAX_ARRIVAL_H, "deadline_h", "h")?;
+        }
         if deadline_h.is_some_and(|v| v < arrival_h + duration_h) {
             return Err(err(
                 origin,
@@ -539,11 +640,13 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
                 }
             }),
         };
+        let id = id
+            .map(|c| r.text(c).to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("job-{i}"));
+        unique_id(&mut seen, &id, origin, r.line, "id")?;
         jobs.push(TraceJob {
-            id: id
-                .map(|c| r.text(c).to_string())
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| format!("job-{i}")),
+            id,
             arrival_h,
             duration_h,
             gpus,
@@ -565,6 +668,10 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
 /// Parses the Azure LLM inference trace into hourly buckets (UTC hours).
 pub fn parse_azure_llm(text: &str, origin: &str) -> Result<DemandTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
+    rows.known(
+        "Azure LLM inference",
+        &["timestamp", "contexttokens", "generatedtokens"],
+    )?;
     let (t, c, g) = (
         rows.need("timestamp")?,
         rows.need("contexttokens")?,
@@ -585,12 +692,24 @@ pub fn parse_azure_llm(text: &str, origin: &str) -> Result<DemandTrace, TraceErr
     };
     let start = first.div_euclid(3600) * 3600;
     let last = samples.iter().map(|s| s.0).max().unwrap_or(first);
+    if (last - start) / 3600 >= MAX_SERIES_HOURS {
+        return Err(err(
+            origin,
+            0,
+            "TIMESTAMP",
+            format!(
+                "requests span {} hours; at most {MAX_SERIES_HOURS} (ten years) are read",
+                (last - start) / 3600 + 1
+            ),
+        ));
+    }
     let mut hours = vec![HourDemand::default(); ((last - start) / 3600 + 1) as usize];
     for (s, ctx, gen) in samples {
         let h = &mut hours[((s - start) / 3600) as usize];
         h.requests += 1;
-        h.context_tokens += ctx;
-        h.generated_tokens += gen;
+        // Saturate rather than wrap: 2^64 tokens in an hour is beyond any trace.
+        h.context_tokens = h.context_tokens.saturating_add(ctx);
+        h.generated_tokens = h.generated_tokens.saturating_add(gen);
     }
     let diagnostics = vec![Diagnostic::info(
         origin,

@@ -41,6 +41,25 @@ pub struct Milp {
     pub verbose: bool,
 }
 
+impl Milp {
+    /// Checks the settings before they reach HiGHS, which aborts on values out of range.
+    pub fn validate(&self) -> Result<(), SolveError> {
+        use xisuan_model::limits::in_range;
+        let f = |name: &str, r: Result<f64, String>| r.map(|_| ()).map_err(|m| SolveError::Settings(format!("{name}: {m}")));
+        f("time limit (s)", xisuan_model::limits::positive(self.time_limit_s, 1e7))?;
+        f("MIP gap", in_range(self.mip_rel_gap, 0.0, 1.0))?;
+        if self.threads == 0 || self.threads > 1024 {
+            return Err(SolveError::Settings(format!("threads: must be 1 to 1024, got {}", self.threads)));
+        }
+        for (k, v) in &self.options {
+            if !v.is_finite() {
+                return Err(SolveError::Settings(format!("HiGHS option {k}: must be finite, got {v}")));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for Milp {
     fn default() -> Self {
         Milp { time_limit_s: 60.0, mip_rel_gap: 0.002, lp_bound: true, warm_start: true, threads: 1, options: Vec::new(), verbose: false }
@@ -300,6 +319,7 @@ fn configure(model: &mut highs::Model, s: &Milp) {
 /// The LP relaxation's optimum (a lower bound on every plan's objective, penalties included).
 pub fn lp_bound(p: &Problem, settings: &Milp) -> Result<Bound, SolveError> {
     p.validate()?;
+    settings.validate()?;
     let ctx = Ctx::new(p);
     let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
     lp_bound_of(&ctx, &opts, settings)
@@ -325,6 +345,7 @@ impl Solver for Milp {
 
     fn solve(&self, p: &Problem) -> Result<Plan, SolveError> {
         p.validate()?;
+        self.validate()?;
         let ctx = Ctx::new(p);
         let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
         let start_decisions = self.warm_start.then(|| Heuristic::default().decide(&ctx, &opts));
@@ -394,6 +415,7 @@ impl Solver for Milp {
 /// it (`max_columns`); larger problems keep the capacity-relaxation bound alone.
 pub fn heuristic_with_lp_bound(p: &Problem, h: &Heuristic, settings: &Milp, max_columns: usize) -> Result<Plan, SolveError> {
     p.validate()?;
+    settings.validate()?;
     let mut plan = heuristic::solve(p, h);
     let ctx = Ctx::new(p);
     let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();

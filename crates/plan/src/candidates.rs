@@ -172,10 +172,12 @@ impl<'a> Ctx<'a> {
                     continue;
                 }
                 let hours = j.hours / o.speed;
+                // `Problem::validate` bounds hours and speed, so `slots` fits; the transfer may
+                // take longer than any horizon, so the start is compared in f64 first.
                 let slots = (hours - 1e-9).ceil().max(1.0) as u32;
-                let first_start = j.earliest + (transfer_hours - 1e-9).ceil().max(0.0) as u32;
+                let first = j.earliest as f64 + (transfer_hours - 1e-9).ceil().max(0.0);
                 let end_limit = j.deadline.min(p.slots);
-                if first_start + slots > end_limit {
+                if first + slots as f64 > end_limit as f64 {
                     let r = Reason::Deadline {
                         earliest_end_slot: j.earliest as f64 + transfer_hours + hours,
                         deadline_slot: j.deadline,
@@ -195,7 +197,7 @@ impl<'a> Ctx<'a> {
                     gpu_hour_usd_total: j.gpus as f64 * site.gpu_hour_usd(&o.accelerator),
                     transfer_hours,
                     transfer_usd,
-                    first_start,
+                    first_start: first as u32,
                     last_start: end_limit - slots,
                 });
             }

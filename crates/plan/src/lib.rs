@@ -36,6 +36,9 @@ pub enum SolveError {
     Problem(#[from] ProblemError),
     #[error("solver failed: {0}")]
     Solver(String),
+    /// A solver setting out of its range (a time limit that is not positive, a gap below 0).
+    #[error("{0}")]
+    Settings(String),
 }
 
 /// The heuristic behind the `Solver` trait.

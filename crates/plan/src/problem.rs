@@ -172,64 +172,245 @@ pub struct Problem {
     pub objective: Objective,
 }
 
-/// A problem that does not hold together (wrong lengths, indices out of range).
+/// Where in a `Problem` a value is wrong, so that the edge can point at the line of the file
+/// (or the JSON field) it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum At {
+    Problem(&'static str),
+    Objective(&'static str),
+    Site(usize, &'static str),
+    Job(usize, &'static str),
+    Service(usize, &'static str),
+    Region(usize, &'static str),
+    Link(usize, usize, &'static str),
+}
+
+/// A problem that does not hold together: a value that is not finite, out of its range, an id
+/// used twice, or a reference that does not resolve. `what` names the field for people
+/// (`job pretrain-003: hours`); `at` locates it for the edge.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{what}: {message}")]
 pub struct ProblemError {
+    pub at: At,
     pub what: String,
     pub message: String,
 }
 
 impl Problem {
-    /// Checks shapes and ranges; the planner may index freely afterwards.
+    /// Checks every value the planner computes with: shapes, ranges, finiteness, unique ids and
+    /// references. Every entry point (scenario files, flags, the simulator's world, the API)
+    /// builds a `Problem` and calls this once; the planner may then index and multiply freely
+    /// (every product of hours, accelerators and slots fits its integer type).
     pub fn validate(&self) -> Result<(), ProblemError> {
-        let err = |what: String, message: String| Err(ProblemError { what, message });
+        self.validate_world(xisuan_model::limits::MAX_HOURS)?;
+        self.validate_work()
+    }
+
+    /// Checks the world alone (horizon, objective, sites, links, regions), for a horizon of up
+    /// to `max_slots` hours: the simulator's world runs past the planning horizon's cap.
+    pub fn validate_world(&self, max_slots: u32) -> Result<(), ProblemError> {
+        use xisuan_model::limits::*;
+        let fail = |at: At, what: String, message: String| Err(ProblemError { at, what, message });
         let n = self.sites.len();
         let t = self.slots as usize;
-        if n == 0 {
-            return err("sites".into(), "no sites".into());
+        if self.slots == 0 || self.slots > max_slots {
+            return fail(At::Problem("slots"), "horizon".into(), format!("must be 1 to {max_slots} hourly slots, got {}", self.slots));
         }
-        for s in &self.sites {
-            if s.usd_per_kwh.len() != t || s.kg_per_kwh.len() != t {
-                return err(format!("site {}", s.id), format!("series must have {t} hourly values"));
+        if n == 0 {
+            return fail(At::Problem("sites"), "sites".into(), "no sites".into());
+        }
+        for (what, len, max) in [("sites", n, MAX_SITES), ("jobs", self.jobs.len(), MAX_JOBS), ("services", self.services.len(), MAX_SERVICES), ("regions", self.regions.len(), MAX_REGIONS)] {
+            if len > max {
+                return fail(At::Problem(what), what.into(), format!("{len} given; at most {max}"));
             }
-            if !(s.pue >= 1.0) {
-                return err(format!("site {}", s.id), format!("PUE {} below 1", s.pue));
+        }
+        let o = &self.objective;
+        for (field, v, hi) in [
+            ("cost_weight", o.cost_weight, 1e6),
+            ("carbon_usd_per_t", o.carbon_usd_per_t, MAX_CARBON_USD_PER_T),
+            ("carbon_weight", o.carbon_weight, 1e6),
+            ("delay_usd_per_hour", o.delay_usd_per_hour, MAX_USD_RATE),
+        ] {
+            if let Err(m) = in_range(v, 0.0, hi) {
+                return fail(At::Objective(field), format!("objective.{field}"), m);
+            }
+        }
+        if let Some(cap) = o.carbon_cap_t {
+            if let Err(m) = in_range(cap, 0.0, 1e12) {
+                return fail(At::Objective("carbon_cap_t"), "objective.carbon_cap_t".into(), m);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, s) in self.sites.iter().enumerate() {
+            let w = |f: &str| format!("site {}: {f}", s.id);
+            let check = |field: &'static str, r: Result<f64, String>| r.map(|_| ()).or_else(|m| fail(At::Site(i, field), w(field), m));
+            if let Err(m) = id(&s.id) {
+                return fail(At::Site(i, "id"), format!("sites[{i}].id"), m);
+            }
+            if !seen.insert(s.id.as_str()) {
+                return fail(At::Site(i, "id"), w("id"), "appears twice".into());
+            }
+            if s.usd_per_kwh.len() != t || s.kg_per_kwh.len() != t {
+                return fail(At::Site(i, "series"), w("series"), format!("must have {t} hourly values"));
+            }
+            check("pue", in_range(s.pue, 1.0, MAX_PUE))?;
+            check("lat", in_range(s.lat, -90.0, 90.0))?;
+            check("lon", in_range(s.lon, -180.0, 180.0))?;
+            for &v in &s.usd_per_kwh {
+                check("usd_per_kwh", in_range(v, 0.0, MAX_USD_PER_KWH))?;
+            }
+            for &v in &s.kg_per_kwh {
+                check("kg_per_kwh", in_range(v, 0.0, MAX_KG_PER_KWH))?;
+            }
+            let mut types = std::collections::HashSet::new();
+            for (a, c) in &s.capacity {
+                if !types.insert(a.as_str()) {
+                    return fail(At::Site(i, "capacity"), w("capacity"), format!("accelerator type {a} listed twice"));
+                }
+                if let Err(m) = count(*c as u64, 0, MAX_SITE_ACCELERATORS as u64) {
+                    return fail(At::Site(i, "capacity"), w(&format!("capacity of {a}")), m);
+                }
+            }
+            for (_, v) in &s.usd_per_gpu_hour {
+                check("usd_per_gpu_hour", in_range(*v, 0.0, MAX_USD_PER_ACCELERATOR_HOUR))?;
             }
         }
         if self.links.len() != n || self.links.iter().any(|r| r.len() != n) {
-            return err("links".into(), format!("must be a {n} x {n} matrix"));
+            return fail(At::Problem("links"), "links".into(), format!("must be a {n} x {n} matrix"));
         }
-        if self.latency_ms.len() != self.regions.len() || self.latency_ms.iter().any(|r| r.len() != n) {
-            return err("latency".into(), "must be regions x sites".into());
-        }
-        for j in &self.jobs {
-            let w = format!("job {}", j.id);
-            if j.data_site >= n {
-                return err(w, "data site out of range".into());
-            }
-            if j.accelerators.is_empty() {
-                return err(w, "no accelerator type".into());
-            }
-            if j.gpus == 0 || !(j.hours > 0.0) {
-                return err(w, "needs at least one accelerator and a positive duration".into());
-            }
-            if j.accelerators.iter().any(|a| !(a.speed > 0.0) || !(a.kw_per_gpu >= 0.0)) {
-                return err(w, "accelerator speed must be positive and power non-negative".into());
-            }
-            if let Some(a) = &j.allowed_sites {
-                if a.iter().any(|&s| s >= n) {
-                    return err(w, "allowed site out of range".into());
+        for (a, row) in self.links.iter().enumerate() {
+            for (b, l) in row.iter().enumerate() {
+                if a == b {
+                    continue;
+                }
+                let what = |f: &str| format!("link {} -> {}: {f}", self.sites[a].id, self.sites[b].id);
+                for (field, r) in [
+                    // A kilobit per second at 1% efficiency still gives finite transfer hours.
+                    ("gbps", in_range(l.gbps, 1e-6, MAX_GBPS)),
+                    ("efficiency", in_range(l.efficiency, 0.01, 1.0)),
+                    ("usd_per_gb", in_range(l.usd_per_gb, 0.0, MAX_USD_RATE)),
+                ] {
+                    if let Err(m) = r {
+                        return fail(At::Link(a, b, field), what(field), m);
+                    }
                 }
             }
         }
-        for v in &self.services {
-            let w = format!("service {}", v.id);
-            if v.demand.len() != self.regions.len() || v.demand.iter().any(|d| d.len() != t) {
-                return err(w, "demand must be regions x slots".into());
+        let mut names = std::collections::HashSet::new();
+        for (g, r) in self.regions.iter().enumerate() {
+            if let Err(m) = id(&r.name) {
+                return fail(At::Region(g, "name"), format!("regions[{g}].name"), m);
             }
-            if !(v.replica_rps > 0.0) || v.gpus_per_replica == 0 {
-                return err(w, "replica capacity and size must be positive".into());
+            if !names.insert(r.name.as_str()) {
+                return fail(At::Region(g, "name"), format!("region {}", r.name), "appears twice".into());
+            }
+        }
+        if self.latency_ms.len() != self.regions.len() || self.latency_ms.iter().any(|r| r.len() != n) {
+            return fail(At::Problem("latency_ms"), "latency".into(), "must be regions x sites".into());
+        }
+        for (g, row) in self.latency_ms.iter().enumerate() {
+            for &ms in row {
+                if let Err(m) = in_range(ms, 0.0, MAX_LATENCY_MS) {
+                    return fail(At::Region(g, "latency_ms"), format!("region {}: latency", self.regions[g].name), m);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the jobs and services against the world (call `validate_world` first).
+    pub fn validate_work(&self) -> Result<(), ProblemError> {
+        use xisuan_model::limits::*;
+        let fail = |at: At, what: String, message: String| Err(ProblemError { at, what, message });
+        let n = self.sites.len();
+        let t = self.slots as usize;
+        let mut ids = std::collections::HashSet::new();
+        for (i, j) in self.jobs.iter().enumerate() {
+            let w = |f: &str| format!("job {}: {f}", j.id);
+            let at = |f: &'static str| At::Job(i, f);
+            if let Err(m) = id(&j.id) {
+                return fail(at("id"), format!("jobs[{i}].id"), m);
+            }
+            if !ids.insert(j.id.as_str()) {
+                return fail(at("id"), w("id"), "appears twice".into());
+            }
+            if let Err(m) = count(j.gpus as u64, 1, MAX_JOB_ACCELERATORS as u64) {
+                return fail(at("gpus"), w("gpus"), m);
+            }
+            if let Err(m) = positive(j.hours, MAX_HOURS as f64) {
+                return fail(at("hours"), w("hours"), m);
+            }
+            if j.accelerators.is_empty() {
+                return fail(at("accelerators"), w("accelerators"), "needs at least one accelerator type".into());
+            }
+            let mut types = std::collections::HashSet::new();
+            for a in &j.accelerators {
+                if !types.insert(a.accelerator.as_str()) {
+                    return fail(at("accelerators"), w("accelerators"), format!("{} listed twice", a.accelerator));
+                }
+                // Slower than 1/1000 of the reference would make a job of MAX_HOURS run for
+                // longer than any horizon can hold.
+                if let Err(m) = in_range(a.speed, 1e-3, 1e3) {
+                    return fail(at("accelerators"), w(&format!("speed of {}", a.accelerator)), m);
+                }
+                if let Err(m) = in_range(a.kw_per_gpu, 0.0, MAX_KW_PER_ACCELERATOR) {
+                    return fail(at("accelerators"), w(&format!("kW per accelerator of {}", a.accelerator)), m);
+                }
+            }
+            if j.data_site >= n {
+                return fail(at("data_site"), w("data_site"), format!("site index {} out of range", j.data_site));
+            }
+            if let Err(m) = in_range(j.data_bytes, 0.0, MAX_BYTES) {
+                return fail(at("data_bytes"), w("data size (bytes)"), m);
+            }
+            if j.earliest >= self.slots {
+                return fail(at("earliest"), w("earliest start"), format!("slot {} is not within the {}-slot horizon", j.earliest, self.slots));
+            }
+            if j.deadline <= j.earliest {
+                return fail(at("deadline"), w("deadline"), format!("slot {} is not after the earliest start {}", j.deadline, j.earliest));
+            }
+            if let Some(a) = &j.allowed_sites {
+                if let Some(&s) = a.iter().find(|&&s| s >= n) {
+                    return fail(at("allowed_sites"), w("allowed sites"), format!("site index {s} out of range"));
+                }
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, v) in self.services.iter().enumerate() {
+            let w = |f: &str| format!("service {}: {f}", v.id);
+            let at = |f: &'static str| At::Service(i, f);
+            if let Err(m) = id(&v.id) {
+                return fail(at("id"), format!("services[{i}].id"), m);
+            }
+            if !ids.insert(v.id.as_str()) {
+                return fail(at("id"), w("id"), "appears twice".into());
+            }
+            if let Err(m) = count(v.gpus_per_replica as u64, 1, MAX_JOB_ACCELERATORS as u64) {
+                return fail(at("gpus_per_replica"), w("gpus_per_replica"), m);
+            }
+            for (field, r) in [
+                ("replica_rps", positive(v.replica_rps, MAX_RPS)),
+                ("kw_per_gpu", in_range(v.kw_per_gpu, 0.0, MAX_KW_PER_ACCELERATOR)),
+                ("slo_ms", positive(v.slo_ms, MAX_LATENCY_MS)),
+            ] {
+                if let Err(m) = r {
+                    return fail(at(field), w(field), m);
+                }
+            }
+            if v.demand.len() != self.regions.len() || v.demand.iter().any(|d| d.len() != t) {
+                return fail(at("demand"), w("demand"), "must be regions x slots".into());
+            }
+            for (g, row) in v.demand.iter().enumerate() {
+                for &x in row {
+                    if let Err(m) = in_range(x, 0.0, MAX_RPS) {
+                        return fail(at("demand"), w(&format!("demand from {} (requests/s)", self.regions[g].name)), m);
+                    }
+                }
+            }
+            if let Some(a) = &v.allowed_sites {
+                if let Some(&s) = a.iter().find(|&&s| s >= n) {
+                    return fail(at("allowed_sites"), w("allowed sites"), format!("site index {s} out of range"));
+                }
             }
         }
         Ok(())
