@@ -7,17 +7,21 @@ use crate::BadInput;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::path::PathBuf;
+use xisuan_milp::auto::Auto;
 use xisuan_milp::Milp;
 use xisuan_plan::baselines::baselines;
 use xisuan_plan::check::check;
 use xisuan_plan::heuristic::Heuristic;
-use xisuan_plan::{Plan, Reason, Solver};
+use xisuan_plan::{Plan, Reason, Solver, Stage};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
 pub enum SolverArg {
+    /// Heuristic and completion, Lagrangian bound and repair, then the MILP only where it can
+    /// still close the gap, within --time-budget (the default).
+    Auto,
     /// Exact mixed-integer program (HiGHS), warm-started from the heuristic; reports the LP bound.
     Milp,
-    /// Filter, score, select with time shifting; fast, for large and online use.
+    /// Filter, score, select with time shifting, then completion; reports the LP bound when small.
     Heuristic,
 }
 
@@ -30,8 +34,18 @@ Exit codes: 0 plan complete; 1 internal error; 2 bad input; 3 work left unplaced
 pub struct PlanArgs {
     /// Scenario file (TOML): window, sites and series, jobs, services, objective.
     scenario: PathBuf,
-    #[arg(long, value_enum, default_value = "milp")]
+    #[arg(long, value_enum, default_value = "auto")]
     solver: SolverArg,
+    /// Seconds the auto solver may spend in all (it stops earlier at --target-gap).
+    #[arg(long, default_value_t = 20.0, allow_hyphen_values = true)]
+    time_budget: f64,
+    /// Proven gap at which the auto solver stops improving (0.01 = 1%).
+    #[arg(long, default_value_t = 0.01, allow_hyphen_values = true)]
+    target_gap: f64,
+    /// USD per accelerator-hour of work left undone (unplaced jobs; unmet demand in the
+    /// replica-hours it needs), overriding the scenario's (default 50).
+    #[arg(long, allow_hyphen_values = true)]
+    unplaced_usd_per_gpu_hour: Option<f64>,
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
@@ -41,11 +55,12 @@ pub struct PlanArgs {
     /// Exit with code 3 when any job or demand cannot be placed.
     #[arg(long)]
     strict: bool,
-    /// MILP time limit in seconds (HiGHS checks it between cut rounds, so it can run over).
-    #[arg(long, default_value_t = 60.0)]
+    /// MILP time limit in seconds with --solver milp (HiGHS checks it between cut rounds, so
+    /// it can run over).
+    #[arg(long, default_value_t = 60.0, allow_hyphen_values = true)]
     time_limit: f64,
-    /// MILP relative gap at which to stop.
-    #[arg(long, default_value_t = 0.002)]
+    /// MILP relative gap at which to stop, with --solver milp.
+    #[arg(long, default_value_t = 0.002, allow_hyphen_values = true)]
     mip_gap: f64,
     /// Skip the baselines (faster on large scenarios).
     #[arg(long)]
@@ -82,6 +97,9 @@ fn reason_text(r: &Reason) -> String {
         Reason::Capacity => "capacity taken before the deadline".into(),
         Reason::Latency { region, ms, slo_ms } => format!("latency from {region} {ms:.1} ms > {slo_ms:.0} ms SLO"),
         Reason::Costlier { extra_usd, extra_kg, .. } => format!("costlier: +{} USD, {:+.0} kgCO2e", human(*extra_usd), extra_kg),
+        Reason::DearerThanPenalty { score, penalty } => {
+            format!("fits, but scores {} against a penalty of {} for leaving it undone", human(*score), human(*penalty))
+        }
     }
 }
 
@@ -99,17 +117,30 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
         in_range(c, 0.0, 1e12).map_err(|m| BadInput(format!("--carbon-cap-t: {m}")))?;
         sc.problem.objective.carbon_cap_t = Some(c);
     }
+    if let Some(u) = a.unplaced_usd_per_gpu_hour {
+        in_range(u, 0.0, xisuan_model::limits::MAX_USD_RATE).map_err(|m| BadInput(format!("--unplaced-usd-per-gpu-hour: {m}")))?;
+        sc.problem.objective.unplaced_usd_per_gpu_hour = u;
+    }
+    xisuan_model::limits::positive(a.time_budget, 1e6).map_err(|m| BadInput(format!("--time-budget: {m}")))?;
+    in_range(a.target_gap, 0.0, 1.0).map_err(|m| BadInput(format!("--target-gap: {m}")))?;
     // Flags change the problem after the scenario's own check: check it again.
     sc.problem.validate().map_err(|e| BadInput(format!("{e}")))?;
     let p = &sc.problem;
     let milp = Milp { time_limit_s: a.time_limit, mip_rel_gap: a.mip_gap, ..Milp::default() };
     milp.validate().map_err(|e| BadInput(format!("--time-limit/--mip-gap: {e}")))?;
+    let t = std::time::Instant::now();
     let mut plan: Plan = match a.solver {
+        SolverArg::Auto => Auto { time_budget_s: a.time_budget, target_gap: a.target_gap, ..Auto::default() }.solve(p)?,
         SolverArg::Milp => milp.solve(p)?,
         SolverArg::Heuristic => xisuan_milp::heuristic_with_lp_bound(p, &Heuristic::default(), &Milp::default(), 400_000)?,
     };
+    if plan.stages.is_empty() {
+        plan.stages.push(Stage { name: format!("{:?} solve", a.solver).to_lowercase(), seconds: t.elapsed().as_secs_f64() });
+    }
     if !a.no_baselines {
+        let t = std::time::Instant::now();
         plan.baselines = baselines(p);
+        plan.stages.push(Stage { name: "baselines".into(), seconds: t.elapsed().as_secs_f64() });
     }
     let violations = check(p, &plan);
     if !violations.is_empty() {
@@ -231,7 +262,7 @@ fn render(sc: &xisuan_io::scenario::Scenario, plan: &Plan, all: bool) -> String 
     for b in &plan.baselines {
         row(&b.name, &b.totals, &mut t);
     }
-    outln!(out, "\nTotals (objective = cost weight x USD + carbon price x tCO2e + delay USD/h x hours late):");
+    outln!(out, "\nTotals (objective = cost weight x USD + carbon price x tCO2e + delay USD/h x hours late + {} USD per accelerator-hour of work left undone):", human(p.objective.unplaced_usd_per_gpu_hour));
     out.push_str(&t.render());
     for b in &plan.baselines {
         outln!(out, "  {}: {}", b.name, b.description);
@@ -240,11 +271,16 @@ fn render(sc: &xisuan_io::scenario::Scenario, plan: &Plan, all: bool) -> String 
     for b in &plan.bounds {
         outln!(out, "Lower bound ({}): {}", b.kind, human(b.value));
     }
-    if let Some(g) = plan.gap {
-        outln!(out, "Gap to the best bound: {:.3}%", g * 100.0);
+    match plan.gap {
+        Some(g) => outln!(out, "Gap to the best bound: {:.3}%", g * 100.0),
+        None => outln!(out, "Gap to the best bound: unknown (no valid bound)"),
     }
     for n in &plan.notes {
         outln!(out, "  note: {n}");
+    }
+    if !plan.stages.is_empty() {
+        let parts: Vec<String> = plan.stages.iter().map(|s| format!("{} {:.2} s", s.name, s.seconds)).collect();
+        outln!(out, "Time: {}", parts.join(", "));
     }
     let important: Vec<_> = sc.diagnostics.iter().filter(|d| d.severity != xisuan_model::Severity::Info).collect();
     let infos = sc.diagnostics.len() - important.len();

@@ -6,6 +6,8 @@
 // Validation uses negated comparisons (`!(x >= 0.0)`) on purpose: they also reject NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+#[doc(hidden)]
+pub mod fuzz;
 pub mod scenario;
 pub mod simulation;
 pub mod trace;

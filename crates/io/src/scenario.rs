@@ -84,6 +84,13 @@ struct ObjectiveEntry {
     #[serde(default)]
     delay_usd_per_hour: f64,
     carbon_cap_t: Option<f64>,
+    /// USD per accelerator-hour of work left undone (unplaced jobs, unmet demand).
+    #[serde(default = "unplaced_default")]
+    unplaced_usd_per_gpu_hour: f64,
+}
+
+fn unplaced_default() -> f64 {
+    xisuan_plan::DEFAULT_UNPLACED_USD_PER_GPU_HOUR
 }
 
 fn one() -> f64 {
@@ -92,7 +99,14 @@ fn one() -> f64 {
 
 impl Default for ObjectiveEntry {
     fn default() -> Self {
-        ObjectiveEntry { cost_weight: 1.0, carbon_usd_per_t: 0.0, carbon_weight: 1.0, delay_usd_per_hour: 0.0, carbon_cap_t: None }
+        ObjectiveEntry {
+            cost_weight: 1.0,
+            carbon_usd_per_t: 0.0,
+            carbon_weight: 1.0,
+            delay_usd_per_hour: 0.0,
+            carbon_cap_t: None,
+            unplaced_usd_per_gpu_hour: unplaced_default(),
+        }
     }
 }
 
@@ -646,6 +660,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             carbon_weight: o.carbon_weight,
             delay_usd_per_hour: o.delay_usd_per_hour,
             carbon_cap_t: o.carbon_cap_t,
+            unplaced_usd_per_gpu_hour: o.unplaced_usd_per_gpu_hour,
         },
     };
     problem.validate().map_err(|e| locate(&l, &origins, &e))?;

@@ -14,7 +14,11 @@
 //!   and flows at a site ≤ its integer replicas × replica throughput;
 //! - optionally Σ emissions ≤ cap.
 //!
-//! This adapter knows HiGHS; the `plan` crate does not.
+//! This adapter knows HiGHS; the `plan` crate does not. `auto` is the default way to plan:
+//! heuristic, completion, Lagrangian bound and repair, then the MILP only where it can still
+//! close the gap, within a time budget.
+
+pub mod auto;
 
 use highs::{ColProblem, HighsModelStatus, Row, Sense};
 use std::collections::HashMap;
@@ -108,17 +112,13 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
     for (ji, j) in p.jobs.iter().enumerate() {
         let jo = &opts[ji];
         let assign = pb.add_row(1.0..=1.0);
-        // The penalty for leaving a job out exceeds its dearest option tenfold.
-        let worst = jo
-            .options
-            .iter()
-            .flat_map(|o| [o.first_start, o.last_start].map(|t| ctx.eval(j, o, t).score.abs()))
-            .fold(0.0f64, f64::max);
-        let penalty = 10.0 * worst + 1e3;
+        // Leaving a job out pays the objective's own penalty, so the MILP's objective and its
+        // bounds are on the plan's scale.
+        let penalty = obj.job_penalty(j);
         penalty_cols.push((vars.len(), penalty));
         add(&mut pb, &mut vars, Var::Unplaced { job: ji }, penalty, 1.0, false, &[(assign, 1.0)]);
         if j.pausable {
-            let ideal_end = j.earliest as f64 + j.hours / j.accelerators[0].speed;
+            let ideal_end = Ctx::ideal_end(j);
             let mut end_rows: HashMap<u32, Row> = HashMap::new();
             if obj.delay_usd_per_hour > 0.0 {
                 // e_j ≥ (t + 1) · x[j,o,t]: the job ends after its last slot run.
@@ -173,15 +173,7 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
     for (vi, v) in p.services.iter().enumerate() {
         let Some(acc) = ctx.accs.ix(&v.accelerator) else { continue };
         let feasible: Vec<Vec<usize>> = (0..p.regions.len()).map(|g| ctx.service_sites(v, g).0).collect();
-        // The penalty for unmet demand exceeds the dearest replica-hour per request tenfold.
-        let dearest = (0..p.sites.len())
-            .flat_map(|s| (0..p.slots).map(move |t| (s, t)))
-            .map(|(s, t)| {
-                let (usd, kg, _) = ctx.replica_eval(v, s, t);
-                obj.score(usd, kg, 0.0).abs()
-            })
-            .fold(0.0f64, f64::max);
-        let unmet_penalty = 10.0 * dearest / v.replica_rps + 1e3;
+        let unmet_penalty = obj.unmet_penalty_per_rps_hour(v);
         for t in 0..p.slots {
             let mut site_rows: HashMap<usize, Row> = HashMap::new();
             for (g, (dem, sites_g)) in v.demand.iter().zip(&feasible).enumerate() {
@@ -238,7 +230,7 @@ fn warm(m: &Model, ctx: &Ctx, d: &Decisions) -> Vec<f64> {
             }
             Var::End { job } => {
                 let j = &p.jobs[job];
-                let ideal = j.earliest as f64 + j.hours / j.accelerators[0].speed;
+                let ideal = Ctx::ideal_end(j);
                 match &d.jobs[job] {
                     Some(jd) => (*jd.slots.last().unwrap() as f64 + 1.0).max(ideal),
                     None => ideal,
@@ -348,11 +340,20 @@ impl Solver for Milp {
         self.validate()?;
         let ctx = Ctx::new(p);
         let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
-        let start_decisions = self.warm_start.then(|| Heuristic::default().decide(&ctx, &opts));
-        let m = build(&ctx, &opts, true);
+        let start = self.warm_start.then(|| heuristic::decide_complete(&ctx, &opts, &Heuristic::default()));
+        self.solve_from(&ctx, &opts, start)
+    }
+}
+
+impl Milp {
+    /// Solves from a warm start (any solver's decisions) on a context built by the caller.
+    pub fn solve_from(&self, ctx: &Ctx, opts: &[JobOptions], start_decisions: Option<Decisions>) -> Result<Plan, SolveError> {
+        let p = ctx.p;
+        let (ctx, opts) = (ctx, opts);
+        let m = build(ctx, opts, true);
         let n_cols = m.vars.len();
         let offset = m.offset;
-        let warm_cols = start_decisions.as_ref().map(|d| warm(&m, &ctx, d));
+        let warm_cols = start_decisions.as_ref().map(|d| warm(&m, ctx, d));
         let penalty_cols = m.penalty_cols.clone();
         let vars = m.vars.clone();
         let mut model = m.pb.optimise(Sense::Minimise);
@@ -370,7 +371,7 @@ impl Solver for Milp {
             {
                 let cols = solved.get_solution().columns().to_vec();
                 let m2 = Model { pb: ColProblem::default(), vars, offset, penalty_cols: penalty_cols.clone() };
-                (decisions(&m2, &ctx, &cols), Some(solved.objective_value() + offset))
+                (decisions(&m2, ctx, &cols), Some(solved.objective_value() + offset))
             }
             HighsModelStatus::ModelEmpty => (Decisions { jobs: vec![None; p.jobs.len()], services: vec![Vec::new(); p.services.len()], unmet: vec![0.0; p.services.len()], late_ok: false }, Some(offset)),
             s => match start_decisions.clone() {
@@ -381,7 +382,17 @@ impl Solver for Milp {
                 None => return Err(SolveError::Solver(format!("HiGHS ended with status {s:?} and no solution"))),
             },
         };
-        let mut plan = assemble(&ctx, &opts, &d, "milp");
+        let mut d = d;
+        xisuan_plan::complete::complete(ctx, opts, &mut d);
+        let mut plan = assemble(ctx, opts, &d, "milp");
+        // A rejected warm start can leave HiGHS with a worse incumbent at its time limit.
+        if let Some(sd) = &start_decisions {
+            let start = assemble(ctx, opts, sd, "milp");
+            if start.totals.objective < plan.totals.objective - 1e-9 * plan.totals.objective.abs() {
+                notes.push("HiGHS's incumbent was worse than its warm start; plan is the warm start".into());
+                plan = start;
+            }
+        }
         // HiGHS's best bound on the MIP objective (penalties included).
         if let (Ok(dual), Some(obj)) = (solved.double_info_value(c"mip_dual_bound"), mip_obj) {
             if dual.is_finite() {
@@ -393,17 +404,10 @@ impl Solver for Milp {
             }
         }
         if self.lp_bound {
-            match lp_bound_of(&ctx, &opts, self) {
+            match lp_bound_of(ctx, opts, self) {
                 Ok(b) => plan.bounds.push(b),
                 Err(e) => notes.push(format!("LP bound not computed: {e}")),
             }
-        }
-        let placed = d.jobs.iter().filter(|x| x.is_some()).count();
-        if placed < p.jobs.len() {
-            notes.push(format!(
-                "{} job(s) unplaced: bounds include their penalty, so the gap compares like with like only among placed work",
-                p.jobs.len() - placed
-            ));
         }
         plan.notes = notes;
         plan.set_gap();
@@ -424,13 +428,13 @@ pub fn heuristic_with_lp_bound(p: &Problem, h: &Heuristic, settings: &Milp, max_
         .zip(&p.jobs)
         .map(|(jo, j)| jo.options.iter().map(|o| (o.last_start - o.first_start + 1 + if j.pausable { o.slots } else { 0 }) as usize).sum::<usize>())
         .sum();
-    if columns <= max_columns && plan.unplaced.is_empty() && plan.totals.unmet_rps_hours <= 1e-9 {
+    if columns <= max_columns {
         match lp_bound_of(&ctx, &opts, settings) {
             Ok(b) => plan.bounds.push(b),
             Err(e) => plan.notes.push(format!("LP bound not computed: {e}")),
         }
     } else {
-        plan.notes.push(format!("LP bound skipped ({columns} columns, or work left unplaced); capacity-relaxation bound only"));
+        plan.notes.push(format!("LP bound skipped ({columns} columns); capacity-relaxation bound only"));
     }
     plan.set_gap();
     Ok(plan)

@@ -2,7 +2,8 @@
 //! slot) into a `Plan`: costs, carbon, transfers, totals, and a named reason for every site a
 //! job did not use. Every solver and baseline goes through here, so their plans are comparable.
 
-use crate::candidates::{Ctx, JobOptions};
+use crate::candidates::{Ctx, Free, JobOptions};
+use crate::heuristic::{best_placement, Timing};
 use crate::plan::*;
 use crate::problem::SiteIx;
 
@@ -40,6 +41,10 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
     let mut unplaced = Vec::new();
     let mut totals = Totals::default();
     let name = |s: SiteIx| p.sites[s].id.clone();
+    // What is left once every decision holds its capacity: an unplaced job's reason at a
+    // possible site is "capacity" only if none of its options there fits in it.
+    let free = Free::after(ctx, opts, d);
+    let mut buf = Vec::new();
 
     for (ji, job) in p.jobs.iter().enumerate() {
         let jo = &opts[ji];
@@ -47,13 +52,25 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
             jo.rejected.iter().map(|(s, r)| SiteRejection { site: name(*s), reason: r.clone() }).collect();
         match &d.jobs[ji] {
             None => {
-                // Sites that were possible in principle lost out on capacity.
+                let penalty = p.objective.job_penalty(job);
+                totals.penalty_usd += penalty;
+                totals.objective += penalty;
                 let mut seen = Vec::new();
                 for o in &jo.options {
-                    if !seen.contains(&o.site) {
-                        seen.push(o.site);
-                        rejected.push(SiteRejection { site: name(o.site), reason: Reason::Capacity });
+                    if seen.contains(&o.site) {
+                        continue;
                     }
+                    seen.push(o.site);
+                    let here = JobOptions {
+                        options: jo.options.iter().filter(|x| x.site == o.site).cloned().collect(),
+                        rejected: Vec::new(),
+                    };
+                    let timing = if d.late_ok { Timing::Asap } else { Timing::Shift };
+                    let reason = match best_placement(ctx, job, &here, &free, timing, &mut buf) {
+                        Some((_, score)) => Reason::DearerThanPenalty { score, penalty },
+                        None => Reason::Capacity,
+                    };
+                    rejected.push(SiteRejection { site: name(o.site), reason });
                 }
                 unplaced.push(Unplaced { job: job.id.clone(), reasons: rejected });
             }
@@ -170,7 +187,9 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
         totals.cost_usd += sp.cost_usd;
         totals.carbon_kg += sp.carbon_kg;
         totals.energy_kwh += sp.energy_kwh;
-        totals.objective += p.objective.score(sp.cost_usd, sp.carbon_kg, 0.0);
+        let penalty = sp.unmet_rps_hours * p.objective.unmet_penalty_per_rps_hour(v);
+        totals.penalty_usd += penalty;
+        totals.objective += p.objective.score(sp.cost_usd, sp.carbon_kg, 0.0) + penalty;
         totals.unmet_rps_hours += sp.unmet_rps_hours;
         services.push(sp);
     }
@@ -185,5 +204,6 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
         gap: None,
         baselines: Vec::new(),
         notes: Vec::new(),
+        stages: Vec::new(),
     }
 }

@@ -103,6 +103,49 @@ pub struct Ctx<'a> {
     pub accs: AccTypes,
     /// capacity[site][acc]
     pub capacity: Vec<Vec<u32>>,
+    /// Shadow prices of capacity, when a Lagrangian repair steers a solver with them: scores
+    /// include them, costs do not. Plans are always assembled with a context without them.
+    pub shadow: Option<Shadow>,
+}
+
+/// Prices per accelerator and slot by site and type (`per[site][acc][slot]`), with prefix sums.
+#[derive(Debug, Clone)]
+pub struct Shadow {
+    pub per: Vec<Vec<Vec<f64>>>,
+    prefix: Vec<Vec<Vec<f64>>>,
+}
+
+impl Shadow {
+    pub fn new(per: Vec<Vec<Vec<f64>>>) -> Shadow {
+        let prefix = per
+            .iter()
+            .map(|site| {
+                site.iter()
+                    .map(|v| {
+                        let mut out = Vec::with_capacity(v.len() + 1);
+                        let mut acc = 0.0;
+                        out.push(0.0);
+                        for x in v {
+                            acc += x;
+                            out.push(acc);
+                        }
+                        out
+                    })
+                    .collect()
+            })
+            .collect();
+        Shadow { per, prefix }
+    }
+    /// The sum of prices over slots `start..start + slots`.
+    #[inline]
+    pub fn span(&self, s: SiteIx, a: usize, start: u32, slots: u32) -> f64 {
+        let p = &self.prefix[s][a];
+        p[(start + slots) as usize] - p[start as usize]
+    }
+    #[inline]
+    pub fn at(&self, s: SiteIx, a: usize, t: u32) -> f64 {
+        self.per[s][a][t as usize]
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -137,7 +180,19 @@ impl<'a> Ctx<'a> {
             p,
             accs,
             capacity,
+            shadow: None,
         }
+    }
+
+    /// The same context with shadow prices on capacity (see `Shadow`).
+    pub fn with_shadow(&self, shadow: Shadow) -> Ctx<'a> {
+        Ctx { p: self.p, rates: self.rates.clone(), accs: self.accs.clone(), capacity: self.capacity.clone(), shadow: Some(shadow) }
+    }
+
+    /// The shadow price of one accelerator of type `a` at site `s` in slot `t` (0 without).
+    #[inline]
+    pub fn shadow_at(&self, s: SiteIx, a: usize, t: u32) -> f64 {
+        self.shadow.as_ref().map(|x| x.at(s, a, t)).unwrap_or(0.0)
     }
 
     /// Filters the sites of job `j`, naming a reason for each impossible one.
@@ -214,9 +269,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// The earliest the job could possibly finish anywhere, in hours from slot 0 (the reference
-    /// for delay): its earliest slot plus its reference duration.
-    fn ideal_end(j: &Job) -> f64 {
-        j.earliest as f64 + j.hours / j.accelerators[0].speed
+    /// for delay): its earliest slot plus its run time on its fastest accelerator, with no data
+    /// to move. Waiting, moving data and a slower accelerator all count as delay.
+    pub fn ideal_end(j: &Job) -> f64 {
+        let fastest = j.accelerators.iter().map(|a| a.speed).fold(f64::MIN_POSITIVE, f64::max);
+        j.earliest as f64 + j.hours / fastest
     }
 
     /// Cost, carbon and score of running option `o` of job `j` from `start`.
@@ -228,7 +285,8 @@ impl<'a> Ctx<'a> {
         let kg = o.kw_total * kg_kw;
         let kwh = o.kw_total * o.hours * self.p.sites[o.site].pue;
         let delay_h = (start as f64 + o.hours - Self::ideal_end(j)).max(0.0);
-        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) }
+        let shadow = self.shadow.as_ref().map(|x| j.gpus as f64 * x.span(o.site, o.acc, start, o.slots)).unwrap_or(0.0);
+        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) + shadow }
     }
 
     /// Cost, carbon and score of running a pausable job in the given slots. A pausable job is
@@ -244,7 +302,8 @@ impl<'a> Ctx<'a> {
         let kwh = o.kw_total * held * self.p.sites[o.site].pue;
         let end = slots.last().map(|&t| t as f64 + 1.0).unwrap_or(0.0);
         let delay_h = (end - Self::ideal_end(j)).max(0.0);
-        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) }
+        let shadow: f64 = slots.iter().map(|&t| j.gpus as f64 * self.shadow_at(o.site, o.acc, t)).sum();
+        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) + shadow }
     }
 
     /// Cost, carbon and energy of one replica of service `v` at site `s` in slot `t`.
@@ -304,6 +363,32 @@ pub struct Free {
 }
 
 impl Free {
+    /// The capacity left after a set of decisions.
+    pub fn after(ctx: &Ctx, opts: &[JobOptions], d: &crate::assemble::Decisions) -> Free {
+        let mut free = Free::new(ctx);
+        for (ji, jd) in d.jobs.iter().enumerate() {
+            if let Some(jd) = jd {
+                let o = &opts[ji].options[jd.option];
+                free.take_saturating(o.site, o.acc, jd.slots.iter().copied(), ctx.p.jobs[ji].gpus);
+            }
+        }
+        for (vi, sds) in d.services.iter().enumerate() {
+            let v = &ctx.p.services[vi];
+            let Some(a) = ctx.accs.ix(&v.accelerator) else { continue };
+            for sd in sds {
+                free.take_saturating(sd.site, a, [sd.slot], sd.replicas * v.gpus_per_replica);
+            }
+        }
+        free
+    }
+    /// Like `take`, but a decision that overfills a slot leaves it at 0 (the invariant checker
+    /// reports the overfill; this only answers "is there room").
+    fn take_saturating(&mut self, s: SiteIx, a: usize, slots: impl IntoIterator<Item = u32>, gpus: u32) {
+        for t in slots {
+            let f = &mut self.free[s][a][t as usize];
+            *f = f.saturating_sub(gpus);
+        }
+    }
     pub fn new(ctx: &Ctx) -> Free {
         let t = ctx.p.slots as usize;
         Free { free: ctx.capacity.iter().map(|per| per.iter().map(|&c| vec![c; t]).collect()).collect() }

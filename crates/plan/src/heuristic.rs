@@ -35,7 +35,7 @@ impl Default for Heuristic {
 
 /// A scored candidate: option index and start slot.
 #[derive(Clone, Copy)]
-struct Cand {
+pub(crate) struct Cand {
     score: f64,
     option: u32,
     start: u32,
@@ -49,11 +49,11 @@ fn pausable_slots(ctx: &Ctx, j: &Job, o: &SiteOption, free: &Free) -> Option<Vec
     use std::collections::BinaryHeap;
     let rates = &ctx.rates[o.site];
     let obj = &ctx.p.objective;
-    let rate = |t: u32| obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total;
+    let rate = |t: u32| obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total + j.gpus as f64 * ctx.shadow_at(o.site, o.acc, t);
     let k = o.slots as usize;
     // Whole hours: see `Ctx::eval_slots`.
     let frac = 1.0;
-    let ideal_end = j.earliest as f64 + j.hours / j.accelerators[0].speed;
+    let ideal_end = Ctx::ideal_end(j);
     // Totally ordered f64 for the heap.
     #[derive(PartialEq)]
     struct R(f64, u32);
@@ -102,7 +102,7 @@ fn pausable_slots(ctx: &Ctx, j: &Job, o: &SiteOption, free: &Free) -> Option<Vec
 }
 
 /// Best free placement of job `j`, or None; also returns the best score capacity aside.
-fn best_placement(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, timing: Timing, buf: &mut Vec<Cand>) -> Option<(JobDecision, f64)> {
+pub(crate) fn best_placement(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, timing: Timing, buf: &mut Vec<Cand>) -> Option<(JobDecision, f64)> {
     best_placement_with_floor(ctx, j, jo, free, timing, buf).0
 }
 
@@ -208,6 +208,14 @@ pub fn place_services(
                 sites.sort_by(|&a, &b| rank(v, g, a, t).total_cmp(&rank(v, g, b, t)).then(a.cmp(&b)));
                 for s in sites {
                     let Some(a) = acc else { break };
+                    // The planner leaves demand unmet where serving it costs more than its
+                    // penalty; baselines serve whatever they can.
+                    if pool {
+                        let (usd, kg, _) = ctx.replica_eval(v, s, t);
+                        if p.objective.score(usd, kg, 0.0) / v.replica_rps >= p.objective.unmet_penalty_per_rps_hour(v) {
+                            continue;
+                        }
+                    }
                     let max_replicas = free.free[s][a][t as usize] / v.gpus_per_replica;
                     let headroom = max_replicas as f64 * v.replica_rps - load[s];
                     if headroom <= 1e-9 {
@@ -316,6 +324,19 @@ fn consolidate(
     debug_assert!((0..n).all(|x| replicas(load[x]) as u32 * v.gpus_per_replica <= free.free[x][a][t as usize] || load[x] <= 1e-9));
 }
 
+/// Least flexible first: the fewest (site, accelerator, start) choices, so that work held to
+/// one site or a tight window is placed before work that could go anywhere; then the most
+/// accelerator-hours; index last for determinism.
+pub fn placement_order(p: &Problem, opts: &[JobOptions]) -> Vec<usize> {
+    let choices: Vec<u64> = opts.iter().map(|jo| jo.options.iter().map(|o| (o.last_start - o.first_start) as u64 + 1).sum()).collect();
+    let mut order: Vec<usize> = (0..p.jobs.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ja, jb) = (&p.jobs[a], &p.jobs[b]);
+        choices[a].cmp(&choices[b]).then((jb.gpus as f64 * jb.hours).total_cmp(&(ja.gpus as f64 * ja.hours))).then(a.cmp(&b))
+    });
+    order
+}
+
 impl Heuristic {
     /// Runs the heuristic and returns decisions (for reuse by baselines and tests).
     pub fn decide(&self, ctx: &Ctx, opts: &[JobOptions]) -> Decisions {
@@ -323,21 +344,12 @@ impl Heuristic {
         let mut free = Free::new(ctx);
         let by_score = |v: &crate::problem::Service, _g: usize, s: usize, t: u32| {
             let (usd, kg, _) = ctx.replica_eval(v, s, t);
-            p.objective.score(usd, kg, 0.0)
+            let shadow = ctx.accs.ix(&v.accelerator).map(|a| v.gpus_per_replica as f64 * ctx.shadow_at(s, a, t)).unwrap_or(0.0);
+            p.objective.score(usd, kg, 0.0) + shadow
         };
         let (services, unmet) = place_services(ctx, &mut free, &by_score, true);
 
-        // Least flexible first: smallest slack between earliest start and deadline, then the
-        // largest GPU-hours; index last for determinism.
-        let mut order: Vec<usize> = (0..p.jobs.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (ja, jb) = (&p.jobs[a], &p.jobs[b]);
-            let slack = |j: &Job| (j.deadline.min(p.slots) as f64 - j.earliest as f64) - j.hours;
-            slack(ja)
-                .total_cmp(&slack(jb))
-                .then((jb.gpus as f64 * jb.hours).total_cmp(&(ja.gpus as f64 * ja.hours)))
-                .then(a.cmp(&b))
-        });
+        let order = placement_order(p, opts);
         let mut jobs: Vec<Option<JobDecision>> = vec![None; p.jobs.len()];
         let mut scores = vec![0.0; p.jobs.len()];
         // The best score each job could have with capacity to spare: a job placed there
@@ -348,7 +360,8 @@ impl Heuristic {
             let j = &p.jobs[ji];
             let (best, floor) = best_placement_with_floor(ctx, j, &opts[ji], &free, self.timing, &mut buf);
             floors[ji] = floor;
-            if let Some((d, score)) = best {
+            // A job that scores more than its penalty is better left unplaced.
+            if let Some((d, score)) = best.filter(|b| b.1 < p.objective.job_penalty(j)) {
                 let o = &opts[ji].options[d.option];
                 free.take(o.site, o.acc, d.slots.iter().copied(), j.gpus);
                 scores[ji] = score;
@@ -363,7 +376,7 @@ impl Heuristic {
                 let j = &p.jobs[ji];
                 let Some(cur) = jobs[ji].clone() else {
                     // Retry jobs that found no room: earlier moves may have freed some.
-                    if let Some((d, score)) = best_placement(ctx, j, &opts[ji], &free, self.timing, &mut buf) {
+                    if let Some((d, score)) = best_placement(ctx, j, &opts[ji], &free, self.timing, &mut buf).filter(|b| b.1 < p.objective.job_penalty(j)) {
                         let o = &opts[ji].options[d.option];
                         free.take(o.site, o.acc, d.slots.iter().copied(), j.gpus);
                         scores[ji] = score;
@@ -396,55 +409,46 @@ impl Heuristic {
     }
 }
 
-/// A lower bound on the objective of any plan that places the jobs in `placed`: each such job
-/// at its own best option and each service region-slot at its cheapest feasible site, as if
-/// capacity were unlimited and replicas divisible. Unplaced jobs are reported apart, so the
-/// bound covers the same jobs as the objective it is compared with.
-pub fn capacity_relaxation_bound(ctx: &Ctx, opts: &[JobOptions], d: &Decisions) -> Bound {
+/// The best score job `j` could have with capacity to spare (infinite when it has no
+/// option): the cheapest start of each option, or for a pausable job its cheapest whole hours.
+pub fn best_unconstrained(ctx: &Ctx, j: &Job, jo: &JobOptions) -> f64 {
     let p = ctx.p;
-    let placed: Vec<bool> = d.jobs.iter().map(Option::is_some).collect();
-    // Demand actually served, by service, region and slot: the bound covers the same demand.
-    let mut served = vec![vec![vec![0.0f64; p.slots as usize]; p.regions.len()]; p.services.len()];
-    for (vi, decisions) in d.services.iter().enumerate() {
-        for sd in decisions {
-            for &(g, x) in &sd.served {
-                served[vi][g][sd.slot as usize] += x;
+    jo.options
+        .iter()
+        .map(|o| {
+            if j.pausable {
+                let rates = &ctx.rates[o.site];
+                let mut w: Vec<f64> = (o.first_start..o.last_start + o.slots)
+                    .map(|t| p.objective.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0))
+                    .collect();
+                w.sort_by(f64::total_cmp);
+                // Energy of the cheapest whole hours, plus the parts that do not depend on time
+                // (delay is at least 0, so leaving it out keeps this a lower bound).
+                let energy: f64 = w[..o.slots as usize].iter().sum::<f64>() * o.kw_total;
+                let fixed = p.objective.score(o.gpu_hour_usd_total * o.slots as f64 + o.transfer_usd, 0.0, 0.0);
+                energy + fixed
+            } else {
+                (o.first_start..=o.last_start).map(|t| ctx.eval(j, o, t).score).fold(f64::INFINITY, f64::min)
             }
-        }
-    }
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// A lower bound on the objective of every plan: each job at its own best option or its
+/// penalty, whichever is less, and each region-slot's demand at its cheapest feasible site or
+/// its penalty, as if capacity were unlimited and replicas divisible.
+pub fn capacity_relaxation_bound(ctx: &Ctx, opts: &[JobOptions]) -> Bound {
+    let p = ctx.p;
     let mut total = 0.0;
     for (ji, j) in p.jobs.iter().enumerate() {
-        if !placed[ji] {
-            continue;
-        }
-        let best = opts[ji]
-            .options
-            .iter()
-            .map(|o| {
-                if j.pausable {
-                    let rates = &ctx.rates[o.site];
-                    let mut w: Vec<f64> = (o.first_start..o.last_start + o.slots)
-                        .map(|t| p.objective.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0))
-                        .collect();
-                    w.sort_by(f64::total_cmp);
-                    // Energy of the cheapest whole hours, plus the parts that do not depend on time.
-                    let energy: f64 = w[..o.slots as usize].iter().sum::<f64>() * o.kw_total;
-                    let fixed = p.objective.score(o.gpu_hour_usd_total * o.slots as f64 + o.transfer_usd, 0.0, 0.0);
-                    energy + fixed
-                } else {
-                    (o.first_start..=o.last_start).map(|t| ctx.eval(j, o, t).score).fold(f64::INFINITY, f64::min)
-                }
-            })
-            .fold(f64::INFINITY, f64::min);
-        if best.is_finite() {
-            total += best;
-        }
+        total += best_unconstrained(ctx, j, &opts[ji]).min(p.objective.job_penalty(j));
     }
-    for (v, served_v) in p.services.iter().zip(&served) {
-        for (g, served_g) in served_v.iter().enumerate() {
+    for v in &p.services {
+        let pen = p.objective.unmet_penalty_per_rps_hour(v);
+        for (g, dem) in v.demand.iter().enumerate() {
             let sites = ctx.service_sites(v, g).0;
             for t in 0..p.slots {
-                let dmd = served_g[t as usize];
+                let dmd = dem[t as usize];
                 if dmd <= 0.0 {
                     continue;
                 }
@@ -452,12 +456,10 @@ pub fn capacity_relaxation_bound(ctx: &Ctx, opts: &[JobOptions], d: &Decisions) 
                     .iter()
                     .map(|&s| {
                         let (usd, kg, _) = ctx.replica_eval(v, s, t);
-                        p.objective.score(usd, kg, 0.0)
+                        p.objective.score(usd, kg, 0.0) / v.replica_rps
                     })
-                    .fold(f64::INFINITY, f64::min);
-                if best.is_finite() {
-                    total += best * dmd / v.replica_rps;
-                }
+                    .fold(pen, f64::min);
+                total += best * dmd;
             }
         }
     }
@@ -492,7 +494,9 @@ pub fn solve(p: &Problem, h: &Heuristic) -> Plan {
     }
     if best.totals.carbon_kg > cap_t * 1000.0 {
         let mut plan = first;
-        plan.notes.push(format!("carbon cap {cap_t} t cannot be met by the heuristic even at a carbon price of {hi:.0} USD/t; plan exceeds it"));
+        plan.notes.push(format!("carbon cap {cap_t} t cannot be met by the heuristic even at a carbon price of {hi:.0} USD/t; plan exceeds it, so no gap is given"));
+        plan.bounds.clear();
+        plan.set_gap();
         return plan;
     }
     for _ in 0..12 {
@@ -506,8 +510,11 @@ pub fn solve(p: &Problem, h: &Heuristic) -> Plan {
         }
     }
     best.notes.push(format!("carbon cap {cap_t} t met with an internal carbon price {hi:.1} USD/t above the scenario's"));
-    // The bound was computed at the raised price; it is not a bound at the scenario's price.
-    best.bounds.clear();
+    // The bound was computed at the raised price; at the scenario's price, the capacity
+    // relaxation (which also drops the cap) is a valid bound.
+    let ctx = Ctx::new(p);
+    let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
+    best.bounds = vec![capacity_relaxation_bound(&ctx, &opts)];
     best.set_gap();
     best
 }
@@ -515,9 +522,27 @@ pub fn solve(p: &Problem, h: &Heuristic) -> Plan {
 fn solve_once(p: &Problem, h: &Heuristic) -> Plan {
     let ctx = Ctx::new(p);
     let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
-    let d = h.decide(&ctx, &opts);
+    let mut d = h.decide(&ctx, &opts);
+    crate::complete::complete(&ctx, &opts, &mut d);
     let mut plan = assemble(&ctx, &opts, &d, "heuristic");
-    plan.bounds.push(capacity_relaxation_bound(&ctx, &opts, &d));
+    plan.bounds.push(capacity_relaxation_bound(&ctx, &opts));
     plan.set_gap();
     plan
+}
+
+/// The heuristic steered by shadow prices on capacity (a Lagrangian repair): each job is scored
+/// with the prices of the capacity it would hold, so flexible work leaves congested hours to
+/// work that cannot move. The decisions are then completed and costed without the prices.
+pub fn decide_with_prices(ctx: &Ctx, opts: &[JobOptions], h: &Heuristic, prices: &[Vec<Vec<f64>>]) -> Decisions {
+    let steered = ctx.with_shadow(crate::candidates::Shadow::new(prices.to_vec()));
+    let mut d = h.decide(&steered, opts);
+    crate::complete::complete(ctx, opts, &mut d);
+    d
+}
+
+/// The heuristic's decisions, completed (see `complete`).
+pub fn decide_complete(ctx: &Ctx, opts: &[JobOptions], h: &Heuristic) -> Decisions {
+    let mut d = h.decide(ctx, opts);
+    crate::complete::complete(ctx, opts, &mut d);
+    d
 }

@@ -22,6 +22,9 @@ pub enum Reason {
     Latency { region: String, ms: f64, slo_ms: f64 },
     /// Feasible, but a better site was chosen; `extra` is how much worse its best option scores.
     Costlier { extra_score: f64, extra_usd: f64, extra_kg: f64 },
+    /// Room exists, but running the job here scores more than leaving it unplaced (its
+    /// penalty, `Objective::unplaced_usd_per_gpu_hour`).
+    DearerThanPenalty { score: f64, penalty: f64 },
 }
 
 /// Data moved before a job starts.
@@ -59,7 +62,9 @@ pub struct JobPlacement {
     pub energy_kwh: f64,
     pub cost_usd: f64,
     pub carbon_kg: f64,
-    /// Hours later than the earliest possible finish at this site.
+    /// Hours the job ends after the earliest it could end anywhere (its earliest start plus
+    /// its run time on its fastest accelerator, with no data to move): waiting, moving data
+    /// and a slower accelerator all count.
     pub delay_hours: f64,
     /// Finished after its deadline (baselines only; the planner never does this).
     pub missed_deadline: bool,
@@ -110,21 +115,32 @@ pub struct Totals {
     pub energy_kwh: f64,
     pub transfer_usd: f64,
     pub bytes_moved: f64,
-    /// The objective (weighted cost, carbon and delay).
+    /// The objective: weighted cost, carbon and delay, plus `penalty_usd`.
     pub objective: f64,
+    /// What the work left undone costs in the objective: unplaced jobs and unmet demand at
+    /// `Objective::unplaced_usd_per_gpu_hour`.
+    pub penalty_usd: f64,
     pub jobs_placed: usize,
     pub jobs_unplaced: usize,
     pub deadline_misses: usize,
     pub unmet_rps_hours: f64,
 }
 
-/// A lower bound on the objective and what kind of relaxation produced it.
+/// A lower bound on the objective (penalties included) and what kind of relaxation produced it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bound {
     pub value: f64,
-    /// `lp_relaxation` (the MILP with integrality dropped), `mip_dual` (the MILP solver's best
-    /// bound), or `capacity_relaxation` (every job at its own best option, capacity ignored).
+    /// `capacity_relaxation` (every job at its own best option or its penalty, capacity
+    /// ignored), `lagrangian` (capacity priced by multipliers; replicas whole),
+    /// `lp_relaxation` (the MILP with integrality dropped) or `mip_dual` (HiGHS's best bound).
     pub kind: String,
+}
+
+/// Where a solve spent its time (measured at the edge, which has the clock).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stage {
+    pub name: String,
+    pub seconds: f64,
 }
 
 /// The same problem solved by a simple policy, for comparison.
@@ -144,11 +160,14 @@ pub struct Plan {
     pub services: Vec<ServicePlacement>,
     pub totals: Totals,
     pub bounds: Vec<Bound>,
-    /// Relative gap of the objective to the tightest bound: (objective - bound) / objective.
+    /// Relative gap of the objective to the tightest bound, (objective − bound) / objective;
+    /// `None` (printed "unknown") when no valid bound is known.
     pub gap: Option<f64>,
     pub baselines: Vec<Baseline>,
     /// Solver status and other notes (time limits hit, carbon cap multiplier, ...).
     pub notes: Vec<String>,
+    /// Time per stage, when the caller measured it.
+    pub stages: Vec<Stage>,
 }
 
 impl Plan {
@@ -156,14 +175,15 @@ impl Plan {
     pub fn best_bound(&self) -> Option<&Bound> {
         self.bounds.iter().max_by(|a, b| a.value.total_cmp(&b.value))
     }
-    /// Recomputes `gap` from the objective and the tightest bound.
+    /// Recomputes `gap` from the objective and the tightest bound. It is not clamped: a bound
+    /// above the objective would be a bug, and shows as a negative gap.
     pub fn set_gap(&mut self) {
         self.gap = self.best_bound().map(|b| {
             let o = self.totals.objective;
             if o.abs() < 1e-9 {
                 0.0
             } else {
-                ((o - b.value) / o.abs()).max(0.0)
+                (o - b.value) / o.abs()
             }
         });
     }

@@ -122,7 +122,8 @@ impl Link {
     }
 }
 
-/// What the planner minimises: weighted cost, carbon priced in USD per tonne, and delay.
+/// What the planner minimises: weighted cost, carbon priced in USD per tonne, delay, and a
+/// penalty for work left undone. Every plan, baseline and bound is on this one scale.
 #[derive(Debug, Clone, Serialize)]
 pub struct Objective {
     pub cost_weight: f64,
@@ -133,7 +134,17 @@ pub struct Objective {
     pub delay_usd_per_hour: f64,
     /// Optional cap on total emissions, tonnes CO2e.
     pub carbon_cap_t: Option<f64>,
+    /// USD per accelerator-hour of work the plan leaves undone: a job not placed pays it for
+    /// its accelerators × reference hours; demand not served pays it for the replica-hours it
+    /// would need. The default, `DEFAULT_UNPLACED_USD_PER_GPU_HOUR`, is ten times the dearest
+    /// on-demand accelerator-hour in the catalog, so that a plan drops work only when it cannot
+    /// be placed; a lower value lets the planner drop work that costs more than it is worth.
+    pub unplaced_usd_per_gpu_hour: f64,
 }
+
+/// Ten times the dearest on-demand accelerator-hour in the hardware catalog (B200, 5 USD/h
+/// from Lambda's list price).
+pub const DEFAULT_UNPLACED_USD_PER_GPU_HOUR: f64 = 50.0;
 
 impl Default for Objective {
     fn default() -> Self {
@@ -143,6 +154,7 @@ impl Default for Objective {
             carbon_weight: 1.0,
             delay_usd_per_hour: 0.0,
             carbon_cap_t: None,
+            unplaced_usd_per_gpu_hour: DEFAULT_UNPLACED_USD_PER_GPU_HOUR,
         }
     }
 }
@@ -151,6 +163,14 @@ impl Objective {
     /// The score of spending `usd`, emitting `kg` and finishing `delay_h` late.
     pub fn score(&self, usd: f64, kg: f64, delay_h: f64) -> f64 {
         self.cost_weight * usd + self.carbon_weight * self.carbon_usd_per_t * kg / 1000.0 + self.delay_usd_per_hour * delay_h
+    }
+    /// The penalty of leaving job `j` unplaced.
+    pub fn job_penalty(&self, j: &Job) -> f64 {
+        self.unplaced_usd_per_gpu_hour * j.gpus as f64 * j.hours
+    }
+    /// The penalty of one request per second of service `v` left unserved for one hour.
+    pub fn unmet_penalty_per_rps_hour(&self, v: &Service) -> f64 {
+        self.unplaced_usd_per_gpu_hour * v.gpus_per_replica as f64 / v.replica_rps
     }
 }
 
@@ -234,6 +254,16 @@ impl Problem {
             if let Err(m) = in_range(v, 0.0, hi) {
                 return fail(At::Objective(field), format!("objective.{field}"), m);
             }
+        }
+        if let Err(m) = in_range(o.unplaced_usd_per_gpu_hour, 0.0, MAX_USD_RATE) {
+            return fail(At::Objective("unplaced_usd_per_gpu_hour"), "objective.unplaced_usd_per_gpu_hour".into(), m);
+        }
+        if o.cost_weight == 0.0 && o.carbon_weight * o.carbon_usd_per_t == 0.0 && o.delay_usd_per_hour == 0.0 {
+            return fail(
+                At::Objective("cost_weight"),
+                "objective".into(),
+                "weighs nothing: give a positive cost_weight, carbon price (with carbon_weight) or delay_usd_per_hour".into(),
+            );
         }
         if let Some(cap) = o.carbon_cap_t {
             if let Err(m) = in_range(cap, 0.0, 1e12) {

@@ -269,6 +269,7 @@ fn problem(world: &World, st: &PlannerSettings) -> Problem {
             carbon_weight: 1.0,
             delay_usd_per_hour: st.delay_usd_per_gpu_hour,
             carbon_cap_t: None,
+            ..Objective::default()
         },
     }
 }

@@ -1,0 +1,133 @@
+//! The default planner: an answer in seconds with a proven gap, at any size.
+//!
+//! 1. the heuristic, then the completion passes (`plan::complete`);
+//! 2. the capacity-relaxation bound (instant) and the Lagrangian bound (`plan::lagrange`),
+//!    iterated within a share of the time budget;
+//! 3. a repair of the heuristic's plan steered by the Lagrangian capacity prices, kept if it
+//!    scores better;
+//! 4. only if the gap is still above the target and the MILP is small enough to help, the MILP
+//!    warm-started from the best plan, with what is left of the budget.
+//!
+//! Each stage's wall time is recorded in `Plan::stages`. This adapter reads the clock (the
+//! `plan` crate does not) and passes a stop function into the Lagrangian loop.
+
+use crate::Milp;
+use std::time::Instant;
+use xisuan_plan::assemble::assemble;
+use xisuan_plan::candidates::{Ctx, JobOptions};
+use xisuan_plan::heuristic::{self, capacity_relaxation_bound, decide_complete, decide_with_prices, Heuristic};
+use xisuan_plan::lagrange::{relax, Settings};
+use xisuan_plan::{Plan, Problem, SolveError, Solver, Stage};
+
+/// Settings of the default planner.
+#[derive(Debug, Clone)]
+pub struct Auto {
+    /// Wall-clock seconds for the whole solve (HiGHS may overrun its share a little).
+    pub time_budget_s: f64,
+    /// Stop improving once the proven gap is at most this.
+    pub target_gap: f64,
+    /// The MILP runs only below this many columns.
+    pub milp_max_columns: usize,
+    pub lagrange_iterations: u32,
+    pub heuristic: Heuristic,
+}
+
+impl Default for Auto {
+    fn default() -> Self {
+        Auto { time_budget_s: 30.0, target_gap: 0.005, milp_max_columns: 150_000, lagrange_iterations: 400, heuristic: Heuristic::default() }
+    }
+}
+
+/// Columns the MILP would have for these options.
+pub fn columns(p: &Problem, opts: &[JobOptions]) -> usize {
+    let jobs: usize = opts
+        .iter()
+        .zip(&p.jobs)
+        .map(|(jo, j)| jo.options.iter().map(|o| (o.last_start - o.first_start + 1 + if j.pausable { o.slots } else { 0 }) as usize).sum::<usize>())
+        .sum();
+    let services: usize = p.services.iter().map(|v| v.demand.len() * p.sites.len() * p.slots as usize).sum();
+    jobs + services
+}
+
+impl Solver for Auto {
+    fn name(&self) -> &str {
+        "auto"
+    }
+
+    fn solve(&self, p: &Problem) -> Result<Plan, SolveError> {
+        p.validate()?;
+        if !(self.time_budget_s > 0.0 && self.time_budget_s.is_finite()) {
+            return Err(SolveError::Settings(format!("time budget: must be a positive number of seconds, got {}", self.time_budget_s)));
+        }
+        let t0 = Instant::now();
+        let mut stages = Vec::new();
+        let mut lap = Instant::now();
+        let mut mark = |name: &str, stages: &mut Vec<Stage>| {
+            stages.push(Stage { name: name.into(), seconds: lap.elapsed().as_secs_f64() });
+            lap = Instant::now();
+        };
+        let ctx = Ctx::new(p);
+        let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
+        let capped = p.objective.carbon_cap_t.is_some();
+        // With a carbon cap, the heuristic meets it by raising its carbon price (its own solve);
+        // its decisions are rebuilt for the MILP's warm start only when the cap is absent.
+        let (mut best, mut decisions) = if capped {
+            (heuristic::solve(p, &self.heuristic), None)
+        } else {
+            let d = decide_complete(&ctx, &opts, &self.heuristic);
+            (assemble(&ctx, &opts, &d, "heuristic"), Some(d))
+        };
+        mark("heuristic and completion", &mut stages);
+        let mut bounds = vec![capacity_relaxation_bound(&ctx, &opts)];
+        mark("capacity-relaxation bound", &mut stages);
+        let gap_of = |obj: f64, bound: f64| (obj - bound) / obj.abs().max(1e-9);
+        let budget = self.time_budget_s;
+        let settings = Settings { max_iterations: self.lagrange_iterations, target_gap: self.target_gap };
+        let upper = best.totals.objective;
+        // The Lagrangian may use up to half of the budget; the MILP gets what is left.
+        let mut stop = |_it: u32, _b: f64| t0.elapsed().as_secs_f64() > 0.5 * budget;
+        let relaxation = relax(&ctx, &opts, upper, &settings, &mut stop);
+        let lagrangian_iterations = relaxation.iterations;
+        bounds.push(relaxation.bound.clone());
+        mark("Lagrangian bound", &mut stages);
+        if !capped {
+            let d = decide_with_prices(&ctx, &opts, &self.heuristic, &relaxation.prices);
+            let repaired = assemble(&ctx, &opts, &d, "heuristic");
+            if repaired.totals.objective < best.totals.objective - 1e-9 * best.totals.objective.abs() {
+                best = repaired;
+                best.notes.push("plan repaired with the Lagrangian capacity prices".into());
+                decisions = Some(d);
+            }
+            mark("repair with capacity prices", &mut stages);
+        }
+        let bound = bounds.iter().map(|b| b.value).fold(f64::NEG_INFINITY, f64::max);
+        let n_cols = columns(p, &opts);
+        let left = budget - t0.elapsed().as_secs_f64();
+        let mut solver = "auto: heuristic + Lagrangian".to_string();
+        if gap_of(best.totals.objective, bound) > self.target_gap && n_cols <= self.milp_max_columns && left > 1.0 {
+            let milp = Milp { time_limit_s: left, lp_bound: false, mip_rel_gap: self.target_gap, ..Milp::default() };
+            match milp.solve_from(&ctx, &opts, decisions.clone()) {
+                Ok(m) => {
+                    bounds.extend(m.bounds.iter().cloned());
+                    best.notes.extend(m.notes.iter().map(|n| format!("MILP: {n}")));
+                    if m.totals.objective < best.totals.objective - 1e-9 * best.totals.objective.abs() && (!capped || m.totals.carbon_kg <= p.objective.carbon_cap_t.unwrap_or(f64::INFINITY) * 1000.0 + 1e-6) {
+                        let notes = std::mem::take(&mut best.notes);
+                        best = m;
+                        best.notes = notes;
+                        solver = "auto: heuristic + Lagrangian + MILP".into();
+                    }
+                }
+                Err(e) => best.notes.push(format!("MILP not used: {e}")),
+            }
+            mark("MILP", &mut stages);
+        } else if n_cols > self.milp_max_columns {
+            best.notes.push(format!("MILP skipped: {n_cols} columns, above {}", self.milp_max_columns));
+        }
+        best.notes.push(format!("Lagrangian bound after {lagrangian_iterations} iterations"));
+        best.solver = solver;
+        best.bounds = bounds;
+        best.set_gap();
+        best.stages = stages;
+        Ok(best)
+    }
+}
