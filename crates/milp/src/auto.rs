@@ -13,10 +13,10 @@
 
 use crate::Milp;
 use std::time::Instant;
-use xisuan_plan::assemble::assemble;
+use xisuan_plan::assemble::{assemble, objective_of};
 use xisuan_plan::candidates::{Ctx, JobOptions};
 use xisuan_plan::heuristic::{self, capacity_relaxation_bound, decide_complete, decide_with_prices, Heuristic};
-use xisuan_plan::lagrange::{relax, Settings};
+use xisuan_plan::lagrange::{relax_from, Settings};
 use xisuan_plan::{Plan, Problem, SolveError, Solver, Stage};
 
 /// Settings of the default planner.
@@ -62,8 +62,13 @@ impl Solver for Auto {
         let t0 = Instant::now();
         let mut stages = Vec::new();
         let mut lap = Instant::now();
+        // Stages that repeat (rounds of the Lagrangian and its repair) add up under one name.
         let mut mark = |name: &str, stages: &mut Vec<Stage>| {
-            stages.push(Stage { name: name.into(), seconds: lap.elapsed().as_secs_f64() });
+            let secs = lap.elapsed().as_secs_f64();
+            match stages.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.seconds += secs,
+                None => stages.push(Stage { name: name.into(), seconds: secs }),
+            }
             lap = Instant::now();
         };
         let ctx = Ctx::new(p);
@@ -71,35 +76,65 @@ impl Solver for Auto {
         let capped = p.objective.carbon_cap_t.is_some();
         // With a carbon cap, the heuristic meets it by raising its carbon price (its own solve);
         // its decisions are rebuilt for the MILP's warm start only when the cap is absent.
+        // Without a cap the plan is assembled (reasons and all) once, at the end; candidates
+        // are compared by `objective_of`.
         let (mut best, mut decisions) = if capped {
-            (heuristic::solve(p, &self.heuristic), None)
+            (Some(heuristic::solve(p, &self.heuristic)), None)
         } else {
-            let d = decide_complete(&ctx, &opts, &self.heuristic);
-            (assemble(&ctx, &opts, &d, "heuristic"), Some(d))
+            (None, Some(decide_complete(&ctx, &opts, &self.heuristic)))
         };
+        let mut best_objective = match (&best, &decisions) {
+            (Some(plan), _) => plan.totals.objective,
+            (None, Some(d)) => objective_of(&ctx, &opts, d),
+            (None, None) => unreachable!("one of the two is set"),
+        };
+        let mut repaired = false;
         mark("heuristic and completion", &mut stages);
         let mut bounds = vec![capacity_relaxation_bound(&ctx, &opts)];
         mark("capacity-relaxation bound", &mut stages);
         let gap_of = |obj: f64, bound: f64| (obj - bound) / obj.abs().max(1e-9);
         let budget = self.time_budget_s;
         let settings = Settings { max_iterations: self.lagrange_iterations, target_gap: self.target_gap };
-        let upper = best.totals.objective;
-        // The Lagrangian may use up to half of the budget; the MILP gets what is left.
-        let mut stop = |_it: u32, _b: f64| t0.elapsed().as_secs_f64() > 0.5 * budget;
-        let relaxation = relax(&ctx, &opts, upper, &settings, &mut stop);
-        let lagrangian_iterations = relaxation.iterations;
-        bounds.push(relaxation.bound.clone());
-        mark("Lagrangian bound", &mut stages);
-        if !capped {
-            let d = decide_with_prices(&ctx, &opts, &self.heuristic, &relaxation.prices);
-            let repaired = assemble(&ctx, &opts, &d, "heuristic");
-            if repaired.totals.objective < best.totals.objective - 1e-9 * best.totals.objective.abs() {
-                best = repaired;
-                best.notes.push("plan repaired with the Lagrangian capacity prices".into());
-                decisions = Some(d);
+        // Rounds of Lagrangian iterations, each followed by a repair steered by its prices;
+        // a better plan tightens the next round's step target. Up to 70% of the budget; the
+        // MILP, where it runs, gets the rest.
+        let rounds = 2;
+        let mut relaxation: Option<xisuan_plan::lagrange::Relaxation> = None;
+        let mut iterations = 0;
+        let steered = Heuristic { order: xisuan_plan::heuristic::Order::Regret, ..self.heuristic.clone() };
+        for round in 0..rounds {
+            let until = budget * [0.4, 0.75][round];
+            let mut stop = |_it: u32, _b: f64| t0.elapsed().as_secs_f64() > until;
+            let r = relax_from(&ctx, &opts, best_objective, &settings, relaxation.as_ref(), &mut stop);
+            iterations += r.iterations;
+            mark("Lagrangian bound", &mut stages);
+            if !capped {
+                let d = decide_with_prices(&ctx, &opts, &steered, &r.prices);
+                let objective = objective_of(&ctx, &opts, &d);
+                if objective < best_objective - 1e-9 * best_objective.abs() {
+                    best_objective = objective;
+                    decisions = Some(d);
+                    repaired = true;
+                }
+                mark("repair with capacity prices", &mut stages);
             }
-            mark("repair with capacity prices", &mut stages);
+            let done = gap_of(best_objective, r.bound.value) <= self.target_gap || t0.elapsed().as_secs_f64() > 0.75 * budget;
+            relaxation = Some(r);
+            if done {
+                break;
+            }
         }
+        let mut best = match best.take() {
+            Some(plan) => plan,
+            None => assemble(&ctx, &opts, decisions.as_ref().expect("uncapped runs keep decisions"), "heuristic"),
+        };
+        if repaired {
+            best.notes.push("plan repaired with the Lagrangian capacity prices".into());
+        }
+        mark("assembling the plan", &mut stages);
+        let relaxation = relaxation.expect("at least one round");
+        bounds.push(relaxation.bound.clone());
+        let lagrangian_iterations = iterations;
         let bound = bounds.iter().map(|b| b.value).fold(f64::NEG_INFINITY, f64::max);
         let n_cols = columns(p, &opts);
         let left = budget - t0.elapsed().as_secs_f64();

@@ -81,6 +81,7 @@ enum Var {
     Replicas { svc: usize, site: usize, slot: u32 },
     Flow { svc: usize, region: usize, site: usize, slot: u32 },
     Unmet { svc: usize, region: usize, slot: u32 },
+    UnmetReplicas { svc: usize, region: usize, slot: u32 },
 }
 
 struct Model {
@@ -173,7 +174,8 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
     for (vi, v) in p.services.iter().enumerate() {
         let Some(acc) = ctx.accs.ix(&v.accelerator) else { continue };
         let feasible: Vec<Vec<usize>> = (0..p.regions.len()).map(|g| ctx.service_sites(v, g).0).collect();
-        let unmet_penalty = obj.unmet_penalty_per_rps_hour(v);
+        // Unmet demand pays whole replicas (`Objective::unmet_penalty`): u ≤ rps · n, n integer.
+        let replica_penalty = obj.replica_penalty(v);
         for t in 0..p.slots {
             let mut site_rows: HashMap<usize, Row> = HashMap::new();
             for (g, (dem, sites_g)) in v.demand.iter().zip(&feasible).enumerate() {
@@ -182,8 +184,11 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
                     continue;
                 }
                 let demand = pb.add_row(d..=d);
-                penalty_cols.push((vars.len(), unmet_penalty));
-                add(&mut pb, &mut vars, Var::Unmet { svc: vi, region: g, slot: t }, unmet_penalty, f64::INFINITY, false, &[(demand, 1.0)]);
+                let whole = pb.add_row(..=0.0);
+                add(&mut pb, &mut vars, Var::Unmet { svc: vi, region: g, slot: t }, 0.0, f64::INFINITY, false, &[(demand, 1.0), (whole, 1.0)]);
+                penalty_cols.push((vars.len(), replica_penalty));
+                let most = (d / v.replica_rps - 1e-9).ceil().max(1.0);
+                add(&mut pb, &mut vars, Var::UnmetReplicas { svc: vi, region: g, slot: t }, replica_penalty, most, true, &[(whole, -v.replica_rps)]);
                 for &s in sites_g {
                     let sr = *site_rows.entry(s).or_insert_with(|| pb.add_row(..=0.0));
                     add(&mut pb, &mut vars, Var::Flow { svc: vi, region: g, site: s, slot: t }, 0.0, f64::INFINITY, false, &[(demand, 1.0), (sr, 1.0)]);
@@ -218,6 +223,13 @@ fn warm(m: &Model, ctx: &Ctx, d: &Decisions) -> Vec<f64> {
             }
         }
     }
+    let mut served: HashMap<(usize, usize, u32), f64> = HashMap::new();
+    for (&(v, g, _, t), x) in &flows {
+        *served.entry((v, g, t)).or_default() += x;
+    }
+    let unmet_of = |svc: usize, region: usize, slot: u32| {
+        (p.services[svc].demand[region][slot as usize] - served.get(&(svc, region, slot)).copied().unwrap_or(0.0)).max(0.0)
+    };
     m.vars
         .iter()
         .map(|v| match *v {
@@ -239,9 +251,10 @@ fn warm(m: &Model, ctx: &Ctx, d: &Decisions) -> Vec<f64> {
             Var::Unplaced { job } => d.jobs[job].is_none() as u8 as f64,
             Var::Replicas { svc, site, slot } => replicas.get(&(svc, site, slot)).copied().unwrap_or(0.0),
             Var::Flow { svc, region, site, slot } => flows.get(&(svc, region, site, slot)).copied().unwrap_or(0.0),
-            Var::Unmet { svc, region, slot } => {
-                let served: f64 = flows.iter().filter(|((v, g, _, t), _)| *v == svc && *g == region && *t == slot).map(|(_, x)| x).sum();
-                (p.services[svc].demand[region][slot as usize] - served).max(0.0)
+            Var::Unmet { svc, region, slot } => unmet_of(svc, region, slot),
+            Var::UnmetReplicas { svc, region, slot } => {
+                let v = &p.services[svc];
+                (unmet_of(svc, region, slot) / v.replica_rps - 1e-9).ceil().max(0.0)
             }
         })
         .collect()

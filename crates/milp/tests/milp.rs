@@ -2,6 +2,7 @@
 //! enough to solve to optimality in a test.
 
 use proptest::prelude::*;
+use xisuan_milp::auto::Auto;
 use xisuan_milp::{lp_bound, Milp};
 use xisuan_plan::check::check;
 use xisuan_plan::heuristic::{solve, Heuristic};
@@ -55,4 +56,32 @@ fn a_mid_sized_problem_is_within_1_percent_of_its_bound_and_the_heuristic_within
     let h = solve(&p, &Heuristic::default());
     let rel = h.totals.objective / exact.totals.objective - 1.0;
     assert!(rel < 0.05, "heuristic {:.2}% above the MILP", rel * 100.0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, rng_seed: proptest::test_runner::RngSeed::Fixed(20261128), ..ProptestConfig::default() })]
+
+    /// Every bound the default planner reports (capacity relaxation, Lagrangian) is at most the
+    /// true optimum, so the gap it prints is never below the true gap. The optimum comes from
+    /// the MILP solved to a proven gap of 0.01% on problems small enough for that.
+    #[test]
+    fn bounds_never_exceed_the_optimum_and_the_gap_never_understates(seed in any::<u64>(), sites in 1usize..4, slots in 8u32..24, jobs in 1usize..10, services in 0usize..2, capacity in 16u32..120) {
+        let shape = Shape { sites, slots, jobs, services, regions: 3, capacity, pausable_share: 0.4 };
+        let p = synthetic(seed, &shape);
+        // Solved to a proven relative gap of 1e-6: the optimum is the MILP's objective, to 1e-6.
+        let exact = Milp { time_limit_s: 30.0, mip_rel_gap: 1e-6, lp_bound: false, ..Milp::default() }.solve(&p).unwrap();
+        prop_assume!(exact.notes.iter().any(|n| n.contains("Optimal")));
+        let optimum = exact.totals.objective;
+        let auto = Auto { time_budget_s: 5.0, milp_max_columns: 0, target_gap: 0.0, ..Auto::default() }.solve(&p).unwrap();
+        for b in &auto.bounds {
+            prop_assert!(b.value <= exact.totals.objective * (1.0 + 1e-7) + 1e-6, "{} bound {} above the optimum {}", b.kind, b.value, exact.totals.objective);
+        }
+        let true_gap = (auto.totals.objective - optimum) / auto.totals.objective;
+        let reported = auto.gap.unwrap();
+        prop_assert!(reported >= true_gap - 2e-6, "reported gap {reported} below the true gap {true_gap}");
+        let h = solve(&p, &Heuristic::default());
+        for b in &h.bounds {
+            prop_assert!(b.value <= exact.totals.objective * (1.0 + 1e-7) + 1e-6, "heuristic's {} bound {} above the optimum", b.kind, b.value);
+        }
+    }
 }

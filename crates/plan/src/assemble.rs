@@ -35,6 +35,42 @@ pub struct Decisions {
     pub late_ok: bool,
 }
 
+/// The objective of a set of decisions, as `assemble` would total it, without building the
+/// plan (no reasons): for comparing candidate plans cheaply.
+pub fn objective_of(ctx: &Ctx, opts: &[JobOptions], d: &Decisions) -> f64 {
+    let p = ctx.p;
+    let mut total = 0.0;
+    for (ji, job) in p.jobs.iter().enumerate() {
+        total += match &d.jobs[ji] {
+            None => p.objective.job_penalty(job),
+            Some(dec) => {
+                let o = &opts[ji].options[dec.option];
+                if job.pausable {
+                    ctx.eval_slots(job, o, &dec.slots).score
+                } else {
+                    ctx.eval(job, o, dec.slots[0]).score
+                }
+            }
+        };
+    }
+    for (vi, v) in p.services.iter().enumerate() {
+        let mut served = vec![vec![0.0f64; p.slots as usize]; p.regions.len()];
+        for sd in d.services.get(vi).map(Vec::as_slice).unwrap_or(&[]) {
+            let (usd, kg, _) = ctx.replica_eval(v, sd.site, sd.slot);
+            total += p.objective.score(usd, kg, 0.0) * sd.replicas as f64;
+            for &(g, x) in &sd.served {
+                served[g][sd.slot as usize] += x;
+            }
+        }
+        for (g, dem) in v.demand.iter().enumerate() {
+            for (t, &x) in dem.iter().enumerate() {
+                total += p.objective.unmet_penalty(v, (x - served[g][t]).max(0.0));
+            }
+        }
+    }
+    total
+}
+
 pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> Plan {
     let p = ctx.p;
     let mut jobs = Vec::new();
@@ -187,7 +223,19 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
         totals.cost_usd += sp.cost_usd;
         totals.carbon_kg += sp.carbon_kg;
         totals.energy_kwh += sp.energy_kwh;
-        let penalty = sp.unmet_rps_hours * p.objective.unmet_penalty_per_rps_hour(v);
+        // Unmet demand pays for the whole replicas it would need, region by region, slot by slot.
+        let mut served = vec![vec![0.0f64; p.slots as usize]; p.regions.len()];
+        for sd in d.services.get(vi).map(Vec::as_slice).unwrap_or(&[]) {
+            for &(g, x) in &sd.served {
+                served[g][sd.slot as usize] += x;
+            }
+        }
+        let mut penalty = 0.0;
+        for (g, dem) in v.demand.iter().enumerate() {
+            for (t, &x) in dem.iter().enumerate() {
+                penalty += p.objective.unmet_penalty(v, (x - served[g][t]).max(0.0));
+            }
+        }
         totals.penalty_usd += penalty;
         totals.objective += p.objective.score(sp.cost_usd, sp.carbon_kg, 0.0) + penalty;
         totals.unmet_rps_hours += sp.unmet_rps_hours;

@@ -123,7 +123,7 @@ pub fn baselines(p: &Problem) -> Vec<Baseline> {
     }
 
     // The planner's scoring without time shifting: the site choice alone.
-    let h = Heuristic { timing: Timing::Asap, passes: 0 };
+    let h = Heuristic { timing: Timing::Asap, passes: 0, ..Heuristic::default() };
     let opts: Vec<JobOptions> = p.jobs.iter().map(|j| ctx.job_options(j)).collect();
     let d = h.decide(&ctx, &opts);
     let plan = assemble(&ctx, &opts, &d, "run-now");

@@ -10,14 +10,18 @@ use crate::problem::{Job, Problem, Service, SiteIx};
 pub struct Rates {
     pub usd_per_kw: Vec<f64>,
     pub kg_per_kw: Vec<f64>,
+    /// The objective's score of one kW drawn in each slot (cost and priced carbon).
+    pub score_per_kw: Vec<f64>,
     prefix_usd: Vec<f64>,
     prefix_kg: Vec<f64>,
+    prefix_score: Vec<f64>,
 }
 
 impl Rates {
-    fn new(usd_per_kwh: &[f64], kg_per_kwh: &[f64], pue: f64) -> Rates {
+    fn new(usd_per_kwh: &[f64], kg_per_kwh: &[f64], pue: f64, obj: &crate::problem::Objective) -> Rates {
         let usd: Vec<f64> = usd_per_kwh.iter().map(|p| p * pue).collect();
         let kg: Vec<f64> = kg_per_kwh.iter().map(|c| c * pue).collect();
+        let score: Vec<f64> = usd.iter().zip(&kg).map(|(&u, &k)| obj.score(u, k, 0.0)).collect();
         let prefix = |v: &[f64]| {
             let mut out = Vec::with_capacity(v.len() + 1);
             let mut acc = 0.0;
@@ -28,7 +32,19 @@ impl Rates {
             }
             out
         };
-        Rates { prefix_usd: prefix(&usd), prefix_kg: prefix(&kg), usd_per_kw: usd, kg_per_kw: kg }
+        Rates { prefix_usd: prefix(&usd), prefix_kg: prefix(&kg), prefix_score: prefix(&score), usd_per_kw: usd, kg_per_kw: kg, score_per_kw: score }
+    }
+    /// The score per kW drawn over `hours` from slot `start` (last slot partial).
+    #[inline]
+    pub fn score_span(&self, start: u32, hours: f64) -> f64 {
+        let full = hours as usize;
+        let frac = hours - full as f64;
+        let s = start as usize;
+        let mut v = self.prefix_score[s + full] - self.prefix_score[s];
+        if frac > 1e-9 {
+            v += frac * self.score_per_kw[s + full];
+        }
+        v
     }
     /// USD and kg per kW drawn over `hours` starting at slot `start` (last slot partial).
     #[inline]
@@ -75,6 +91,10 @@ pub struct SiteOption {
     pub first_start: u32,
     /// Last start that ends by the deadline (inclusive).
     pub last_start: u32,
+    /// The score of what does not depend on the start (accelerator-hours and the transfer).
+    pub fixed_score: f64,
+    /// The job's ideal end (`Ctx::ideal_end`), for delay.
+    pub ideal_end: f64,
 }
 
 /// Cost, carbon and score of one concrete option.
@@ -176,7 +196,7 @@ impl<'a> Ctx<'a> {
             .map(|s| accs.0.iter().map(|a| s.capacity_of(a)).collect())
             .collect();
         Ctx {
-            rates: p.sites.iter().map(|s| Rates::new(&s.usd_per_kwh, &s.kg_per_kwh, s.pue)).collect(),
+            rates: p.sites.iter().map(|s| Rates::new(&s.usd_per_kwh, &s.kg_per_kwh, s.pue, &p.objective)).collect(),
             p,
             accs,
             capacity,
@@ -254,6 +274,8 @@ impl<'a> Ctx<'a> {
                     transfer_usd,
                     first_start: first as u32,
                     last_start: end_limit - slots,
+                    fixed_score: p.objective.score(j.gpus as f64 * site.gpu_hour_usd(&o.accelerator) * hours + transfer_usd, 0.0, 0.0),
+                    ideal_end: Self::ideal_end(j),
                 });
             }
             if !any_type {
@@ -274,6 +296,16 @@ impl<'a> Ctx<'a> {
     pub fn ideal_end(j: &Job) -> f64 {
         let fastest = j.accelerators.iter().map(|a| a.speed).fold(f64::MIN_POSITIVE, f64::max);
         j.earliest as f64 + j.hours / fastest
+    }
+
+    /// The score alone of running option `o` of job `j` from `start` (what `eval` gives as
+    /// `score`, computed from one prefix sum: the planner's inner loops use it).
+    #[inline]
+    pub fn score(&self, j: &Job, o: &SiteOption, start: u32) -> f64 {
+        let obj = &self.p.objective;
+        let delay = (start as f64 + o.hours - o.ideal_end).max(0.0);
+        let shadow = self.shadow.as_ref().map(|x| j.gpus as f64 * x.span(o.site, o.acc, start, o.slots)).unwrap_or(0.0);
+        o.kw_total * self.rates[o.site].score_span(start, o.hours) + o.fixed_score + obj.delay_usd_per_hour * delay + shadow
     }
 
     /// Cost, carbon and score of running option `o` of job `j` from `start`.

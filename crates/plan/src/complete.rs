@@ -12,7 +12,7 @@
 //!
 //! Every pass only lowers the objective, so the result is never worse than the solver's.
 
-use crate::assemble::{Decisions, ServiceDecision};
+use crate::assemble::{Decisions, JobDecision, ServiceDecision};
 use crate::candidates::{Ctx, Free, JobOptions};
 use crate::heuristic::{best_placement, Timing};
 
@@ -49,7 +49,9 @@ fn top_up_demand(ctx: &Ctx, free: &mut Free, d: &mut Decisions) {
     let p = ctx.p;
     for (vi, v) in p.services.iter().enumerate() {
         let Some(a) = ctx.accs.ix(&v.accelerator) else { continue };
-        let pen = p.objective.unmet_penalty_per_rps_hour(v);
+        // One more replica removes the penalty of one replica's worth of unmet demand (or of
+        // the sliver left, which needs a whole replica too).
+        let pen = p.objective.replica_penalty(v);
         let feasible: Vec<Vec<usize>> = (0..p.regions.len()).map(|g| ctx.service_sites(v, g).0).collect();
         let sds = &mut d.services[vi];
         for t in 0..p.slots {
@@ -92,7 +94,7 @@ fn top_up_demand(ctx: &Ctx, free: &mut Free, d: &mut Decisions) {
                 for &s in &sites {
                     while rest > 1e-9 && free.free[s][a][t as usize] >= v.gpus_per_replica {
                         let x = rest.min(v.replica_rps);
-                        if score(s) >= pen * x {
+                        if score(s) >= pen {
                             break;
                         }
                         free.take(s, a, [t], v.gpus_per_replica);
@@ -121,6 +123,40 @@ fn add_served(sd: &mut ServiceDecision, g: usize, x: f64) {
     }
 }
 
+/// The best free placement of job `j` that scores below `below`, looking only at options whose
+/// best start (capacity aside, `floor`) could beat it: a placed job mostly has few such options,
+/// so this is much cheaper than ranking every candidate.
+fn better_placement(ctx: &Ctx, j: &crate::problem::Job, jo: &JobOptions, floor: &[f64], free: &Free, below: f64, buf: &mut Vec<crate::heuristic::Cand>) -> Option<(JobDecision, f64)> {
+    let mut best: Option<(JobDecision, f64)> = None;
+    for (oi, o) in jo.options.iter().enumerate() {
+        let limit = best.as_ref().map(|b| b.1).unwrap_or(below);
+        if floor[oi] >= limit {
+            continue;
+        }
+        if j.pausable {
+            let one = JobOptions { options: vec![o.clone()], rejected: Vec::new() };
+            if let Some((mut d, score)) = best_placement(ctx, j, &one, free, Timing::Shift, buf) {
+                if score < limit {
+                    d.option = oi;
+                    best = Some((d, score));
+                }
+            }
+            continue;
+        }
+        let mut found: Option<(u32, f64)> = None;
+        for t in o.first_start..=o.last_start {
+            let sc = ctx.score(j, o, t);
+            if sc < found.map(|f| f.1).unwrap_or(limit) && free.fits(o.site, o.acc, t, o.slots, j.gpus) {
+                found = Some((t, sc));
+            }
+        }
+        if let Some((t, sc)) = found {
+            best = Some((JobDecision { option: oi, slots: (t..t + o.slots).collect() }, sc));
+        }
+    }
+    best
+}
+
 fn place_jobs(ctx: &Ctx, opts: &[JobOptions], free: &mut Free, d: &mut Decisions) {
     let p = ctx.p;
     let timing = if d.late_ok { Timing::Asap } else { Timing::Shift };
@@ -133,13 +169,19 @@ fn place_jobs(ctx: &Ctx, opts: &[JobOptions], free: &mut Free, d: &mut Decisions
         if j.pausable {
             ctx.eval_slots(j, o, &jd.slots).score
         } else {
-            ctx.eval(j, o, jd.slots[0]).score
+            ctx.score(j, o, jd.slots[0])
         }
     };
+    // Each option's best score with capacity aside: a job at or below all of them cannot
+    // improve, and options above its current score are not looked at.
+    let floors: Vec<Vec<f64>> = (0..p.jobs.len())
+        .map(|ji| opts[ji].options.iter().map(|o| crate::heuristic::best_unconstrained(ctx, &p.jobs[ji], &JobOptions { options: vec![o.clone()], rejected: Vec::new() })).collect())
+        .collect();
     for _ in 0..10 {
         let mut changed = false;
         for &ji in &order {
             let j = &p.jobs[ji];
+
             match d.jobs[ji].clone() {
                 None => {
                     if let Some((jd, _)) = best_placement(ctx, j, &opts[ji], free, timing, &mut buf).filter(|b| b.1 < p.objective.job_penalty(j)) {
@@ -151,10 +193,19 @@ fn place_jobs(ctx: &Ctx, opts: &[JobOptions], free: &mut Free, d: &mut Decisions
                 }
                 Some(cur) => {
                     let now = score_of(ji, &cur);
+                    let below = now - 1e-9 * (1.0 + now.abs());
+                    if floors[ji].iter().all(|&f| f >= below) {
+                        continue;
+                    }
                     let o = &opts[ji].options[cur.option];
                     free.give(o.site, o.acc, cur.slots.iter().copied(), j.gpus);
-                    match best_placement(ctx, j, &opts[ji], free, timing, &mut buf) {
-                        Some((jd, score)) if score < now - 1e-9 * (1.0 + now.abs()) => {
+                    let better = if timing == Timing::Shift {
+                        better_placement(ctx, j, &opts[ji], &floors[ji], free, below, &mut buf)
+                    } else {
+                        best_placement(ctx, j, &opts[ji], free, timing, &mut buf)
+                    };
+                    match better {
+                        Some((jd, score)) if score < below => {
                             let o2 = &opts[ji].options[jd.option];
                             free.take(o2.site, o2.acc, jd.slots.iter().copied(), j.gpus);
                             d.jobs[ji] = Some(jd);

@@ -25,11 +25,22 @@ pub struct Heuristic {
     pub timing: Timing,
     /// Improvement passes after the greedy placement (0 for pure greedy).
     pub passes: u32,
+    pub order: Order,
+}
+
+/// The order in which jobs are placed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Order {
+    /// Least flexible first (`placement_order`).
+    Flexibility,
+    /// Largest regret first: the jobs that lose most if their best site goes to others
+    /// (`regret_order`); with shadow prices, this is the Lagrangian repair's order.
+    Regret,
 }
 
 impl Default for Heuristic {
     fn default() -> Self {
-        Heuristic { timing: Timing::Shift, passes: 2 }
+        Heuristic { timing: Timing::Shift, passes: 2, order: Order::Flexibility }
     }
 }
 
@@ -122,7 +133,7 @@ fn best_placement_with_floor(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, t
         match timing {
             Timing::Shift => {
                 for t in o.first_start..=o.last_start {
-                    buf.push(Cand { score: ctx.eval(j, o, t).score, option: oi as u32, start: t });
+                    buf.push(Cand { score: ctx.score(j, o, t), option: oi as u32, start: t });
                 }
             }
             Timing::Asap => {
@@ -212,7 +223,7 @@ pub fn place_services(
                     // penalty; baselines serve whatever they can.
                     if pool {
                         let (usd, kg, _) = ctx.replica_eval(v, s, t);
-                        if p.objective.score(usd, kg, 0.0) / v.replica_rps >= p.objective.unmet_penalty_per_rps_hour(v) {
+                        if p.objective.score(usd, kg, 0.0) >= p.objective.replica_penalty(v) {
                             continue;
                         }
                     }
@@ -337,6 +348,53 @@ pub fn placement_order(p: &Problem, opts: &[JobOptions]) -> Vec<usize> {
     order
 }
 
+/// Largest regret first: a job's regret is how much worse its best option at any other site
+/// scores than its best option overall (its penalty when it has one site only), capacity
+/// aside, with the context's shadow prices. Ties: least flexible first.
+pub fn regret_order(ctx: &Ctx, opts: &[JobOptions]) -> Vec<usize> {
+    let p = ctx.p;
+    let flex = placement_order(p, opts);
+    let mut rank = vec![0usize; p.jobs.len()];
+    for (i, &ji) in flex.iter().enumerate() {
+        rank[ji] = i;
+    }
+    let regret: Vec<f64> = p
+        .jobs
+        .iter()
+        .zip(opts)
+        .map(|(j, jo)| {
+            let mut by_site: Vec<(usize, f64)> = Vec::new();
+            for o in &jo.options {
+                let best = if j.pausable {
+                    // Cheapest whole hours in the window (a lower bound; enough to rank).
+                    let r = &ctx.rates[o.site];
+                    let mut w: Vec<f64> = (o.first_start..o.last_start + o.slots)
+                        .map(|t| p.objective.score(r.usd_per_kw[t as usize], r.kg_per_kw[t as usize], 0.0) * o.kw_total + j.gpus as f64 * ctx.shadow_at(o.site, o.acc, t))
+                        .collect();
+                    let k = o.slots as usize;
+                    w.select_nth_unstable_by(k - 1, f64::total_cmp);
+                    w[..k].iter().sum::<f64>()
+                } else {
+                    (o.first_start..=o.last_start).map(|t| ctx.score(j, o, t)).fold(f64::INFINITY, f64::min)
+                };
+                match by_site.iter_mut().find(|x| x.0 == o.site) {
+                    Some(x) => x.1 = x.1.min(best),
+                    None => by_site.push((o.site, best)),
+                }
+            }
+            by_site.sort_by(|a, b| a.1.total_cmp(&b.1));
+            match by_site.as_slice() {
+                [] => 0.0,
+                [only] => (p.objective.job_penalty(j) - only.1).max(0.0),
+                [a, b, ..] => b.1 - a.1,
+            }
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..p.jobs.len()).collect();
+    order.sort_by(|&a, &b| regret[b].total_cmp(&regret[a]).then(rank[a].cmp(&rank[b])));
+    order
+}
+
 impl Heuristic {
     /// Runs the heuristic and returns decisions (for reuse by baselines and tests).
     pub fn decide(&self, ctx: &Ctx, opts: &[JobOptions]) -> Decisions {
@@ -349,7 +407,10 @@ impl Heuristic {
         };
         let (services, unmet) = place_services(ctx, &mut free, &by_score, true);
 
-        let order = placement_order(p, opts);
+        let order = match self.order {
+            Order::Flexibility => placement_order(p, opts),
+            Order::Regret => regret_order(ctx, opts),
+        };
         let mut jobs: Vec<Option<JobDecision>> = vec![None; p.jobs.len()];
         let mut scores = vec![0.0; p.jobs.len()];
         // The best score each job could have with capacity to spare: a job placed there
@@ -428,7 +489,7 @@ pub fn best_unconstrained(ctx: &Ctx, j: &Job, jo: &JobOptions) -> f64 {
                 let fixed = p.objective.score(o.gpu_hour_usd_total * o.slots as f64 + o.transfer_usd, 0.0, 0.0);
                 energy + fixed
             } else {
-                (o.first_start..=o.last_start).map(|t| ctx.eval(j, o, t).score).fold(f64::INFINITY, f64::min)
+                (o.first_start..=o.last_start).map(|t| ctx.score(j, o, t)).fold(f64::INFINITY, f64::min)
             }
         })
         .fold(f64::INFINITY, f64::min)
@@ -546,3 +607,4 @@ pub fn decide_complete(ctx: &Ctx, opts: &[JobOptions], h: &Heuristic) -> Decisio
     crate::complete::complete(ctx, opts, &mut d);
     d
 }
+

@@ -46,6 +46,8 @@ pub struct Relaxation {
     /// λ[site][acc][slot], USD per accelerator per slot.
     pub prices: Vec<Vec<Vec<f64>>>,
     pub iterations: u32,
+    /// The step scale reached, to continue from.
+    pub scale: f64,
 }
 
 /// One option of one job, reduced to what its subproblem needs.
@@ -121,77 +123,219 @@ impl Tables {
                     dcoef: obj.delay_usd_per_hour,
                     unpriced: (f64::INFINITY, 0),
                 };
-                opt.unpriced = t.best(&opt, j.pausable, 0.0, None, &mut Vec::new());
+                opt.unpriced = t.best(&opt, j.pausable, 0.0, None, &mut Vec::new(), &mut Vec::new());
                 v.push(opt);
             }
+            // Cheapest first without prices: prices only raise a value, so once the next
+            // option's unpriced value is above the best found, no later option can win.
+            v.sort_by(|a, b| a.unpriced.0.total_cmp(&b.unpriced.0));
             t.opts.push(v);
         }
         t
     }
 
+    /// A lower bound on a pausable option's value: the k cheapest hours of its window and the
+    /// delay of the earliest end any k hours allow.
+    fn pausable_floor(&self, o: &Opt, g: f64, lam: Option<(&[f64], &[f64])>, scratch: &mut Vec<(f64, u32)>) -> f64 {
+        let sr = &self.rate[o.site];
+        scratch.clear();
+        for t in o.first..o.last + o.k {
+            let l = lam.map(|(per, _)| per[t as usize]).unwrap_or(0.0);
+            scratch.push((o.kw * sr[t as usize] + g * l, t));
+        }
+        let k = o.k as usize;
+        if scratch.len() > k {
+            scratch.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+        }
+        let sum: f64 = scratch[..k].iter().map(|x| x.0).sum();
+        sum + o.fixed + o.dcoef * ((o.first + o.k - 1) as f64 - o.t0).max(0.0)
+    }
+
     /// The best value of option `o` at prices `lam` (per slot, with prefix `lpre`) for a job
     /// of `g` accelerators, and its start (for a pausable job: the end of its window, its
     /// slots left in `scratch`).
-    fn best(&self, o: &Opt, pausable: bool, g: f64, lam: Option<(&[f64], &[f64])>, scratch: &mut Vec<(f64, u32)>) -> (f64, u32) {
+    fn best(&self, o: &Opt, pausable: bool, g: f64, lam: Option<(&[f64], &[f64])>, scratch: &mut Vec<(f64, u32)>, values: &mut Vec<f64>) -> (f64, u32) {
         let sr = &self.rate[o.site];
         let sp = &self.prefix[o.site];
         if pausable {
-            // The k cheapest slots of the window (whole hours held), and the delay of the
-            // earliest end any k slots allow: a lower bound on the exact choice, whose last
-            // slot may come later.
-            scratch.clear();
-            for t in o.first..o.last + o.k {
-                let l = lam.map(|(per, _)| per[t as usize]).unwrap_or(0.0);
-                scratch.push((o.kw * sr[t as usize] + g * l, t));
+            // For each possible last slot e (whole hours held), the cheapest k − 1 slots before
+            // it plus e itself, plus the delay of ending at e: exact, by a max-heap that keeps
+            // the cheapest k − 1 as e advances. The chosen slots are left in `scratch`.
+            use std::collections::BinaryHeap;
+            #[derive(PartialEq)]
+            struct R(f64, u32);
+            impl Eq for R {}
+            impl PartialOrd for R {
+                fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                    Some(self.cmp(other))
+                }
+            }
+            impl Ord for R {
+                fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                    self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+                }
             }
             let k = o.k as usize;
-            if scratch.len() > k {
-                scratch.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let rate = |t: u32| o.kw * sr[t as usize] + g * lam.map(|(per, _)| per[t as usize]).unwrap_or(0.0);
+            let mut heap: BinaryHeap<R> = BinaryHeap::with_capacity(k);
+            let mut sum = 0.0;
+            let mut best: Option<(f64, u32)> = None;
+            for e in o.first..o.last + o.k {
+                if heap.len() == k - 1 {
+                    let total = sum + rate(e) + o.dcoef * (e as f64 - o.t0).max(0.0);
+                    if best.is_none_or(|b| total < b.0) {
+                        best = Some((total, e));
+                    }
+                }
+                if k > 1 {
+                    heap.push(R(rate(e), e));
+                    sum += rate(e);
+                    if heap.len() > k - 1 {
+                        sum -= heap.pop().map(|r| r.0).unwrap_or(0.0);
+                    }
+                }
             }
-            let sum: f64 = scratch[..k].iter().map(|x| x.0).sum();
-            let end = (o.first + o.k - 1) as f64;
-            return (sum + o.fixed + o.dcoef * (end - o.t0).max(0.0), o.first);
+            let Some((v, end)) = best else { return (f64::INFINITY, o.first) };
+            scratch.clear();
+            for t in o.first..end {
+                scratch.push((rate(t), t));
+            }
+            if k > 1 && scratch.len() > k - 1 {
+                scratch.select_nth_unstable_by(k - 2, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            }
+            scratch.truncate(k - 1);
+            scratch.push((rate(end), end));
+            return (v + o.fixed, end);
+        }
+        // Straight-line arithmetic over slices (vectorised by the compiler), then one scan for
+        // the minimum: this loop is most of the relaxation's time.
+        let (s0, n, full, k) = (o.first as usize, (o.last - o.first + 1) as usize, o.full as usize, o.k as usize);
+        let buf = values;
+        buf.clear();
+        buf.extend(sp[s0 + full..s0 + full + n].iter().zip(&sp[s0..s0 + n]).map(|(b, a)| o.kw * (b - a)));
+        if o.frac > 0.0 {
+            for (v, r) in buf.iter_mut().zip(&sr[s0 + full..s0 + full + n]) {
+                *v += o.kw * o.frac * r;
+            }
+        }
+        if let Some((_, lp)) = lam {
+            for (v, (b, a)) in buf.iter_mut().zip(lp[s0 + k..s0 + k + n].iter().zip(&lp[s0..s0 + n])) {
+                *v += g * (b - a);
+            }
+        }
+        if o.dcoef > 0.0 {
+            for (i, v) in buf.iter_mut().enumerate() {
+                *v += o.dcoef * ((s0 + i) as f64 - o.t0).max(0.0);
+            }
         }
         let mut best = (f64::INFINITY, o.first);
-        for t in o.first..=o.last {
-            let i = t as usize;
-            let mut v = o.kw * (sp[i + o.full as usize] - sp[i]) + o.fixed + o.dcoef * (t as f64 - o.t0).max(0.0);
-            if o.frac > 0.0 {
-                v += o.kw * o.frac * sr[i + o.full as usize];
-            }
-            if let Some((_, lp)) = lam {
-                v += g * (lp[i + o.k as usize] - lp[i]);
-            }
+        for (i, &v) in buf.iter().enumerate() {
             if v < best.0 {
-                best = (v, t);
+                best = (v, o.first + i as u32);
             }
         }
-        best
+        (best.0 + o.fixed, best.1)
     }
 }
 
 /// One job's subproblem at prices `lam` (prefix sums `pre`): its value (at most its penalty)
 /// and the slots it would hold, if running beats the penalty.
-fn job_choice(tables: &Tables, ctx: &Ctx, ji: usize, lam: &[Vec<Vec<f64>>], pre: &[Vec<Vec<f64>>], scratch: &mut Vec<(f64, u32)>) -> (f64, Option<(usize, usize, Vec<u32>)>) {
+type Held = Option<(usize, usize, Vec<u32>)>;
+
+/// Buffers reused across a thread's subproblems.
+#[derive(Default)]
+struct Scratch {
+    pairs: Vec<(f64, u32)>,
+    values: Vec<f64>,
+}
+
+/// Per (site, type) and window length k, the least a job of one accelerator can pay in prices
+/// over k slots: contiguous (`span[s][a][k]`, the cheapest window) and any k slots
+/// (`any[s][a][k]`, the k cheapest). An option whose unpriced value plus this is above the
+/// best found needs no scan.
+struct Floors {
+    span: Vec<Vec<Vec<f64>>>,
+    any: Vec<Vec<Vec<f64>>>,
+}
+
+impl Floors {
+    fn new(lam: &[Vec<Vec<f64>>], pre: &[Vec<Vec<f64>>], lengths: &[bool]) -> Floors {
+        let t_len = lengths.len().saturating_sub(1);
+        let mut span = Vec::with_capacity(lam.len());
+        let mut any = Vec::with_capacity(lam.len());
+        for (site, site_pre) in lam.iter().zip(pre) {
+            let mut sp = Vec::with_capacity(site.len());
+            let mut an = Vec::with_capacity(site.len());
+            for (l, pr) in site.iter().zip(site_pre) {
+                let mut by_k = vec![0.0; t_len + 1];
+                let mut sorted = l.clone();
+                sorted.sort_by(f64::total_cmp);
+                let small = prefix_of(&sorted);
+                for k in 1..=t_len {
+                    if lengths[k] {
+                        by_k[k] = (0..=t_len - k).map(|t| pr[t + k] - pr[t]).fold(f64::INFINITY, f64::min);
+                    }
+                }
+                sp.push(by_k);
+                an.push(small);
+            }
+            span.push(sp);
+            any.push(an);
+        }
+        Floors { span, any }
+    }
+}
+
+fn job_choice(tables: &Tables, ctx: &Ctx, ji: usize, lam: &[Vec<Vec<f64>>], pre: &[Vec<Vec<f64>>], floors: &Floors, scratch: &mut Scratch) -> (f64, Held) {
     let j = &ctx.p.jobs[ji];
     let g = j.gpus as f64;
-    let mut best = (ctx.p.objective.job_penalty(j), None::<(usize, u32)>);
-    for (oi, o) in tables.opts[ji].iter().enumerate() {
+    let penalty = ctx.p.objective.job_penalty(j);
+    let lam_of = |o: &Opt| Some((lam[o.site][o.acc].as_slice(), pre[o.site][o.acc].as_slice()));
+    let priced = |o: &Opt| {
         let pr = &pre[o.site][o.acc];
-        let priced = pr[(o.last + o.k) as usize] - pr[o.first as usize] > 0.0;
-        let (v, t) = if priced { tables.best(o, j.pausable, g, Some((&lam[o.site][o.acc], pr)), scratch) } else { o.unpriced };
+        pr[(o.last + o.k) as usize] - pr[o.first as usize] > 0.0
+    };
+    if !j.pausable {
+        let mut best = (penalty, None::<(usize, u32)>);
+        for (oi, o) in tables.opts[ji].iter().enumerate() {
+            // Options come cheapest-unpriced first; prices only add, so none later can win.
+            if o.unpriced.0 >= best.0 {
+                break;
+            }
+            if o.unpriced.0 + g * floors.span[o.site][o.acc][o.k as usize] >= best.0 {
+                continue;
+            }
+            let (v, t) = if priced(o) { tables.best(o, false, g, lam_of(o), &mut scratch.pairs, &mut scratch.values) } else { o.unpriced };
+            if v < best.0 {
+                best = (v, Some((oi, t)));
+            }
+        }
+        let held = best.1.map(|(oi, t)| {
+            let o = &tables.opts[ji][oi];
+            (o.site, o.acc, (t..t + o.k).collect())
+        });
+        return (best.0, held);
+    }
+    // A pausable job's exact value costs a heap scan. Options come cheapest-unpriced first;
+    // each is ruled out by the cheapest test that can: its unpriced value (prices only add),
+    // then that plus the k cheapest prices at its site anywhere, then the k cheapest hours of
+    // its own window, before the scan.
+    let mut best = (penalty, None::<(usize, Vec<u32>)>);
+    for (oi, o) in tables.opts[ji].iter().enumerate() {
+        if o.unpriced.0 >= best.0 {
+            break;
+        }
+        let is_priced = priced(o);
+        if is_priced && (o.unpriced.0 + g * floors.any[o.site][o.acc][o.k as usize] >= best.0 || tables.pausable_floor(o, g, lam_of(o), &mut scratch.pairs) >= best.0) {
+            continue;
+        }
+        let (v, _) = tables.best(o, true, g, if is_priced { lam_of(o) } else { None }, &mut scratch.pairs, &mut scratch.values);
         if v < best.0 {
-            best = (v, Some((oi, t)));
+            best = (v, Some((oi, scratch.pairs[..o.k as usize].iter().map(|x| x.1).collect())));
         }
     }
-    let held = best.1.map(|(oi, t)| {
+    let held = best.1.map(|(oi, slots)| {
         let o = &tables.opts[ji][oi];
-        let slots = if j.pausable {
-            tables.best(o, true, g, Some((&lam[o.site][o.acc], &pre[o.site][o.acc])), scratch);
-            scratch[..o.k as usize].iter().map(|x| x.1).collect()
-        } else {
-            (t..t + o.k).collect()
-        };
         (o.site, o.acc, slots)
     });
     (best.0, held)
@@ -221,7 +365,7 @@ fn service_choice(ctx: &Ctx, vi: usize, t: u32, feasible: &[Vec<usize>], acc: us
         }
         divisible += d * sites.iter().map(|&s| cost(s) / v.replica_rps).fold(pen, f64::min);
         if sites.is_empty() {
-            stranded += d;
+            stranded += obj.unmet_penalty(v, d);
         } else {
             servable += d;
             for &s in sites {
@@ -233,7 +377,7 @@ fn service_choice(ctx: &Ctx, vi: usize, t: u32, feasible: &[Vec<usize>], acc: us
     }
     let mut priced: Vec<(f64, usize)> = union.iter().map(|&s| (cost(s), s)).collect();
     priced.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut whole = pen * stranded;
+    let mut whole = stranded;
     let mut rest = servable;
     let mut replicas = Vec::new();
     'sites: for (c, s) in priced {
@@ -241,7 +385,9 @@ fn service_choice(ctx: &Ctx, vi: usize, t: u32, feasible: &[Vec<usize>], acc: us
         let mut n = 0u32;
         while rest > 1e-12 && (n as u64) < cap {
             let x = rest.min(v.replica_rps);
-            if c >= pen * x {
+            // Unmet demand pays whole replicas, so a replica is worth running while it costs
+            // less than one replica's penalty, whatever share of it the demand fills.
+            if c >= obj.replica_penalty(v) {
                 if n > 0 {
                     replicas.push((s, n));
                 }
@@ -258,18 +404,28 @@ fn service_choice(ctx: &Ctx, vi: usize, t: u32, feasible: &[Vec<usize>], acc: us
             break;
         }
     }
-    whole += pen * rest.max(0.0);
+    whole += obj.unmet_penalty(v, rest.max(0.0));
     (divisible.max(whole), replicas)
 }
 
 /// Maximises L(λ) by projected subgradient steps, starting from λ = 0; `upper` is the objective
 /// of a known plan (Polyak's target). `stop(iteration, best_bound)` may end the run early.
 pub fn relax(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, stop: &mut dyn FnMut(u32, f64) -> bool) -> Relaxation {
+    relax_from(ctx, opts, upper, settings, None, stop)
+}
+
+/// `relax`, continuing from an earlier run's best prices and step scale (with a better
+/// `upper`, e.g. the objective of a plan repaired with those prices).
+pub fn relax_from(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, from: Option<&Relaxation>, stop: &mut dyn FnMut(u32, f64) -> bool) -> Relaxation {
     let p = ctx.p;
     let (n_sites, n_accs, t_len) = (p.sites.len(), ctx.accs.0.len(), p.slots as usize);
     let zero = || vec![vec![vec![0.0f64; t_len]; n_accs]; n_sites];
-    let mut lam = zero();
+    let mut lam = from.map(|r| r.prices.clone()).unwrap_or_else(zero);
     let tables = Tables::new(ctx, opts);
+    let mut lengths = vec![false; t_len + 1];
+    for o in tables.opts.iter().flatten() {
+        lengths[(o.k as usize).min(t_len)] = true;
+    }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
     let feasible: Vec<Vec<Vec<usize>>> = p.services.iter().map(|v| (0..p.regions.len()).map(|g| ctx.service_sites(v, g).0).collect()).collect();
     let service_acc: Vec<Option<usize>> = p.services.iter().map(|v| ctx.accs.ix(&v.accelerator)).collect();
@@ -277,15 +433,20 @@ pub fn relax(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, st
     // higher price every job would rather pay its penalty. Any λ ≥ 0 gives a valid bound, so
     // keeping λ in [0, max_price] only stops the steps from overshooting.
     let max_price = p.objective.unplaced_usd_per_gpu_hour.max(1e-9);
-    let mut best = f64::NEG_INFINITY;
+    let mut best = from.map(|r| r.bound.value).unwrap_or(f64::NEG_INFINITY);
     let mut best_lam = lam.clone();
-    let mut scale = 2.0;
+    // Polyak's step scale starts at 2 and halves after `PATIENCE` iterations without a better
+    // bound; a share of the last direction smooths the zig-zag of plain subgradient steps.
+    const PATIENCE: u32 = 12;
+    const MOMENTUM: f64 = 0.3;
+    let mut scale = from.map(|r| (r.scale * 2.0).min(2.0)).unwrap_or(2.0);
     let mut since_better = 0;
     let mut iterations = 0;
     let mut direction = zero();
     while iterations < settings.max_iterations {
         iterations += 1;
         let pre: Vec<Vec<Vec<f64>>> = lam.iter().map(|site| site.iter().map(|v| prefix_of(v)).collect()).collect();
+        let floors = Floors::new(&lam, &pre, &lengths);
         // Jobs are independent given the prices: split them over threads. Each job's value is
         // kept and summed in job order, so the bound does not depend on the thread count.
         let n_jobs = p.jobs.len();
@@ -294,13 +455,13 @@ pub fn relax(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, st
             let handles: Vec<_> = (0..n_jobs)
                 .step_by(chunk)
                 .map(|from| {
-                    let (tables, lam, pre, zero) = (&tables, &lam, &pre, &zero);
+                    let (tables, lam, pre, zero, floors) = (&tables, &lam, &pre, &zero, &floors);
                     scope.spawn(move || {
                         let mut values = Vec::with_capacity(chunk);
                         let mut usage = zero();
-                        let mut scratch = Vec::new();
+                        let mut scratch = Scratch::default();
                         for ji in from..(from + chunk).min(n_jobs) {
-                            let (v, held) = job_choice(tables, ctx, ji, lam, pre, &mut scratch);
+                            let (v, held) = job_choice(tables, ctx, ji, lam, pre, floors, &mut scratch);
                             values.push(v);
                             if let Some((s, a, slots)) = held {
                                 for t in slots {
@@ -329,8 +490,7 @@ pub fn relax(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, st
         for (vi, v) in p.services.iter().enumerate() {
             let Some(a) = service_acc[vi] else {
                 // No site has its accelerator: all its demand is unmet.
-                let pen = p.objective.unmet_penalty_per_rps_hour(v);
-                value += v.demand.iter().flatten().sum::<f64>() * pen;
+                value += v.demand.iter().flatten().map(|&d| p.objective.unmet_penalty(v, d)).sum::<f64>();
                 continue;
             };
             for t in 0..p.slots {
@@ -352,7 +512,7 @@ pub fn relax(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, st
                         g = 0.0;
                     }
                     // A little of the last direction smooths the zig-zag of plain subgradients.
-                    let d = g + 0.3 * direction[s][a][t];
+                    let d = g + MOMENTUM * direction[s][a][t];
                     direction[s][a][t] = d;
                     norm += d * d;
                 }
@@ -364,17 +524,12 @@ pub fn relax(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, st
             since_better = 0;
         } else {
             since_better += 1;
-            if since_better >= 12 {
+            if since_better >= PATIENCE {
                 scale /= 2.0;
                 since_better = 0;
             }
         }
         let gap = (upper - best) / upper.abs().max(1e-9);
-        if std::env::var_os("XISUAN_LAGRANGE_DEBUG").is_some() {
-            let lmax = lam.iter().flatten().flatten().fold(0.0f64, |a, &b| a.max(b));
-            let over: f64 = usage.iter().zip(&ctx.capacity).map(|(u, c)| u.iter().zip(c).map(|(ua, &ca)| ua.iter().map(|x| (x - ca as f64).max(0.0)).sum::<f64>()).sum::<f64>()).sum();
-            eprintln!("it {iterations} value {value:.0} best {best:.0} norm {norm:.3e} scale {scale} lmax {lmax:.3} over {over:.0}");
-        }
         if gap <= settings.target_gap || norm <= 1e-12 || scale < 1e-4 || stop(iterations, best) {
             break;
         }
@@ -387,7 +542,7 @@ pub fn relax(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, st
             }
         }
     }
-    Relaxation { bound: Bound { value: best, kind: "lagrangian".into() }, prices: best_lam, iterations }
+    Relaxation { bound: Bound { value: best, kind: "lagrangian".into() }, prices: best_lam, iterations, scale }
 }
 
 #[cfg(test)]
@@ -404,7 +559,7 @@ mod tests {
         for (ji, jo) in opts.iter().enumerate() {
             for (oi, o) in jo.options.iter().enumerate() {
                 let best = (o.first_start..=o.last_start).map(|t| ctx.eval(&p.jobs[ji], o, t).score).fold(f64::INFINITY, f64::min);
-                let fast = tables.opts[ji][oi].unpriced.0;
+                let fast = tables.opts[ji].iter().find(|x| x.site == o.site && x.acc == o.acc).unwrap().unpriced.0;
                 assert!((best - fast).abs() <= 1e-9 * best.abs().max(1.0), "job {ji} option {oi}: {best} vs {fast}");
             }
         }

@@ -168,9 +168,24 @@ impl Objective {
     pub fn job_penalty(&self, j: &Job) -> f64 {
         self.unplaced_usd_per_gpu_hour * j.gpus as f64 * j.hours
     }
-    /// The penalty of one request per second of service `v` left unserved for one hour.
+    /// The penalty of one replica-hour of service `v` left unrun: its accelerators at
+    /// `unplaced_usd_per_gpu_hour`.
+    pub fn replica_penalty(&self, v: &Service) -> f64 {
+        self.unplaced_usd_per_gpu_hour * v.gpus_per_replica as f64
+    }
+    /// The penalty of leaving `rps` requests per second of one region unserved for one slot:
+    /// the replica-hours it would need, in whole replicas (a sliver of demand needs a replica
+    /// as much as a full one does).
+    pub fn unmet_penalty(&self, v: &Service, rps: f64) -> f64 {
+        if rps <= 1e-9 {
+            0.0
+        } else {
+            self.replica_penalty(v) * (rps / v.replica_rps - 1e-9).ceil().max(1.0)
+        }
+    }
+    /// A linear lower bound on `unmet_penalty`, per request per second (for relaxations).
     pub fn unmet_penalty_per_rps_hour(&self, v: &Service) -> f64 {
-        self.unplaced_usd_per_gpu_hour * v.gpus_per_replica as f64 / v.replica_rps
+        self.replica_penalty(v) / v.replica_rps
     }
 }
 
