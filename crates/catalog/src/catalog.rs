@@ -276,6 +276,7 @@ impl Catalog {
                         Confidence::User,
                     )),
                     usd_per_gbps_month: None,
+                    one_way: true,
                 });
                 added += 1;
             }

@@ -5,8 +5,9 @@
 //! - **Carbon**: the hour's value in the zone's series (gCO2e/kWh ÷ 1000); an hour the series
 //!   lacks takes the site's annual factor; a site with no series uses its annual factor.
 //! - **Price**: the site's annual price (what a large consumer pays, network charges and taxes
-//!   included) plus the hour's deviation from the wholesale series' mean over the same window
-//!   (USD/MWh ÷ 1000), clamped at 0. Wholesale levels omit network charges and taxes, so only
+//!   included) plus the hour's deviation from the wholesale series' mean over the whole series
+//!   (a year for the 2023 files; USD/MWh ÷ 1000), clamped at 0. Because the reference is the
+//!   series' own mean, an hour's price does not depend on the window asked for. Wholesale levels omit network charges and taxes, so only
 //!   their shape is used; the clamp keeps negative wholesale hours from paying the consumer.
 //!   An hour the series lacks takes the annual price; a site with no series pays its annual
 //!   price every hour.
@@ -58,11 +59,9 @@ pub fn carbon_per_hour(annual_kg_per_kwh: f64, g_per_kwh: &[Option<f64>]) -> Vec
     g_per_kwh.iter().map(|v| v.map(|g| g / 1000.0).unwrap_or(annual_kg_per_kwh)).collect()
 }
 
-/// Electricity price per hour, USD/kWh: `annual` plus the hour's deviation from the mean of
-/// the wholesale values present (USD/MWh), clamped at 0; `annual` where the series has none.
-pub fn price_per_hour(annual_usd_per_kwh: f64, wholesale_usd_per_mwh: &[Option<f64>]) -> Vec<f64> {
-    let (sum, n) = wholesale_usd_per_mwh.iter().flatten().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    let mean = if n == 0 { 0.0 } else { sum / n as f64 };
+/// Electricity price per hour, USD/kWh: `annual` plus the hour's deviation from `mean` (the
+/// wholesale series' mean, USD/MWh), clamped at 0; `annual` where the series has no value.
+pub fn price_per_hour(annual_usd_per_kwh: f64, wholesale_usd_per_mwh: &[Option<f64>], mean: f64) -> Vec<f64> {
     wholesale_usd_per_mwh
         .iter()
         .map(|w| w.map(|mwh| (annual_usd_per_kwh + (mwh - mean) / 1000.0).max(0.0)).unwrap_or(annual_usd_per_kwh))
@@ -104,7 +103,7 @@ pub fn site_hours(catalog: &Catalog, site: &Site, start: i64, hours: usize) -> S
             let (w, outside) = window(s, start, hours);
             note("price", &w, outside, "the annual price");
             (
-                price_per_hour(annual_usd, &w),
+                price_per_hour(annual_usd, &w, s.mean().unwrap_or(0.0)),
                 format!("annual {annual_usd:.4} USD/kWh ({}) plus the hourly deviation of {} ({})", site.price_annual.source, s.zone, s.origin),
             )
         }
@@ -123,13 +122,13 @@ mod tests {
 
     #[test]
     fn prices_are_the_annual_level_plus_the_wholesale_shape_clamped_at_zero() {
-        // Wholesale 20, 40, 60, missing: mean of those present 40 USD/MWh. Annual 0.03 USD/kWh:
+        // Wholesale 20, 40, 60, missing against a series mean of 40 USD/MWh, annual 0.03 USD/kWh:
         // 0.03 − 0.02 = 0.01; 0.03; 0.03 + 0.02 = 0.05; the missing hour pays the annual 0.03.
-        let p = price_per_hour(0.03, &[Some(20.0), Some(40.0), Some(60.0), None]);
+        let p = price_per_hour(0.03, &[Some(20.0), Some(40.0), Some(60.0), None], 40.0);
         let want = [0.01, 0.03, 0.05, 0.03];
         assert!(p.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12), "{p:?}");
         // A −200 USD/MWh hour against a mean of 0 would pay 0.17 USD/kWh to consume: clamped.
-        assert_eq!(price_per_hour(0.03, &[Some(-200.0), Some(200.0)])[0], 0.0);
+        assert_eq!(price_per_hour(0.03, &[Some(-200.0), Some(200.0)], 0.0)[0], 0.0);
     }
 
     #[test]

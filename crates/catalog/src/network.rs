@@ -60,6 +60,9 @@ pub struct Link {
     pub latency: Option<Sourced<Millis>>,
     pub usd_per_gb: Option<Sourced<f64>>,
     pub usd_per_gbps_month: Option<Sourced<f64>>,
+    /// The per-GB price applies from `a` to `b` only (an overlay's `both_directions = false`,
+    /// or a directional cost matrix): the reverse direction is not priced by this link.
+    pub one_way: bool,
 }
 
 /// Links that override the distance model and the typed-in pricing rules.
@@ -170,6 +173,7 @@ impl Network {
                 old.latency = link.latency;
             }
             if link.usd_per_gb.is_some() {
+                old.one_way = link.one_way;
                 old.usd_per_gb = link.usd_per_gb;
             }
             if link.usd_per_gbps_month.is_some() {
@@ -236,7 +240,7 @@ impl Network {
         if let Some(p) = self.find(&a.id, &b.id).and_then(|l| l.usd_per_gb.clone()) {
             return p;
         }
-        if let Some(p) = self.find(&b.id, &a.id).and_then(|l| l.usd_per_gb.clone()) {
+        if let Some(p) = self.find(&b.id, &a.id).filter(|l| !l.one_way).and_then(|l| l.usd_per_gb.clone()) {
             return p;
         }
         egress_rule(a, b)

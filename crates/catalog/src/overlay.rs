@@ -110,6 +110,8 @@ struct RegionEntry {
     lat: Spanned<f64>,
     lon: Spanned<f64>,
     weight: Option<Spanned<f64>>,
+    /// Standard local time offset from UTC, hours.
+    utc_offset_hours: Option<Spanned<f64>>,
     source: Option<String>,
 }
 
@@ -529,6 +531,7 @@ fn apply_link(
         }
         (None, None) => None,
     };
+    let both = e.both_directions.unwrap_or(true);
     cat.network.upsert(Link {
         a: a.clone(),
         b: b.clone(),
@@ -536,8 +539,9 @@ fn apply_link(
         latency,
         usd_per_gb: per_gb.clone(),
         usd_per_gbps_month: line_price.clone(),
+        one_way: !both,
     });
-    if e.both_directions.unwrap_or(true) && per_gb.is_some() {
+    if both && per_gb.is_some() {
         cat.network.upsert(Link {
             a: b,
             b: a,
@@ -545,6 +549,7 @@ fn apply_link(
             latency: None,
             usd_per_gb: per_gb,
             usd_per_gbps_month: None,
+            one_way: false,
         });
     }
     Ok(())
@@ -571,12 +576,20 @@ fn apply_region(
             Confidence::Illustrative,
         ),
     };
+    let utc_offset_hours = match &e.utc_offset_hours {
+        Some(o) => Some(Sourced::user(
+            ctx.range(o, -12.0, 14.0, at("utc_offset_hours"))?,
+            ctx.src(ctx.line(o), e.source.as_ref(), "UTC offset"),
+        )),
+        None => None,
+    };
     let region = UserRegion {
         name: e.name.clone(),
         country: e.country.clone().unwrap_or_default(),
         lat,
         lon,
         weight,
+        utc_offset_hours,
     };
     match cat
         .user_regions

@@ -56,4 +56,6 @@ pub struct UserRegion {
     pub lon: f64,
     /// Relative weight of the demand, here metropolitan population in millions.
     pub weight: Sourced<f64>,
+    /// Standard local time offset from UTC, hours (the daily demand curve follows local time).
+    pub utc_offset_hours: Option<Sourced<f64>>,
 }

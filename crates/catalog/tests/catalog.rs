@@ -266,3 +266,20 @@ fn transfer_arithmetic_per_gb_and_leased_line() {
     assert!((t.cost.0 - 20.0).abs() < 1e-9);
     assert_eq!(t.bandwidth.confidence, Confidence::User);
 }
+
+#[test]
+fn a_one_way_price_does_not_price_the_way_back() {
+    let mut cat = Catalog::builtin();
+    let both = cat.clone();
+    cat.merge_toml(
+        "[[links]]\nfrom = \"edwc-yrd\"\nto = \"edwc-zhongwei\"\nusd_per_gb = 0.5\nboth_directions = false\n",
+        "links.toml",
+    )
+    .unwrap();
+    let (a, b) = (cat.site("edwc-yrd").unwrap(), cat.site("edwc-zhongwei").unwrap());
+    assert_eq!(cat.network.price_per_gb(a, b).value, 0.5);
+    // The way back keeps the built-in egress rule, as if no link had been given.
+    let (a0, b0) = (both.site("edwc-yrd").unwrap(), both.site("edwc-zhongwei").unwrap());
+    assert_eq!(cat.network.price_per_gb(b, a).value, both.network.price_per_gb(b0, a0).value);
+    assert_ne!(cat.network.price_per_gb(b, a).value, 0.5);
+}

@@ -72,41 +72,44 @@ struct CatalogRef {
     regions: Vec<Spanned<String>>,
 }
 
-#[derive(Deserialize, Clone)]
+/// The objective's keys, each with its span so that an error names its line. Missing keys take
+/// the defaults in `objective()`.
+#[derive(Deserialize, Clone, Default)]
 #[serde(deny_unknown_fields)]
 struct ObjectiveEntry {
-    #[serde(default = "one")]
-    cost_weight: f64,
-    #[serde(default)]
-    carbon_usd_per_t: f64,
-    #[serde(default = "one")]
-    carbon_weight: f64,
-    #[serde(default)]
-    delay_usd_per_hour: f64,
-    carbon_cap_t: Option<f64>,
+    cost_weight: Option<Spanned<f64>>,
+    carbon_usd_per_t: Option<Spanned<f64>>,
+    carbon_weight: Option<Spanned<f64>>,
+    delay_usd_per_hour: Option<Spanned<f64>>,
+    carbon_cap_t: Option<Spanned<f64>>,
     /// USD per accelerator-hour of work left undone (unplaced jobs, unmet demand).
-    #[serde(default = "unplaced_default")]
-    unplaced_usd_per_gpu_hour: f64,
+    unplaced_usd_per_gpu_hour: Option<Spanned<f64>>,
 }
 
-fn unplaced_default() -> f64 {
-    xisuan_plan::DEFAULT_UNPLACED_USD_PER_GPU_HOUR
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-impl Default for ObjectiveEntry {
-    fn default() -> Self {
-        ObjectiveEntry {
-            cost_weight: 1.0,
-            carbon_usd_per_t: 0.0,
-            carbon_weight: 1.0,
-            delay_usd_per_hour: 0.0,
-            carbon_cap_t: None,
-            unplaced_usd_per_gpu_hour: unplaced_default(),
+impl ObjectiveEntry {
+    fn objective(&self) -> Objective {
+        let v = |x: &Option<Spanned<f64>>, d: f64| x.as_ref().map(|s| *s.get_ref()).unwrap_or(d);
+        Objective {
+            cost_weight: v(&self.cost_weight, 1.0),
+            carbon_usd_per_t: v(&self.carbon_usd_per_t, 0.0),
+            carbon_weight: v(&self.carbon_weight, 1.0),
+            delay_usd_per_hour: v(&self.delay_usd_per_hour, 0.0),
+            carbon_cap_t: self.carbon_cap_t.as_ref().map(|s| *s.get_ref()),
+            unplaced_usd_per_gpu_hour: v(&self.unplaced_usd_per_gpu_hour, xisuan_plan::DEFAULT_UNPLACED_USD_PER_GPU_HOUR),
         }
+    }
+    /// The span of a key, if it was given.
+    fn span_of(&self, key: &str) -> Option<std::ops::Range<usize>> {
+        let f = match key {
+            "cost_weight" => &self.cost_weight,
+            "carbon_usd_per_t" => &self.carbon_usd_per_t,
+            "carbon_weight" => &self.carbon_weight,
+            "delay_usd_per_hour" => &self.delay_usd_per_hour,
+            "carbon_cap_t" => &self.carbon_cap_t,
+            "unplaced_usd_per_gpu_hour" => &self.unplaced_usd_per_gpu_hour,
+            _ => &None,
+        };
+        f.as_ref().map(|s| s.span())
     }
 }
 
@@ -146,17 +149,15 @@ struct JobEntry {
     id: String,
     /// Accelerator types the job can use, the first being the reference for `hours`.
     accelerators: Vec<String>,
-    gpus: u32,
-    hours: Option<f64>,
+    gpus: Spanned<u32>,
+    hours: Option<Spanned<f64>>,
     /// Or: estimate hours from parameters and tokens (estimator defaults for MFU).
     params: Option<f64>,
     tokens: Option<f64>,
     data_site: String,
-    #[serde(default)]
-    data_tb: f64,
-    #[serde(default)]
-    earliest_hour: u32,
-    deadline_hour: Option<u32>,
+    data_tb: Option<Spanned<f64>>,
+    earliest_hour: Option<Spanned<u32>>,
+    deadline_hour: Option<Spanned<u32>>,
     #[serde(default)]
     pausable: bool,
     /// Data residency: the job may run only at these sites, or in these countries.
@@ -205,8 +206,9 @@ struct ServiceEntry {
 struct DemandEntry {
     city: String,
     peak_rps: f64,
-    /// Local time offset from UTC for the daily curve (default from longitude).
-    utc_offset_hours: Option<i32>,
+    /// Local time offset from UTC for the daily curve, hours (default: the city's standard
+    /// offset from the catalog).
+    utc_offset_hours: Option<f64>,
 }
 
 /// A scenario turned into a problem, with what the translation had to say.
@@ -280,9 +282,16 @@ impl Loader<'_> {
 /// Where each job and service of the problem came from in the file, so that an error the
 /// core finds (`Problem::validate`) points at the right line.
 struct Origins {
-    jobs: Vec<(std::ops::Range<usize>, String)>,
+    jobs: Vec<JobOrigin>,
     services: Vec<std::ops::Range<usize>>,
-    objective: Option<std::ops::Range<usize>>,
+    objective: Option<(std::ops::Range<usize>, ObjectiveEntry)>,
+}
+
+/// A job's table in the file, its label, and the spans of the keys it gave (by `Problem` field).
+struct JobOrigin {
+    entry: std::ops::Range<usize>,
+    label: String,
+    keys: Vec<(&'static str, std::ops::Range<usize>)>,
 }
 
 /// The scenario key of a `Problem` field, for messages.
@@ -300,7 +309,10 @@ fn locate(l: &Loader, o: &Origins, e: &xisuan_plan::ProblemError) -> ScenarioErr
     use xisuan_plan::At;
     match &e.at {
         At::Job(i, f) => match o.jobs.get(*i) {
-            Some((span, label)) => l.err(span.clone(), &format!("{label}.{}", job_key(f)), &e.message),
+            Some(jo) => {
+                let span = jo.keys.iter().find(|k| k.0 == *f).map(|k| k.1.clone()).unwrap_or(jo.entry.clone());
+                l.err(span, &format!("{}.{}", jo.label, job_key(f)), &e.message)
+            }
             None => ScenarioError(format!("{}: {e}", l.origin)),
         },
         At::Service(i, f) => match o.services.get(*i) {
@@ -308,7 +320,7 @@ fn locate(l: &Loader, o: &Origins, e: &xisuan_plan::ProblemError) -> ScenarioErr
             None => ScenarioError(format!("{}: {e}", l.origin)),
         },
         At::Objective(f) => match &o.objective {
-            Some(span) => l.err(span.clone(), &format!("objective.{f}"), &e.message),
+            Some((span, entry)) => l.err(entry.span_of(f).unwrap_or(span.clone()), &format!("objective.{f}"), &e.message),
             None => ScenarioError(format!("{}: {e}", l.origin)),
         },
         _ => ScenarioError(format!("{}: {e}", l.origin)),
@@ -481,7 +493,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
     // Jobs: listed ones, then seeded batches. Values are checked once, by `Problem::validate`
     // below; `origins` lets its errors name the line. Only what the translation itself needs
     // (ranges to draw from, estimator inputs) is checked here.
-    let mut origins = Origins { jobs: Vec::new(), services: Vec::new(), objective: file.objective.as_ref().map(|o| o.span()) };
+    let mut origins = Origins { jobs: Vec::new(), services: Vec::new(), objective: file.objective.as_ref().map(|o| (o.span(), o.get_ref().clone())) };
     let mut jobs = Vec::new();
     for (i, je) in file.jobs.iter().enumerate() {
         let j = je.get_ref();
@@ -491,25 +503,31 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         }
         let accelerators = options(&j.accelerators, je.span(), &field)?;
         let reference = find_accelerator(&accelerators[0].accelerator).expect("resolved");
-        let hours = match (j.hours, j.params, j.tokens) {
+        let hours = match (j.hours.as_ref().map(|h| *h.get_ref()), j.params, j.tokens) {
             (Some(h), None, None) => h,
             (None, Some(n), Some(d)) => {
-                let e = estimate_train(&TrainInput::new(n, d, reference, j.gpus)).map_err(|e| l.err(je.span(), &field, e))?;
+                let e = estimate_train(&TrainInput::new(n, d, reference, *j.gpus.get_ref())).map_err(|e| l.err(je.span(), &field, e))?;
                 e.wall.0
             }
             _ => return Err(l.err(je.span(), &field, "give either hours, or params and tokens").into()),
         };
         let data_site = site_ix(&j.data_site, je.span(), &format!("{field}.data_site"))?;
-        origins.jobs.push((je.span(), field.clone()));
+        let mut spans = vec![("gpus", j.gpus.span())];
+        for (key, sp) in [("hours", j.hours.as_ref().map(|x| x.span())), ("data_bytes", j.data_tb.as_ref().map(|x| x.span())), ("earliest", j.earliest_hour.as_ref().map(|x| x.span())), ("deadline", j.deadline_hour.as_ref().map(|x| x.span()))] {
+            if let Some(sp) = sp {
+                spans.push((key, sp));
+            }
+        }
+        origins.jobs.push(JobOrigin { entry: je.span(), label: field.clone(), keys: spans });
         jobs.push(Job {
             id: j.id.clone(),
-            gpus: j.gpus,
+            gpus: *j.gpus.get_ref(),
             hours,
             accelerators,
             data_site,
-            data_bytes: j.data_tb * 1e12,
-            earliest: j.earliest_hour,
-            deadline: j.deadline_hour.unwrap_or(slots),
+            data_bytes: j.data_tb.as_ref().map(|x| *x.get_ref()).unwrap_or(0.0) * 1e12,
+            earliest: j.earliest_hour.as_ref().map(|x| *x.get_ref()).unwrap_or(0),
+            deadline: j.deadline_hour.as_ref().map(|x| *x.get_ref()).unwrap_or(slots),
             pausable: j.pausable,
             allowed_sites: residency(&j.sites, &j.countries, je.span(), &field)?,
         });
@@ -554,7 +572,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             // Deadlines are whole slots: the job's end (earliest + hours × slack) rounded up,
             // plus one slot of margin, within the horizon. Computed in f64 so no slack wraps.
             let deadline = ((earliest as f64 + hours * slack).ceil() + 1.0).min(slots as f64) as u32;
-            origins.jobs.push((be.span(), format!("{field} (job {id})")));
+            origins.jobs.push(JobOrigin { entry: be.span(), label: format!("{field} (job {id})"), keys: Vec::new() });
             jobs.push(Job {
                 id,
                 gpus: b.gpus[rng.below(b.gpus.len() as u64) as usize],
@@ -616,11 +634,21 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             named.push(c.name.clone());
             let g = region_names.iter().position(|n| *n == c.name).unwrap();
             if let Some(off) = d.utc_offset_hours {
-                if !(-12..=14).contains(&off) {
-                    return Err(l.err(se.span(), &format!("{field}.demand.utc_offset_hours"), format!("must be -12 to 14, got {off}")).into());
-                }
+                xisuan_model::limits::in_range(off, -12.0, 14.0).map_err(|m| l.err(se.span(), &format!("{field}.demand.utc_offset_hours"), m))?;
             }
-            let offset = d.utc_offset_hours.map(f64::from).unwrap_or((c.lon / 15.0).round());
+            let offset = match (d.utc_offset_hours, &c.utc_offset_hours) {
+                (Some(o), _) => o,
+                (None, Some(o)) => o.value,
+                (None, None) => {
+                    // A user-defined region without a time zone: solar time, said so.
+                    let o = (c.lon / 15.0).round();
+                    diagnostics.push(Diagnostic::warning(
+                        c.name.clone(),
+                        format!("no UTC offset known; the daily demand curve uses solar time (UTC{o:+}); set utc_offset_hours"),
+                    ));
+                    o
+                }
+            };
             for (t, x) in demand[g].iter_mut().enumerate() {
                 let local = ((start_hour + t as i64) as f64 + offset).rem_euclid(24.0);
                 *x += d.peak_rps * diurnal(local);
@@ -644,7 +672,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         "network",
         "transfers priced per GB at the catalog's rate; a leased line (xisuan transfer --pricing leased-line) is not considered by the planner",
     ));
-    let o = file.objective.as_ref().map(|o| o.get_ref()).cloned().unwrap_or_default();
+    let objective = file.objective.as_ref().map(|o| o.get_ref().objective()).unwrap_or_else(|| ObjectiveEntry::default().objective());
     let problem = Problem {
         slots,
         start_hour,
@@ -654,14 +682,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         regions,
         links,
         latency_ms,
-        objective: Objective {
-            cost_weight: o.cost_weight,
-            carbon_usd_per_t: o.carbon_usd_per_t,
-            carbon_weight: o.carbon_weight,
-            delay_usd_per_hour: o.delay_usd_per_hour,
-            carbon_cap_t: o.carbon_cap_t,
-            unplaced_usd_per_gpu_hour: o.unplaced_usd_per_gpu_hour,
-        },
+        objective,
     };
     problem.validate().map_err(|e| locate(&l, &origins, &e))?;
     diagnostics.push(Diagnostic::info("scenario", format!("{} hourly slots from {}", slots, format_hour(start_hour))));

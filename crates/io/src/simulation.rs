@@ -103,7 +103,7 @@ pub struct Built {
 }
 
 /// How hourly prices are built (one model for every path; docs/scenario.md).
-pub const PRICE_MODEL: &str = "annual site price + hourly deviation of the zone's wholesale series from its mean over the simulated hours, clamped at 0 (annual price where no series)";
+pub const PRICE_MODEL: &str = "annual site price + hourly deviation of the zone's wholesale series from the series' mean, clamped at 0 (annual price where no series)";
 
 fn bad(m: impl Into<String>) -> anyhow::Error {
     InputError(m.into()).into()

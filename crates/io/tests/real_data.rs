@@ -171,3 +171,47 @@ fn typed_in_egress_rules_agree_with_the_green_dcc_matrices() {
         }
     }
 }
+
+/// One price model: a site's hourly prices and carbon are the same whether the world comes
+/// from a scenario file (`xisuan plan`, `simulate --scenario`) or from flags (`simulate
+/// --sites`), for the same window of the real 2023 series.
+#[test]
+fn plan_and_simulate_price_a_site_the_same_way() {
+    let carbon = data("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv");
+    let price = data("green_dcc/wide_2023_hourly_price_usd_per_mwh.csv");
+    let sites = ["aws-eu-central-1", "aws-us-east-1", "azure-canadacentral"];
+    let text = format!(
+        "[scenario]\nname = \"p\"\nstart = \"2023-06-01T00:00:00Z\"\nhours = 48\n[catalog]\nsites = {sites:?}\ncarbon_series = [{:?}]\nprice_series = [{:?}]\n",
+        carbon.display().to_string(),
+        price.display().to_string()
+    );
+    let sc = xisuan_io::scenario::from_text(&text, "p.toml", std::path::Path::new(".")).unwrap();
+    let dir = std::env::temp_dir().join(format!("xisuan-price-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("t.csv");
+    std::fs::write(&trace, "id,arrival_h,duration_h,gpus\na,0,1,1\n").unwrap();
+    let spec = xisuan_io::simulation::SimSpec {
+        trace,
+        time_unit: "auto".into(),
+        sites: sites.iter().map(|s| s.to_string()).collect(),
+        carbon_series: vec![carbon],
+        price_series: vec![price],
+        start: Some("2023-06-01".into()),
+        hours: Some(24),
+        max_wait: "6x24".into(),
+        tokens_per_gpu_s: 5000.0,
+        ..Default::default()
+    };
+    let built = xisuan_io::simulation::build(&spec).unwrap();
+    for (i, s) in sc.problem.sites.iter().enumerate() {
+        let w = &built.world.sites[i];
+        assert_eq!(w.id, s.id);
+        // The simulator's series start at the same hour; compare the hours both cover.
+        let n = s.usd_per_kwh.len().min(w.usd_per_kwh.len());
+        for t in 0..n {
+            assert!((s.usd_per_kwh[t] - w.usd_per_kwh[t]).abs() < 1e-12, "{} price hour {t}: {} vs {}", s.id, s.usd_per_kwh[t], w.usd_per_kwh[t]);
+            assert!((s.kg_per_kwh[t] - w.kg_per_kwh[t]).abs() < 1e-12, "{} carbon hour {t}", s.id);
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -54,7 +54,7 @@ fn main() {
     let _ = xisuan_plan::assemble::assemble(&ctx, &opts, &d, "heuristic");
     let t_assemble = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let _ = xisuan_plan::heuristic::capacity_relaxation_bound(&ctx, &opts, &d);
+    let _ = xisuan_plan::heuristic::capacity_relaxation_bound(&ctx, &opts);
     let t_bound = t.elapsed().as_secs_f64();
     println!("stages: filter {t_filter:.3} s, select {t_decide:.3} s, assemble with reasons {t_assemble:.3} s, bound {t_bound:.3} s");
     let t = Instant::now();

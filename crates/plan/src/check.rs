@@ -2,7 +2,8 @@
 //! run it on random problems; the CLI runs it on every plan before printing.
 //!
 //! - no site's capacity of any accelerator type is exceeded in any slot;
-//! - every region a service serves is within the service's latency objective of its site;
+//! - every region a service serves is within the service's latency objective of its site, and
+//!   every site a service uses is allowed by its residency rule;
 //! - every placed job runs its full duration, after its data arrived, and ends by its deadline;
 //! - every job is either placed or reported unplaced with reasons, exactly once.
 
@@ -84,7 +85,13 @@ pub fn check(p: &Problem, plan: &Plan) -> Vec<String> {
         };
         let mut served = vec![vec![0.0; p.slots as usize]; p.regions.len()];
         for ss in &sp.slots {
-            let Some(&s) = site_ix.get(ss.site.as_str()) else { continue };
+            let Some(&s) = site_ix.get(ss.site.as_str()) else {
+                v.push(format!("service {} at unknown site {}", sp.service, ss.site));
+                continue;
+            };
+            if svc.allowed_sites.as_ref().is_some_and(|a| !a.contains(&s)) {
+                v.push(format!("service {} served from {} against its residency rule", sp.service, ss.site));
+            }
             add(s, &svc.accelerator, ss.slot, (ss.replicas * svc.gpus_per_replica) as u64, &mut v);
             let total: f64 = ss.served.iter().map(|x| x.1).sum();
             if total > ss.replicas as f64 * svc.replica_rps * (1.0 + 1e-9) + 1e-9 {

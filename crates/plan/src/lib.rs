@@ -17,7 +17,6 @@ pub mod candidates;
 pub mod check;
 pub mod complete;
 pub mod heuristic;
-pub mod improve;
 pub mod lagrange;
 pub mod online;
 pub mod plan;
