@@ -20,6 +20,7 @@ mod estimate;
 mod hf;
 mod output;
 mod plan;
+mod server;
 mod sim_report;
 mod simulate;
 mod sites;
@@ -38,7 +39,9 @@ use std::process::ExitCode;
         estimate  what training, fine-tuning or serving a model takes: FLOPs, GPU-hours, energy, cost, carbon\n  \
         sites     the catalog: EDWC clusters and cloud regions with carbon, prices, PUE and capacity\n  \
         transfer  how long and how much moving a dataset between two sites takes\n  \
-        plan      where and when each job and service should run, why, and how far from optimal\n\
+        plan      where and when each job and service should run, why, and how far from optimal\n  \
+        simulate  replay a trace of arrivals under several policies\n  \
+        server    the control plane (submit, jobs, cancel talk to it)\n\
         Every answer prints the assumptions it rests on, with their sources; every assumption has a flag."
 )]
 struct Cli {
@@ -62,6 +65,15 @@ enum Command {
     /// Replay a trace of job arrivals against sites with hourly carbon and prices under
     /// several policies, and compare what each delivers.
     Simulate(simulate::SimulateArgs),
+    /// Run the control plane: accept work over HTTP, record every event (SQLite or
+    /// PostgreSQL), plan and re-plan it, dispatch it, and serve metrics and OpenAPI.
+    Server(server::ServerArgs),
+    /// Submit the [[jobs]] of a TOML file to a server.
+    Submit(server::SubmitArgs),
+    /// List your jobs on a server, with their states, sites and reasons.
+    Jobs(server::JobsArgs),
+    /// Cancel one of your jobs on a server.
+    Cancel(server::CancelArgs),
 }
 
 /// An error caused by what the user typed or pointed at (exit code 2), as opposed to a
@@ -107,6 +119,10 @@ fn main() -> ExitCode {
         Command::Transfer(args) => transfer::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Server(args) => server::serve(args),
+        Command::Submit(args) => server::submit(args),
+        Command::Jobs(args) => server::jobs(args),
+        Command::Cancel(args) => server::cancel(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -33,7 +33,14 @@ pub enum SolverArg {
 Exit codes: 0 plan complete; 1 internal error; 2 bad input; 3 work left unplaced (with --strict).")]
 pub struct PlanArgs {
     /// Scenario file (TOML): window, sites and series, jobs, services, objective.
-    scenario: PathBuf,
+    #[arg(required_unless_present = "server")]
+    scenario: Option<PathBuf>,
+    /// Show a server's latest planning round instead (with --token or $XISUAN_TOKEN).
+    #[arg(long, value_name = "URL", conflicts_with = "scenario")]
+    server: Option<String>,
+    /// The tenant token for --server (default $XISUAN_TOKEN).
+    #[arg(long, requires = "server")]
+    token: Option<String>,
     #[arg(long, value_enum, default_value = "auto")]
     solver: SolverArg,
     /// Seconds the auto solver may spend in all (it stops earlier at --target-gap; the EDWC
@@ -88,27 +95,19 @@ impl std::fmt::Display for Incomplete {
 impl std::error::Error for Incomplete {}
 
 fn reason_text(r: &Reason) -> String {
-    match r {
-        Reason::AcceleratorType { wanted } => format!("no {} here", wanted.join("/")),
-        Reason::Residency => "data residency".into(),
-        Reason::TooSmall { capacity, needed } => format!("capacity {capacity} < {needed} accelerators"),
-        Reason::Deadline { earliest_end_slot, deadline_slot, transfer_hours } => {
-            format!("deadline: earliest end h{earliest_end_slot:.1} > h{deadline_slot} (transfer {transfer_hours:.1} h)")
-        }
-        Reason::Capacity => "capacity taken before the deadline".into(),
-        Reason::Latency { region, ms, slo_ms } => format!("latency from {region} {ms:.1} ms > {slo_ms:.0} ms SLO"),
-        Reason::Costlier { extra_usd, extra_kg, .. } => format!("costlier: +{} USD, {:+.0} kgCO2e", human(*extra_usd), extra_kg),
-        Reason::DearerThanPenalty { score, penalty } => {
-            format!("fits, but scores {} against a penalty of {} for leaving it undone", human(*score), human(*penalty))
-        }
-    }
+    r.to_string()
 }
 
 pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
-    if !a.scenario.exists() {
-        return Err(BadInput(format!("{}: no such scenario file", a.scenario.display())).into());
+    if let Some(url) = &a.server {
+        let client = xisuan_server::client::Client::new(url, a.token.clone().or_else(|| std::env::var("XISUAN_TOKEN").ok()));
+        return crate::server::remote_plan_with(&client, a.json);
     }
-    let mut sc = xisuan_io::scenario::load(&a.scenario).map_err(|e| BadInput(format!("{e:#}")))?;
+    let scenario = a.scenario.as_ref().expect("clap requires a scenario without --server");
+    if !scenario.exists() {
+        return Err(BadInput(format!("{}: no such scenario file", scenario.display())).into());
+    }
+    let mut sc = xisuan_io::scenario::load(scenario).map_err(|e| BadInput(format!("{e:#}")))?;
     use xisuan_model::limits::{in_range, MAX_CARBON_USD_PER_T};
     if let Some(c) = a.carbon_usd_per_t {
         in_range(c, 0.0, MAX_CARBON_USD_PER_T).map_err(|m| BadInput(format!("--carbon-usd-per-t: {m}")))?;

@@ -96,6 +96,7 @@ impl ObjectiveEntry {
             delay_usd_per_hour: v(&self.delay_usd_per_hour, 0.0),
             carbon_cap_t: self.carbon_cap_t.as_ref().map(|s| *s.get_ref()),
             unplaced_usd_per_gpu_hour: v(&self.unplaced_usd_per_gpu_hour, xisuan_plan::DEFAULT_UNPLACED_USD_PER_GPU_HOUR),
+            churn_usd: 0.0,
         }
     }
     /// The span of a key, if it was given.
@@ -530,6 +531,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             deadline: j.deadline_hour.as_ref().map(|x| *x.get_ref()).unwrap_or(slots),
             pausable: j.pausable,
             allowed_sites: residency(&j.sites, &j.countries, je.span(), &field)?,
+            previous: None,
         });
     }
     for (bi, be) in file.job_batches.iter().enumerate() {
@@ -584,6 +586,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
                 deadline,
                 pausable: rng.f64() < b.pausable_share,
                 allowed_sites: allowed.clone(),
+                previous: None,
             });
         }
     }

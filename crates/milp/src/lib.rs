@@ -140,7 +140,13 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
                 let rate = |t: u32| obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total;
                 let window = o.first_start..o.last_start + o.slots;
                 // Pausable jobs hold whole hours (see `Ctx::eval_slots`), so this is exact.
-                let fixed = obj.score(o.gpu_hour_usd_total * o.slots as f64 + o.transfer_usd, 0.0, 0.0);
+                // Churn (re-planning) is charged here when the site changes; a pausable job
+                // that stays but starts elsewhere pays it in `assemble` only.
+                let churn = match j.previous {
+                    Some((ps, _)) if ps != o.site => obj.churn_usd,
+                    _ => 0.0,
+                };
+                let fixed = obj.score(o.gpu_hour_usd_total * o.slots as f64 + o.transfer_usd, 0.0, 0.0) + churn;
                 add(&mut pb, &mut vars, Var::Choose { job: ji, option: oi }, fixed, 1.0, true, &[(assign, 1.0), (count, -(o.slots as f64))]);
                 for t in window {
                     let mut rows = vec![(count, 1.0), (cap_row(&mut pb, o.site, o.acc, t), j.gpus as f64)];

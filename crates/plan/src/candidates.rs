@@ -305,7 +305,7 @@ impl<'a> Ctx<'a> {
         let obj = &self.p.objective;
         let delay = (start as f64 + o.hours - o.ideal_end).max(0.0);
         let shadow = self.shadow.as_ref().map(|x| j.gpus as f64 * x.span(o.site, o.acc, start, o.slots)).unwrap_or(0.0);
-        o.kw_total * self.rates[o.site].score_span(start, o.hours) + o.fixed_score + obj.delay_usd_per_hour * delay + shadow
+        o.kw_total * self.rates[o.site].score_span(start, o.hours) + o.fixed_score + obj.delay_usd_per_hour * delay + shadow + self.churn(j, o.site, start)
     }
 
     /// Cost, carbon and score of running option `o` of job `j` from `start`.
@@ -318,7 +318,17 @@ impl<'a> Ctx<'a> {
         let kwh = o.kw_total * o.hours * self.p.sites[o.site].pue;
         let delay_h = (start as f64 + o.hours - Self::ideal_end(j)).max(0.0);
         let shadow = self.shadow.as_ref().map(|x| j.gpus as f64 * x.span(o.site, o.acc, start, o.slots)).unwrap_or(0.0);
-        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) + shadow }
+        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) + shadow + self.churn(j, o.site, start) }
+    }
+
+    /// The churn charge of running job `j` at `site` from `start` (0 at its previous placement,
+    /// or when it has none).
+    #[inline]
+    pub fn churn(&self, j: &Job, site: SiteIx, start: u32) -> f64 {
+        match j.previous {
+            Some(prev) if prev != (site, start) => self.p.objective.churn_usd,
+            _ => 0.0,
+        }
     }
 
     /// Cost, carbon and score of running a pausable job in the given slots. A pausable job is
@@ -335,7 +345,8 @@ impl<'a> Ctx<'a> {
         let end = slots.last().map(|&t| t as f64 + 1.0).unwrap_or(0.0);
         let delay_h = (end - Self::ideal_end(j)).max(0.0);
         let shadow: f64 = slots.iter().map(|&t| j.gpus as f64 * self.shadow_at(o.site, o.acc, t)).sum();
-        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) + shadow }
+        let churn = self.churn(j, o.site, slots.first().copied().unwrap_or(0));
+        Eval { usd, electricity_usd, kg, kwh, delay_h, score: self.p.objective.score(usd, kg, delay_h) + shadow + churn }
     }
 
     /// Cost, carbon and energy of one replica of service `v` at site `s` in slot `t`.

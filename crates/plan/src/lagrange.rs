@@ -70,6 +70,11 @@ struct Opt {
     dcoef: f64,
     /// Best value with no prices, and its start (reused while the window stays unpriced).
     unpriced: (f64, u32),
+    /// Re-planning: a non-pausable job at its previous site pays `churn` at every start but
+    /// `churn_free`; elsewhere the churn is in `fixed`. (A pausable job's churn at its previous
+    /// site is left out, which keeps the value a lower bound.)
+    churn: f64,
+    churn_free: Option<u32>,
 }
 
 /// Every job's options, and per site the score of one kW drawn in each slot (with prefix sums).
@@ -109,6 +114,11 @@ impl Tables {
                 let full = o.hours.floor() as u32;
                 let frac = if o.hours - full as f64 > 1e-9 { o.hours - full as f64 } else { 0.0 };
                 let held = if j.pausable { o.slots as f64 } else { o.hours };
+                let (churn_fixed, churn, churn_free) = match j.previous {
+                    Some((ps, pt)) if ps == o.site => (0.0, if j.pausable { 0.0 } else { obj.churn_usd }, Some(pt)),
+                    Some(_) => (obj.churn_usd, 0.0, None),
+                    None => (0.0, 0.0, None),
+                };
                 let mut opt = Opt {
                     site: o.site,
                     acc: o.acc,
@@ -118,10 +128,12 @@ impl Tables {
                     full,
                     frac,
                     kw: o.kw_total,
-                    fixed: obj.score(o.gpu_hour_usd_total * held + o.transfer_usd, 0.0, 0.0),
+                    fixed: obj.score(o.gpu_hour_usd_total * held + o.transfer_usd, 0.0, 0.0) + churn_fixed,
                     t0: if j.pausable { ideal - 1.0 } else { ideal - o.hours },
                     dcoef: obj.delay_usd_per_hour,
                     unpriced: (f64::INFINITY, 0),
+                    churn,
+                    churn_free,
                 };
                 opt.unpriced = t.best(&opt, j.pausable, 0.0, None, &mut Vec::new(), &mut Vec::new());
                 v.push(opt);
@@ -226,6 +238,13 @@ impl Tables {
         if o.dcoef > 0.0 {
             for (i, v) in buf.iter_mut().enumerate() {
                 *v += o.dcoef * ((s0 + i) as f64 - o.t0).max(0.0);
+            }
+        }
+        if o.churn > 0.0 {
+            for (i, v) in buf.iter_mut().enumerate() {
+                if Some(o.first + i as u32) != o.churn_free {
+                    *v += o.churn;
+                }
             }
         }
         let mut best = (f64::INFINITY, o.first);

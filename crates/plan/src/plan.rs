@@ -27,6 +27,26 @@ pub enum Reason {
     DearerThanPenalty { score: f64, penalty: f64 },
 }
 
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let human = xisuan_model::units::human;
+        match self {
+            Reason::AcceleratorType { wanted } => write!(f, "no {} here", wanted.join("/")),
+            Reason::Residency => f.write_str("data residency"),
+            Reason::TooSmall { capacity, needed } => write!(f, "capacity {capacity} < {needed} accelerators"),
+            Reason::Deadline { earliest_end_slot, deadline_slot, transfer_hours } => {
+                write!(f, "deadline: earliest end h{earliest_end_slot:.1} > h{deadline_slot} (transfer {transfer_hours:.1} h)")
+            }
+            Reason::Capacity => f.write_str("capacity taken before the deadline"),
+            Reason::Latency { region, ms, slo_ms } => write!(f, "latency from {region} {ms:.1} ms > {slo_ms:.0} ms SLO"),
+            Reason::Costlier { extra_usd, extra_kg, .. } => write!(f, "costlier: +{} USD, {:+.0} kgCO2e", human(*extra_usd), extra_kg),
+            Reason::DearerThanPenalty { score, penalty } => {
+                write!(f, "fits, but scores {} against a penalty of {} for leaving it undone", human(*score), human(*penalty))
+            }
+        }
+    }
+}
+
 /// Data moved before a job starts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TransferPlan {
@@ -183,7 +203,13 @@ impl Plan {
             if o.abs() < 1e-9 {
                 0.0
             } else {
-                (o - b.value) / o.abs()
+                let g = (o - b.value) / o.abs();
+                // Below 1e-9 the difference is floating-point rounding, not a gap.
+                if g.abs() < 1e-9 {
+                    0.0
+                } else {
+                    g
+                }
             }
         });
     }

@@ -72,6 +72,9 @@ pub struct Job {
     pub pausable: bool,
     /// Sites allowed by data-residency rules; `None` allows all.
     pub allowed_sites: Option<Vec<SiteIx>>,
+    /// Where and when (site, start slot) an earlier planning round put this job: any other
+    /// choice pays `Objective::churn_usd`, so that re-planning does not move work for nothing.
+    pub previous: Option<(SiteIx, u32)>,
 }
 
 /// A user population whose requests an inference service must answer.
@@ -140,6 +143,8 @@ pub struct Objective {
     /// on-demand accelerator-hour in the catalog, so that a plan drops work only when it cannot
     /// be placed; a lower value lets the planner drop work that costs more than it is worth.
     pub unplaced_usd_per_gpu_hour: f64,
+    /// USD charged for moving a job away from its `previous` placement (rolling re-planning).
+    pub churn_usd: f64,
 }
 
 /// Ten times the dearest on-demand accelerator-hour in the hardware catalog (B200, 5 USD/h
@@ -155,6 +160,7 @@ impl Default for Objective {
             delay_usd_per_hour: 0.0,
             carbon_cap_t: None,
             unplaced_usd_per_gpu_hour: DEFAULT_UNPLACED_USD_PER_GPU_HOUR,
+            churn_usd: 0.0,
         }
     }
 }
@@ -269,6 +275,9 @@ impl Problem {
             if let Err(m) = in_range(v, 0.0, hi) {
                 return fail(At::Objective(field), format!("objective.{field}"), m);
             }
+        }
+        if let Err(m) = in_range(o.churn_usd, 0.0, MAX_USD_RATE) {
+            return fail(At::Objective("churn_usd"), "objective.churn_usd".into(), m);
         }
         if let Err(m) = in_range(o.unplaced_usd_per_gpu_hour, 0.0, MAX_USD_RATE) {
             return fail(At::Objective("unplaced_usd_per_gpu_hour"), "objective.unplaced_usd_per_gpu_hour".into(), m);
@@ -417,6 +426,11 @@ impl Problem {
             if let Some(a) = &j.allowed_sites {
                 if let Some(&s) = a.iter().find(|&&s| s >= n) {
                     return fail(at("allowed_sites"), w("allowed sites"), format!("site index {s} out of range"));
+                }
+            }
+            if let Some((s, _)) = j.previous {
+                if s >= n {
+                    return fail(at("previous"), w("previous site"), format!("site index {s} out of range"));
                 }
             }
         }

@@ -1,0 +1,218 @@
+//! `xisuan server` and its clients: `xisuan submit`, `xisuan jobs`, `xisuan cancel`. The server
+//! is `xisuan_server::serve`; the clients speak its HTTP API with `XISUAN_URL` and
+//! `XISUAN_TOKEN` (or `--url` and `--token`).
+
+use crate::output::{human, Table};
+use crate::BadInput;
+use clap::Args;
+use serde_json::Value;
+use std::path::PathBuf;
+use xisuan_server::client::Client;
+use xisuan_server::store::Db;
+
+#[derive(Args)]
+#[command(after_help = "Examples:
+  XISUAN_ADMIN_TOKEN=secret xisuan server                      # 127.0.0.1:8080, SQLite xisuan.db
+  xisuan server --listen 0.0.0.0:9000 --db postgres://user:pw@db/xisuan
+  xisuan server --world my-sites.toml --hour-seconds 5         # a planning hour every 5 s (demos, tests)
+The first start reads the admin token from XISUAN_ADMIN_TOKEN (or prints one). Create tenants with
+POST /v1/tenants; the API is described at /openapi.json, metrics at /metrics.")]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The event store: sqlite:PATH (embedded) or postgres://... (several replicas).
+    #[arg(long, default_value = "sqlite:xisuan.db")]
+    db: String,
+    /// A scenario file whose sites, series, tariffs, costs and objective make the world (its
+    /// jobs and services are ignored). Default: the built-in EDWC example's.
+    #[arg(long, value_name = "FILE")]
+    world: Option<PathBuf>,
+    /// Seconds of wall clock per planning hour (3600 = real time).
+    #[arg(long, default_value_t = 3600.0)]
+    hour_seconds: f64,
+    /// Hours planned ahead in each round.
+    #[arg(long, default_value_t = 168)]
+    horizon_h: u32,
+    /// Seconds the planner may spend on one round.
+    #[arg(long, default_value_t = 10.0)]
+    plan_budget: f64,
+    /// USD charged for moving planned work in a new round (keeps plans from flapping).
+    #[arg(long, default_value_t = 50.0)]
+    churn_usd: f64,
+    /// Serve the API only; another replica runs the control loop.
+    #[arg(long)]
+    no_control_loop: bool,
+}
+
+pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
+    use xisuan_model::limits;
+    let db = Db::parse(&a.db).map_err(|m| BadInput(format!("--db: {m}")))?;
+    limits::positive(a.hour_seconds, 1e6).map_err(|m| BadInput(format!("--hour-seconds: {m}")))?;
+    limits::count(a.horizon_h as u64, 1, limits::MAX_HOURS as u64).map_err(|m| BadInput(format!("--horizon-h: {m}")))?;
+    limits::positive(a.plan_budget, 3600.0).map_err(|m| BadInput(format!("--plan-budget: {m}")))?;
+    limits::in_range(a.churn_usd, 0.0, limits::MAX_USD_RATE).map_err(|m| BadInput(format!("--churn-usd: {m}")))?;
+    if let Some(w) = &a.world {
+        if !w.exists() {
+            return Err(BadInput(format!("--world: {}: no such file", w.display())).into());
+        }
+    }
+    let config = xisuan_server::Config {
+        listen: a.listen.clone(),
+        db,
+        world: a.world.clone(),
+        hour_seconds: a.hour_seconds,
+        horizon_h: a.horizon_h,
+        plan_budget_s: a.plan_budget,
+        churn_usd: a.churn_usd,
+        control_loop: !a.no_control_loop,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(xisuan_server::serve(config))
+}
+
+/// Where the server is and who we are.
+#[derive(Args, Clone)]
+pub struct Remote {
+    /// The server (default $XISUAN_URL, else http://127.0.0.1:8080).
+    #[arg(long)]
+    url: Option<String>,
+    /// The tenant's token (default $XISUAN_TOKEN).
+    #[arg(long)]
+    token: Option<String>,
+}
+
+impl Remote {
+    pub fn client(&self) -> Client {
+        let url = self.url.clone().or_else(|| std::env::var("XISUAN_URL").ok()).unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let token = self.token.clone().or_else(|| std::env::var("XISUAN_TOKEN").ok());
+        Client::new(&url, token)
+    }
+}
+
+#[derive(Args)]
+#[command(after_help = "The file holds [[jobs]] entries as in a scenario file (a scenario file works: its
+other tables are ignored); times are hours from now. Example:
+  [[jobs]]
+  id = \"finetune-7b\"
+  accelerators = [\"h800\"]
+  gpus = 64
+  hours = 12
+  data_site = \"edwc-yrd\"
+  deadline_hour = 48")]
+pub struct SubmitArgs {
+    /// TOML file with [[jobs]] entries.
+    file: PathBuf,
+    #[command(flatten)]
+    remote: Remote,
+    /// Idempotency key prefix: job N is sent with KEY-N, so a retried command adds nothing.
+    #[arg(long)]
+    key: Option<String>,
+    /// Print the server's answers as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn submit(a: &SubmitArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&a.file).map_err(|e| BadInput(format!("{}: cannot read: {e}", a.file.display())))?;
+    let doc: toml::Value = toml::from_str(&text).map_err(|e| BadInput(format!("{}: {}", a.file.display(), e.message())))?;
+    let jobs = doc.get("jobs").and_then(|j| j.as_array()).ok_or_else(|| BadInput(format!("{}: no [[jobs]] entries", a.file.display())))?;
+    let client = a.remote.client();
+    let mut out = Vec::new();
+    let mut t = Table::new(&["job", "id", "state"]);
+    for (i, j) in jobs.iter().enumerate() {
+        let body: Value = serde_json::to_value(j)?;
+        let key = a.key.as_ref().map(|k| format!("{k}-{i}"));
+        let (status, v) = client.post("/v1/jobs", &body, key.as_deref()).map_err(|e| anyhow::anyhow!("{}: jobs[{i}]: {e:#}", a.file.display()))?;
+        let name = j.get("id").and_then(|x| x.as_str()).unwrap_or("-").to_string();
+        t.row(vec![name, v["id"].as_str().unwrap_or("").into(), format!("{}{}", v["state"].as_str().unwrap_or(""), if status == 200 { " (submitted before)" } else { "" })]);
+        out.push(v);
+    }
+    if a.json {
+        crate::emit(&format!("{}\n", serde_json::to_string_pretty(&out)?))
+    } else {
+        crate::emit(&format!("Submitted {} job(s):\n{}", out.len(), t.render()))
+    }
+}
+
+#[derive(Args)]
+pub struct JobsArgs {
+    #[command(flatten)]
+    remote: Remote,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn jobs(a: &JobsArgs) -> anyhow::Result<()> {
+    let client = a.remote.client();
+    let mut all: Vec<Value> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            None => "/v1/jobs?limit=1000".to_string(),
+            Some(x) => format!("/v1/jobs?limit=1000&after={x}"),
+        };
+        let v = client.get(&path)?;
+        all.extend(v["jobs"].as_array().cloned().unwrap_or_default());
+        match v["next"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    if a.json {
+        return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&all)?));
+    }
+    let mut t = Table::new(&["id", "name", "state", "accelerators", "site", "start (UTC)", "done/hours", "why (first reason)"]);
+    for j in &all {
+        let start = j["start_h"].as_f64().map(|h| xisuan_catalog::series::format_hour(h.floor() as i64)).unwrap_or_else(|| "-".into());
+        t.row(vec![
+            j["id"].as_str().unwrap_or("").into(),
+            j["name"].as_str().unwrap_or("-").into(),
+            j["state"].as_str().unwrap_or("").into(),
+            format!("{} {}", j["gpus"], j["accelerator"].as_str().unwrap_or("")),
+            j["site"].as_str().unwrap_or("-").into(),
+            start,
+            format!("{}/{} h", human(j["done_hours"].as_f64().unwrap_or(0.0)), human(j["hours"].as_f64().unwrap_or(0.0))),
+            j["reasons"].get(0).and_then(|r| r.as_str()).unwrap_or("").chars().take(60).collect(),
+        ]);
+    }
+    crate::emit(&format!("{} job(s)\n{}", all.len(), t.render()))
+}
+
+#[derive(Args)]
+pub struct CancelArgs {
+    /// The job's id (as `xisuan jobs` shows it).
+    id: String,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+pub fn cancel(a: &CancelArgs) -> anyhow::Result<()> {
+    let v = a.remote.client().delete(&format!("/v1/jobs/{}", a.id))?;
+    crate::emit(&format!("{} {}\n", v["id"].as_str().unwrap_or(&a.id), v["state"].as_str().unwrap_or("")))
+}
+
+/// `xisuan plan --server URL`: the server's latest round.
+pub fn remote_plan_with(client: &Client, json: bool) -> anyhow::Result<()> {
+    let v = client.get("/v1/plan")?;
+    if json {
+        return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?));
+    }
+    let mut out = String::new();
+    outln!(out, "Round {} at {} by {}: objective {} (bound {}, gap {}), cost {} USD, {} kgCO2e; run now: {} USD, {} kgCO2e; {:.2} s", v["round"], v["at_h"].as_f64().map(|h| xisuan_catalog::series::format_hour(h.floor() as i64)).unwrap_or_default(), v["solver"].as_str().unwrap_or(""),
+        human(v["objective"].as_f64().unwrap_or(0.0)), v["bound"].as_f64().map(human).unwrap_or("-".into()), v["gap"].as_f64().map(|g| format!("{:.2}%", g * 100.0)).unwrap_or("unknown".into()),
+        human(v["cost_usd"].as_f64().unwrap_or(0.0)), human(v["carbon_kg"].as_f64().unwrap_or(0.0)), v["run_now_cost_usd"].as_f64().map(human).unwrap_or("-".into()), v["run_now_carbon_kg"].as_f64().map(human).unwrap_or("-".into()), v["seconds"].as_f64().unwrap_or(0.0));
+    let mut t = Table::new(&["job", "site", "accelerator", "start (UTC)", "end (UTC)", "cost USD", "kgCO2e"]);
+    for p in v["placements"].as_array().into_iter().flatten() {
+        let h = |k: &str| p[k].as_f64().map(|h| xisuan_catalog::series::format_hour(h.floor() as i64)).unwrap_or_default();
+        t.row(vec![p["job"].as_str().unwrap_or("").into(), p["site"].as_str().unwrap_or("").into(), p["accelerator"].as_str().unwrap_or("").into(), h("start_h"), h("end_h"), human(p["cost_usd"].as_f64().unwrap_or(0.0)), human(p["carbon_kg"].as_f64().unwrap_or(0.0))]);
+    }
+    out.push_str(&t.render());
+    for u in v["unplaced"].as_array().into_iter().flatten() {
+        outln!(out, "unplaced {}: {}", u["job"].as_str().unwrap_or(""), u["reasons"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")).unwrap_or_default());
+    }
+    for n in v["notes"].as_array().into_iter().flatten() {
+        outln!(out, "note: {}", n.as_str().unwrap_or(""));
+    }
+    crate::emit(&out)
+}

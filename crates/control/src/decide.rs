@@ -1,0 +1,382 @@
+//! Decisions: from the state, the time and a command or observation to the events that follow
+//! (or a `Rejection`). A planning round is a rolling horizon: dispatched and running work is
+//! pinned where it runs, planned work may move (at a churn charge per move, so plans do not
+//! flap), and work whose start has come is dispatched.
+
+use crate::state::*;
+use std::collections::{BTreeMap, BTreeSet};
+use xisuan_plan::{AcceleratorOption, Job, Plan, Problem};
+
+/// Why a command cannot be carried out.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    /// No such job, or not one the caller may see.
+    #[error("no job {0}")]
+    NotFound(String),
+    /// The job's state does not allow it.
+    #[error("job {id} is {status}: {what}")]
+    Illegal { id: String, status: &'static str, what: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A new job. `id` is chosen by the edge (unique across servers, e.g. from the event log).
+pub fn submit(state: &State, tenant: &str, id: &str, spec: JobSpec, now_h: f64) -> Result<Event, Rejection> {
+    if !state.tenants.contains_key(tenant) {
+        return Err(Rejection::Invalid(format!("unknown tenant {tenant}")));
+    }
+    if state.jobs.contains_key(id) {
+        return Err(Rejection::Invalid(format!("job id {id} is taken")));
+    }
+    Ok(Event::JobSubmitted { id: id.to_string(), tenant: tenant.to_string(), spec, at_h: now_h })
+}
+
+/// Cancels a job the caller owns (an admin may cancel any). A job the caller may not see is
+/// reported as not found, so tenants learn nothing of each other's work.
+pub fn cancel(state: &State, caller: &Tenant, id: &str, now_h: f64) -> Result<Event, Rejection> {
+    let j = state.jobs.get(id).filter(|j| caller.admin || j.tenant == caller.id).ok_or_else(|| Rejection::NotFound(id.to_string()))?;
+    if j.status.is_final() {
+        return Err(Rejection::Illegal { id: id.into(), status: j.status.name(), what: "it cannot be cancelled".into() });
+    }
+    Ok(Event::JobCancelled { id: id.to_string(), at_h: now_h })
+}
+
+fn expect(state: &State, id: &str, allowed: &[Status], what: &str) -> Result<(), Rejection> {
+    let j = state.jobs.get(id).ok_or_else(|| Rejection::NotFound(id.to_string()))?;
+    if allowed.contains(&j.status) {
+        Ok(())
+    } else {
+        Err(Rejection::Illegal { id: id.into(), status: j.status.name(), what: what.into() })
+    }
+}
+
+/// A backend reports that a dispatched job started.
+pub fn started(state: &State, id: &str, now_h: f64) -> Result<Event, Rejection> {
+    expect(state, id, &[Status::Dispatched], "only a dispatched job can start")?;
+    Ok(Event::JobStarted { id: id.into(), at_h: now_h })
+}
+
+/// A backend reports a checkpoint: `done_h` reference hours of work are saved.
+pub fn checkpointed(state: &State, id: &str, done_h: f64, now_h: f64) -> Result<Event, Rejection> {
+    expect(state, id, &[Status::Running], "only a running job checkpoints")?;
+    if !(done_h.is_finite() && done_h >= 0.0) {
+        return Err(Rejection::Invalid(format!("checkpoint of {done_h} hours")));
+    }
+    Ok(Event::JobCheckpointed { id: id.into(), done_h, at_h: now_h })
+}
+
+/// A backend reports that a running job finished.
+pub fn finished(state: &State, id: &str, now_h: f64) -> Result<Event, Rejection> {
+    expect(state, id, &[Status::Running], "only a running job finishes")?;
+    Ok(Event::JobFinished { id: id.into(), at_h: now_h })
+}
+
+/// A backend reports a failure or preemption of dispatched or running work.
+pub fn failed(state: &State, id: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
+    expect(state, id, &[Status::Dispatched, Status::Running], "only dispatched or running work can fail")?;
+    Ok(Event::JobFailed { id: id.into(), reason: reason.into(), at_h: now_h })
+}
+
+/// A site goes down: its planned, dispatched and running work goes back to pending.
+pub fn site_down(state: &State, site: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
+    if state.sites_down.contains(site) {
+        return Err(Rejection::Invalid(format!("site {site} is already down")));
+    }
+    Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h })
+}
+
+pub fn site_up(state: &State, site: &str, now_h: f64) -> Result<Event, Rejection> {
+    if !state.sites_down.contains(site) {
+        return Err(Rejection::Invalid(format!("site {site} is not down")));
+    }
+    Ok(Event::SiteUp { site: site.into(), at_h: now_h })
+}
+
+/// What a planning round needs besides the state.
+pub struct RoundInput<'a> {
+    /// The world over the horizon: sites (hour 0 = `start_hour`, the current hour), links and
+    /// objective, with no jobs or services. The objective's `churn_usd` is the churn charge.
+    pub world: &'a Problem,
+    pub now_h: f64,
+    /// Also run the run-now baseline on the same problem (costs about one more solve).
+    pub baseline: bool,
+}
+
+/// One planning round: the jobs that can be planned become a `Problem`, `solve` plans it, and
+/// the round (with every placement's reasons) is recorded; work whose start is now is
+/// dispatched. Returns the events, or why the round could not run.
+pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Problem) -> Result<Plan, String>) -> Result<Vec<Event>, String> {
+    let w = input.world;
+    let now = input.now_h;
+    let h0 = w.start_hour as f64;
+    let slots = w.slots;
+    let ix: BTreeMap<&str, usize> = w.sites.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let up: Vec<usize> = (0..w.sites.len()).filter(|&i| !state.sites_down.contains(&w.sites[i].id)).collect();
+    let mut p = w.clone();
+    p.jobs.clear();
+    let mut pinned: BTreeSet<String> = BTreeSet::new();
+    let mut unplaced: Vec<Unplaced> = Vec::new();
+
+    // Work holding capacity stays where it runs, for the hours it has left.
+    for j in state.jobs.values().filter(|j| j.status.holds_capacity()) {
+        let (Some(site), Some(acc)) = (&j.site, &j.accelerator) else { continue };
+        let (Some(&s), Some(opt)) = (ix.get(site.as_str()), j.spec.accelerators.iter().find(|a| &a.accelerator == acc)) else { continue };
+        let started = j.start_h.unwrap_or(now).min(now);
+        let ran = if j.status == Status::Running { (now - started) * opt.speed } else { 0.0 };
+        let left = (j.remaining_h() - ran).max(0.01);
+        let wall = left / opt.speed;
+        let deadline = ((wall - 1e-9).ceil() as u32).clamp(1, slots);
+        p.jobs.push(Job {
+            id: j.id.clone(),
+            gpus: j.spec.gpus,
+            hours: (deadline as f64 * opt.speed).min(left),
+            accelerators: vec![AcceleratorOption { accelerator: opt.accelerator.clone(), speed: opt.speed, kw_per_gpu: opt.kw_per_gpu }],
+            data_site: s,
+            data_bytes: 0.0,
+            earliest: 0,
+            deadline,
+            pausable: false,
+            allowed_sites: Some(vec![s]),
+            previous: None,
+        });
+        pinned.insert(j.id.clone());
+    }
+
+    // Accelerators each tenant already holds, for quotas.
+    let mut held: BTreeMap<&str, u64> = BTreeMap::new();
+    for j in state.jobs.values().filter(|j| j.status.holds_capacity()) {
+        *held.entry(j.tenant.as_str()).or_default() += j.spec.gpus as u64;
+    }
+    for j in state.jobs.values().filter(|j| matches!(j.status, Status::Pending | Status::Planned)) {
+        let quota = state.tenants.get(&j.tenant).and_then(|t| t.quota_gpus);
+        let used = held.entry(j.tenant.as_str()).or_default();
+        if let Some(q) = quota {
+            if *used + j.spec.gpus as u64 > q as u64 {
+                unplaced.push(Unplaced { job: j.id.clone(), reasons: vec![format!("tenant quota of {q} accelerators in use; planned when running work completes")] });
+                continue;
+            }
+        }
+        let earliest = ((j.spec.earliest_h - h0 - 1e-9).ceil().max(0.0)) as u64;
+        if earliest >= slots as u64 {
+            unplaced.push(Unplaced { job: j.id.clone(), reasons: vec![format!("earliest start after the {slots}-hour planning horizon")] });
+            continue;
+        }
+        let deadline = match j.spec.deadline_h {
+            Some(d) => ((d - h0).floor().max(0.0) as u64).min(slots as u64),
+            None => slots as u64,
+        };
+        if deadline <= earliest {
+            unplaced.push(Unplaced { job: j.id.clone(), reasons: vec!["its deadline has passed".into()] });
+            continue;
+        }
+        let Some(&data_site) = ix.get(j.spec.data_site.as_str()) else {
+            unplaced.push(Unplaced { job: j.id.clone(), reasons: vec![format!("data site {} is not in this world", j.spec.data_site)] });
+            continue;
+        };
+        let allowed: Vec<usize> = up.iter().copied().filter(|&s| j.spec.allowed_sites.as_ref().is_none_or(|a| a.iter().any(|x| x == &w.sites[s].id))).collect();
+        let previous = match (j.status, &j.site, j.start_h) {
+            (Status::Planned, Some(site), Some(start)) => ix.get(site.as_str()).and_then(|&s| {
+                let slot = (start - h0).round();
+                (slot >= 0.0 && slot < slots as f64).then_some((s, slot as u32))
+            }),
+            _ => None,
+        };
+        *used += j.spec.gpus as u64;
+        p.jobs.push(Job {
+            id: j.id.clone(),
+            gpus: j.spec.gpus,
+            hours: j.remaining_h().max(0.01),
+            accelerators: j.spec.accelerators.iter().map(|a| AcceleratorOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu }).collect(),
+            data_site,
+            data_bytes: j.spec.data_bytes,
+            earliest: earliest as u32,
+            deadline: deadline as u32,
+            pausable: j.spec.pausable,
+            allowed_sites: (allowed.len() < w.sites.len()).then_some(allowed),
+            previous,
+        });
+    }
+    p.validate().map_err(|e| format!("planning problem: {e}"))?;
+    let plan = solve(&p)?;
+    let (run_now_cost, run_now_carbon) = if input.baseline {
+        let b = xisuan_plan::baselines::baselines(&p);
+        b.iter().find(|b| b.name == "run-now").map(|b| (Some(b.totals.cost_usd), Some(b.totals.carbon_kg))).unwrap_or((None, None))
+    } else {
+        (None, None)
+    };
+    let down = |site: &str| state.sites_down.contains(site);
+    let words = |rs: &[xisuan_plan::SiteRejection]| -> Vec<String> {
+        rs.iter().map(|r| if down(&r.site) { format!("{}: site down", r.site) } else { format!("{}: {}", r.site, r.reason) }).collect()
+    };
+    let mut placements = Vec::new();
+    let mut events = Vec::new();
+    for jp in plan.jobs.iter().filter(|jp| !pinned.contains(&jp.job)) {
+        let start_h = if jp.start_slot == 0 { now.max(h0) } else { h0 + jp.start_slot as f64 };
+        placements.push(Placement {
+            job: jp.job.clone(),
+            site: jp.site.clone(),
+            accelerator: jp.accelerator.clone(),
+            start_h,
+            end_h: h0 + jp.end_slot as f64,
+            cost_usd: jp.cost_usd,
+            carbon_kg: jp.carbon_kg,
+            reasons: words(&jp.rejected),
+        });
+    }
+    for u in plan.unplaced.iter().filter(|u| !pinned.contains(&u.job)) {
+        unplaced.push(Unplaced { job: u.job.clone(), reasons: words(&u.reasons) });
+    }
+    let round = Round {
+        round: state.rounds + 1,
+        at_h: now,
+        solver: plan.solver.clone(),
+        objective: plan.totals.objective,
+        bound: plan.best_bound().map(|b| b.value),
+        gap: plan.gap,
+        cost_usd: plan.totals.cost_usd,
+        carbon_kg: plan.totals.carbon_kg,
+        run_now_cost_usd: run_now_cost,
+        run_now_carbon_kg: run_now_carbon,
+        placements,
+        unplaced,
+        seconds: 0.0,
+    };
+    // Work whose start has come is dispatched now.
+    for p in round.placements.iter().filter(|p| p.start_h <= now + 1e-9) {
+        let attempt = state.jobs.get(&p.job).map(|j| j.attempts + 1).unwrap_or(1);
+        events.push(Event::JobDispatched { id: p.job.clone(), site: p.site.clone(), accelerator: p.accelerator.clone(), start_h: now, attempt, at_h: now });
+    }
+    events.insert(0, Event::Planned(round));
+    Ok(events)
+}
+
+/// Planned work whose start has come, dispatched without a new round.
+pub fn due(state: &State, now_h: f64) -> Vec<Event> {
+    state
+        .jobs
+        .values()
+        .filter(|j| j.status == Status::Planned && j.start_h.is_some_and(|s| s <= now_h + 1e-9) && !j.site.as_ref().is_some_and(|s| state.sites_down.contains(s)))
+        .map(|j| Event::JobDispatched {
+            id: j.id.clone(),
+            site: j.site.clone().unwrap_or_default(),
+            accelerator: j.accelerator.clone().unwrap_or_default(),
+            start_h: now_h,
+            attempt: j.attempts + 1,
+            at_h: now_h,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xisuan_plan::heuristic::{solve, Heuristic};
+    use xisuan_plan::synth::{synthetic, Shape};
+
+    fn world() -> Problem {
+        let mut p = synthetic(5, &Shape { sites: 3, slots: 48, jobs: 0, services: 0, regions: 1, capacity: 64, pausable_share: 0.0 });
+        p.start_hour = 1000;
+        p.objective.churn_usd = 5.0;
+        p
+    }
+
+    fn spec(hours: f64, gpus: u32) -> JobSpec {
+        JobSpec {
+            name: None,
+            gpus,
+            hours,
+            accelerators: vec![AccOption { accelerator: "h100".into(), speed: 1.0, kw_per_gpu: 0.77 }],
+            data_site: "site-0".into(),
+            data_bytes: 0.0,
+            earliest_h: 1000.0,
+            deadline_h: Some(1040.0),
+            pausable: false,
+            allowed_sites: None,
+            checkpoint_every_h: 1.0,
+        }
+    }
+
+    fn state_with_tenant() -> State {
+        let mut s = State::default();
+        s.apply(&Event::TenantCreated { id: "t1".into(), name: "one".into(), token_sha256: "x".into(), quota_gpus: None, admin: false, at_h: 1000.0 });
+        s.apply(&Event::TenantCreated { id: "t2".into(), name: "two".into(), token_sha256: "y".into(), quota_gpus: Some(8), admin: false, at_h: 1000.0 });
+        s
+    }
+
+    fn round(s: &mut State, now: f64) -> Vec<Event> {
+        let w = world();
+        let events = plan_round(s, &RoundInput { world: &w, now_h: now, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
+        for e in &events {
+            s.apply(e);
+        }
+        events
+    }
+
+    #[test]
+    fn a_job_goes_from_pending_to_completed_and_illegal_steps_are_refused() {
+        let mut s = state_with_tenant();
+        s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
+        assert_eq!(s.jobs["j1"].status, Status::Pending);
+        assert!(matches!(finished(&s, "j1", 1000.0), Err(Rejection::Illegal { .. })));
+        let events = round(&mut s, 1000.0);
+        assert!(matches!(events[0], Event::Planned(_)));
+        // Planned at hour 1000 or later; dispatched when its start comes.
+        let start = s.jobs["j1"].start_h.unwrap();
+        for e in due(&s, start) {
+            s.apply(&e);
+        }
+        assert_eq!(s.jobs["j1"].status, Status::Dispatched);
+        s.apply(&started(&s, "j1", start).unwrap());
+        s.apply(&checkpointed(&s, "j1", 2.0, start + 2.0).unwrap());
+        // Its site goes down: back to pending with the 2 checkpointed hours kept.
+        let site = s.jobs["j1"].site.clone().unwrap();
+        s.apply(&site_down(&s, &site, "nodes lost", start + 2.5).unwrap());
+        assert_eq!(s.jobs["j1"].status, Status::Pending);
+        assert_eq!(s.jobs["j1"].remaining_h(), 1.0);
+        // Re-planned elsewhere, never at the down site.
+        round(&mut s, start + 3.0);
+        assert_ne!(s.jobs["j1"].site.as_deref(), Some(site.as_str()));
+        let caller = s.tenants["t1"].clone();
+        s.apply(&cancel(&s, &caller, "j1", start + 3.0).unwrap());
+        assert!(matches!(cancel(&s, &caller, "j1", start + 3.0), Err(Rejection::Illegal { .. })));
+    }
+
+    #[test]
+    fn tenants_see_only_their_own_work_and_quotas_delay_rather_than_refuse() {
+        let mut s = state_with_tenant();
+        s.apply(&submit(&s, "t2", "a", spec(2.0, 8), 1000.0).unwrap());
+        s.apply(&submit(&s, "t2", "b", spec(2.0, 8), 1000.0).unwrap());
+        let other = s.tenants["t1"].clone();
+        assert_eq!(cancel(&s, &other, "a", 1000.0), Err(Rejection::NotFound("a".into())));
+        round(&mut s, 1000.0);
+        // Quota 8: one job is planned, the other waits with the reason, not refused.
+        let statuses: Vec<Status> = ["a", "b"].iter().map(|id| s.jobs[*id].status).collect();
+        assert!(statuses.contains(&Status::Planned) || statuses.contains(&Status::Dispatched), "{statuses:?}");
+        assert!(statuses.contains(&Status::Pending));
+        let waiting = s.jobs.values().find(|j| j.status == Status::Pending).unwrap();
+        assert!(waiting.reasons[0].contains("quota"), "{:?}", waiting.reasons);
+    }
+
+    #[test]
+    fn replaying_the_events_rebuilds_the_same_state() {
+        let mut s = state_with_tenant();
+        let mut log = Vec::new();
+        for (i, h) in [2.0, 5.0, 1.0].iter().enumerate() {
+            let e = submit(&s, "t1", &format!("j{i}"), spec(*h, 16), 1000.0).unwrap();
+            s.apply(&e);
+            log.push(e);
+        }
+        log.extend(round(&mut s, 1000.0));
+        let mut again = State::default();
+        for e in [
+            Event::TenantCreated { id: "t1".into(), name: "one".into(), token_sha256: "x".into(), quota_gpus: None, admin: false, at_h: 1000.0 },
+            Event::TenantCreated { id: "t2".into(), name: "two".into(), token_sha256: "y".into(), quota_gpus: Some(8), admin: false, at_h: 1000.0 },
+        ]
+        .iter()
+        .chain(&log)
+        {
+            again.apply(e);
+        }
+        assert_eq!(again, s);
+    }
+}

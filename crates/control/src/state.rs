@@ -1,0 +1,368 @@
+//! The state, its events, and `State::apply`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An accelerator type a job can use (as in `plan::AcceleratorOption`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccOption {
+    pub accelerator: String,
+    /// Throughput relative to the job's reference accelerator.
+    pub speed: f64,
+    /// Average power per accelerator with its host share, kW.
+    pub kw_per_gpu: f64,
+}
+
+/// A job as submitted and checked: everything the planner needs, with sites by id and times
+/// in hours since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The name the tenant gave it (`id` in a scenario's `[[jobs]]`), if any.
+    pub name: Option<String>,
+    pub gpus: u32,
+    /// Hours of work on the reference accelerator (the first option).
+    pub hours: f64,
+    pub accelerators: Vec<AccOption>,
+    pub data_site: String,
+    pub data_bytes: f64,
+    pub earliest_h: f64,
+    pub deadline_h: Option<f64>,
+    pub pausable: bool,
+    pub allowed_sites: Option<Vec<String>>,
+    /// Hours between checkpoints: a failure loses at most this much work.
+    pub checkpoint_every_h: f64,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Planned,
+    Dispatched,
+    Running,
+    Completed,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [Status::Pending, Status::Planned, Status::Dispatched, Status::Running, Status::Completed, Status::Cancelled];
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Planned => "planned",
+            Status::Dispatched => "dispatched",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Completed | Status::Cancelled)
+    }
+    /// Holding accelerators at a site (dispatched or running).
+    pub fn holds_capacity(self) -> bool {
+        matches!(self, Status::Dispatched | Status::Running)
+    }
+}
+
+/// One job's placement in a planning round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Placement {
+    pub job: String,
+    pub site: String,
+    pub accelerator: String,
+    /// Start, hours since the epoch (the first slot for a pausable job).
+    pub start_h: f64,
+    pub end_h: f64,
+    pub cost_usd: f64,
+    pub carbon_kg: f64,
+    /// Why not each other site, in words.
+    pub reasons: Vec<String>,
+}
+
+/// A job a round could not place, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unplaced {
+    pub job: String,
+    pub reasons: Vec<String>,
+}
+
+/// A planning round as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    pub round: u64,
+    pub at_h: f64,
+    pub solver: String,
+    pub objective: f64,
+    pub bound: Option<f64>,
+    pub gap: Option<f64>,
+    pub cost_usd: f64,
+    pub carbon_kg: f64,
+    /// The same jobs run as soon as capacity allows at the planner's sites (no time shifting).
+    pub run_now_cost_usd: Option<f64>,
+    pub run_now_carbon_kg: Option<f64>,
+    pub placements: Vec<Placement>,
+    pub unplaced: Vec<Unplaced>,
+    /// Wall time of the round, filled in by the edge (which has the clock).
+    pub seconds: f64,
+}
+
+/// What happened. The store records these; `State::apply` folds them in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    TenantCreated { id: String, name: String, token_sha256: String, quota_gpus: Option<u32>, admin: bool, at_h: f64 },
+    JobSubmitted { id: String, tenant: String, spec: JobSpec, at_h: f64 },
+    JobCancelled { id: String, at_h: f64 },
+    Planned(Round),
+    JobDispatched { id: String, site: String, accelerator: String, start_h: f64, attempt: u32, at_h: f64 },
+    JobStarted { id: String, at_h: f64 },
+    JobCheckpointed { id: String, done_h: f64, at_h: f64 },
+    JobFinished { id: String, at_h: f64 },
+    /// Failed or preempted: back to pending with the work up to the last checkpoint.
+    JobFailed { id: String, reason: String, at_h: f64 },
+    SiteDown { site: String, reason: String, at_h: f64 },
+    SiteUp { site: String, at_h: f64 },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::TenantCreated { .. } => "tenant_created",
+            Event::JobSubmitted { .. } => "job_submitted",
+            Event::JobCancelled { .. } => "job_cancelled",
+            Event::Planned(_) => "planned",
+            Event::JobDispatched { .. } => "job_dispatched",
+            Event::JobStarted { .. } => "job_started",
+            Event::JobCheckpointed { .. } => "job_checkpointed",
+            Event::JobFinished { .. } => "job_finished",
+            Event::JobFailed { .. } => "job_failed",
+            Event::SiteDown { .. } => "site_down",
+            Event::SiteUp { .. } => "site_up",
+        }
+    }
+    /// The job an event is about, if any.
+    pub fn job(&self) -> Option<&str> {
+        match self {
+            Event::JobSubmitted { id, .. }
+            | Event::JobCancelled { id, .. }
+            | Event::JobDispatched { id, .. }
+            | Event::JobStarted { id, .. }
+            | Event::JobCheckpointed { id, .. }
+            | Event::JobFinished { id, .. }
+            | Event::JobFailed { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub token_sha256: String,
+    /// Most accelerators the tenant's work may hold at once; more waits, it is not refused.
+    pub quota_gpus: Option<u32>,
+    pub admin: bool,
+}
+
+/// A job and everything the control plane knows about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: String,
+    pub tenant: String,
+    pub spec: JobSpec,
+    pub status: Status,
+    pub submitted_h: f64,
+    /// Reference hours of work done and saved (up to the last checkpoint).
+    pub done_h: f64,
+    /// `done_h` when the job last started (its progress since then is on top of it).
+    pub saved_at_start_h: f64,
+    pub site: Option<String>,
+    pub accelerator: Option<String>,
+    /// Planned or actual start, hours since the epoch.
+    pub start_h: Option<f64>,
+    pub end_h: Option<f64>,
+    /// Dispatches so far (one per attempt).
+    pub attempts: u32,
+    /// The latest round's reasons (why not each other site, or why unplaced).
+    pub reasons: Vec<String>,
+    /// What happened to it, in words, with the hour.
+    pub history: Vec<(f64, String)>,
+}
+
+impl JobRecord {
+    /// Reference hours still to run.
+    pub fn remaining_h(&self) -> f64 {
+        (self.spec.hours - self.done_h).max(0.0)
+    }
+}
+
+/// Everything the control plane knows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub tenants: BTreeMap<String, Tenant>,
+    pub jobs: BTreeMap<String, JobRecord>,
+    pub sites_down: BTreeSet<String>,
+    /// The latest planning round.
+    pub last_round: Option<Round>,
+    pub rounds: u64,
+    /// Events applied so far (for metrics and the rebuild check).
+    pub events: u64,
+    pub submissions: u64,
+    /// Set when something happened that the next planning round should see.
+    pub dirty: bool,
+}
+
+impl State {
+    /// Folds one event into the state. Events are facts already decided, so an event that does
+    /// not fit (a job unknown here) changes nothing rather than failing the replay.
+    pub fn apply(&mut self, e: &Event) {
+        self.events += 1;
+        match e {
+            Event::TenantCreated { id, name, token_sha256, quota_gpus, admin, .. } => {
+                self.tenants.insert(id.clone(), Tenant { id: id.clone(), name: name.clone(), token_sha256: token_sha256.clone(), quota_gpus: *quota_gpus, admin: *admin });
+            }
+            Event::JobSubmitted { id, tenant, spec, at_h } => {
+                self.submissions += 1;
+                self.dirty = true;
+                self.jobs.insert(
+                    id.clone(),
+                    JobRecord {
+                        id: id.clone(),
+                        tenant: tenant.clone(),
+                        spec: spec.clone(),
+                        status: Status::Pending,
+                        submitted_h: *at_h,
+                        done_h: 0.0,
+                        saved_at_start_h: 0.0,
+                        site: None,
+                        accelerator: None,
+                        start_h: None,
+                        end_h: None,
+                        attempts: 0,
+                        reasons: Vec::new(),
+                        history: vec![(*at_h, "submitted".into())],
+                    },
+                );
+            }
+            Event::JobCancelled { id, at_h } => {
+                if let Some(j) = self.jobs.get_mut(id) {
+                    j.status = Status::Cancelled;
+                    j.history.push((*at_h, "cancelled".into()));
+                    self.dirty = true;
+                }
+            }
+            Event::Planned(round) => {
+                self.rounds = self.rounds.max(round.round);
+                for p in &round.placements {
+                    if let Some(j) = self.jobs.get_mut(&p.job) {
+                        if matches!(j.status, Status::Pending | Status::Planned) {
+                            let moved = j.site.as_deref() != Some(&p.site) || j.start_h != Some(p.start_h);
+                            j.status = Status::Planned;
+                            j.site = Some(p.site.clone());
+                            j.accelerator = Some(p.accelerator.clone());
+                            j.start_h = Some(p.start_h);
+                            j.end_h = Some(p.end_h);
+                            j.reasons = p.reasons.clone();
+                            if moved {
+                                j.history.push((round.at_h, format!("planned at {} from hour {:.0} (round {})", p.site, p.start_h, round.round)));
+                            }
+                        }
+                    }
+                }
+                for u in &round.unplaced {
+                    if let Some(j) = self.jobs.get_mut(&u.job) {
+                        if matches!(j.status, Status::Pending | Status::Planned) {
+                            j.status = Status::Pending;
+                            j.site = None;
+                            j.start_h = None;
+                            j.reasons = u.reasons.clone();
+                        }
+                    }
+                }
+                self.last_round = Some(round.clone());
+                self.dirty = false;
+            }
+            Event::JobDispatched { id, site, accelerator, start_h, attempt, at_h } => {
+                if let Some(j) = self.jobs.get_mut(id) {
+                    j.status = Status::Dispatched;
+                    j.site = Some(site.clone());
+                    j.accelerator = Some(accelerator.clone());
+                    j.start_h = Some(*start_h);
+                    j.attempts = *attempt;
+                    j.history.push((*at_h, format!("dispatched to {site} (attempt {attempt})")));
+                }
+            }
+            Event::JobStarted { id, at_h } => {
+                if let Some(j) = self.jobs.get_mut(id) {
+                    j.status = Status::Running;
+                    j.start_h = Some(*at_h);
+                    j.saved_at_start_h = j.done_h;
+                    j.history.push((*at_h, "started".into()));
+                }
+            }
+            Event::JobCheckpointed { id, done_h, .. } => {
+                if let Some(j) = self.jobs.get_mut(id) {
+                    j.done_h = j.done_h.max(*done_h).min(j.spec.hours);
+                }
+            }
+            Event::JobFinished { id, at_h } => {
+                if let Some(j) = self.jobs.get_mut(id) {
+                    j.status = Status::Completed;
+                    j.done_h = j.spec.hours;
+                    j.end_h = Some(*at_h);
+                    j.history.push((*at_h, "completed".into()));
+                    self.dirty = true;
+                }
+            }
+            Event::JobFailed { id, reason, at_h } => {
+                if let Some(j) = self.jobs.get_mut(id) {
+                    j.status = Status::Pending;
+                    j.site = None;
+                    j.start_h = None;
+                    j.end_h = None;
+                    j.history.push((*at_h, format!("back to pending: {reason}; {:.2} h of work kept", j.done_h)));
+                    self.dirty = true;
+                }
+            }
+            Event::SiteDown { site, reason, at_h } => {
+                self.sites_down.insert(site.clone());
+                for j in self.jobs.values_mut() {
+                    if j.site.as_deref() == Some(site.as_str()) && matches!(j.status, Status::Planned | Status::Dispatched | Status::Running) {
+                        j.status = Status::Pending;
+                        j.site = None;
+                        j.start_h = None;
+                        j.end_h = None;
+                        j.history.push((*at_h, format!("site {site} down ({reason}); back to pending with {:.2} h of work kept", j.done_h)));
+                    }
+                }
+                self.dirty = true;
+            }
+            Event::SiteUp { site, .. } => {
+                self.sites_down.remove(site);
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// Jobs in each state.
+    pub fn counts(&self) -> BTreeMap<Status, usize> {
+        let mut out: BTreeMap<Status, usize> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+        for j in self.jobs.values() {
+            *out.entry(j.status).or_default() += 1;
+        }
+        out
+    }
+
+    /// Accelerators held now (dispatched or running work).
+    pub fn gpus_busy(&self) -> u64 {
+        self.jobs.values().filter(|j| j.status.holds_capacity()).map(|j| j.spec.gpus as u64).sum()
+    }
+
+    /// The tenant holding a token (by its SHA-256, hex).
+    pub fn tenant_by_token(&self, token_sha256: &str) -> Option<&Tenant> {
+        self.tenants.values().find(|t| t.token_sha256 == token_sha256)
+    }
+}

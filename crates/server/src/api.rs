@@ -1,0 +1,676 @@
+//! The HTTP API: REST with JSON, bearer tokens, an OpenAPI document generated from these types
+//! (`/openapi.json`), Prometheus metrics, health checks. Handlers check who is calling, turn the
+//! request into a command for the controller, append the resulting event to the store, and
+//! answer from the state. Errors are JSON naming the field; the caller's mistakes are 4xx.
+
+use crate::jobs::{to_spec, JobRequest};
+use crate::App;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use std::sync::Arc;
+use utoipa::{OpenApi, ToSchema};
+use xisuan_control::{self as control, JobRecord, Status, Tenant};
+
+/// An error as the API returns it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub message: String,
+    /// The request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(field: Option<&str>, message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::BAD_REQUEST, field: field.map(str::to_string), message: message.into() }
+    }
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, field: None, message: message.into() }
+    }
+    fn internal(e: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}"))
+    }
+}
+
+impl From<control::Rejection> for ApiError {
+    fn from(r: control::Rejection) -> ApiError {
+        let status = match r {
+            control::Rejection::NotFound(_) => StatusCode::NOT_FOUND,
+            control::Rejection::Illegal { .. } => StatusCode::CONFLICT,
+            control::Rejection::Invalid(_) => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, r.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorBody { error: ErrorDetail { message: self.message, field: self.field } })).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body, with serde's message (which names the field) as a 400.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| ApiError::bad_request(None, e.body_text()))?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value: T = serde_path_to_error_lite(&mut de).map_err(|(path, msg)| ApiError::bad_request(path.as_deref(), msg))?;
+        Ok(Body(value))
+    }
+}
+
+/// Deserializes, reporting the field serde's message names when it names one.
+fn serde_path_to_error_lite<'de, T: serde::Deserialize<'de>>(de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>) -> Result<T, (Option<String>, String)> {
+    let v = T::deserialize(&mut *de).map_err(|e| {
+        let msg = e.to_string();
+        let field = ["unknown field `", "missing field `", "duplicate field `"]
+            .iter()
+            .find_map(|p| msg.find(p).map(|i| msg[i + p.len()..].split('`').next().unwrap_or("").to_string()));
+        (field, format!("request body: {msg}"))
+    })?;
+    de.end().map_err(|e| (None, format!("request body: {e}")))?;
+    Ok(v)
+}
+
+pub fn sha256_hex(token: &str) -> String {
+    sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tenant a request's bearer token belongs to (401 otherwise).
+fn caller(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "needs an Authorization: Bearer TOKEN header"))?;
+    let hash = sha256_hex(token.trim());
+    let known = app.known.read().map_err(ApiError::internal)?;
+    known.state.tenant_by_token(&hash).cloned().ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown token"))
+}
+
+fn admin(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
+    let t = caller(app, headers)?;
+    if t.admin {
+        Ok(t)
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN, "needs the admin token"))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRequest {
+    pub name: String,
+    /// Most accelerators the tenant's work may hold at once (more waits, it is not refused).
+    pub quota_gpus: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantCreated {
+    pub id: String,
+    /// The tenant's bearer token; shown once, stored only as its SHA-256.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Submitted {
+    pub id: String,
+    pub state: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    /// Hours since the Unix epoch (server clock).
+    pub at_h: f64,
+    pub what: String,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    pub name: Option<String>,
+    pub tenant: String,
+    pub state: String,
+    pub gpus: u32,
+    /// Reference hours of work, and hours saved by checkpoints.
+    pub hours: f64,
+    pub done_hours: f64,
+    pub site: Option<String>,
+    pub accelerator: Option<String>,
+    /// Planned or actual start and planned end, hours since the Unix epoch.
+    pub start_h: Option<f64>,
+    pub end_h: Option<f64>,
+    pub attempts: u32,
+    /// Why not each other site (or why it is not placed), from the latest planning round.
+    pub reasons: Vec<String>,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl JobView {
+    fn of(j: &JobRecord) -> JobView {
+        JobView {
+            id: j.id.clone(),
+            name: j.spec.name.clone(),
+            tenant: j.tenant.clone(),
+            state: j.status.name().into(),
+            gpus: j.spec.gpus,
+            hours: j.spec.hours,
+            done_hours: j.done_h,
+            site: j.site.clone(),
+            accelerator: j.accelerator.clone(),
+            start_h: j.start_h,
+            end_h: j.end_h,
+            attempts: j.attempts,
+            reasons: j.reasons.clone(),
+            history: j.history.iter().map(|(at_h, what)| HistoryEntry { at_h: *at_h, what: what.clone() }).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Page {
+    /// Return items after this one (a job id, or an event sequence number).
+    pub after: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<JobView>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlacementView {
+    pub job: String,
+    pub site: String,
+    pub accelerator: String,
+    pub start_h: f64,
+    pub end_h: f64,
+    pub cost_usd: f64,
+    pub carbon_kg: f64,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnplacedView {
+    pub job: String,
+    pub reasons: Vec<String>,
+}
+
+/// The latest planning round (placements of the caller's jobs; all for the admin).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanView {
+    pub round: u64,
+    pub at_h: f64,
+    pub solver: String,
+    pub objective: f64,
+    pub bound: Option<f64>,
+    pub gap: Option<f64>,
+    pub cost_usd: f64,
+    pub carbon_kg: f64,
+    pub run_now_cost_usd: Option<f64>,
+    pub run_now_carbon_kg: Option<f64>,
+    pub seconds: f64,
+    pub placements: Vec<PlacementView>,
+    pub unplaced: Vec<UnplacedView>,
+    /// How the current hour maps onto the hourly series, and other notes.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteView {
+    pub id: String,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub down: bool,
+    /// Accelerators by type.
+    pub capacity: Vec<(String, u32)>,
+    /// This hour's grid carbon intensity, kgCO2e/kWh, and electricity price, USD/kWh.
+    pub kg_per_kwh_now: f64,
+    pub usd_per_kwh_now: f64,
+    pub carbon_source: String,
+    pub price_source: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteDownRequest {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub seq: i64,
+    pub kind: String,
+    pub job: Option<String>,
+    /// The event as stored.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub events: Vec<EventView>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRequest {
+    /// Model parameters.
+    pub params: f64,
+    /// Training tokens.
+    pub tokens: f64,
+    /// Accelerator id (see `xisuan estimate hardware`).
+    pub gpu: String,
+    pub gpus: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServeRequest {
+    pub params: f64,
+    pub gpu: String,
+    /// Mean requests per second.
+    pub rps: f64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChooseRequest {
+    pub tokens_per_month: f64,
+    /// API tier: small, medium or large.
+    pub tier: String,
+    pub gpu: String,
+}
+
+/// An estimate, as the CLI's `--json` prints it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Estimate {
+    #[schema(value_type = Object)]
+    pub estimate: serde_json::Value,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "xisuan control plane", description = "Submit training jobs, follow their plans and states, read the sites, metrics and estimates. Authenticate with `Authorization: Bearer TOKEN`."),
+    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, get_plan, list_sites, site_down, site_up, list_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
+    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, Submitted, JobView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
+    modifiers(&Security)
+)]
+pub struct Doc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/tenants", post(create_tenant))
+        .route("/v1/jobs", post(submit_job).get(list_jobs))
+        .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
+        .route("/v1/plan", get(get_plan))
+        .route("/v1/sites", get(list_sites))
+        .route("/v1/sites/{id}/down", post(site_down))
+        .route("/v1/sites/{id}/up", post(site_up))
+        .route("/v1/events", get(list_events))
+        .route("/v1/estimate/train", post(estimate_train))
+        .route("/v1/estimate/serve", post(estimate_serve))
+        .route("/v1/estimate/choose", post(estimate_choose))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json") })
+        .with_state(app)
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(Doc::openapi())
+}
+
+/// Creates a tenant and returns its token (admin only).
+#[utoipa::path(post, path = "/v1/tenants", request_body = TenantRequest, security(("bearer" = [])),
+    responses((status = 201, body = TenantCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<TenantRequest>) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
+    admin(&app, &headers)?;
+    xisuan_model::limits::id(&req.name).map_err(|m| ApiError::bad_request(Some("name"), m))?;
+    if let Some(q) = req.quota_gpus {
+        xisuan_model::limits::count(q as u64, 1, xisuan_model::limits::MAX_SITE_ACCELERATORS as u64).map_err(|m| ApiError::bad_request(Some("quota_gpus"), m))?;
+    }
+    let (id, token) = (format!("tenant-{}", crate::random_hex(6)), crate::random_hex(24));
+    let e = control::Event::TenantCreated { id: id.clone(), name: req.name, token_sha256: sha256_hex(&token), quota_gpus: req.quota_gpus, admin: false, at_h: app.clock.now_h() };
+    app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(TenantCreated { id, token })))
+}
+
+/// Submits a job. A retry with the same `Idempotency-Key` header returns the first job's id.
+#[utoipa::path(post, path = "/v1/jobs", request_body = JobRequest, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission")),
+    responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<JobRequest>) -> ApiResult<(StatusCode, Json<Submitted>)> {
+    let t = caller(&app, &headers)?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().map_err(|_| ApiError::bad_request(Some("Idempotency-Key"), "must be visible ASCII"))?;
+            xisuan_model::limits::id(k).map_err(|m| ApiError::bad_request(Some("Idempotency-Key"), m))?;
+            Some(k.to_string())
+        }
+    };
+    let now = app.clock.now_h();
+    let sites = app.sites_now(now).map_err(ApiError::internal)?;
+    let spec = to_spec(&req, &app.world, &sites, now)?;
+    let id = format!("job-{}", crate::random_hex(8));
+    let e = {
+        let known = app.known.read().map_err(ApiError::internal)?;
+        control::submit(&known.state, &t.id, &id, spec, now)?
+    };
+    let appended = app.append(vec![(e, t.id.clone(), key)]).await.map_err(ApiError::internal)?;
+    match appended.into_iter().next() {
+        Some(crate::store::Appended::Existing(_, body)) => {
+            let first: control::Event = serde_json::from_str(&body).map_err(ApiError::internal)?;
+            let id = first.job().unwrap_or_default().to_string();
+            let state = app.known.read().map_err(ApiError::internal)?.state.jobs.get(&id).map(|j| j.status.name()).unwrap_or("pending").to_string();
+            Ok((StatusCode::OK, Json(Submitted { id, state })))
+        }
+        _ => Ok((StatusCode::CREATED, Json(Submitted { id, state: "pending".into() }))),
+    }
+}
+
+fn visible<'a>(t: &Tenant, j: &'a JobRecord) -> Option<&'a JobRecord> {
+    (t.admin || j.tenant == t.id).then_some(j)
+}
+
+fn page_limit(p: &Page) -> ApiResult<usize> {
+    match p.limit {
+        None => Ok(100),
+        Some(0) => Err(ApiError::bad_request(Some("limit"), "must be at least 1")),
+        Some(n) => Ok(n.min(1000) as usize),
+    }
+}
+
+/// Lists the caller's jobs (every job for the admin), in id order, a page at a time.
+#[utoipa::path(get, path = "/v1/jobs", params(Page), security(("bearer" = [])), responses((status = 200, body = JobList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_jobs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Query(page): Query<Page>) -> ApiResult<Json<JobList>> {
+    let t = caller(&app, &headers)?;
+    let limit = page_limit(&page)?;
+    let known = app.known.read().map_err(ApiError::internal)?;
+    let mut jobs: Vec<JobView> = Vec::new();
+    let mut next = None;
+    let start = page.after.clone().unwrap_or_default();
+    for j in known.state.jobs.range::<String, _>((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded)).filter_map(|(_, j)| visible(&t, j)) {
+        if jobs.len() == limit {
+            next = jobs.last().map(|v| v.id.clone());
+            break;
+        }
+        jobs.push(JobView::of(j));
+    }
+    Ok(Json(JobList { jobs, next }))
+}
+
+/// One job: its state, placement, reasons and history.
+#[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<JobView>> {
+    let t = caller(&app, &headers)?;
+    let known = app.known.read().map_err(ApiError::internal)?;
+    let j = known.state.jobs.get(&id).and_then(|j| visible(&t, j)).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    Ok(Json(JobView::of(j)))
+}
+
+/// Cancels a job of the caller's.
+#[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn cancel_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Submitted>> {
+    let t = caller(&app, &headers)?;
+    let e = {
+        let known = app.known.read().map_err(ApiError::internal)?;
+        control::cancel(&known.state, &t, &id, app.clock.now_h())?
+    };
+    let tenant = app.known.read().map_err(ApiError::internal)?.state.jobs.get(&id).map(|j| j.tenant.clone()).unwrap_or_default();
+    app.append(vec![(e, tenant, None)]).await.map_err(ApiError::internal)?;
+    Ok(Json(Submitted { id, state: Status::Cancelled.name().into() }))
+}
+
+/// The latest planning round: placements with their reasons, the objective, bound and gap, and
+/// the run-now comparison.
+#[utoipa::path(get, path = "/v1/plan", security(("bearer" = [])), responses((status = 200, body = PlanView), (status = 401, body = ErrorBody)))]
+async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<PlanView>> {
+    let t = caller(&app, &headers)?;
+    let known = app.known.read().map_err(ApiError::internal)?;
+    let mine = |job: &str| t.admin || known.state.jobs.get(job).is_some_and(|j| j.tenant == t.id);
+    let notes = app.time_notes();
+    let view = match &known.state.last_round {
+        None => PlanView {
+            round: 0,
+            at_h: app.clock.now_h(),
+            solver: "none yet".into(),
+            objective: 0.0,
+            bound: None,
+            gap: None,
+            cost_usd: 0.0,
+            carbon_kg: 0.0,
+            run_now_cost_usd: None,
+            run_now_carbon_kg: None,
+            seconds: 0.0,
+            placements: vec![],
+            unplaced: vec![],
+            notes,
+        },
+        Some(r) => PlanView {
+            round: r.round,
+            at_h: r.at_h,
+            solver: r.solver.clone(),
+            objective: r.objective,
+            bound: r.bound,
+            gap: r.gap,
+            cost_usd: r.cost_usd,
+            carbon_kg: r.carbon_kg,
+            run_now_cost_usd: r.run_now_cost_usd,
+            run_now_carbon_kg: r.run_now_carbon_kg,
+            seconds: r.seconds,
+            placements: r
+                .placements
+                .iter()
+                .filter(|p| mine(&p.job))
+                .map(|p| PlacementView { job: p.job.clone(), site: p.site.clone(), accelerator: p.accelerator.clone(), start_h: p.start_h, end_h: p.end_h, cost_usd: p.cost_usd, carbon_kg: p.carbon_kg, reasons: p.reasons.clone() })
+                .collect(),
+            unplaced: r.unplaced.iter().filter(|u| mine(&u.job)).map(|u| UnplacedView { job: u.job.clone(), reasons: u.reasons.clone() }).collect(),
+            notes,
+        },
+    };
+    Ok(Json(view))
+}
+
+/// The sites work can run at, with this hour's carbon and price.
+#[utoipa::path(get, path = "/v1/sites", security(("bearer" = [])), responses((status = 200, body = [SiteView]), (status = 401, body = ErrorBody)))]
+async fn list_sites(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Vec<SiteView>>> {
+    caller(&app, &headers)?;
+    let now = app.clock.now_h();
+    let built = app.built_sites_now(now).map_err(ApiError::internal)?;
+    let known = app.known.read().map_err(ApiError::internal)?;
+    Ok(Json(
+        built
+            .iter()
+            .map(|b| SiteView {
+                id: b.site.id.clone(),
+                name: b.site.name.clone(),
+                lat: b.site.lat,
+                lon: b.site.lon,
+                down: known.state.sites_down.contains(&b.site.id),
+                capacity: b.site.capacity.clone(),
+                kg_per_kwh_now: b.site.kg_per_kwh.first().copied().unwrap_or(0.0),
+                usd_per_kwh_now: b.site.usd_per_kwh.first().copied().unwrap_or(0.0),
+                carbon_source: b.carbon_source.clone(),
+                price_source: b.price_source.clone(),
+            })
+            .collect(),
+    ))
+}
+
+async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<String>) -> ApiResult<Json<SiteView>> {
+    admin(app, headers)?;
+    if !app.world.site_ids.iter().any(|s| s == id) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no site {id}")));
+    }
+    let now = app.clock.now_h();
+    let e = {
+        let known = app.known.read().map_err(ApiError::internal)?;
+        match &down {
+            Some(reason) => control::site_down(&known.state, id, reason, now)?,
+            None => control::site_up(&known.state, id, now)?,
+        }
+    };
+    app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
+    let built = app.built_sites_now(now).map_err(ApiError::internal)?;
+    let b = built.iter().find(|b| b.site.id == id).ok_or_else(|| ApiError::internal("site vanished"))?;
+    Ok(Json(SiteView {
+        id: id.into(),
+        name: b.site.name.clone(),
+        lat: b.site.lat,
+        lon: b.site.lon,
+        down: down.is_some(),
+        capacity: b.site.capacity.clone(),
+        kg_per_kwh_now: b.site.kg_per_kwh.first().copied().unwrap_or(0.0),
+        usd_per_kwh_now: b.site.usd_per_kwh.first().copied().unwrap_or(0.0),
+        carbon_source: b.carbon_source.clone(),
+        price_source: b.price_source.clone(),
+    }))
+}
+
+/// Marks a site down (admin): its planned, dispatched and running work goes back to pending.
+#[utoipa::path(post, path = "/v1/sites/{id}/down", params(("id" = String, Path)), request_body = SiteDownRequest, security(("bearer" = [])),
+    responses((status = 200, body = SiteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn site_down(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): Path<String>, Body(req): Body<SiteDownRequest>) -> ApiResult<Json<SiteView>> {
+    site_event(&app, &headers, &id, Some(req.reason.unwrap_or_else(|| "operator".into()))).await
+}
+
+/// Marks a site up again (admin).
+#[utoipa::path(post, path = "/v1/sites/{id}/up", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = SiteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn site_up(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<SiteView>> {
+    site_event(&app, &headers, &id, None).await
+}
+
+/// The event log, a page at a time: the caller's jobs' events (every event for the admin).
+#[utoipa::path(get, path = "/v1/events", params(Page), security(("bearer" = [])), responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Query(page): Query<Page>) -> ApiResult<Json<EventList>> {
+    let t = caller(&app, &headers)?;
+    let limit = page_limit(&page)?;
+    let after: i64 = match &page.after {
+        None => 0,
+        Some(a) => a.parse().map_err(|_| ApiError::bad_request(Some("after"), format!("`{a}` is not an event sequence number")))?,
+    };
+    let rows = app.store.since(after, 10_000).await.map_err(ApiError::internal)?;
+    let known = app.known.read().map_err(ApiError::internal)?;
+    let mut events = Vec::new();
+    let mut next = None;
+    for (seq, body) in rows {
+        let Ok(e) = serde_json::from_str::<control::Event>(&body) else { continue };
+        let job = e.job().map(str::to_string);
+        let mine = t.admin || job.as_ref().is_some_and(|j| known.state.jobs.get(j).is_some_and(|r| r.tenant == t.id));
+        if !mine {
+            continue;
+        }
+        if events.len() == limit {
+            next = Some((seq - 1).to_string());
+            break;
+        }
+        let mut value = serde_json::to_value(&e).map_err(ApiError::internal)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("token_sha256");
+        }
+        events.push(EventView { seq, kind: e.kind().into(), job, body: value });
+    }
+    Ok(Json(EventList { events, next }))
+}
+
+fn estimate_error(e: xisuan_estimate::InputError) -> ApiError {
+    ApiError::bad_request(Some(&e.field), e.message)
+}
+
+fn accelerator(id: &str) -> ApiResult<&'static xisuan_estimate::Accelerator> {
+    xisuan_estimate::find_accelerator(id).ok_or_else(|| ApiError::bad_request(Some("gpu"), format!("unknown accelerator `{id}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))
+}
+
+/// Estimates a training run: FLOPs, accelerator-hours, time, energy, cost, carbon.
+#[utoipa::path(post, path = "/v1/estimate/train", request_body = TrainRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn estimate_train(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<TrainRequest>) -> ApiResult<Json<Estimate>> {
+    caller(&app, &headers)?;
+    let e = xisuan_estimate::estimate_train(&xisuan_estimate::TrainInput::new(r.params, r.tokens, accelerator(&r.gpu)?, r.gpus)).map_err(estimate_error)?;
+    Ok(Json(Estimate { estimate: serde_json::to_value(e).map_err(ApiError::internal)? }))
+}
+
+/// Estimates serving: replicas, accelerators, power and cost for a demand.
+#[utoipa::path(post, path = "/v1/estimate/serve", request_body = ServeRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn estimate_serve(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<ServeRequest>) -> ApiResult<Json<Estimate>> {
+    caller(&app, &headers)?;
+    let mut input = xisuan_estimate::serve::ServeInput::new(r.params, accelerator(&r.gpu)?);
+    input.demand = Some(xisuan_estimate::serve::Demand::from_rps(xisuan_model::Sourced::user(r.rps, "rps")));
+    let e = xisuan_estimate::serve::estimate_serve(&input).map_err(estimate_error)?;
+    Ok(Json(Estimate { estimate: serde_json::to_value(e).map_err(ApiError::internal)? }))
+}
+
+/// API, fine-tune or train: what each costs at a monthly token volume.
+#[utoipa::path(post, path = "/v1/estimate/choose", request_body = ChooseRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn estimate_choose(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<ChooseRequest>) -> ApiResult<Json<Estimate>> {
+    caller(&app, &headers)?;
+    let tier = xisuan_estimate::choose::find_tier(&r.tier).ok_or_else(|| ApiError::bad_request(Some("tier"), format!("`{}` is not small, medium or large", r.tier)))?;
+    let e = xisuan_estimate::choose::choose(&xisuan_estimate::choose::ChooseInput::new(r.tokens_per_month, tier, accelerator(&r.gpu)?)).map_err(estimate_error)?;
+    Ok(Json(Estimate { estimate: serde_json::to_value(e).map_err(ApiError::internal)? }))
+}
+
+/// Prometheus text format: jobs by state, submissions, planning rounds and their latency, the
+/// plan's objective, gap, cost and carbon against the run-now baseline.
+async fn metrics(AxState(app): AxState<Arc<App>>) -> ApiResult<Response> {
+    let text = app.metrics_text().map_err(ApiError::internal)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+/// 200 once the server answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "serving")))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// 200 once the state is rebuilt from the store; 503 before.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, body = ErrorBody)))]
+async fn readyz(AxState(app): AxState<Arc<App>>) -> ApiResult<&'static str> {
+    if app.ready.load(std::sync::atomic::Ordering::SeqCst) {
+        Ok("ready\n")
+    } else {
+        Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "rebuilding state from the store"))
+    }
+}

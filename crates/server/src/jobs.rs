@@ -1,0 +1,174 @@
+//! A job as the API takes it (the fields of a scenario file's `[[jobs]]` entry, as JSON) and
+//! its translation into the controller's `JobSpec`: accelerators resolved with the world's
+//! power and speed, hours estimated from parameters and tokens where asked, residency turned
+//! into site ids, times made absolute. Values are checked by the core's `Problem::validate`,
+//! like a scenario file's; its errors come back naming the JSON field.
+
+use crate::api::ApiError;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use xisuan_control::{AccOption, JobSpec};
+use xisuan_estimate::{estimate_train, find_accelerator, TrainInput};
+use xisuan_io::world::WorldSpec;
+use xisuan_model::limits;
+use xisuan_plan::{AcceleratorOption, At, Job, Problem};
+
+/// A training or fine-tuning job. Times are hours from now.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    /// Your name for the job (it also gets a server id).
+    pub id: Option<String>,
+    /// Accelerator types it can use; the first is the reference for `hours`.
+    pub accelerators: Vec<String>,
+    /// Accelerators it needs at once.
+    pub gpus: u32,
+    /// Hours of work on the reference accelerator; or give `params` and `tokens`.
+    pub hours: Option<f64>,
+    /// Parameters of the model, to estimate `hours` with `tokens`.
+    pub params: Option<f64>,
+    /// Training tokens, to estimate `hours` with `params`.
+    pub tokens: Option<f64>,
+    /// The site its data is at (a catalog id or a city).
+    pub data_site: String,
+    /// Terabytes of data to move if it runs elsewhere.
+    #[serde(default)]
+    pub data_tb: f64,
+    /// Earliest start, hours from now.
+    #[serde(default)]
+    pub earliest_hour: f64,
+    /// Deadline (end by), hours from now.
+    pub deadline_hour: Option<f64>,
+    /// Whether it may pause and resume at hour boundaries.
+    #[serde(default)]
+    pub pausable: bool,
+    /// Data residency: only these sites (catalog ids).
+    pub sites: Option<Vec<String>>,
+    /// Data residency: only sites in these countries (ISO codes).
+    pub countries: Option<Vec<String>>,
+    /// Hours between checkpoints (default 1): a failure loses at most this much work.
+    pub checkpoint_every_h: Option<f64>,
+}
+
+fn bad(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(Some(field), message)
+}
+
+/// The JSON field of a `Problem` job field.
+fn json_field(f: &str) -> &str {
+    match f {
+        "data_bytes" => "data_tb",
+        "earliest" => "earliest_hour",
+        "deadline" => "deadline_hour",
+        "allowed_sites" => "sites",
+        other => other,
+    }
+}
+
+/// Checks a request against the world and turns it into a `JobSpec` (times from `now_h`).
+pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site], now_h: f64) -> Result<JobSpec, ApiError> {
+    if let Some(name) = &req.id {
+        limits::id(name).map_err(|m| bad("id", m))?;
+    }
+    if req.accelerators.is_empty() {
+        return Err(bad("accelerators", "needs at least one accelerator type"));
+    }
+    let mut resolved = Vec::new();
+    for name in &req.accelerators {
+        let a = find_accelerator(name).ok_or_else(|| bad("accelerators", format!("unknown accelerator `{name}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))?;
+        resolved.push(a);
+    }
+    let reference = resolved[0];
+    let accelerators: Vec<AccOption> = resolved
+        .iter()
+        .map(|a| AccOption {
+            accelerator: a.id.to_string(),
+            speed: (a.peak_bf16.0 * a.default_mfu.value) / (reference.peak_bf16.0 * reference.default_mfu.value),
+            kw_per_gpu: world.kw_cost(a).0,
+        })
+        .collect();
+    let hours = match (req.hours, req.params, req.tokens) {
+        (Some(h), None, None) => h,
+        (None, Some(n), Some(d)) => {
+            let e = estimate_train(&TrainInput::new(n, d, reference, req.gpus)).map_err(|e| bad(e.field.as_str(), e.message.clone()))?;
+            e.wall.0
+        }
+        _ => return Err(bad("hours", "give either hours, or params and tokens")),
+    };
+    let site_of = |name: &str, field: &str| -> Result<String, ApiError> {
+        let r = world.catalog.resolve(name).map_err(|e| bad(field, e.to_string()))?;
+        let id = r.site.id.as_str().to_string();
+        if !world.site_ids.contains(&id) {
+            return Err(bad(field, format!("site {id} is not among this server's sites ({})", world.site_ids.join(", "))));
+        }
+        Ok(id)
+    };
+    let data_site = site_of(&req.data_site, "data_site")?;
+    let mut allowed: Option<Vec<String>> = None;
+    if let Some(list) = &req.sites {
+        allowed = Some(list.iter().map(|s| site_of(s, "sites")).collect::<Result<_, _>>()?);
+    }
+    if let Some(cs) = &req.countries {
+        let by_country: Vec<String> =
+            world.site_ids.iter().filter(|id| world.catalog.site(id).is_some_and(|s| cs.iter().any(|c| c.eq_ignore_ascii_case(&s.country)))).cloned().collect();
+        allowed = Some(match allowed {
+            Some(a) => a.into_iter().filter(|s| by_country.contains(s)).collect(),
+            None => by_country,
+        });
+    }
+    limits::in_range(req.earliest_hour, 0.0, limits::MAX_HOURS as f64).map_err(|m| bad("earliest_hour", m))?;
+    if let Some(d) = req.deadline_hour {
+        limits::in_range(d, 0.0, 2.0 * limits::MAX_HOURS as f64).map_err(|m| bad("deadline_hour", m))?;
+        if d <= req.earliest_hour {
+            return Err(bad("deadline_hour", format!("{d} is not after earliest_hour {}", req.earliest_hour)));
+        }
+    }
+    let checkpoint = req.checkpoint_every_h.unwrap_or(1.0);
+    limits::positive(checkpoint, limits::MAX_HOURS as f64).map_err(|m| bad("checkpoint_every_h", m))?;
+    limits::in_range(req.data_tb, 0.0, limits::MAX_BYTES / 1e12).map_err(|m| bad("data_tb", m))?;
+
+    // The core's own check, on a one-job problem over this world.
+    let ix = |id: &str| sites.iter().position(|s| s.id == id);
+    let probe = Problem {
+        slots: sites.first().map(|s| s.usd_per_kwh.len() as u32).unwrap_or(1),
+        start_hour: 0,
+        sites: sites.to_vec(),
+        jobs: vec![Job {
+            id: req.id.clone().unwrap_or_else(|| "job".into()),
+            gpus: req.gpus,
+            hours,
+            accelerators: accelerators.iter().map(|a| AcceleratorOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu }).collect(),
+            data_site: ix(&data_site).unwrap_or(0),
+            data_bytes: req.data_tb * 1e12,
+            earliest: 0,
+            deadline: 1,
+            pausable: req.pausable,
+            allowed_sites: allowed.as_ref().map(|a| a.iter().filter_map(|s| ix(s)).collect()),
+            previous: None,
+        }],
+        services: vec![],
+        regions: vec![],
+        links: vec![vec![xisuan_plan::Link { gbps: 1.0, efficiency: 0.8, usd_per_gb: 0.0 }; sites.len()]; sites.len()],
+        latency_ms: vec![],
+        objective: xisuan_plan::Objective::default(),
+    };
+    if let Err(e) = probe.validate() {
+        return Err(match e.at {
+            At::Job(_, f) => bad(json_field(f), e.message),
+            _ => ApiError::bad_request(None, e.to_string()),
+        });
+    }
+    Ok(JobSpec {
+        name: req.id.clone(),
+        gpus: req.gpus,
+        hours,
+        accelerators,
+        data_site,
+        data_bytes: req.data_tb * 1e12,
+        earliest_h: now_h + req.earliest_hour,
+        deadline_h: req.deadline_hour.map(|d| now_h + d),
+        pausable: req.pausable,
+        allowed_sites: allowed,
+        checkpoint_every_h: checkpoint,
+    })
+}

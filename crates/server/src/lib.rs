@@ -1,0 +1,455 @@
+//! `xisuan server`: the control plane at the edge. It accepts work over HTTP (`api`), records
+//! every event in the store before it is acknowledged or acted on (`store`), keeps the state by
+//! folding the log (`xisuan_control::State::apply`), and runs the control loop: planning rounds
+//! with the same planner as `xisuan plan`, dispatch of work whose start has come, and a
+//! simulated backend that runs dispatched work in (scaled) time.
+//!
+//! Several servers may share one PostgreSQL database: all serve the API and append to the log;
+//! the one holding the leader lock runs the loop, and the others take over when it dies.
+//! Everything a server knows comes from the log, so a restart (or a kill -9) rebuilds the same
+//! state and nothing acknowledged is lost.
+
+pub mod api;
+pub mod client;
+pub mod jobs;
+pub mod store;
+
+use anyhow::{anyhow, Context, Result};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use store::{Appended, Db, Leadership, NewEvent, Store};
+use xisuan_control::{self as control, Event, State, Status};
+use xisuan_io::world::{BuiltSite, WorldSpec};
+use xisuan_plan::{Problem, Solver};
+
+/// How the server is started.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub db: Db,
+    /// A scenario file whose sites, series, costs and objective make the world (its jobs and
+    /// services are ignored); `None` for the built-in EDWC example.
+    pub world: Option<std::path::PathBuf>,
+    /// Seconds of wall clock per planning hour (3600 in production; small in tests and demos).
+    pub hour_seconds: f64,
+    /// Hours planned ahead in each round.
+    pub horizon_h: u32,
+    /// Seconds the planner may spend on a round.
+    pub plan_budget_s: f64,
+    /// USD charged in the planner's objective for moving planned work (so plans do not flap).
+    pub churn_usd: f64,
+    /// Run the control loop (false for a replica that only serves the API).
+    pub control_loop: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            db: Db::Sqlite("xisuan.db".into()),
+            world: None,
+            hour_seconds: 3600.0,
+            horizon_h: 168,
+            plan_budget_s: 10.0,
+            churn_usd: 50.0,
+            control_loop: true,
+        }
+    }
+}
+
+/// The built-in world: the EDWC example's sites, tariffs and objective.
+const EDWC_SCENARIO: &str = include_str!("../../../examples/edwc/scenario.toml");
+const EDWC_SITES: &str = include_str!("../../../examples/edwc/sites.toml");
+
+struct BuiltIn;
+impl xisuan_io::scenario::Files for BuiltIn {
+    fn read(&self, path: &std::path::Path) -> std::io::Result<String> {
+        if path.file_name().is_some_and(|n| n == "sites.toml") {
+            Ok(EDWC_SITES.to_string())
+        } else {
+            Err(std::io::Error::new(std::io::ErrorKind::NotFound, "the built-in world names only sites.toml"))
+        }
+    }
+}
+
+/// The time of the control plane, in hours since the Unix epoch. With `hour_seconds` below
+/// 3600 it runs faster than the wall clock, from an origin fixed in the store at its first
+/// start, so that restarts keep the same time line.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    origin_unix_s: f64,
+    origin_h: f64,
+    hour_seconds: f64,
+}
+
+fn unix_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl Clock {
+    pub fn now_h(&self) -> f64 {
+        self.origin_h + (unix_s() - self.origin_unix_s) / self.hour_seconds
+    }
+}
+
+/// The state and the last sequence number folded into it.
+pub struct Known {
+    pub state: State,
+    pub seq: i64,
+}
+
+/// Latency of planning rounds, for the metrics.
+#[derive(Default)]
+struct RoundStats {
+    count: u64,
+    sum_s: f64,
+    last_s: f64,
+    failures: u64,
+}
+
+/// What every handler and the loop share.
+pub struct App {
+    pub store: Store,
+    pub known: RwLock<Known>,
+    pub world: WorldSpec,
+    template: Problem,
+    pub clock: Clock,
+    pub config: Config,
+    pub ready: AtomicBool,
+    pub leader: AtomicBool,
+    rounds: Mutex<RoundStats>,
+    /// Sites built for the current hour, cached per hour.
+    sites_cache: Mutex<Option<(i64, Vec<BuiltSite>)>>,
+    series_notes: Mutex<Vec<String>>,
+    dispatches: AtomicU64,
+}
+
+/// Random bytes as lowercase hex (ids and tokens).
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the OS random source");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl App {
+    /// Folds every event after the last one known.
+    pub async fn sync(&self) -> Result<()> {
+        loop {
+            let seq = self.known.read().map_err(|_| anyhow!("state lock poisoned"))?.seq;
+            let rows = self.store.since(seq, 5000).await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut k = self.known.write().map_err(|_| anyhow!("state lock poisoned"))?;
+            for (s, body) in rows {
+                if s <= k.seq {
+                    continue;
+                }
+                let e: Event = serde_json::from_str(&body).with_context(|| format!("event {s} in the store is not readable"))?;
+                k.state.apply(&e);
+                k.seq = s;
+            }
+        }
+    }
+
+    /// Appends events (with tenant and idempotency key), durably, then folds them in.
+    pub async fn append(&self, events: Vec<(Event, String, Option<String>)>) -> Result<Vec<Appended>> {
+        let at_ms = (unix_s() * 1000.0) as i64;
+        let rows: Vec<NewEvent> = events
+            .iter()
+            .map(|(e, tenant, key)| {
+                Ok(NewEvent { at_ms, tenant: tenant.clone(), idem_key: key.clone(), kind: e.kind().into(), job: e.job().map(str::to_string), body: serde_json::to_string(e)? })
+            })
+            .collect::<Result<_>>()?;
+        let out = self.store.append(rows).await?;
+        self.sync().await?;
+        Ok(out)
+    }
+
+    /// The world's sites for the planning horizon from the current hour.
+    pub fn built_sites_now(&self, now_h: f64) -> Result<Vec<BuiltSite>> {
+        let hour = now_h.floor() as i64;
+        let mut cache = self.sites_cache.lock().map_err(|_| anyhow!("cache poisoned"))?;
+        if let Some((h, sites)) = cache.as_ref() {
+            if *h == hour {
+                return Ok(sites.clone());
+            }
+        }
+        let mut diags = Vec::new();
+        let sites = self.world.sites(hour, self.config.horizon_h, &mut diags);
+        *self.series_notes.lock().map_err(|_| anyhow!("notes poisoned"))? = diags.iter().filter(|d| d.severity != xisuan_model::Severity::Info).map(|d| d.to_string()).collect();
+        *cache = Some((hour, sites.clone()));
+        Ok(sites)
+    }
+
+    pub fn sites_now(&self, now_h: f64) -> Result<Vec<xisuan_plan::Site>> {
+        Ok(self.built_sites_now(now_h)?.into_iter().map(|b| b.site).collect())
+    }
+
+    /// How the current hour maps onto the series (hours outside a series read the same offset
+    /// of it, e.g. the same hour of a calendar-year series).
+    pub fn time_notes(&self) -> Vec<String> {
+        let mut notes = vec![format!("server time {} (hour {:.2} since the epoch; {} s of wall clock per hour)", xisuan_catalog::series::format_hour(self.clock.now_h().floor() as i64), self.clock.now_h(), self.config.hour_seconds)];
+        notes.extend(self.series_notes.lock().map(|n| n.clone()).unwrap_or_default());
+        notes
+    }
+
+    /// The world as a planning problem for the horizon from `now_h` (no jobs yet).
+    fn world_now(&self, now_h: f64) -> Result<Problem> {
+        let mut p = self.template.clone();
+        p.start_hour = now_h.floor() as i64;
+        p.slots = self.config.horizon_h;
+        p.sites = self.sites_now(now_h)?;
+        p.objective.churn_usd = self.config.churn_usd;
+        Ok(p)
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn metrics_text(&self) -> Result<String> {
+        use std::fmt::Write;
+        let k = self.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
+        let s = &k.state;
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP xisuan_jobs Jobs by state.\n# TYPE xisuan_jobs gauge");
+        for (status, n) in s.counts() {
+            let _ = writeln!(out, "xisuan_jobs{{state=\"{}\"}} {n}", status.name());
+        }
+        let _ = writeln!(out, "# HELP xisuan_submissions_total Jobs submitted.\n# TYPE xisuan_submissions_total counter\nxisuan_submissions_total {}", s.submissions);
+        let _ = writeln!(out, "# HELP xisuan_events_total Events in the log.\n# TYPE xisuan_events_total counter\nxisuan_events_total {}", s.events);
+        let _ = writeln!(out, "# HELP xisuan_accelerators_busy Accelerators held by dispatched or running work.\n# TYPE xisuan_accelerators_busy gauge\nxisuan_accelerators_busy {}", s.gpus_busy());
+        let _ = writeln!(out, "# HELP xisuan_dispatches_total Dispatches this process made.\n# TYPE xisuan_dispatches_total counter\nxisuan_dispatches_total {}", self.dispatches.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP xisuan_leader Whether this process runs the control loop.\n# TYPE xisuan_leader gauge\nxisuan_leader {}", self.leader.load(Ordering::Relaxed) as u8);
+        let _ = writeln!(out, "# HELP xisuan_sites_down Sites marked down.\n# TYPE xisuan_sites_down gauge\nxisuan_sites_down {}", s.sites_down.len());
+        if let Ok(r) = self.rounds.lock() {
+            let _ = writeln!(out, "# HELP xisuan_planning_round_seconds Wall time of planning rounds in this process.\n# TYPE xisuan_planning_round_seconds summary\nxisuan_planning_round_seconds_sum {}\nxisuan_planning_round_seconds_count {}", r.sum_s, r.count);
+            let _ = writeln!(out, "# HELP xisuan_planning_round_last_seconds The latest round's wall time.\n# TYPE xisuan_planning_round_last_seconds gauge\nxisuan_planning_round_last_seconds {}", r.last_s);
+            let _ = writeln!(out, "# HELP xisuan_planning_round_failures_total Rounds that could not plan.\n# TYPE xisuan_planning_round_failures_total counter\nxisuan_planning_round_failures_total {}", r.failures);
+        }
+        let _ = writeln!(out, "# HELP xisuan_planning_rounds_total Planning rounds in the log.\n# TYPE xisuan_planning_rounds_total counter\nxisuan_planning_rounds_total {}", s.rounds);
+        if let Some(r) = &s.last_round {
+            let gauge = |out: &mut String, name: &str, help: &str, v: Option<f64>| {
+                if let Some(v) = v.filter(|v| v.is_finite()) {
+                    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+                }
+            };
+            gauge(&mut out, "xisuan_plan_objective", "The latest plan's objective (USD-equivalent).", Some(r.objective));
+            gauge(&mut out, "xisuan_plan_bound", "Its best lower bound.", r.bound);
+            gauge(&mut out, "xisuan_plan_gap", "Its relative gap to the bound.", r.gap);
+            gauge(&mut out, "xisuan_plan_cost_usd", "Its cost, USD.", Some(r.cost_usd));
+            gauge(&mut out, "xisuan_plan_carbon_kg", "Its emissions, kgCO2e.", Some(r.carbon_kg));
+            gauge(&mut out, "xisuan_run_now_cost_usd", "The same work run as soon as capacity allows, USD.", r.run_now_cost_usd);
+            gauge(&mut out, "xisuan_run_now_carbon_kg", "The same work run as soon as capacity allows, kgCO2e.", r.run_now_carbon_kg);
+        }
+        Ok(out)
+    }
+}
+
+/// Builds the app: store, state rebuilt from the log, world, clock, admin tenant.
+pub async fn open(config: Config) -> Result<Arc<App>> {
+    let store = Store::open(config.db.clone())?;
+    let scenario = match &config.world {
+        Some(path) => xisuan_io::scenario::load(path)?,
+        None => xisuan_io::scenario::from_text_with(EDWC_SCENARIO, "built-in EDWC world", std::path::Path::new(""), &BuiltIn)?,
+    };
+    let mut template = scenario.problem.clone();
+    template.jobs.clear();
+    template.services.clear();
+    template.regions.clear();
+    template.latency_ms.clear();
+    let origin_unix_s: f64 = store.meta_init("clock_origin_unix_s", &format!("{}", unix_s())).await?.parse()?;
+    let origin_h: f64 = store.meta_init("clock_origin_h", &format!("{}", unix_s() / 3600.0)).await?.parse()?;
+    let app = Arc::new(App {
+        store,
+        known: RwLock::new(Known { state: State::default(), seq: 0 }),
+        world: scenario.world,
+        template,
+        clock: Clock { origin_unix_s, origin_h, hour_seconds: config.hour_seconds },
+        config,
+        ready: AtomicBool::new(false),
+        leader: AtomicBool::new(false),
+        rounds: Mutex::new(RoundStats::default()),
+        sites_cache: Mutex::new(None),
+        series_notes: Mutex::new(Vec::new()),
+        dispatches: AtomicU64::new(0),
+    });
+    app.sync().await?;
+    // The admin: from XISUAN_ADMIN_TOKEN at the first start (or a token printed once).
+    let has_admin = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.tenants.values().any(|t| t.admin);
+    if !has_admin {
+        let token = match std::env::var("XISUAN_ADMIN_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => {
+                let t = random_hex(24);
+                eprintln!("xisuan server: no XISUAN_ADMIN_TOKEN at the first start; the admin token is {t} (shown once)");
+                t
+            }
+        };
+        let e = Event::TenantCreated { id: "admin".into(), name: "admin".into(), token_sha256: api::sha256_hex(&token), quota_gpus: None, admin: true, at_h: app.clock.now_h() };
+        // The key makes two replicas starting together create one admin.
+        app.append(vec![(e, "admin".into(), Some("admin-tenant".into()))]).await?;
+    }
+    app.ready.store(true, Ordering::SeqCst);
+    Ok(app)
+}
+
+/// Runs the server until it is stopped.
+pub async fn serve(config: Config) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let app = open(config).await?;
+    eprintln!("xisuan server: listening on http://{}, store {}, {} sites, {} s per planning hour", listener.local_addr()?, app.store.db.describe(), app.world.site_ids.len(), app.config.hour_seconds);
+    if app.config.control_loop {
+        let a = app.clone();
+        tokio::spawn(async move { control_loop(a).await });
+    } else {
+        // Replicas without the loop still follow the log.
+        let a = app.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = a.sync().await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+    }
+    axum::serve(listener, api::router(app)).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+/// The control loop: while this process leads, it follows the log, reports what the simulated
+/// backend did, dispatches planned work whose start has come, and re-plans when something
+/// changed or an hour has passed.
+async fn control_loop(app: Arc<App>) {
+    let mut leadership: Option<store::Actor<Leadership>> = None;
+    let tick = Duration::from_secs_f64((app.config.hour_seconds / 20.0).clamp(0.05, 2.0));
+    loop {
+        tokio::time::sleep(tick).await;
+        if leadership.is_none() {
+            let db = app.store.db.clone();
+            leadership = store::Actor::spawn("xisuan-leader", move || Leadership::connect(&db)).ok();
+        }
+        let lead = match &leadership {
+            Some(l) => match l.call(|l| l.try_lead()).await {
+                Ok(Ok(held)) => held,
+                _ => {
+                    leadership = None;
+                    false
+                }
+            },
+            None => false,
+        };
+        app.leader.store(lead, Ordering::SeqCst);
+        if let Err(e) = app.sync().await {
+            eprintln!("xisuan server: cannot read the log: {e:#}");
+            continue;
+        }
+        if !lead {
+            continue;
+        }
+        if let Err(e) = step(&app).await {
+            eprintln!("xisuan server: control step: {e:#}");
+        }
+    }
+}
+
+/// One pass of the loop (the leader only).
+async fn step(app: &Arc<App>) -> Result<()> {
+    let now = app.clock.now_h();
+    // The simulated backend: dispatched work starts at its start, running work checkpoints and
+    // finishes in (scaled) time.
+    let observed: Vec<Event> = {
+        let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
+        let s = &k.state;
+        let mut out = Vec::new();
+        for j in s.jobs.values() {
+            match j.status {
+                Status::Dispatched if j.start_h.is_some_and(|t| t <= now) => out.extend(control::started(s, &j.id, now).ok()),
+                Status::Running => {
+                    let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
+                    let started = j.start_h.unwrap_or(now);
+                    // Work done since the last start, on top of what was saved when it started.
+                    let progress = j.spec.hours.min(saved_at_start(j) + (now - started) * speed);
+                    if progress >= j.spec.hours - 1e-9 {
+                        out.extend(control::finished(s, &j.id, now).ok());
+                    } else {
+                        let every = j.spec.checkpoint_every_h.max(1e-6);
+                        let saved = (progress / every).floor() * every;
+                        if saved > j.done_h + 1e-9 {
+                            out.extend(control::checkpointed(s, &j.id, saved, now).ok());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    };
+    if !observed.is_empty() {
+        let rows = observed.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
+        app.append(rows).await?;
+    }
+    // Re-plan when something changed or a new hour began.
+    let (dirty, last_round_hour) = {
+        let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
+        (k.state.dirty, k.state.last_round.as_ref().map(|r| r.at_h.floor()))
+    };
+    let pending_work = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.jobs.values().any(|j| matches!(j.status, Status::Pending | Status::Planned));
+    if pending_work && (dirty || last_round_hour != Some(now.floor())) {
+        let world = app.world_now(now)?;
+        let started = Instant::now();
+        let budget = app.config.plan_budget_s;
+        let result = {
+            let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
+            let baseline = k.state.jobs.len() <= 2000;
+            control::plan_round(&k.state, &control::RoundInput { world: &world, now_h: now, baseline }, &mut |p| {
+                xisuan_milp::auto::Auto { time_budget_s: budget, ..Default::default() }.solve(p).map_err(|e| e.to_string())
+            })
+        };
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(mut events) => {
+                if let Some(Event::Planned(r)) = events.first_mut() {
+                    r.seconds = secs;
+                }
+                let n = events.iter().filter(|e| matches!(e, Event::JobDispatched { .. })).count();
+                let rows = events.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
+                app.append(rows).await?;
+                app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
+                if let Ok(mut r) = app.rounds.lock() {
+                    r.count += 1;
+                    r.sum_s += secs;
+                    r.last_s = secs;
+                }
+            }
+            Err(e) => {
+                if let Ok(mut r) = app.rounds.lock() {
+                    r.failures += 1;
+                }
+                return Err(anyhow!("planning round: {e}"));
+            }
+        }
+    }
+    // Planned work whose start has come.
+    let due = {
+        let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
+        control::due(&k.state, now)
+    };
+    if !due.is_empty() {
+        let n = due.len();
+        let rows = due.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
+        app.append(rows).await?;
+        app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Work saved when a running job last started (its checkpointed hours at that moment).
+fn saved_at_start(j: &control::JobRecord) -> f64 {
+    j.saved_at_start_h
+}
+
+fn tenant_of(app: &App, e: &Event) -> String {
+    e.job().and_then(|id| app.known.read().ok().and_then(|k| k.state.jobs.get(id).map(|j| j.tenant.clone()))).unwrap_or_default()
+}

@@ -1,0 +1,368 @@
+//! The event store: an append-only log of `control::Event`s in SQLite (the embedded default,
+//! one file) or PostgreSQL (for several server replicas), the same schema in both
+//! (`migrations/`), applied in version order.
+//!
+//! Writes go through one writer thread per process, which commits every request waiting in
+//! its queue in one transaction (group commit): each acknowledged event is durable (SQLite in
+//! WAL mode with `synchronous=FULL`; PostgreSQL with its default synchronous commit) before
+//! its caller hears back, and many concurrent submissions share one fsync. A submission's
+//! idempotency key is a unique index: a retry finds the first event instead of adding one.
+//! On PostgreSQL each write transaction takes a lock on the table first, so sequence numbers
+//! become visible in order and replicas that tail the log by `seq` miss nothing.
+//!
+//! One process at a time runs the control loop: on PostgreSQL it holds a session advisory lock
+//! on a connection of its own, which the database releases when the process dies.
+
+use anyhow::{anyhow, Context, Result};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// An event to append, as stored.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub at_ms: i64,
+    pub tenant: String,
+    pub idem_key: Option<String>,
+    pub kind: String,
+    pub job: Option<String>,
+    pub body: String,
+}
+
+/// What appending one event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// Stored with this sequence number.
+    New(i64),
+    /// An event with the same tenant and idempotency key was stored before: its seq and body.
+    Existing(i64, String),
+}
+
+/// A database the log lives in.
+pub trait Backend: Send {
+    /// Appends the events in one transaction, in order.
+    fn append(&mut self, batch: &[NewEvent]) -> Result<Vec<Appended>>;
+    /// Events after `seq`, in order, at most `limit`.
+    fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>>;
+    fn meta(&mut self, key: &str) -> Result<Option<String>>;
+    /// Sets `key` unless it is set; returns the value now stored.
+    fn meta_init(&mut self, key: &str, value: &str) -> Result<String>;
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_events.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_events.sql"))];
+
+pub struct Sqlite(rusqlite::Connection);
+
+impl Sqlite {
+    pub fn open(path: &str) -> Result<Sqlite> {
+        let c = rusqlite::Connection::open(path).with_context(|| format!("cannot open SQLite database {path}"))?;
+        c.busy_timeout(Duration::from_secs(10))?;
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(None, "synchronous", "FULL")?;
+        c.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")?;
+        for (v, sql) in SQLITE_MIGRATIONS {
+            let done: i64 = c.query_row("SELECT COUNT(*) FROM schema_migrations WHERE version = ?1", [v], |r| r.get(0))?;
+            if done == 0 {
+                let tx = c.unchecked_transaction()?;
+                tx.execute_batch(sql).with_context(|| format!("migration {v}"))?;
+                tx.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [v])?;
+                tx.commit()?;
+            }
+        }
+        Ok(Sqlite(c))
+    }
+}
+
+impl Backend for Sqlite {
+    fn append(&mut self, batch: &[NewEvent]) -> Result<Vec<Appended>> {
+        let tx = self.0.transaction()?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let mut ins = tx.prepare_cached("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING seq")?;
+            let mut find = tx.prepare_cached("SELECT seq, body FROM events WHERE tenant = ?1 AND idem_key = ?2")?;
+            for e in batch {
+                let seq: Option<i64> = ins
+                    .query_row(rusqlite::params![e.at_ms, e.tenant, e.idem_key, e.kind, e.job, e.body], |r| r.get(0))
+                    .map(Some)
+                    .or_else(|err| if err == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(err) })?;
+                out.push(match seq {
+                    Some(s) => Appended::New(s),
+                    None => {
+                        let (s, body) = find.query_row(rusqlite::params![e.tenant, e.idem_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        Appended::Existing(s, body)
+                    }
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+    fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+        let mut q = self.0.prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let rows = q.query_map([seq, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self.0.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).map(Some).or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?)
+    }
+    fn meta_init(&mut self, key: &str, value: &str) -> Result<String> {
+        self.0.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING", [key, value])?;
+        self.meta(key)?.ok_or_else(|| anyhow!("meta {key} vanished"))
+    }
+}
+
+pub struct Postgres(postgres::Client);
+
+impl Postgres {
+    pub fn open(url: &str) -> Result<Postgres> {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).with_context(|| format!("cannot connect to {}", redact(url)))?;
+        // Replicas starting together take turns at migrating.
+        let mut tx = c.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock(7021)", &[])?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")?;
+        for (v, sql) in POSTGRES_MIGRATIONS {
+            let n: i64 = tx.query_one("SELECT COUNT(*) FROM schema_migrations WHERE version = $1", &[v])?.get(0);
+            if n == 0 {
+                tx.batch_execute(sql).with_context(|| format!("migration {v}"))?;
+                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[v])?;
+            }
+        }
+        tx.commit()?;
+        Ok(Postgres(c))
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(a), Some(b)) if b > a => {
+            let creds = &url[a + 3..b];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..a + 3], user, &url[b..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Backend for Postgres {
+    fn append(&mut self, batch: &[NewEvent]) -> Result<Vec<Appended>> {
+        let mut tx = self.0.transaction()?;
+        tx.batch_execute("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")?;
+        let ins = tx.prepare("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING seq")?;
+        let find = tx.prepare("SELECT seq, body FROM events WHERE tenant = $1 AND idem_key = $2")?;
+        let mut out = Vec::with_capacity(batch.len());
+        for e in batch {
+            let rows = tx.query(&ins, &[&e.at_ms, &e.tenant, &e.idem_key, &e.kind, &e.job, &e.body])?;
+            out.push(match rows.first() {
+                Some(r) => Appended::New(r.get(0)),
+                None => {
+                    let r = tx.query_one(&find, &[&e.tenant, &e.idem_key])?;
+                    Appended::Existing(r.get(0), r.get(1))
+                }
+            });
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+    fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+        let rows = self.0.query("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", &[&seq, &limit])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self.0.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?.map(|r| r.get(0)))
+    }
+    fn meta_init(&mut self, key: &str, value: &str) -> Result<String> {
+        self.0.execute("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&key, &value])?;
+        self.meta(key)?.ok_or_else(|| anyhow!("meta {key} vanished"))
+    }
+}
+
+/// Where the log lives, parsed from `--db`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Db {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl Db {
+    pub fn parse(url: &str) -> Result<Db, String> {
+        if let Some(p) = url.strip_prefix("sqlite:") {
+            let p = p.trim_start_matches("//");
+            if p.is_empty() {
+                return Err("sqlite: needs a file path, e.g. sqlite:xisuan.db".into());
+            }
+            Ok(Db::Sqlite(p.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Db::Postgres(url.to_string()))
+        } else {
+            Err(format!("`{url}` is not sqlite:PATH or postgres://..."))
+        }
+    }
+    pub fn connect(&self) -> Result<Box<dyn Backend>> {
+        Ok(match self {
+            Db::Sqlite(p) => Box::new(Sqlite::open(p)?),
+            Db::Postgres(u) => Box::new(Postgres::open(u)?),
+        })
+    }
+    pub fn describe(&self) -> String {
+        match self {
+            Db::Sqlite(p) => format!("SQLite {p}"),
+            Db::Postgres(u) => format!("PostgreSQL {}", redact(u)),
+        }
+    }
+}
+
+/// Holds the control loop's leadership: always for SQLite (one process per file), and a
+/// PostgreSQL session advisory lock otherwise.
+pub enum Leadership {
+    Alone,
+    Postgres { client: postgres::Client, held: bool },
+}
+
+impl Leadership {
+    pub fn connect(db: &Db) -> Result<Leadership> {
+        Ok(match db {
+            Db::Sqlite(_) => Leadership::Alone,
+            Db::Postgres(u) => Leadership::Postgres { client: postgres::Client::connect(u, postgres::NoTls)?, held: false },
+        })
+    }
+    /// Whether this process leads now, taking the lock if it is free. A lost connection loses
+    /// the lock with it (the database drops a dead session's locks).
+    pub fn try_lead(&mut self) -> Result<bool> {
+        match self {
+            Leadership::Alone => Ok(true),
+            Leadership::Postgres { client, held } => {
+                if *held {
+                    // Still connected means still held.
+                    client.query_one("SELECT 1", &[]).map_err(|e| {
+                        *held = false;
+                        anyhow!("lost the leader lock's connection: {e}")
+                    })?;
+                    return Ok(true);
+                }
+                *held = client.query_one("SELECT pg_try_advisory_lock(7022)", &[])?.get(0);
+                Ok(*held)
+            }
+        }
+    }
+}
+
+/// A thing owned by a thread of its own (a database connection): the synchronous PostgreSQL
+/// client runs a runtime inside, which must not be entered from the server's async tasks, so
+/// every connection lives on a plain thread and is reached through this.
+pub struct Actor<T> {
+    tx: mpsc::Sender<Box<dyn FnOnce(&mut T) + Send>>,
+}
+
+impl<T: 'static> Actor<T> {
+    /// Starts the thread and builds `T` on it; fails if `make` fails.
+    pub fn spawn(name: &str, make: impl FnOnce() -> Result<T> + Send + 'static) -> Result<Actor<T>> {
+        let (tx, rx) = mpsc::channel::<Box<dyn FnOnce(&mut T) + Send>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        std::thread::Builder::new().name(name.into()).spawn(move || {
+            let mut t = match make() {
+                Ok(t) => {
+                    let _ = ready_tx.send(Ok(()));
+                    t
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("{e:#}")));
+                    return;
+                }
+            };
+            while let Ok(job) = rx.recv() {
+                job(&mut t);
+            }
+        })?;
+        ready_rx.recv().map_err(|_| anyhow!("{name} stopped"))?.map_err(|e| anyhow!(e))?;
+        Ok(Actor { tx })
+    }
+
+    /// Runs `f` on the thread and waits for its answer without blocking the async runtime.
+    pub async fn call<R: Send + 'static>(&self, f: impl FnOnce(&mut T) -> R + Send + 'static) -> Result<R> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx.send(Box::new(move |t: &mut T| {
+            let _ = reply.send(f(t));
+        })).map_err(|_| anyhow!("a store thread has stopped"))?;
+        rx.await.map_err(|_| anyhow!("a store thread has stopped"))
+    }
+}
+
+/// A request to the writer thread.
+struct Write {
+    events: Vec<NewEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, String>>,
+}
+
+/// The handle the server uses: appends through the group-commit writer, reads through a
+/// connection of its own.
+pub struct Store {
+    tx: mpsc::Sender<Write>,
+    reader: Actor<Box<dyn Backend>>,
+    pub db: Db,
+}
+
+impl Store {
+    pub fn open(db: Db) -> Result<Store> {
+        let (tx, rx) = mpsc::channel::<Write>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let wdb = db.clone();
+        std::thread::Builder::new().name("xisuan-store-writer".into()).spawn(move || {
+            let mut writer = match wdb.connect() {
+                Ok(w) => {
+                    let _ = ready_tx.send(Ok(()));
+                    w
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("{e:#}")));
+                    return;
+                }
+            };
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while batch.len() < 1024 {
+                    match rx.try_recv() {
+                        Ok(w) => batch.push(w),
+                        Err(_) => break,
+                    }
+                }
+                let events: Vec<NewEvent> = batch.iter().flat_map(|w| w.events.iter().cloned()).collect();
+                match writer.append(&events) {
+                    Ok(results) => {
+                        let mut it = results.into_iter();
+                        for w in batch {
+                            let n = w.events.len();
+                            let _ = w.reply.send(Ok(it.by_ref().take(n).collect()));
+                        }
+                    }
+                    Err(e) => {
+                        for w in batch {
+                            let _ = w.reply.send(Err(format!("{e:#}")));
+                        }
+                    }
+                }
+            }
+        })?;
+        ready_rx.recv().map_err(|_| anyhow!("the store writer stopped"))?.map_err(|e| anyhow!(e))?;
+        let rdb = db.clone();
+        let reader = Actor::spawn("xisuan-store-reader", move || rdb.connect())?;
+        Ok(Store { tx, reader, db })
+    }
+
+    /// Appends events in one transaction (shared with other waiting writers) and returns once
+    /// they are durable.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx.send(Write { events, reply }).map_err(|_| anyhow!("the store writer has stopped"))?;
+        rx.await.map_err(|_| anyhow!("the store writer has stopped"))?.map_err(|e| anyhow!(e))
+    }
+
+    pub async fn since(&self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+        self.reader.call(move |b| b.since(seq, limit)).await?
+    }
+
+    pub async fn meta_init(&self, key: &str, value: &str) -> Result<String> {
+        let (k, v) = (key.to_string(), value.to_string());
+        self.reader.call(move |b| b.meta_init(&k, &v)).await?
+    }
+}
