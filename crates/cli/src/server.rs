@@ -34,8 +34,8 @@ pub struct ServerArgs {
     /// Hours planned ahead in each round.
     #[arg(long, default_value_t = 168)]
     horizon_h: u32,
-    /// Seconds the planner may spend on one round.
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds the planner may spend on one round (10,000 pending jobs take about this long).
+    #[arg(long, default_value_t = 1.5)]
     plan_budget: f64,
     /// USD charged for moving planned work in a new round (keeps plans from flapping).
     #[arg(long, default_value_t = 50.0)]

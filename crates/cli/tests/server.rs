@@ -335,3 +335,56 @@ fn a_second_replica_takes_over_the_control_loop_when_the_leader_dies() {
 fn ureq_text(url: &str) -> String {
     Client::new(url, None).get("").map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default()
 }
+
+/// A real Prometheus scrapes `/metrics`; a PromQL query over what it stored returns the number
+/// of running jobs. Skipped (with a message) where Debian's `prometheus` is not installed;
+/// `.ci/run` installs it.
+#[test]
+fn prometheus_scrapes_the_metrics_and_promql_counts_running_jobs() {
+    let Ok(prom) = which("prometheus") else {
+        eprintln!("prometheus not installed: scrape test skipped (.ci/run installs it)");
+        return;
+    };
+    let dir = tempdir("prometheus");
+    let server = Server::start("sqlite:p.db", &dir, &[]);
+    let admin = server.client(Some(ADMIN));
+    let t = server.client(Some(&tenant(&admin, "p", None)));
+    for i in 0..3 {
+        // 120 hours of work (within the 168-hour horizon): at 0.5 s per hour they run for
+        // the whole test.
+        t.post("/v1/jobs", &job(&format!("p-{i}"), 8, 120.0), None).unwrap();
+    }
+    let running = || t.get("/v1/jobs").unwrap()["jobs"].as_array().unwrap().iter().filter(|j| j["state"] == "running").count();
+    let t0 = Instant::now();
+    while running() < 3 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "jobs did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let port = free_port();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(&config, format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: xisuan\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n", server.port)).unwrap();
+    let mut child = Command::new(prom)
+        .args([&format!("--config.file={}", config.display()), &format!("--storage.tsdb.path={}", dir.join("tsdb").display()), &format!("--web.listen-address=127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let query = Client::new(&format!("http://127.0.0.1:{port}"), None);
+    let t0 = Instant::now();
+    let value = loop {
+        if let Ok(v) = query.get("/api/v1/query?query=xisuan_jobs%7Bstate%3D%22running%22%7D") {
+            if let Some(x) = v["data"]["result"].get(0).and_then(|r| r["value"][1].as_str()).and_then(|s| s.parse::<f64>().ok()) {
+                break x;
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "Prometheus stored nothing");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(value, 3.0, "PromQL says {value} running jobs");
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file())).ok_or(())
+}

@@ -94,6 +94,26 @@ fn serde_path_to_error_lite<'de, T: serde::Deserialize<'de>>(de: &mut serde_json
     Ok(v)
 }
 
+/// Query parameters, with axum's message as a JSON 400.
+pub struct Q<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| Q(v)).map_err(|e| ApiError::bad_request(None, e.body_text()))
+    }
+}
+
+/// Path parameters, with axum's message as a JSON 400.
+pub struct P<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for P<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state).await.map(|Path(v)| P(v)).map_err(|e| ApiError::bad_request(None, e.body_text()))
+    }
+}
+
 pub fn sha256_hex(token: &str) -> String {
     sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -425,7 +445,7 @@ fn page_limit(p: &Page) -> ApiResult<usize> {
 
 /// Lists the caller's jobs (every job for the admin), in id order, a page at a time.
 #[utoipa::path(get, path = "/v1/jobs", params(Page), security(("bearer" = [])), responses((status = 200, body = JobList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn list_jobs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Query(page): Query<Page>) -> ApiResult<Json<JobList>> {
+async fn list_jobs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page): Q<Page>) -> ApiResult<Json<JobList>> {
     let t = caller(&app, &headers)?;
     let limit = page_limit(&page)?;
     let known = app.known.read().map_err(ApiError::internal)?;
@@ -444,7 +464,7 @@ async fn list_jobs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Query(pa
 
 /// One job: its state, placement, reasons and history.
 #[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<JobView>> {
+async fn get_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<JobView>> {
     let t = caller(&app, &headers)?;
     let known = app.known.read().map_err(ApiError::internal)?;
     let j = known.state.jobs.get(&id).and_then(|j| visible(&t, j)).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
@@ -453,7 +473,7 @@ async fn get_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): 
 
 /// Cancels a job of the caller's.
 #[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn cancel_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Submitted>> {
+async fn cancel_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<Submitted>> {
     let t = caller(&app, &headers)?;
     let e = {
         let known = app.known.read().map_err(ApiError::internal)?;
@@ -573,20 +593,20 @@ async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<Strin
 /// Marks a site down (admin): its planned, dispatched and running work goes back to pending.
 #[utoipa::path(post, path = "/v1/sites/{id}/down", params(("id" = String, Path)), request_body = SiteDownRequest, security(("bearer" = [])),
     responses((status = 200, body = SiteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn site_down(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): Path<String>, Body(req): Body<SiteDownRequest>) -> ApiResult<Json<SiteView>> {
+async fn site_down(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<SiteDownRequest>) -> ApiResult<Json<SiteView>> {
     site_event(&app, &headers, &id, Some(req.reason.unwrap_or_else(|| "operator".into()))).await
 }
 
 /// Marks a site up again (admin).
 #[utoipa::path(post, path = "/v1/sites/{id}/up", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = SiteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn site_up(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<SiteView>> {
+async fn site_up(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<SiteView>> {
     site_event(&app, &headers, &id, None).await
 }
 
 /// The event log, a page at a time: the caller's jobs' events (every event for the admin).
 #[utoipa::path(get, path = "/v1/events", params(Page), security(("bearer" = [])), responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn list_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Query(page): Query<Page>) -> ApiResult<Json<EventList>> {
+async fn list_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page): Q<Page>) -> ApiResult<Json<EventList>> {
     let t = caller(&app, &headers)?;
     let limit = page_limit(&page)?;
     let after: i64 = match &page.after {

@@ -51,7 +51,7 @@ impl Default for Config {
             world: None,
             hour_seconds: 3600.0,
             horizon_h: 168,
-            plan_budget_s: 10.0,
+            plan_budget_s: 1.5,
             churn_usd: 50.0,
             control_loop: true,
         }
@@ -123,6 +123,7 @@ pub struct App {
     sites_cache: Mutex<Option<(i64, Vec<BuiltSite>)>>,
     series_notes: Mutex<Vec<String>>,
     dispatches: AtomicU64,
+    catch_up: tokio::sync::Mutex<()>,
 }
 
 /// Random bytes as lowercase hex (ids and tokens).
@@ -163,7 +164,16 @@ impl App {
             })
             .collect::<Result<_>>()?;
         let out = self.store.append(rows).await?;
-        self.sync().await?;
+        // Wait until the state has folded these events in. Concurrent requests share one read
+        // of the log: whoever holds `catch_up` reads everything new, the others find their
+        // events already folded when they get it.
+        let last = out.iter().map(|a| match a {
+            Appended::New(s) | Appended::Existing(s, _) => *s,
+        }).max().unwrap_or(0);
+        let _turn = self.catch_up.lock().await;
+        if self.known.read().map_err(|_| anyhow!("state lock poisoned"))?.seq < last {
+            self.sync().await?;
+        }
         Ok(out)
     }
 
@@ -272,6 +282,7 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         sites_cache: Mutex::new(None),
         series_notes: Mutex::new(Vec::new()),
         dispatches: AtomicU64::new(0),
+        catch_up: tokio::sync::Mutex::new(()),
     });
     app.sync().await?;
     // The admin: from XISUAN_ADMIN_TOKEN at the first start (or a token printed once).
