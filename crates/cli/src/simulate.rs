@@ -33,12 +33,14 @@ Examples:
 Sites: --sites names catalog site ids; without it, the first catalog site in each zone that
 --carbon-series covers. A site with no hourly series uses its annual factor (said in the notes).
 Jobs without a deadline may wait 6 h (shorter than 2 h) or 24 h (GAIA's -w 6x24).
-Policies: planner, run-now, cheapest, greenest, lets-wait-awhile, gaia, oracle (default: all).
+Policies: planner, run-now, cheapest, greenest, lets-wait-awhile, gaia, oracle (default: all), and
+controller: the control plane's own loop (hourly planning rounds, dispatch, simulated execution).
+With --scenario and no --trace, the scenario's own jobs are simulated.
 docs/simulate.md explains the model; docs/trace-format.md the CSV trace format.")]
 pub struct SimulateArgs {
-    /// The job trace.
-    #[arg(long, value_name = "FILE")]
-    trace: PathBuf,
+    /// The job trace (default with --scenario: the scenario's own jobs).
+    #[arg(long, value_name = "FILE", required_unless_present = "scenario")]
+    trace: Option<PathBuf>,
     /// gaia, alibaba-pod, azure-llm or csv (default: detected from the header).
     #[arg(long)]
     format: Option<String>,
@@ -181,6 +183,18 @@ fn run_all(b: &Built, names: &[String], hidden: bool) -> anyhow::Result<Vec<(Run
     };
     let mut out = Vec::new();
     for name in names {
+        if name == "controller" {
+            // The control plane's own loop, with the same planner `xisuan server` runs.
+            let t0 = Instant::now();
+            let metrics = xisuan_io::simulation::run_controller(b, &mut |p| {
+                use xisuan_plan::Solver;
+                // The server's planner with a stopping rule that does not read the clock (its
+                // iteration limit and target gap; no time-limited MILP), so runs repeat exactly.
+                xisuan_milp::auto::Auto { time_budget_s: 1e9, milp_max_columns: 0, ..Default::default() }.solve(p).map_err(|e| e.to_string())
+            })?;
+            out.push((RunResult { metrics, outcomes: Vec::new(), busy_hourly: Vec::new() }, t0.elapsed().as_secs_f64()));
+            continue;
+        }
         let mut policy = policy_by_name(name, &b.world, &b.jobs, settings)
             .map_err(|e| bad(format!("--policy: {e}")))?;
         let bar = if hidden {
@@ -211,12 +225,15 @@ fn run_all(b: &Built, names: &[String], hidden: bool) -> anyhow::Result<Vec<(Run
 }
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
-    let b = build(&args.spec())?;
     let names: Vec<String> = if args.policy.is_empty() {
         POLICIES.iter().map(|s| s.to_string()).collect()
     } else {
         args.policy.clone()
     };
+    if let Some(bad_name) = names.iter().find(|n| !POLICIES.contains(&n.as_str()) && *n != "lwa" && *n != "controller") {
+        return Err(bad(format!("--policy: unknown policy `{bad_name}` (known: {}, controller)", POLICIES.join(", "))));
+    }
+    let b = build(&args.spec())?;
     let hidden = args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let results = run_all(&b, &names, hidden)?;
     let out = Out {

@@ -210,3 +210,60 @@ fn a_scenario_file_gives_the_sites_series_and_start() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+fn policy<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["policies"].as_array().unwrap().iter().find(|p| p["policy"] == name).unwrap_or_else(|| panic!("no {name} in {v}"))
+}
+
+fn within(a: f64, b: f64, share: f64) -> bool {
+    (a - b).abs() <= share * b.abs()
+}
+
+/// The control plane's own loop in simulated time (`--policy controller`) on the EDWC week
+/// gives the plan `xisuan plan` gives for the same scenario: every job done, none late, the
+/// jobs' cost, energy and objective within 1% (carbon within 3%: later rounds trade small costs
+/// for carbon at the scenario's carbon price).
+#[test]
+fn controller_runs_the_edwc_week_as_planned() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let scenario = format!("{root}/examples/edwc/scenario.toml");
+    let out = xisuan(&["plan", &scenario, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs = plan["plan"]["jobs"].as_array().unwrap();
+    let sum = |k: &str| jobs.iter().map(|j| j[k].as_f64().unwrap()).sum::<f64>();
+    let (cost, carbon, energy) = (sum("cost_usd"), sum("carbon_kg"), sum("energy_kwh"));
+
+    let out = xisuan(&["simulate", "--scenario", &scenario, "--policy", "controller", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sim: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = policy(&sim, "controller");
+    assert_eq!(c["jobs"], jobs.len());
+    assert_eq!(c["completed"], jobs.len(), "{c}");
+    assert_eq!(c["deadline_misses"], 0, "{c}");
+    // Work moves west as planned: a job whose data moves is dispatched when its transfer starts.
+    assert!(c["jobs_moved"].as_u64().unwrap() > 0, "{c}");
+    let f = |k: &str| c[k].as_f64().unwrap();
+    assert!(within(f("cost_usd"), cost, 0.01), "cost {} vs plan {cost}", f("cost_usd"));
+    assert!(within(f("energy_kwh"), energy, 0.01), "energy {} vs plan {energy}", f("energy_kwh"));
+    assert!(within(f("carbon_kg"), carbon, 0.03), "carbon {} vs plan {carbon}", f("carbon_kg"));
+    let per_t = 10.0; // examples/edwc/scenario.toml's carbon_usd_per_t
+    let (ours, theirs) = (f("cost_usd") + per_t * f("carbon_kg") / 1000.0, cost + per_t * carbon / 1000.0);
+    assert!(within(ours, theirs, 0.01), "objective {ours} vs plan {theirs}");
+}
+
+/// pai_1k over 720 h through the controller: every job completes, and cost and carbon are
+/// within 2% of the planner policy's.
+#[test]
+fn controller_completes_pai_1k_like_the_planner_policy() {
+    let out = pai_1k(&["--policy", "controller,planner", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (c, p) = (policy(&v, "controller"), policy(&v, "planner"));
+    assert_eq!(c["completed"], 1000, "{c}");
+    assert_eq!(c["unfinished"], 0);
+    for k in ["cost_usd", "carbon_kg", "electricity_usd", "energy_kwh"] {
+        let (a, b) = (c[k].as_f64().unwrap(), p[k].as_f64().unwrap());
+        assert!(within(a, b, 0.02), "{k}: controller {a} vs planner {b}");
+    }
+}

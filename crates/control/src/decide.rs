@@ -92,6 +92,12 @@ pub fn site_up(state: &State, site: &str, now_h: f64) -> Result<Event, Rejection
     Ok(Event::SiteUp { site: site.into(), at_h: now_h })
 }
 
+/// The churn charge the server and the simulator's controller use by default: USD in the
+/// planner's objective for each planned job that moves. A design choice, not a measured value:
+/// large enough that ties and rounding do not move work, small against the savings of moving a
+/// multi-node job to a cheaper hour or site.
+pub const DEFAULT_CHURN_USD: f64 = 50.0;
+
 /// What a planning round needs besides the state.
 pub struct RoundInput<'a> {
     /// The world over the horizon: sites (hour 0 = `start_hour`, the current hour), links and
@@ -125,15 +131,20 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         let ran = if j.status == Status::Running { (now - started) * opt.speed } else { 0.0 };
         let left = (j.remaining_h() - ran).max(0.01);
         let wall = left / opt.speed;
-        let deadline = ((wall - 1e-9).ceil() as u32).clamp(1, slots);
+        // Dispatched work still staging its data holds its capacity from its start.
+        let earliest = match (j.status, j.start_h) {
+            (Status::Dispatched, Some(start)) if start > now => ((start - h0).floor().max(0.0) as u32).min(slots - 1),
+            _ => 0,
+        };
+        let deadline = (earliest + (wall - 1e-9).ceil() as u32).clamp(earliest + 1, slots);
         p.jobs.push(Job {
             id: j.id.clone(),
             gpus: j.spec.gpus,
-            hours: (deadline as f64 * opt.speed).min(left),
+            hours: ((deadline - earliest) as f64 * opt.speed).min(left),
             accelerators: vec![AcceleratorOption { accelerator: opt.accelerator.clone(), speed: opt.speed, kw_per_gpu: opt.kw_per_gpu }],
             data_site: s,
             data_bytes: 0.0,
-            earliest: 0,
+            earliest,
             deadline,
             pausable: false,
             allowed_sites: Some(vec![s]),
@@ -218,7 +229,12 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
             accelerator: jp.accelerator.clone(),
             start_h,
             end_h: h0 + jp.end_slot as f64,
+            dispatch_h: Some(jp.transfer.as_ref().map(|t| (h0 + t.start_slot as f64).max(now)).unwrap_or(start_h).min(start_h)),
             cost_usd: jp.cost_usd,
+            electricity_usd: jp.electricity_usd,
+            transfer_usd: jp.transfer.as_ref().map(|t| t.usd).unwrap_or(0.0),
+            bytes_moved: jp.transfer.as_ref().map(|t| t.bytes).unwrap_or(0.0),
+            energy_kwh: jp.energy_kwh,
             carbon_kg: jp.carbon_kg,
             reasons: words(&jp.rejected),
         });
@@ -242,29 +258,130 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         seconds: 0.0,
     };
     // Work whose start has come is dispatched now.
-    for p in round.placements.iter().filter(|p| p.start_h <= now + 1e-9) {
+    // Work whose dispatch has come (its start, or its data transfer's start) is dispatched now.
+    for p in round.placements.iter().filter(|p| p.dispatch_h.unwrap_or(p.start_h) <= now + 1e-9) {
         let attempt = state.jobs.get(&p.job).map(|j| j.attempts + 1).unwrap_or(1);
-        events.push(Event::JobDispatched { id: p.job.clone(), site: p.site.clone(), accelerator: p.accelerator.clone(), start_h: now, attempt, at_h: now });
+        events.push(Event::JobDispatched { id: p.job.clone(), site: p.site.clone(), accelerator: p.accelerator.clone(), start_h: p.start_h.max(now), attempt, at_h: now });
     }
     events.insert(0, Event::Planned(round));
     Ok(events)
 }
 
-/// Planned work whose start has come, dispatched without a new round.
+/// Planned work whose dispatch has come (its start, or its data transfer's start), dispatched
+/// without a new round.
 pub fn due(state: &State, now_h: f64) -> Vec<Event> {
     state
         .jobs
         .values()
-        .filter(|j| j.status == Status::Planned && j.start_h.is_some_and(|s| s <= now_h + 1e-9) && !j.site.as_ref().is_some_and(|s| state.sites_down.contains(s)))
+        .filter(|j| j.status == Status::Planned && j.dispatch_h.or(j.start_h).is_some_and(|s| s <= now_h + 1e-9) && !j.site.as_ref().is_some_and(|s| state.sites_down.contains(s)))
         .map(|j| Event::JobDispatched {
             id: j.id.clone(),
             site: j.site.clone().unwrap_or_default(),
             accelerator: j.accelerator.clone().unwrap_or_default(),
-            start_h: now_h,
+            start_h: j.start_h.unwrap_or(now_h).max(now_h),
             attempt: j.attempts + 1,
             at_h: now_h,
         })
         .collect()
+}
+
+/// A simulated backend, as pure arithmetic on the state: dispatched work starts at its start;
+/// running work progresses at its accelerator's speed, checkpoints every
+/// `checkpoint_every_h` of work, and finishes when its hours are done. The server uses it for
+/// sites without a real backend, and `drive` uses it for the simulator, so both run the same
+/// code.
+pub fn simulated_backend(state: &State, now_h: f64) -> Vec<Event> {
+    let mut out = Vec::new();
+    for j in state.jobs.values() {
+        match j.status {
+            Status::Dispatched if j.start_h.is_some_and(|t| t <= now_h + 1e-9) => out.extend(started(state, &j.id, now_h).ok()),
+            Status::Running => {
+                let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
+                let began = j.start_h.unwrap_or(now_h);
+                // A pausable job runs in its planned hours, so it is done at its planned end;
+                // its progress is spread evenly until then.
+                let progress = match (j.spec.pausable, j.end_h) {
+                    (true, Some(end)) if end > began => j.saved_at_start_h + (j.spec.hours - j.saved_at_start_h) * ((now_h - began) / (end - began)).min(1.0),
+                    _ => j.spec.hours.min(j.saved_at_start_h + (now_h - began) * speed),
+                };
+                if progress >= j.spec.hours - 1e-9 {
+                    out.extend(finished(state, &j.id, now_h).ok());
+                } else {
+                    let every = j.spec.checkpoint_every_h.max(1e-6);
+                    let saved = (progress / every).floor() * every;
+                    if saved > j.done_h + 1e-9 {
+                        out.extend(checkpointed(state, &j.id, saved, now_h).ok());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A job arriving in a simulation.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub id: String,
+    pub at_h: f64,
+    pub spec: JobSpec,
+}
+
+/// What `drive` needs: the world for a horizon starting at a given hour, and the planner.
+pub struct Drive<'a> {
+    /// The world (sites, links, objective) for rounds starting at an hour (since the epoch).
+    pub world_at: &'a mut dyn FnMut(i64) -> Problem,
+    pub solve: &'a mut dyn FnMut(&Problem) -> Result<Plan, String>,
+}
+
+/// Runs arrivals through the controller in simulated time, hour by hour, from `start_h` until
+/// every job is done or cancelled or `until_h` is reached: the same decisions as the server
+/// (`plan_round`, `due`, `simulated_backend`), folded the same way. Returns the final state and
+/// every event in order.
+pub fn drive(arrivals: &[Arrival], start_h: f64, until_h: f64, d: &mut Drive) -> Result<(State, Vec<Event>), String> {
+    let mut state = State::default();
+    let mut log = Vec::new();
+    let push = |state: &mut State, log: &mut Vec<Event>, e: Event| {
+        state.apply(&e);
+        log.push(e);
+    };
+    push(&mut state, &mut log, Event::TenantCreated { id: "sim".into(), name: "simulation".into(), token_sha256: String::new(), quota_gpus: None, admin: false, at_h: start_h });
+    let mut order: Vec<&Arrival> = arrivals.iter().collect();
+    order.sort_by(|a, b| a.at_h.total_cmp(&b.at_h).then(a.id.cmp(&b.id)));
+    let mut next = 0;
+    let mut t = start_h;
+    loop {
+        while next < order.len() && order[next].at_h <= t + 1e-9 {
+            let a = order[next];
+            let e = submit(&state, "sim", &a.id, a.spec.clone(), t).map_err(|e| e.to_string())?;
+            push(&mut state, &mut log, e);
+            next += 1;
+        }
+        for e in simulated_backend(&state, t) {
+            push(&mut state, &mut log, e);
+        }
+        let waiting = state.jobs.values().any(|j| matches!(j.status, Status::Pending | Status::Planned));
+        let new_hour = state.last_round.as_ref().map(|r| r.at_h.floor()) != Some(t.floor());
+        if waiting && (state.dirty || new_hour) {
+            let world = (d.world_at)(t.floor() as i64);
+            for e in plan_round(&state, &RoundInput { world: &world, now_h: t, baseline: false }, d.solve)? {
+                push(&mut state, &mut log, e);
+            }
+        }
+        for e in due(&state, t) {
+            push(&mut state, &mut log, e);
+        }
+        // Work dispatched for this hour starts in it.
+        for e in simulated_backend(&state, t) {
+            push(&mut state, &mut log, e);
+        }
+        let active = state.jobs.values().any(|j| !j.status.is_final());
+        if (next >= order.len() && !active) || t >= until_h {
+            return Ok((state, log));
+        }
+        t += 1.0;
+    }
 }
 
 #[cfg(test)]

@@ -75,7 +75,19 @@ pub struct Placement {
     /// Start, hours since the epoch (the first slot for a pausable job).
     pub start_h: f64,
     pub end_h: f64,
+    /// When the job goes to its site, hours since the epoch: the start of its data transfer
+    /// when its data moves (the site stages the data, then starts it), else its start.
+    #[serde(default)]
+    pub dispatch_h: Option<f64>,
     pub cost_usd: f64,
+    #[serde(default)]
+    pub electricity_usd: f64,
+    #[serde(default)]
+    pub transfer_usd: f64,
+    #[serde(default)]
+    pub bytes_moved: f64,
+    #[serde(default)]
+    pub energy_kwh: f64,
     pub carbon_kg: f64,
     /// Why not each other site, in words.
     pub reasons: Vec<String>,
@@ -184,6 +196,9 @@ pub struct JobRecord {
     /// Planned or actual start, hours since the epoch.
     pub start_h: Option<f64>,
     pub end_h: Option<f64>,
+    /// When planned work goes to its site (its data transfer's start, else its start).
+    #[serde(default)]
+    pub dispatch_h: Option<f64>,
     /// Dispatches so far (one per attempt).
     pub attempts: u32,
     /// The latest round's reasons (why not each other site, or why unplaced).
@@ -241,6 +256,7 @@ impl State {
                         accelerator: None,
                         start_h: None,
                         end_h: None,
+                        dispatch_h: None,
                         attempts: 0,
                         reasons: Vec::new(),
                         history: vec![(*at_h, "submitted".into())],
@@ -265,6 +281,7 @@ impl State {
                             j.accelerator = Some(p.accelerator.clone());
                             j.start_h = Some(p.start_h);
                             j.end_h = Some(p.end_h);
+                            j.dispatch_h = Some(p.dispatch_h.unwrap_or(p.start_h));
                             j.reasons = p.reasons.clone();
                             if moved {
                                 j.history.push((round.at_h, format!("planned at {} from hour {:.0} (round {})", p.site, p.start_h, round.round)));
@@ -278,6 +295,7 @@ impl State {
                             j.status = Status::Pending;
                             j.site = None;
                             j.start_h = None;
+                            j.dispatch_h = None;
                             j.reasons = u.reasons.clone();
                         }
                     }

@@ -25,7 +25,8 @@ use xisuan_sim::{build_jobs, Defaults, JobSpec, Rng, World};
 /// What the user asked for; every field is checked by `build`.
 #[derive(Debug, Clone, Default)]
 pub struct SimSpec {
-    pub trace: PathBuf,
+    /// The job trace; without one, the scenario's own jobs (each arriving at its earliest hour).
+    pub trace: Option<PathBuf>,
     pub format: Option<String>,
     pub time_unit: String,
     pub scenario: Option<PathBuf>,
@@ -96,6 +97,11 @@ pub struct SiteOut {
 /// A run ready to go: the world, the jobs, what to print about them.
 pub struct Built {
     pub world: World,
+    /// The world as a planning problem over the simulated hours (no jobs), for the controller.
+    pub problem: xisuan_plan::Problem,
+    /// The jobs as the controller receives them (submission hour since the epoch, spec); a
+    /// scenario's jobs are all submitted at its start with their own earliest hours.
+    pub arrivals: Vec<xisuan_control::Arrival>,
     pub sites: Vec<SiteOut>,
     pub params: Params,
     pub jobs: Vec<xisuan_sim::Job>,
@@ -214,16 +220,7 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     }
     limits::positive(spec.tokens_per_gpu_s, 1e9).map_err(|m| bad(format!("--tokens-per-gpu-s: {m}")))?;
 
-    let tr = trace::read_jobs(&spec.trace, format, unit).map_err(|e| bad(e.to_string()))?;
-    let format_name = match format.or_else(|| {
-        TraceFormat::detect(std::fs::read_to_string(&spec.trace).unwrap_or_default().lines().next().unwrap_or(""))
-    }) {
-        Some(TraceFormat::Gaia) => "gaia",
-        Some(TraceFormat::AlibabaPod) => "alibaba-pod",
-        Some(TraceFormat::AzureLlm) => "azure-llm",
-        _ => "csv",
-    };
-    let mut diagnostics = tr.diagnostics;
+    let mut diagnostics = Vec::new();
 
     // The world: a scenario's, or catalog sites and series named by flags.
     let scenario = match &spec.scenario {
@@ -237,6 +234,39 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
         }
         None => None,
     };
+    // The jobs: a trace's, or the scenario's own (each arriving at its earliest hour).
+    let (tr, format_name, trace_name) = match (&spec.trace, &scenario) {
+        (Some(path), _) => {
+            let tr = trace::read_jobs(path, format, unit).map_err(|e| bad(e.to_string()))?;
+            let name = match format.or_else(|| TraceFormat::detect(std::fs::read_to_string(path).unwrap_or_default().lines().next().unwrap_or(""))) {
+                Some(TraceFormat::Gaia) => "gaia",
+                Some(TraceFormat::AlibabaPod) => "alibaba-pod",
+                Some(TraceFormat::AzureLlm) => "azure-llm",
+                _ => "csv",
+            };
+            (tr, name, path.display().to_string())
+        }
+        (None, Some(scn)) => {
+            let p = &scn.problem;
+            let jobs = p
+                .jobs
+                .iter()
+                .map(|j| trace::TraceJob {
+                    id: j.id.clone(),
+                    arrival_h: j.earliest as f64,
+                    duration_h: j.hours,
+                    gpus: j.gpus,
+                    site: Some(p.sites[j.data_site].id.clone()),
+                    data_gb: Some(j.data_bytes / 1e9),
+                    deadline_h: Some(j.deadline as f64),
+                    pausable: Some(j.pausable),
+                })
+                .collect();
+            (trace::JobTrace { jobs, diagnostics: Vec::new() }, "scenario jobs", spec.scenario.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
+        }
+        (None, None) => return Err(bad("--trace: needed unless --scenario gives the jobs")),
+    };
+    diagnostics.extend(tr.diagnostics.iter().cloned());
     let world_spec = match &scenario {
         Some(scn) => scn.world.clone(),
         None => {
@@ -278,7 +308,7 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     let (inside, late): (Vec<_>, Vec<_>) = tr.jobs.into_iter().partition(|j| j.arrival_h < hours as f64);
     if !late.is_empty() {
         diagnostics.push(Diagnostic::warning(
-            spec.trace.display().to_string(),
+            trace_name.clone(),
             format!("{} jobs arrive at or after hour {hours} (--hours) and are not simulated", late.len()),
         ));
     }
@@ -292,9 +322,9 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
         let home = match &j.site {
             None => None,
             Some(name) => {
-                let site = world_spec.catalog.resolve(name).map_err(|e| bad(format!("{}: job {}: site: {e}", spec.trace.display(), j.id)))?.site;
+                let site = world_spec.catalog.resolve(name).map_err(|e| bad(format!("{trace_name}: job {}: site: {e}", j.id)))?.site;
                 Some(site_ids.iter().position(|s| s == site.id.as_str()).ok_or_else(|| {
-                    bad(format!("{}: job {}: site {} is not among the simulated sites", spec.trace.display(), j.id, site.id))
+                    bad(format!("{trace_name}: job {}: site {} is not among the simulated sites", j.id, site.id))
                 })?)
             }
         };
@@ -418,7 +448,7 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
         None => 190.0,
     });
     let params = Params {
-        trace: spec.trace.display().to_string(),
+        trace: trace_name.clone(),
         format: format_name.to_string(),
         jobs: jobs.len(),
         seed: spec.seed,
@@ -438,5 +468,183 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
         link_model: "FIFO per directed link, full bandwidth x efficiency per transfer",
         queue_model: "strict FIFO per site, no backfilling",
     };
-    Ok(Built { world, sites: site_out, params, jobs, diagnostics })
+    // The controller plans with the scenario's objective, or the simulation's carbon price
+    // and delay penalty (per job-hour).
+    let mut problem = problem;
+    problem.objective = match &scenario {
+        Some(scn) => scn.problem.objective.clone(),
+        None => xisuan_plan::Objective { carbon_usd_per_t: carbon_price, delay_usd_per_hour: spec.delay_penalty, ..Default::default() },
+    };
+    let h0 = start_hour as f64;
+    let arrivals: Vec<xisuan_control::Arrival> = match (&scenario, &spec.trace) {
+        // A scenario's own jobs reach the controller as `xisuan plan` sees them (every
+        // accelerator option, data, residency), all submitted at its first hour; its services
+        // stay in the world and are planned beside them in every round.
+        (Some(scn), None) => {
+            let sp = &scn.problem;
+            problem = sp.clone();
+            problem.jobs.clear();
+            sp.jobs
+                .iter()
+                .map(|j| xisuan_control::Arrival {
+                    id: j.id.clone(),
+                    at_h: h0,
+                    spec: xisuan_control::JobSpec {
+                        name: Some(j.id.clone()),
+                        gpus: j.gpus,
+                        hours: j.hours,
+                        accelerators: j.accelerators.iter().map(|a| xisuan_control::AccOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu }).collect(),
+                        data_site: sp.sites[j.data_site].id.clone(),
+                        data_bytes: j.data_bytes,
+                        earliest_h: h0 + j.earliest as f64,
+                        deadline_h: Some(h0 + j.deadline as f64),
+                        pausable: j.pausable,
+                        allowed_sites: j.allowed_sites.as_ref().map(|a| a.iter().map(|&s| sp.sites[s].id.clone()).collect()),
+                        checkpoint_every_h: 1.0,
+                    },
+                })
+                .collect()
+        }
+        _ => jobs
+            .iter()
+            .map(|j| xisuan_control::Arrival {
+                id: j.id.clone(),
+                at_h: h0 + j.arrival_h,
+                spec: xisuan_control::JobSpec {
+                    name: Some(j.id.clone()),
+                    gpus: j.gpus,
+                    hours: j.duration_h,
+                    accelerators: vec![xisuan_control::AccOption { accelerator: accelerator.clone(), speed: 1.0, kw_per_gpu }],
+                    data_site: site_ids[j.home].clone(),
+                    data_bytes: j.data_bytes,
+                    earliest_h: h0 + j.arrival_h,
+                    deadline_h: Some(h0 + j.deadline_h),
+                    pausable: j.pausable,
+                    allowed_sites: None,
+                    checkpoint_every_h: 1.0,
+                },
+            })
+            .collect(),
+    };
+    // A scenario's world is built twice (by the scenario and for the simulator); say each thing once.
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| seen.insert(format!("{d:?}")));
+    Ok(Built { world, problem, arrivals, sites: site_out, params, jobs, diagnostics })
+}
+
+/// Runs the simulation's jobs through the control plane's own code (`xisuan_control::drive`:
+/// hourly planning rounds with `solve`, dispatch, the simulated backend) and reports the same
+/// metrics as the simulator's policies. Each job is costed as the round that dispatched it
+/// planned it; the simulated backend runs it exactly so.
+pub fn run_controller(b: &Built, solve: &mut dyn FnMut(&xisuan_plan::Problem) -> Result<xisuan_plan::Plan, String>) -> anyhow::Result<xisuan_sim::Metrics> {
+    use std::collections::HashMap;
+    use xisuan_control::{Event, Placement, Status};
+    let p = &b.problem;
+    let h0 = p.start_hour;
+    let mut world_at = |h: i64| -> xisuan_plan::Problem {
+        let off = ((h - h0).max(0) as usize).min(p.slots as usize - 1);
+        let slots = (p.slots as usize - off).clamp(1, 168);
+        let mut w = p.clone();
+        w.start_hour = h0 + off as i64;
+        w.slots = slots as u32;
+        for s in &mut w.sites {
+            s.usd_per_kwh = s.usd_per_kwh[off..off + slots].to_vec();
+            s.kg_per_kwh = s.kg_per_kwh[off..off + slots].to_vec();
+        }
+        for v in &mut w.services {
+            for d in &mut v.demand {
+                *d = d[off..off + slots].to_vec();
+            }
+        }
+        w.objective.churn_usd = xisuan_control::DEFAULT_CHURN_USD;
+        w
+    };
+    let start = b.arrivals.iter().map(|a| a.at_h).fold(f64::INFINITY, f64::min).max(h0 as f64).floor();
+    let until = h0 as f64 + p.slots as f64;
+    let (state, log) = xisuan_control::drive(&b.arrivals, start, until, &mut xisuan_control::Drive { world_at: &mut world_at, solve }).map_err(|e| bad(format!("controller: {e}")))?;
+    let mut last: HashMap<&str, &Placement> = HashMap::new();
+    let mut executed: HashMap<&str, &Placement> = HashMap::new();
+    let mut rounds = 0;
+    for e in &log {
+        match e {
+            Event::Planned(r) => {
+                rounds += 1;
+                for pl in &r.placements {
+                    last.insert(pl.job.as_str(), pl);
+                }
+            }
+            Event::JobDispatched { id, .. } => {
+                if let Some(pl) = last.get(id.as_str()) {
+                    executed.insert(id.as_str(), pl);
+                }
+            }
+            _ => {}
+        }
+    }
+    let site_ix: HashMap<&str, usize> = p.sites.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let mut m = xisuan_sim::Metrics {
+        policy: "controller".into(),
+        description: format!("the control plane's own loop (xisuan server's code): hourly rolling-horizon planning rounds ({rounds} here) with churn {} USD per move, dispatch when a job's start (or its data transfer) comes, simulated execution in whole hours", xisuan_control::DEFAULT_CHURN_USD),
+        jobs: state.jobs.len(),
+        completed: 0,
+        unplaceable: 0,
+        unfinished: 0,
+        cost_usd: 0.0,
+        electricity_usd: 0.0,
+        gpu_hour_usd: 0.0,
+        transfer_usd: 0.0,
+        carbon_kg: 0.0,
+        energy_kwh: 0.0,
+        wait_h: Default::default(),
+        queue_h: Default::default(),
+        completion_h: Default::default(),
+        deadline_misses: 0,
+        slo_violation_site_hours: 0,
+        slo_shortfall_gpu_hours: 0.0,
+        bytes_moved: 0.0,
+        jobs_moved: 0,
+        resumes: 0,
+        jobs_past_series_end: 0,
+        capacity_ignored: false,
+        events: log.len() as u64,
+        sites: p.sites.iter().map(|s| xisuan_sim::SiteUse { site: s.id.clone(), jobs: 0, gpu_hours: 0.0, utilisation: 0.0 }).collect(),
+    };
+    let (mut waits, mut completions) = (Vec::new(), Vec::new());
+    for j in state.jobs.values() {
+        if j.status != Status::Completed {
+            m.unfinished += 1;
+            continue;
+        }
+        m.completed += 1;
+        let Some(pl) = executed.get(j.id.as_str()) else { continue };
+        m.cost_usd += pl.cost_usd;
+        m.electricity_usd += pl.electricity_usd;
+        m.transfer_usd += pl.transfer_usd;
+        m.gpu_hour_usd += pl.cost_usd - pl.electricity_usd - pl.transfer_usd;
+        m.carbon_kg += pl.carbon_kg;
+        m.energy_kwh += pl.energy_kwh;
+        if pl.bytes_moved > 0.0 {
+            m.bytes_moved += pl.bytes_moved;
+            m.jobs_moved += 1;
+        }
+        let began = j.history.iter().find(|(_, w)| w == "started").map(|(t, _)| *t).unwrap_or(pl.start_h);
+        let end = j.end_h.unwrap_or(pl.end_h);
+        waits.push(began - j.spec.earliest_h);
+        completions.push(end - j.spec.earliest_h);
+        if j.spec.deadline_h.is_some_and(|d| end > d + 1e-6) {
+            m.deadline_misses += 1;
+        }
+        if let Some(&s) = site_ix.get(pl.site.as_str()) {
+            let u = &mut m.sites[s];
+            u.jobs += 1;
+            u.gpu_hours += j.spec.gpus as f64 * (pl.end_h - pl.start_h).max(0.0);
+        }
+    }
+    for (u, site) in m.sites.iter_mut().zip(&b.world.sites) {
+        let hours = b.params.arrival_hours as f64;
+        u.utilisation = if site.capacity == 0 { 0.0 } else { u.gpu_hours / (site.capacity as f64 * hours) };
+    }
+    m.wait_h = xisuan_sim::Stats::of(waits);
+    m.completion_h = xisuan_sim::Stats::of(completions);
+    Ok(m)
 }

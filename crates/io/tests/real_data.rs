@@ -191,7 +191,7 @@ fn plan_and_simulate_price_a_site_the_same_way() {
     let trace = dir.join("t.csv");
     std::fs::write(&trace, "id,arrival_h,duration_h,gpus\na,0,1,1\n").unwrap();
     let spec = xisuan_io::simulation::SimSpec {
-        trace,
+        trace: Some(trace),
         time_unit: "auto".into(),
         sites: sites.iter().map(|s| s.to_string()).collect(),
         carbon_series: vec![carbon],

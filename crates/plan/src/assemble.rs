@@ -167,6 +167,7 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
                     transfer,
                     energy_kwh: e.kwh,
                     cost_usd: e.usd,
+                    electricity_usd: e.electricity_usd,
                     carbon_kg: e.kg,
                     delay_hours: e.delay_h,
                     missed_deadline: missed,

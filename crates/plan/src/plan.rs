@@ -81,6 +81,8 @@ pub struct JobPlacement {
     pub transfer: Option<TransferPlan>,
     pub energy_kwh: f64,
     pub cost_usd: f64,
+    /// The electricity part of `cost_usd`.
+    pub electricity_usd: f64,
     pub carbon_kg: f64,
     /// Hours the job ends after the earliest it could end anywhere (its earliest start plus
     /// its run time on its fastest accelerator, with no data to move): waiting, moving data

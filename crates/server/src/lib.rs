@@ -52,7 +52,7 @@ impl Default for Config {
             hour_seconds: 3600.0,
             horizon_h: 168,
             plan_budget_s: 1.5,
-            churn_usd: 50.0,
+            churn_usd: xisuan_control::DEFAULT_CHURN_USD,
             control_loop: true,
         }
     }
@@ -372,30 +372,7 @@ async fn step(app: &Arc<App>) -> Result<()> {
     // finishes in (scaled) time.
     let observed: Vec<Event> = {
         let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
-        let s = &k.state;
-        let mut out = Vec::new();
-        for j in s.jobs.values() {
-            match j.status {
-                Status::Dispatched if j.start_h.is_some_and(|t| t <= now) => out.extend(control::started(s, &j.id, now).ok()),
-                Status::Running => {
-                    let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
-                    let started = j.start_h.unwrap_or(now);
-                    // Work done since the last start, on top of what was saved when it started.
-                    let progress = j.spec.hours.min(saved_at_start(j) + (now - started) * speed);
-                    if progress >= j.spec.hours - 1e-9 {
-                        out.extend(control::finished(s, &j.id, now).ok());
-                    } else {
-                        let every = j.spec.checkpoint_every_h.max(1e-6);
-                        let saved = (progress / every).floor() * every;
-                        if saved > j.done_h + 1e-9 {
-                            out.extend(control::checkpointed(s, &j.id, saved, now).ok());
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
+        control::simulated_backend(&k.state, now)
     };
     if !observed.is_empty() {
         let rows = observed.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
@@ -454,11 +431,6 @@ async fn step(app: &Arc<App>) -> Result<()> {
         app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
     }
     Ok(())
-}
-
-/// Work saved when a running job last started (its checkpointed hours at that moment).
-fn saved_at_start(j: &control::JobRecord) -> f64 {
-    j.saved_at_start_h
 }
 
 fn tenant_of(app: &App, e: &Event) -> String {
