@@ -249,6 +249,66 @@ fn tenants_are_isolated_and_quotas_delay_work() {
     assert_eq!(a.delete(&format!("/v1/jobs/{id}")).unwrap()["state"], "cancelled");
 }
 
+/// Reads server-sent events from `/v1/events/stream` until `done` says so (or 60 s pass):
+/// `(id, kind, data)` for each, in order.
+fn read_stream(port: u16, token: &str, last_id: Option<i64>, done: impl Fn(&[(i64, String, Value)]) -> bool) -> Vec<(i64, String, Value)> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let resume = last_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+    write!(tcp, "GET /v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n{resume}\r\n").unwrap();
+    let mut lines = BufReader::new(tcp).lines();
+    let status = lines.next().unwrap().unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    let mut out = Vec::new();
+    let (mut id, mut kind) = (0i64, String::new());
+    let t0 = Instant::now();
+    while !done(&out) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "stream stalled after {out:?}");
+        let line = lines.next().unwrap().unwrap();
+        // Chunked framing: size lines are hex numbers; SSE fields are `name: value`.
+        if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+            id = v.trim().parse().unwrap();
+        } else if let Some(v) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+            kind = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+            out.push((id, kind.clone(), serde_json::from_str(v.trim()).unwrap()));
+        }
+    }
+    out
+}
+
+/// The event stream shows a tenant its own jobs' events as they happen, none of another
+/// tenant's, and resumes after `Last-Event-ID`.
+#[test]
+fn the_event_stream_follows_a_tenants_own_jobs() {
+    let dir = tempdir("stream");
+    let server = Server::start("sqlite:s.db", &dir, &[]);
+    let admin = server.client(Some(ADMIN));
+    let a_token = tenant(&admin, "a", None);
+    let a = server.client(Some(&a_token));
+    let b = server.client(Some(&tenant(&admin, "b", None)));
+    let (_, v) = b.post("/v1/jobs", &job("b-1", 8, 1.0), None).unwrap();
+    let b_id = v["id"].as_str().unwrap().to_string();
+    let (_, v) = a.post("/v1/jobs", &job("a-1", 8, 1.0), None).unwrap();
+    let a_id = v["id"].as_str().unwrap().to_string();
+    // Half an hour of server time per second: the job is planned, dispatched, runs, completes.
+    let seen = read_stream(server.port, &a_token, None, |evs| evs.iter().any(|e| e.1 == "job_finished"));
+    assert!(seen.iter().all(|e| e.2["job"] == a_id.as_str()), "{seen:#?}");
+    assert!(!seen.iter().any(|e| e.2.to_string().contains(&b_id)), "tenant A saw B's job: {seen:#?}");
+    let kinds: Vec<&str> = seen.iter().map(|e| e.1.as_str()).collect();
+    for k in ["job_submitted", "job_dispatched", "job_started", "job_finished"] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "ids increase");
+    // Resuming after the first event gives the rest, starting with the second.
+    let rest = read_stream(server.port, &a_token, Some(seen[0].0), |evs| evs.len() >= seen.len() - 1);
+    assert_eq!(rest[0].0, seen[1].0);
+    // A bad Last-Event-ID is a 400 naming the header.
+    let err = a.get("/v1/events/stream?after=x").unwrap_err().to_string();
+    assert!(err.contains("HTTP 400") && err.contains("after"), "{err}");
+}
+
 #[test]
 fn bad_requests_are_4xx_naming_the_field() {
     let dir = tempdir("bad");

@@ -341,7 +341,7 @@ pub struct Estimate {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "xisuan control plane", description = "Submit training jobs, follow their plans and states, read the sites, metrics and estimates. Authenticate with `Authorization: Bearer TOKEN`."),
-    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, get_plan, list_sites, site_down, site_up, list_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
+    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
     components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, Submitted, JobView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
     modifiers(&Security)
 )]
@@ -367,6 +367,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/sites/{id}/down", post(site_down))
         .route("/v1/sites/{id}/up", post(site_up))
         .route("/v1/events", get(list_events))
+        .route("/v1/events/stream", get(stream_events))
         .route("/v1/estimate/train", post(estimate_train))
         .route("/v1/estimate/serve", post(estimate_serve))
         .route("/v1/estimate/choose", post(estimate_choose))
@@ -618,23 +619,89 @@ async fn list_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page
     let mut events = Vec::new();
     let mut next = None;
     for (seq, body) in rows {
-        let Ok(e) = serde_json::from_str::<control::Event>(&body) else { continue };
-        let job = e.job().map(str::to_string);
-        let mine = t.admin || job.as_ref().is_some_and(|j| known.state.jobs.get(j).is_some_and(|r| r.tenant == t.id));
-        if !mine {
-            continue;
-        }
+        let Some(view) = event_view(&known.state, &t, seq, &body) else { continue };
         if events.len() == limit {
             next = Some((seq - 1).to_string());
             break;
         }
+        events.push(view?);
+    }
+    Ok(Json(EventList { events, next }))
+}
+
+/// A stored event as the caller may see it: their own jobs' events (every event for the
+/// admin), without token hashes. `None` when it is not theirs or not an event.
+fn event_view(state: &control::State, t: &Tenant, seq: i64, body: &str) -> Option<ApiResult<EventView>> {
+    let e = serde_json::from_str::<control::Event>(body).ok()?;
+    let job = e.job().map(str::to_string);
+    let mine = t.admin || job.as_ref().is_some_and(|j| state.jobs.get(j).is_some_and(|r| r.tenant == t.id));
+    if !mine {
+        return None;
+    }
+    Some((|| {
         let mut value = serde_json::to_value(&e).map_err(ApiError::internal)?;
         if let Some(obj) = value.as_object_mut() {
             obj.remove("token_sha256");
         }
-        events.push(EventView { seq, kind: e.kind().into(), job, body: value });
-    }
-    Ok(Json(EventList { events, next }))
+        Ok(EventView { seq, kind: e.kind().into(), job, body: value })
+    })())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StreamQuery {
+    /// Start after this event sequence number (default: the `Last-Event-ID` header, else 0,
+    /// the whole log, then what follows).
+    pub after: Option<String>,
+}
+
+/// The event log as it grows, as server-sent events: `id` is the sequence number, `event` the
+/// kind, `data` the same JSON as one entry of `GET /v1/events`. Reconnecting with
+/// `Last-Event-ID` resumes where the stream stopped. Events written by any replica appear (the
+/// stream reads the shared log), within about a quarter of a second.
+#[utoipa::path(get, path = "/v1/events/stream", params(StreamQuery), security(("bearer" = [])),
+    responses((status = 200, content_type = "text/event-stream", description = "server-sent events, one per event, until the client disconnects"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn stream_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(q): Q<StreamQuery>) -> ApiResult<Response> {
+    use axum::response::sse::{Event as Sse, KeepAlive};
+    let t = caller(&app, &headers)?;
+    let (field, text) = match (&q.after, headers.get("last-event-id")) {
+        (Some(a), _) => ("after", a.clone()),
+        (None, Some(h)) => ("Last-Event-ID", h.to_str().unwrap_or("?").to_string()),
+        (None, None) => ("after", "0".to_string()),
+    };
+    let after: i64 = text.trim().parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(|| ApiError::bad_request(Some(field), format!("`{text}` is not an event sequence number")))?;
+    let stream = futures_util::stream::unfold((app, t, after, std::collections::VecDeque::new()), |(app, t, mut after, mut ready)| async move {
+        loop {
+            if let Some(e) = ready.pop_front() {
+                return Some((Ok::<_, std::convert::Infallible>(e), (app, t, after, ready)));
+            }
+            // The log is the source (every replica writes to it); the state, caught up first,
+            // says whose each job is.
+            let rows = match app.store.since(after, 1000).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    eprintln!("xisuan server: event stream: {e:#}");
+                    return None;
+                }
+            };
+            if rows.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                continue;
+            }
+            if let Err(e) = app.sync().await {
+                eprintln!("xisuan server: event stream: {e:#}");
+                return None;
+            }
+            let known = app.known.read().ok()?;
+            for (seq, body) in rows {
+                after = seq;
+                if let Some(Ok(v)) = event_view(&known.state, &t, seq, &body) {
+                    let data = serde_json::to_string(&v).ok()?;
+                    ready.push_back(Sse::default().id(seq.to_string()).event(v.kind.clone()).data(data));
+                }
+            }
+        }
+    });
+    Ok(axum::response::Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
 
 fn estimate_error(e: xisuan_estimate::InputError) -> ApiError {
