@@ -68,11 +68,11 @@ enum Command {
     /// Run the control plane: accept work over HTTP, record every event (SQLite or
     /// PostgreSQL), plan and re-plan it, dispatch it, and serve metrics and OpenAPI.
     Server(server::ServerArgs),
-    /// Submit the [[jobs]] of a TOML file to a server.
+    /// Submit the [[jobs]] and [[services]] of a TOML file to a server.
     Submit(server::SubmitArgs),
-    /// List your jobs on a server, with their states, sites and reasons.
+    /// List your jobs and services on a server.
     Jobs(server::JobsArgs),
-    /// Cancel one of your jobs on a server.
+    /// Cancel one of your jobs, or stop one of your services, on a server.
     Cancel(server::CancelArgs),
 }
 

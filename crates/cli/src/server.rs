@@ -91,21 +91,30 @@ impl Remote {
 }
 
 #[derive(Args)]
-#[command(after_help = "The file holds [[jobs]] entries as in a scenario file (a scenario file works: its
-other tables are ignored); times are hours from now. Example:
+#[command(after_help = "The file holds [[jobs]] and [[services]] entries as in a scenario file (a scenario
+file works: its other tables are ignored); times are hours from now. Example:
   [[jobs]]
   id = \"finetune-7b\"
   accelerators = [\"h800\"]
   gpus = 64
   hours = 12
   data_site = \"edwc-yrd\"
-  deadline_hour = 48")]
+  deadline_hour = 48
+
+  [[services]]
+  id = \"chat-yrd\"
+  accelerator = \"h20\"
+  gpus_per_replica = 8
+  replica_rps = 6.0
+  slo_ms = 10
+  demand = [{ city = \"Shanghai\", peak_rps = 600 }]")]
 pub struct SubmitArgs {
-    /// TOML file with [[jobs]] entries.
+    /// TOML file with [[jobs]] and/or [[services]] entries.
     file: PathBuf,
     #[command(flatten)]
     remote: Remote,
-    /// Idempotency key prefix: job N is sent with KEY-N, so a retried command adds nothing.
+    /// Idempotency key prefix: job N is sent with KEY-job-N (service N with KEY-service-N), so
+    /// a retried command adds nothing.
     #[arg(long)]
     key: Option<String>,
     /// Print the server's answers as JSON.
@@ -116,22 +125,46 @@ pub struct SubmitArgs {
 pub fn submit(a: &SubmitArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&a.file).map_err(|e| BadInput(format!("{}: cannot read: {e}", a.file.display())))?;
     let doc: toml::Value = toml::from_str(&text).map_err(|e| BadInput(format!("{}: {}", a.file.display(), e.message())))?;
-    let jobs = doc.get("jobs").and_then(|j| j.as_array()).ok_or_else(|| BadInput(format!("{}: no [[jobs]] entries", a.file.display())))?;
+    let entries = |key: &str| doc.get(key).and_then(|j| j.as_array()).cloned().unwrap_or_default();
+    let (jobs, services) = (entries("jobs"), entries("services"));
+    if jobs.is_empty() && services.is_empty() {
+        return Err(BadInput(format!("{}: no [[jobs]] or [[services]] entries", a.file.display())).into());
+    }
     let client = a.remote.client();
     let mut out = Vec::new();
-    let mut t = Table::new(&["job", "id", "state"]);
-    for (i, j) in jobs.iter().enumerate() {
-        let body: Value = serde_json::to_value(j)?;
-        let key = a.key.as_ref().map(|k| format!("{k}-{i}"));
-        let (status, v) = client.post("/v1/jobs", &body, key.as_deref()).map_err(|e| anyhow::anyhow!("{}: jobs[{i}]: {e:#}", a.file.display()))?;
-        let name = j.get("id").and_then(|x| x.as_str()).unwrap_or("-").to_string();
-        t.row(vec![name, v["id"].as_str().unwrap_or("").into(), format!("{}{}", v["state"].as_str().unwrap_or(""), if status == 200 { " (submitted before)" } else { "" })]);
-        out.push(v);
+    let mut t = Table::new(&["kind", "name", "id", "state"]);
+    for (kind, path, list) in [("job", "/v1/jobs", &jobs), ("service", "/v1/services", &services)] {
+        for (i, j) in list.iter().enumerate() {
+            let body: Value = serde_json::to_value(j)?;
+            let key = a.key.as_ref().map(|k| format!("{k}-{kind}-{i}"));
+            let (status, v) = client.post(path, &body, key.as_deref()).map_err(|e| anyhow::anyhow!("{}: {kind}s[{i}]: {e:#}", a.file.display()))?;
+            let name = j.get("id").and_then(|x| x.as_str()).unwrap_or("-").to_string();
+            t.row(vec![kind.into(), name, v["id"].as_str().unwrap_or("").into(), format!("{}{}", v["state"].as_str().unwrap_or(""), if status == 200 { " (submitted before)" } else { "" })]);
+            out.push(v);
+        }
     }
     if a.json {
         crate::emit(&format!("{}\n", serde_json::to_string_pretty(&out)?))
     } else {
-        crate::emit(&format!("Submitted {} job(s):\n{}", out.len(), t.render()))
+        crate::emit(&format!("Submitted {} job(s) and {} service(s):\n{}", jobs.len(), services.len(), t.render()))
+    }
+}
+
+/// Every page of a listing.
+fn all_pages(client: &Client, path: &str, key: &str) -> anyhow::Result<Vec<Value>> {
+    let mut all: Vec<Value> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let url = match &after {
+            None => format!("{path}?limit=1000"),
+            Some(x) => format!("{path}?limit=1000&after={x}"),
+        };
+        let v = client.get(&url)?;
+        all.extend(v[key].as_array().cloned().unwrap_or_default());
+        match v["next"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => return Ok(all),
+        }
     }
 }
 
@@ -145,22 +178,10 @@ pub struct JobsArgs {
 
 pub fn jobs(a: &JobsArgs) -> anyhow::Result<()> {
     let client = a.remote.client();
-    let mut all: Vec<Value> = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let path = match &after {
-            None => "/v1/jobs?limit=1000".to_string(),
-            Some(x) => format!("/v1/jobs?limit=1000&after={x}"),
-        };
-        let v = client.get(&path)?;
-        all.extend(v["jobs"].as_array().cloned().unwrap_or_default());
-        match v["next"].as_str() {
-            Some(n) => after = Some(n.to_string()),
-            None => break,
-        }
-    }
+    let all = all_pages(&client, "/v1/jobs", "jobs")?;
+    let services = all_pages(&client, "/v1/services", "services")?;
     if a.json {
-        return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&all)?));
+        return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&serde_json::json!({ "jobs": all, "services": services }))?));
     }
     let mut t = Table::new(&["id", "name", "state", "accelerators", "site", "start (UTC)", "done/hours", "why (first reason)"]);
     for j in &all {
@@ -176,19 +197,38 @@ pub fn jobs(a: &JobsArgs) -> anyhow::Result<()> {
             j["reasons"].get(0).and_then(|r| r.as_str()).unwrap_or("").chars().take(60).collect(),
         ]);
     }
-    crate::emit(&format!("{} job(s)\n{}", all.len(), t.render()))
+    let mut text = format!("{} job(s)\n{}", all.len(), t.render());
+    if !services.is_empty() {
+        let mut t = Table::new(&["id", "name", "state", "replicas now (site: replicas x accelerators)", "unmet (rps*h)", "cost over horizon (USD)"]);
+        for v in &services {
+            let per = v["gpus_per_replica"].as_u64().unwrap_or(0);
+            let acc = v["accelerator"].as_str().unwrap_or("");
+            let where_: Vec<String> = v["replicas"].as_array().cloned().unwrap_or_default().iter().map(|r| format!("{}: {} x {per} {acc}", r["site"].as_str().unwrap_or(""), r["replicas"])).collect();
+            t.row(vec![
+                v["id"].as_str().unwrap_or("").into(),
+                v["name"].as_str().unwrap_or("-").into(),
+                v["state"].as_str().unwrap_or("").into(),
+                if where_.is_empty() { "-".into() } else { where_.join(", ") },
+                v["unmet_rps_hours"].as_f64().map(human).unwrap_or_else(|| "-".into()),
+                v["cost_usd"].as_f64().map(human).unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        text.push_str(&format!("\n{} service(s)\n{}", services.len(), t.render()));
+    }
+    crate::emit(&text)
 }
 
 #[derive(Args)]
 pub struct CancelArgs {
-    /// The job's id (as `xisuan jobs` shows it).
+    /// The job's or service's id (as `xisuan jobs` shows it).
     id: String,
     #[command(flatten)]
     remote: Remote,
 }
 
 pub fn cancel(a: &CancelArgs) -> anyhow::Result<()> {
-    let v = a.remote.client().delete(&format!("/v1/jobs/{}", a.id))?;
+    let kind = if a.id.starts_with("svc-") { "services" } else { "jobs" };
+    let v = a.remote.client().delete(&format!("/v1/{kind}/{}", a.id))?;
     crate::emit(&format!("{} {}\n", v["id"].as_str().unwrap_or(&a.id), v["state"].as_str().unwrap_or("")))
 }
 
@@ -208,6 +248,21 @@ pub fn remote_plan_with(client: &Client, json: bool) -> anyhow::Result<()> {
         t.row(vec![p["job"].as_str().unwrap_or("").into(), p["site"].as_str().unwrap_or("").into(), p["accelerator"].as_str().unwrap_or("").into(), h("start_h"), h("end_h"), human(p["cost_usd"].as_f64().unwrap_or(0.0)), human(p["carbon_kg"].as_f64().unwrap_or(0.0))]);
     }
     out.push_str(&t.render());
+    let services = v["services"].as_array().cloned().unwrap_or_default();
+    if !services.is_empty() {
+        let mut t = Table::new(&["service", "replicas now (site: replicas)", "unmet (rps*h)", "cost USD", "kgCO2e"]);
+        for s in &services {
+            let where_: Vec<String> = s["replicas"].as_array().cloned().unwrap_or_default().iter().map(|r| format!("{}: {}", r["site"].as_str().unwrap_or(""), r["replicas"])).collect();
+            t.row(vec![
+                s["service"].as_str().unwrap_or("").into(),
+                if where_.is_empty() { "-".into() } else { where_.join(", ") },
+                human(s["unmet_rps_hours"].as_f64().unwrap_or(0.0)),
+                human(s["cost_usd"].as_f64().unwrap_or(0.0)),
+                human(s["carbon_kg"].as_f64().unwrap_or(0.0)),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
     for u in v["unplaced"].as_array().into_iter().flatten() {
         outln!(out, "unplaced {}: {}", u["job"].as_str().unwrap_or(""), u["reasons"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")).unwrap_or_default());
     }

@@ -309,6 +309,71 @@ fn the_event_stream_follows_a_tenants_own_jobs() {
     assert!(err.contains("HTTP 400") && err.contains("after"), "{err}");
 }
 
+/// A service submitted over the API gets replicas every hour at a site within its latency
+/// objective, with the reasons for the others; another tenant cannot see or stop it; bad
+/// fields are 400s naming them; stopping it frees its replicas.
+#[test]
+fn services_are_planned_near_their_users_and_isolated() {
+    let dir = tempdir("services");
+    let server = Server::start("sqlite:v.db", &dir, &[]);
+    let admin = server.client(Some(ADMIN));
+    let a = server.client(Some(&tenant(&admin, "a", None)));
+    let b = server.client(Some(&tenant(&admin, "b", None)));
+    let body = json!({"id": "chat", "accelerator": "h20", "gpus_per_replica": 8, "replica_rps": 6.0, "slo_ms": 10,
+                      "demand": [{"city": "Shanghai", "peak_rps": 300}, {"city": "Hangzhou", "peak_rps": 100}]});
+    let (status, v) = a.post("/v1/services", &body, Some("svc-key")).unwrap();
+    assert_eq!(status, 201);
+    let id = v["id"].as_str().unwrap().to_string();
+    // A retry with the same key is the same service.
+    let (status, again) = a.post("/v1/services", &body, Some("svc-key")).unwrap();
+    assert_eq!((status, again["id"].as_str().unwrap()), (200, id.as_str()));
+    let t0 = Instant::now();
+    let v = loop {
+        let v = a.get(&format!("/v1/services/{id}")).unwrap();
+        if !v["replicas"].as_array().unwrap().is_empty() {
+            break v;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "never planned: {v:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Only the Yangtze River Delta hub is within 10 ms of Shanghai and Hangzhou; enough
+    // replicas for the hour's demand (at most the 400 rps peak / 6 rps each).
+    let replicas = v["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 1, "{v:#}");
+    assert_eq!(replicas[0]["site"], "edwc-yrd");
+    let n = replicas[0]["replicas"].as_u64().unwrap();
+    assert!((1..=67).contains(&n), "{n} replicas");
+    assert_eq!(v["unmet_rps_hours"], 0.0);
+    assert!(v["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("SLO")), "{v:#}");
+    // Tenant B sees nothing of it.
+    assert!(b.get(&format!("/v1/services/{id}")).unwrap_err().to_string().contains("HTTP 404"));
+    assert!(b.delete(&format!("/v1/services/{id}")).unwrap_err().to_string().contains("HTTP 404"));
+    assert_eq!(b.get("/v1/services").unwrap()["services"].as_array().unwrap().len(), 0);
+    // Bad fields name themselves.
+    for (patch, field) in [
+        (json!({"replica_rps": -1}), "replica_rps"),
+        (json!({"demand": [{"city": "Atlantis", "peak_rps": 1}]}), "demand[0].city"),
+        (json!({"demand": [{"city": "Shanghai", "peak_rps": 1e300}]}), "demand[0].peak_rps"),
+        (json!({"accelerator": "h9000"}), "accelerator"),
+        (json!({"gpus_per_replica": 0}), "gpus_per_replica"),
+    ] {
+        let mut bad = body.clone();
+        for (k, x) in patch.as_object().unwrap() {
+            bad[k] = x.clone();
+        }
+        let err = a.post("/v1/services", &bad, None).unwrap_err().to_string();
+        assert!(err.contains("HTTP 400") && err.contains(&format!("(field `{field}`)")), "{field}: {err}");
+    }
+    // The metrics count its replicas; stopping it frees them at the next round.
+    let metrics = ureq_text(&format!("{}/metrics", server.url()));
+    assert!(metrics.contains("xisuan_services{state=\"active\"} 1"), "{metrics}");
+    assert_eq!(a.delete(&format!("/v1/services/{id}")).unwrap()["state"], "cancelled");
+    let v = a.get(&format!("/v1/services/{id}")).unwrap();
+    assert_eq!(v["state"], "cancelled");
+    assert!(v["replicas"].as_array().unwrap().is_empty());
+    assert!(a.delete(&format!("/v1/services/{id}")).unwrap_err().to_string().contains("HTTP 409"));
+}
+
 #[test]
 fn bad_requests_are_4xx_naming_the_field() {
     let dir = tempdir("bad");

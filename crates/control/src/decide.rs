@@ -10,11 +10,11 @@ use xisuan_plan::{AcceleratorOption, Job, Plan, Problem};
 /// Why a command cannot be carried out.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Rejection {
-    /// No such job, or not one the caller may see.
-    #[error("no job {0}")]
+    /// No such job or service, or not one the caller may see.
+    #[error("no job or service {0}")]
     NotFound(String),
     /// The job's state does not allow it.
-    #[error("job {id} is {status}: {what}")]
+    #[error("{id} is {status}: {what}")]
     Illegal { id: String, status: &'static str, what: String },
     #[error("{0}")]
     Invalid(String),
@@ -207,6 +207,14 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
             previous,
         });
     }
+    crate::service::add_services(&mut p, state.active_services().map(|v| (v.id.as_str(), &v.spec)));
+    if let Some(down) = (!state.sites_down.is_empty()).then_some(&state.sites_down) {
+        // Services stay off sites that are down.
+        for v in p.services.iter_mut().filter(|v| state.services.contains_key(&v.id)) {
+            let allowed: Vec<usize> = v.allowed_sites.clone().unwrap_or_else(|| (0..p.sites.len()).collect()).into_iter().filter(|&s| !down.contains(&p.sites[s].id)).collect();
+            v.allowed_sites = Some(allowed);
+        }
+    }
     p.validate().map_err(|e| format!("planning problem: {e}"))?;
     let plan = solve(&p)?;
     let (run_now_cost, run_now_carbon) = if input.baseline {
@@ -242,6 +250,25 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
     for u in plan.unplaced.iter().filter(|u| !pinned.contains(&u.job)) {
         unplaced.push(Unplaced { job: u.job.clone(), reasons: words(&u.reasons) });
     }
+    let services = plan
+        .services
+        .iter()
+        .filter(|sp| state.services.contains_key(&sp.service))
+        .map(|sp| {
+            let mut now_replicas: BTreeMap<String, u32> = BTreeMap::new();
+            for slot in sp.slots.iter().filter(|x| x.slot == 0 && x.replicas > 0) {
+                *now_replicas.entry(slot.site.clone()).or_default() += slot.replicas;
+            }
+            crate::service::ServiceRound {
+                service: sp.service.clone(),
+                replicas: now_replicas.into_iter().collect(),
+                cost_usd: sp.cost_usd,
+                carbon_kg: sp.carbon_kg,
+                unmet_rps_hours: sp.unmet_rps_hours,
+                reasons: words(&sp.rejected),
+            }
+        })
+        .collect();
     let round = Round {
         round: state.rounds + 1,
         at_h: now,
@@ -255,6 +282,7 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         run_now_carbon_kg: run_now_carbon,
         placements,
         unplaced,
+        services,
         seconds: 0.0,
     };
     // Work whose start has come is dispatched now.
@@ -361,9 +389,7 @@ pub fn drive(arrivals: &[Arrival], start_h: f64, until_h: f64, d: &mut Drive) ->
         for e in simulated_backend(&state, t) {
             push(&mut state, &mut log, e);
         }
-        let waiting = state.jobs.values().any(|j| matches!(j.status, Status::Pending | Status::Planned));
-        let new_hour = state.last_round.as_ref().map(|r| r.at_h.floor()) != Some(t.floor());
-        if waiting && (state.dirty || new_hour) {
+        if state.wants_round(t) {
             let world = (d.world_at)(t.floor() as i64);
             for e in plan_round(&state, &RoundInput { world: &world, now_h: t, baseline: false }, d.solve)? {
                 push(&mut state, &mut log, e);

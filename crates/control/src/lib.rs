@@ -13,12 +13,17 @@
 //! in, and nothing here reads a clock, a file or a database: the server drives this crate with
 //! the wall clock, the simulator with simulated time, and tests with a hand-set clock.
 //!
+//! Services (inference with hourly demand and a latency objective) are active until stopped;
+//! every round re-plans their replicas, and the round's first hour is what runs.
+//!
 //! Job states: pending → planned → dispatched → running → completed; a failure, a preemption
 //! or its site going down sends dispatched or running work back to pending with the work done
 //! up to its last checkpoint; cancelled from any state but completed.
 
 mod decide;
+mod service;
 mod state;
 
 pub use decide::*;
+pub use service::*;
 pub use state::*;

@@ -1,5 +1,6 @@
 //! The state, its events, and `State::apply`.
 
+use crate::service::{ServiceRecord, ServiceRound, ServiceSpec, ServiceStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -116,6 +117,9 @@ pub struct Round {
     pub run_now_carbon_kg: Option<f64>,
     pub placements: Vec<Placement>,
     pub unplaced: Vec<Unplaced>,
+    /// The submitted services, re-planned every round.
+    #[serde(default)]
+    pub services: Vec<ServiceRound>,
     /// Wall time of the round, filled in by the edge (which has the clock).
     pub seconds: f64,
 }
@@ -136,6 +140,8 @@ pub enum Event {
     JobFailed { id: String, reason: String, at_h: f64 },
     SiteDown { site: String, reason: String, at_h: f64 },
     SiteUp { site: String, at_h: f64 },
+    ServiceSubmitted { id: String, tenant: String, spec: ServiceSpec, at_h: f64 },
+    ServiceCancelled { id: String, at_h: f64 },
 }
 
 impl Event {
@@ -152,6 +158,15 @@ impl Event {
             Event::JobFailed { .. } => "job_failed",
             Event::SiteDown { .. } => "site_down",
             Event::SiteUp { .. } => "site_up",
+            Event::ServiceSubmitted { .. } => "service_submitted",
+            Event::ServiceCancelled { .. } => "service_cancelled",
+        }
+    }
+    /// The service an event is about, if any.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Event::ServiceSubmitted { id, .. } | Event::ServiceCancelled { id, .. } => Some(id),
+            _ => None,
         }
     }
     /// The job an event is about, if any.
@@ -219,6 +234,8 @@ impl JobRecord {
 pub struct State {
     pub tenants: BTreeMap<String, Tenant>,
     pub jobs: BTreeMap<String, JobRecord>,
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceRecord>,
     pub sites_down: BTreeSet<String>,
     /// The latest planning round.
     pub last_round: Option<Round>,
@@ -300,6 +317,22 @@ impl State {
                         }
                     }
                 }
+                for r in &round.services {
+                    if let Some(v) = self.services.get_mut(&r.service) {
+                        if v.status == ServiceStatus::Active {
+                            let before = v.latest.as_ref().map(|l| l.replicas.clone());
+                            if before.as_ref() != Some(&r.replicas) {
+                                let words: Vec<String> = r.replicas.iter().map(|(s, n)| format!("{n} at {s}")).collect();
+                                v.history.push((round.at_h, format!("replicas: {} (round {})", if words.is_empty() { "none".into() } else { words.join(", ") }, round.round)));
+                                // A long-running service keeps its latest changes, not all of them.
+                                if v.history.len() > 200 {
+                                    v.history.drain(1..v.history.len() - 199);
+                                }
+                            }
+                            v.latest = Some(r.clone());
+                        }
+                    }
+                }
                 self.last_round = Some(round.clone());
                 self.dirty = false;
             }
@@ -362,6 +395,22 @@ impl State {
                 self.sites_down.remove(site);
                 self.dirty = true;
             }
+            Event::ServiceSubmitted { id, tenant, spec, at_h } => {
+                self.submissions += 1;
+                self.dirty = true;
+                self.services.insert(
+                    id.clone(),
+                    ServiceRecord { id: id.clone(), tenant: tenant.clone(), spec: spec.clone(), status: ServiceStatus::Active, submitted_h: *at_h, latest: None, history: vec![(*at_h, "submitted".into())] },
+                );
+            }
+            Event::ServiceCancelled { id, at_h } => {
+                if let Some(v) = self.services.get_mut(id) {
+                    v.status = ServiceStatus::Cancelled;
+                    v.latest = None;
+                    v.history.push((*at_h, "stopped".into()));
+                    self.dirty = true;
+                }
+            }
         }
     }
 
@@ -374,9 +423,28 @@ impl State {
         out
     }
 
-    /// Accelerators held now (dispatched or running work).
+    /// Accelerators held now (dispatched or running work, and services' replicas).
     pub fn gpus_busy(&self) -> u64 {
-        self.jobs.values().filter(|j| j.status.holds_capacity()).map(|j| j.spec.gpus as u64).sum()
+        let jobs: u64 = self.jobs.values().filter(|j| j.status.holds_capacity()).map(|j| j.spec.gpus as u64).sum();
+        let services: u64 = self
+            .services
+            .values()
+            .filter_map(|v| v.latest.as_ref().map(|l| l.replicas.iter().map(|r| r.1 as u64).sum::<u64>() * v.spec.gpus_per_replica as u64))
+            .sum();
+        jobs + services
+    }
+
+    /// Active services.
+    pub fn active_services(&self) -> impl Iterator<Item = &ServiceRecord> {
+        self.services.values().filter(|v| v.status == ServiceStatus::Active)
+    }
+
+    /// Whether a planning round is due: work waits (pending or planned jobs, or active
+    /// services), and something changed or a new hour began since the last round.
+    pub fn wants_round(&self, now_h: f64) -> bool {
+        let waiting = self.jobs.values().any(|j| matches!(j.status, Status::Pending | Status::Planned)) || self.active_services().next().is_some();
+        let new_hour = self.last_round.as_ref().map(|r| r.at_h.floor()) != Some(now_h.floor());
+        waiting && (self.dirty || new_hour)
     }
 
     /// The tenant holding a token (by its SHA-256, hex).

@@ -239,12 +239,9 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// Daily demand curve: share of the peak by local hour. Consumer traffic peaks in the evening
-/// and bottoms out before dawn; the curve is a cosine with its peak at 21:00 and a trough of 30%
-/// of the peak at 09:00 (an assumption to replace with measured demand where you have it).
-pub fn diurnal(local_hour: f64) -> f64 {
-    0.65 + 0.35 * ((local_hour - 21.0) / 24.0 * std::f64::consts::TAU).cos()
-}
+/// The daily demand curve (defined with the planner's types, so the control plane uses the
+/// same one).
+pub use xisuan_plan::diurnal;
 
 /// Reads the files a scenario names (its overlay and series). `from_text_with` takes one so
 /// that tests and the fuzzer can serve files from memory.

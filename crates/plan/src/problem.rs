@@ -85,6 +85,13 @@ pub struct Region {
     pub lon: f64,
 }
 
+/// Daily demand curve: share of the peak by local hour. Consumer traffic peaks in the evening
+/// and bottoms out before dawn; the curve is a cosine with its peak at 21:00 and a trough of 30%
+/// of the peak at 09:00 (an assumption to replace with measured demand where you have it).
+pub fn diurnal(local_hour: f64) -> f64 {
+    0.65 + 0.35 * ((local_hour - 21.0) / 24.0 * std::f64::consts::TAU).cos()
+}
+
 /// An inference service with hourly demand from user regions and a latency objective.
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {

@@ -3,7 +3,7 @@
 //! request into a command for the controller, append the resulting event to the store, and
 //! answer from the state. Errors are JSON naming the field; the caller's mistakes are 4xx.
 
-use crate::jobs::{to_spec, JobRequest};
+use crate::jobs::{to_service_spec, to_spec, DemandRequest, JobRequest, ServiceRequest};
 use crate::App;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
@@ -210,6 +210,77 @@ impl JobView {
     }
 }
 
+/// Peak demand from one city.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemandView {
+    pub city: String,
+    /// Requests per second at the daily peak.
+    pub peak_rps: f64,
+    pub utc_offset_hours: f64,
+}
+
+/// Replicas at one site.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplicasView {
+    pub site: String,
+    pub replicas: u32,
+}
+
+/// A service as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceView {
+    pub id: String,
+    pub name: Option<String>,
+    pub tenant: String,
+    /// active or cancelled.
+    pub state: String,
+    pub accelerator: String,
+    pub gpus_per_replica: u32,
+    pub replica_rps: f64,
+    pub slo_ms: f64,
+    /// Peak requests per second by city.
+    pub demand: Vec<DemandView>,
+    /// Replicas running this hour, by site, from the latest planning round.
+    pub replicas: Vec<ReplicasView>,
+    /// Over the latest round's horizon: cost, USD; carbon, kgCO2e; demand not served within
+    /// the latency objective, rps·h.
+    pub cost_usd: Option<f64>,
+    pub carbon_kg: Option<f64>,
+    pub unmet_rps_hours: Option<f64>,
+    pub reasons: Vec<String>,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl ServiceView {
+    fn of(v: &control::ServiceRecord) -> ServiceView {
+        let l = v.latest.as_ref();
+        ServiceView {
+            id: v.id.clone(),
+            name: v.spec.name.clone(),
+            tenant: v.tenant.clone(),
+            state: v.status.name().into(),
+            accelerator: v.spec.accelerator.clone(),
+            gpus_per_replica: v.spec.gpus_per_replica,
+            replica_rps: v.spec.replica_rps,
+            slo_ms: v.spec.slo_ms,
+            demand: v.spec.demand.iter().map(|d| DemandView { city: d.region.clone(), peak_rps: d.peak_rps, utc_offset_hours: d.utc_offset_h }).collect(),
+            replicas: l.map(|l| l.replicas.iter().map(|(site, n)| ReplicasView { site: site.clone(), replicas: *n }).collect()).unwrap_or_default(),
+            cost_usd: l.map(|l| l.cost_usd),
+            carbon_kg: l.map(|l| l.carbon_kg),
+            unmet_rps_hours: l.map(|l| l.unmet_rps_hours),
+            reasons: l.map(|l| l.reasons.clone()).unwrap_or_default(),
+            history: v.history.iter().map(|(at_h, what)| HistoryEntry { at_h: *at_h, what: what.clone() }).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceList {
+    pub services: Vec<ServiceView>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<String>,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct Page {
     /// Return items after this one (a job id, or an event sequence number).
@@ -238,6 +309,16 @@ pub struct PlacementView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct ServicePlanView {
+    pub service: String,
+    pub replicas: Vec<ReplicasView>,
+    pub cost_usd: f64,
+    pub carbon_kg: f64,
+    pub unmet_rps_hours: f64,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UnplacedView {
     pub job: String,
     pub reasons: Vec<String>,
@@ -259,6 +340,9 @@ pub struct PlanView {
     pub seconds: f64,
     pub placements: Vec<PlacementView>,
     pub unplaced: Vec<UnplacedView>,
+    /// The caller's services (all for the admin): replicas by site this hour, and cost, carbon
+    /// and unmet demand over the round's horizon.
+    pub services: Vec<ServicePlanView>,
     /// How the current hour maps onto the hourly series, and other notes.
     pub notes: Vec<String>,
 }
@@ -340,9 +424,9 @@ pub struct Estimate {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "xisuan control plane", description = "Submit training jobs, follow their plans and states, read the sites, metrics and estimates. Authenticate with `Authorization: Bearer TOKEN`."),
-    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
-    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, Submitted, JobView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
+    info(title = "xisuan control plane", description = "Submit training jobs and inference services, follow their plans and states, read the sites, metrics and estimates. Authenticate with `Authorization: Bearer TOKEN`."),
+    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, submit_service, list_services, get_service, cancel_service, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
+    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, ServiceRequest, DemandRequest, ServiceView, ServiceList, ReplicasView, DemandView, ServicePlanView, Submitted, JobView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
     modifiers(&Security)
 )]
 pub struct Doc;
@@ -362,6 +446,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/tenants", post(create_tenant))
         .route("/v1/jobs", post(submit_job).get(list_jobs))
         .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
+        .route("/v1/services", post(submit_service).get(list_services))
+        .route("/v1/services/{id}", get(get_service).delete(cancel_service))
         .route("/v1/plan", get(get_plan))
         .route("/v1/sites", get(list_sites))
         .route("/v1/sites/{id}/down", post(site_down))
@@ -485,6 +571,86 @@ async fn cancel_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): 
     Ok(Json(Submitted { id, state: Status::Cancelled.name().into() }))
 }
 
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let k = v.to_str().map_err(|_| ApiError::bad_request(Some("Idempotency-Key"), "must be visible ASCII"))?;
+            xisuan_model::limits::id(k).map_err(|m| ApiError::bad_request(Some("Idempotency-Key"), m))?;
+            Ok(Some(k.to_string()))
+        }
+    }
+}
+
+/// Submits an inference service: replicas are planned every hour near its users, within its
+/// latency objective. A retry with the same `Idempotency-Key` returns the first one's id.
+#[utoipa::path(post, path = "/v1/services", request_body = ServiceRequest, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission")),
+    responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn submit_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<ServiceRequest>) -> ApiResult<(StatusCode, Json<Submitted>)> {
+    let t = caller(&app, &headers)?;
+    let key = idempotency_key(&headers)?;
+    let now = app.clock.now_h();
+    let sites = app.sites_now(now).map_err(ApiError::internal)?;
+    let spec = to_service_spec(&req, &app.world, &sites)?;
+    let id = format!("svc-{}", crate::random_hex(8));
+    let e = {
+        let known = app.known.read().map_err(ApiError::internal)?;
+        control::submit_service(&known.state, &t.id, &id, spec, now)?
+    };
+    let appended = app.append(vec![(e, t.id.clone(), key)]).await.map_err(ApiError::internal)?;
+    match appended.into_iter().next() {
+        Some(crate::store::Appended::Existing(_, body)) => {
+            let first: control::Event = serde_json::from_str(&body).map_err(ApiError::internal)?;
+            let id = first.service().or(first.job()).unwrap_or_default().to_string();
+            let state = app.known.read().map_err(ApiError::internal)?.state.services.get(&id).map(|v| v.status.name()).unwrap_or("active").to_string();
+            Ok((StatusCode::OK, Json(Submitted { id, state })))
+        }
+        _ => Ok((StatusCode::CREATED, Json(Submitted { id, state: "active".into() }))),
+    }
+}
+
+/// Lists the caller's services (every service for the admin), in id order, a page at a time.
+#[utoipa::path(get, path = "/v1/services", params(Page), security(("bearer" = [])), responses((status = 200, body = ServiceList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_services(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page): Q<Page>) -> ApiResult<Json<ServiceList>> {
+    let t = caller(&app, &headers)?;
+    let limit = page_limit(&page)?;
+    let known = app.known.read().map_err(ApiError::internal)?;
+    let mut services = Vec::new();
+    let mut next = None;
+    let start = page.after.clone().unwrap_or_default();
+    for v in known.state.services.range::<String, _>((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded)).map(|x| x.1).filter(|v| t.admin || v.tenant == t.id) {
+        if services.len() == limit {
+            next = services.last().map(|v: &ServiceView| v.id.clone());
+            break;
+        }
+        services.push(ServiceView::of(v));
+    }
+    Ok(Json(ServiceList { services, next }))
+}
+
+/// One service: its replicas by site this hour, cost, carbon, unmet demand, reasons, history.
+#[utoipa::path(get, path = "/v1/services/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = ServiceView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<ServiceView>> {
+    let t = caller(&app, &headers)?;
+    let known = app.known.read().map_err(ApiError::internal)?;
+    let v = known.state.services.get(&id).filter(|v| t.admin || v.tenant == t.id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no service {id}")))?;
+    Ok(Json(ServiceView::of(v)))
+}
+
+/// Stops a service of the caller's.
+#[utoipa::path(delete, path = "/v1/services/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn cancel_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<Submitted>> {
+    let t = caller(&app, &headers)?;
+    let e = {
+        let known = app.known.read().map_err(ApiError::internal)?;
+        control::cancel_service(&known.state, &t, &id, app.clock.now_h())?
+    };
+    let tenant = app.known.read().map_err(ApiError::internal)?.state.services.get(&id).map(|v| v.tenant.clone()).unwrap_or_default();
+    app.append(vec![(e, tenant, None)]).await.map_err(ApiError::internal)?;
+    Ok(Json(Submitted { id, state: control::ServiceStatus::Cancelled.name().into() }))
+}
+
 /// The latest planning round: placements with their reasons, the objective, bound and gap, and
 /// the run-now comparison.
 #[utoipa::path(get, path = "/v1/plan", security(("bearer" = [])), responses((status = 200, body = PlanView), (status = 401, body = ErrorBody)))]
@@ -508,6 +674,7 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
             seconds: 0.0,
             placements: vec![],
             unplaced: vec![],
+            services: vec![],
             notes,
         },
         Some(r) => PlanView {
@@ -529,6 +696,19 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
                 .map(|p| PlacementView { job: p.job.clone(), site: p.site.clone(), accelerator: p.accelerator.clone(), start_h: p.start_h, end_h: p.end_h, cost_usd: p.cost_usd, carbon_kg: p.carbon_kg, reasons: p.reasons.clone() })
                 .collect(),
             unplaced: r.unplaced.iter().filter(|u| mine(&u.job)).map(|u| UnplacedView { job: u.job.clone(), reasons: u.reasons.clone() }).collect(),
+            services: r
+                .services
+                .iter()
+                .filter(|v| t.admin || known.state.services.get(&v.service).is_some_and(|x| x.tenant == t.id))
+                .map(|v| ServicePlanView {
+                    service: v.service.clone(),
+                    replicas: v.replicas.iter().map(|(site, n)| ReplicasView { site: site.clone(), replicas: *n }).collect(),
+                    cost_usd: v.cost_usd,
+                    carbon_kg: v.carbon_kg,
+                    unmet_rps_hours: v.unmet_rps_hours,
+                    reasons: v.reasons.clone(),
+                })
+                .collect(),
             notes,
         },
     };
@@ -633,8 +813,9 @@ async fn list_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page
 /// admin), without token hashes. `None` when it is not theirs or not an event.
 fn event_view(state: &control::State, t: &Tenant, seq: i64, body: &str) -> Option<ApiResult<EventView>> {
     let e = serde_json::from_str::<control::Event>(body).ok()?;
-    let job = e.job().map(str::to_string);
-    let mine = t.admin || job.as_ref().is_some_and(|j| state.jobs.get(j).is_some_and(|r| r.tenant == t.id));
+    let job = e.job().or(e.service()).map(str::to_string);
+    let mine = t.admin
+        || job.as_ref().is_some_and(|j| state.jobs.get(j).map(|r| &r.tenant).or(state.services.get(j).map(|v| &v.tenant)) == Some(&t.id));
     if !mine {
         return None;
     }

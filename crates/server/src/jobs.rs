@@ -1,4 +1,4 @@
-//! A job as the API takes it (the fields of a scenario file's `[[jobs]]` entry, as JSON) and
+//! A job or service as the API takes it (the fields of a scenario file's `[[jobs]]` entry, as JSON) and
 //! its translation into the controller's `JobSpec`: accelerators resolved with the world's
 //! power and speed, hours estimated from parameters and tokens where asked, residency turned
 //! into site ids, times made absolute. Values are checked by the core's `Problem::validate`,
@@ -104,18 +104,7 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
         Ok(id)
     };
     let data_site = site_of(&req.data_site, "data_site")?;
-    let mut allowed: Option<Vec<String>> = None;
-    if let Some(list) = &req.sites {
-        allowed = Some(list.iter().map(|s| site_of(s, "sites")).collect::<Result<_, _>>()?);
-    }
-    if let Some(cs) = &req.countries {
-        let by_country: Vec<String> =
-            world.site_ids.iter().filter(|id| world.catalog.site(id).is_some_and(|s| cs.iter().any(|c| c.eq_ignore_ascii_case(&s.country)))).cloned().collect();
-        allowed = Some(match allowed {
-            Some(a) => a.into_iter().filter(|s| by_country.contains(s)).collect(),
-            None => by_country,
-        });
-    }
+    let allowed = residency(world, req.sites.as_deref(), req.countries.as_deref())?;
     limits::in_range(req.earliest_hour, 0.0, limits::MAX_HOURS as f64).map_err(|m| bad("earliest_hour", m))?;
     if let Some(d) = req.deadline_hour {
         limits::in_range(d, 0.0, 2.0 * limits::MAX_HOURS as f64).map_err(|m| bad("deadline_hour", m))?;
@@ -171,4 +160,125 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
         allowed_sites: allowed,
         checkpoint_every_h: checkpoint,
     })
+}
+
+/// Demand from one city, as in a scenario's `[[services]]` `demand` entries.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DemandRequest {
+    /// A city the catalog knows (`xisuan sites --json`, `user_regions`).
+    pub city: String,
+    /// Requests per second at the daily peak (21:00 local time).
+    pub peak_rps: f64,
+    /// Local time offset from UTC for the daily curve, hours (default: the city's standard
+    /// offset).
+    pub utc_offset_hours: Option<f64>,
+}
+
+/// An inference service: the fields of a scenario file's `[[services]]` entry.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRequest {
+    /// Your name for the service (it also gets a server id).
+    pub id: Option<String>,
+    /// The accelerator type its replicas run on.
+    pub accelerator: String,
+    /// Accelerators per replica.
+    pub gpus_per_replica: u32,
+    /// Requests per second one replica sustains at the latency target.
+    pub replica_rps: f64,
+    /// Round-trip network latency a user may see at most, ms.
+    pub slo_ms: f64,
+    /// Peak demand by city.
+    pub demand: Vec<DemandRequest>,
+    /// Data residency: only these sites (catalog ids).
+    pub sites: Option<Vec<String>>,
+    /// Data residency: only sites in these countries (ISO codes).
+    pub countries: Option<Vec<String>>,
+}
+
+/// Checks a service request against the world and turns it into a `ServiceSpec`.
+pub fn to_service_spec(req: &ServiceRequest, world: &WorldSpec, sites: &[xisuan_plan::Site]) -> Result<xisuan_control::ServiceSpec, ApiError> {
+    use xisuan_control::{RegionDemand, ServiceSpec};
+    if let Some(name) = &req.id {
+        limits::id(name).map_err(|m| bad("id", m))?;
+    }
+    let a = find_accelerator(&req.accelerator).ok_or_else(|| bad("accelerator", format!("unknown accelerator `{}`; known: {}", req.accelerator, xisuan_estimate::hardware::ids().join(", "))))?;
+    if req.demand.is_empty() {
+        return Err(bad("demand", "needs at least one city"));
+    }
+    let mut demand: Vec<RegionDemand> = Vec::new();
+    for (i, d) in req.demand.iter().enumerate() {
+        let c = world.catalog.city(&d.city).ok_or_else(|| bad(&format!("demand[{i}].city"), format!("unknown city `{}` (see `xisuan sites --json` user_regions)", d.city)))?;
+        if demand.iter().any(|x| x.region == c.name) {
+            return Err(bad(&format!("demand[{i}].city"), format!("city {} is listed twice", c.name)));
+        }
+        limits::in_range(d.peak_rps, 0.0, limits::MAX_RPS).map_err(|m| bad(&format!("demand[{i}].peak_rps"), m))?;
+        let offset = match (d.utc_offset_hours, &c.utc_offset_hours) {
+            (Some(o), _) => {
+                limits::in_range(o, -12.0, 14.0).map_err(|m| bad(&format!("demand[{i}].utc_offset_hours"), m))?;
+                o
+            }
+            (None, Some(o)) => o.value,
+            (None, None) => return Err(bad(&format!("demand[{i}].utc_offset_hours"), format!("no time zone known for {}; give utc_offset_hours", c.name))),
+        };
+        let latency_ms = world.site_ids.iter().filter_map(|id| world.catalog.site(id).map(|s| (id.clone(), world.catalog.network.latency_from_region(c, s).value.0))).collect();
+        demand.push(RegionDemand { region: c.name.clone(), lat: c.lat, lon: c.lon, peak_rps: d.peak_rps, utc_offset_h: offset, latency_ms });
+    }
+    let allowed = residency(world, req.sites.as_deref(), req.countries.as_deref())?;
+    let spec = ServiceSpec {
+        name: req.id.clone(),
+        accelerator: a.id.to_string(),
+        gpus_per_replica: req.gpus_per_replica,
+        replica_rps: req.replica_rps,
+        kw_per_gpu: world.kw_cost(a).0,
+        slo_ms: req.slo_ms,
+        demand,
+        allowed_sites: allowed,
+    };
+    // The core's own check, on a one-service problem over this world, built as rounds build it.
+    let mut probe = Problem {
+        slots: sites.first().map(|s| s.usd_per_kwh.len() as u32).unwrap_or(1),
+        start_hour: 0,
+        sites: sites.to_vec(),
+        jobs: vec![],
+        services: vec![],
+        regions: vec![],
+        links: vec![vec![xisuan_plan::Link { gbps: 1.0, efficiency: 0.8, usd_per_gb: 0.0 }; sites.len()]; sites.len()],
+        latency_ms: vec![],
+        objective: xisuan_plan::Objective::default(),
+    };
+    xisuan_control::add_services(&mut probe, [(req.id.as_deref().unwrap_or("service"), &spec)]);
+    if let Err(e) = probe.validate() {
+        return Err(match e.at {
+            At::Service(_, f) => bad(f, e.message),
+            _ => ApiError::bad_request(None, e.to_string()),
+        });
+    }
+    Ok(spec)
+}
+
+/// Sites allowed by a residency rule (site ids and countries), or `None` for all.
+fn residency(world: &WorldSpec, sites: Option<&[String]>, countries: Option<&[String]>) -> Result<Option<Vec<String>>, ApiError> {
+    let mut allowed: Option<Vec<String>> = None;
+    if let Some(list) = sites {
+        let mut ids = Vec::new();
+        for name in list {
+            let r = world.catalog.resolve(name).map_err(|e| bad("sites", e.to_string()))?;
+            let id = r.site.id.as_str().to_string();
+            if !world.site_ids.contains(&id) {
+                return Err(bad("sites", format!("site {id} is not among this server's sites ({})", world.site_ids.join(", "))));
+            }
+            ids.push(id);
+        }
+        allowed = Some(ids);
+    }
+    if let Some(cs) = countries {
+        let by_country: Vec<String> = world.site_ids.iter().filter(|id| world.catalog.site(id).is_some_and(|s| cs.iter().any(|c| c.eq_ignore_ascii_case(&s.country)))).cloned().collect();
+        allowed = Some(match allowed {
+            Some(a) => a.into_iter().filter(|s| by_country.contains(s)).collect(),
+            None => by_country,
+        });
+    }
+    Ok(allowed)
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use store::{Appended, Db, Leadership, NewEvent, Store};
-use xisuan_control::{self as control, Event, State, Status};
+use xisuan_control::{self as control, Event, State};
 use xisuan_io::world::{BuiltSite, WorldSpec};
 use xisuan_plan::{Problem, Solver};
 
@@ -225,9 +225,15 @@ impl App {
         for (status, n) in s.counts() {
             let _ = writeln!(out, "xisuan_jobs{{state=\"{}\"}} {n}", status.name());
         }
-        let _ = writeln!(out, "# HELP xisuan_submissions_total Jobs submitted.\n# TYPE xisuan_submissions_total counter\nxisuan_submissions_total {}", s.submissions);
+        let active = s.active_services().count();
+        let replicas: u64 = s.active_services().filter_map(|v| v.latest.as_ref()).map(|l| l.replicas.iter().map(|r| r.1 as u64).sum::<u64>()).sum();
+        let unmet: f64 = s.active_services().filter_map(|v| v.latest.as_ref()).map(|l| l.unmet_rps_hours).sum();
+        let _ = writeln!(out, "# HELP xisuan_services Services by state.\n# TYPE xisuan_services gauge\nxisuan_services{{state=\"active\"}} {active}\nxisuan_services{{state=\"cancelled\"}} {}", s.services.len() - active);
+        let _ = writeln!(out, "# HELP xisuan_service_replicas Replicas of active services running this hour.\n# TYPE xisuan_service_replicas gauge\nxisuan_service_replicas {replicas}");
+        let _ = writeln!(out, "# HELP xisuan_service_unmet_rps_hours Demand the latest round could not serve within the latency objectives over its horizon, rps*h.\n# TYPE xisuan_service_unmet_rps_hours gauge\nxisuan_service_unmet_rps_hours {unmet}");
+        let _ = writeln!(out, "# HELP xisuan_submissions_total Jobs and services submitted.\n# TYPE xisuan_submissions_total counter\nxisuan_submissions_total {}", s.submissions);
         let _ = writeln!(out, "# HELP xisuan_events_total Events in the log.\n# TYPE xisuan_events_total counter\nxisuan_events_total {}", s.events);
-        let _ = writeln!(out, "# HELP xisuan_accelerators_busy Accelerators held by dispatched or running work.\n# TYPE xisuan_accelerators_busy gauge\nxisuan_accelerators_busy {}", s.gpus_busy());
+        let _ = writeln!(out, "# HELP xisuan_accelerators_busy Accelerators held by dispatched or running work and by service replicas.\n# TYPE xisuan_accelerators_busy gauge\nxisuan_accelerators_busy {}", s.gpus_busy());
         let _ = writeln!(out, "# HELP xisuan_dispatches_total Dispatches this process made.\n# TYPE xisuan_dispatches_total counter\nxisuan_dispatches_total {}", self.dispatches.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP xisuan_leader Whether this process runs the control loop.\n# TYPE xisuan_leader gauge\nxisuan_leader {}", self.leader.load(Ordering::Relaxed) as u8);
         let _ = writeln!(out, "# HELP xisuan_sites_down Sites marked down.\n# TYPE xisuan_sites_down gauge\nxisuan_sites_down {}", s.sites_down.len());
@@ -379,12 +385,8 @@ async fn step(app: &Arc<App>) -> Result<()> {
         app.append(rows).await?;
     }
     // Re-plan when something changed or a new hour began.
-    let (dirty, last_round_hour) = {
-        let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
-        (k.state.dirty, k.state.last_round.as_ref().map(|r| r.at_h.floor()))
-    };
-    let pending_work = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.jobs.values().any(|j| matches!(j.status, Status::Pending | Status::Planned));
-    if pending_work && (dirty || last_round_hour != Some(now.floor())) {
+    let wants = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.wants_round(now);
+    if wants {
         let world = app.world_now(now)?;
         let started = Instant::now();
         let budget = app.config.plan_budget_s;
@@ -434,5 +436,9 @@ async fn step(app: &Arc<App>) -> Result<()> {
 }
 
 fn tenant_of(app: &App, e: &Event) -> String {
-    e.job().and_then(|id| app.known.read().ok().and_then(|k| k.state.jobs.get(id).map(|j| j.tenant.clone()))).unwrap_or_default()
+    let k = match app.known.read() {
+        Ok(k) => k,
+        Err(_) => return String::new(),
+    };
+    e.job().and_then(|id| k.state.jobs.get(id).map(|j| j.tenant.clone())).or_else(|| e.service().and_then(|id| k.state.services.get(id).map(|v| v.tenant.clone()))).unwrap_or_default()
 }
