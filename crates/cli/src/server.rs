@@ -43,6 +43,10 @@ pub struct ServerArgs {
     /// Serve the API only; another replica runs the control loop.
     #[arg(long)]
     no_control_loop: bool,
+    /// Write a snapshot of the state every this many events, so a restart replays only the
+    /// events after it (0: never; the log alone is enough, only slower to replay).
+    #[arg(long, default_value_t = 10_000)]
+    snapshot_every: u64,
 }
 
 pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
@@ -66,6 +70,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         plan_budget_s: a.plan_budget,
         churn_usd: a.churn_usd,
         control_loop: !a.no_control_loop,
+        snapshot_every: a.snapshot_every,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(xisuan_server::serve(config))

@@ -118,7 +118,8 @@ fn postgres_db(name: &str) -> Option<String> {
 /// Clients submit with idempotency keys while the server is killed with SIGKILL mid-stream and
 /// restarted; clients retry what got no answer with the same key.
 fn kill9_under_load(db: &str, dir: &PathBuf) {
-    let mut server = Server::start(db, dir, &[]);
+    // Snapshots every 50 events: the restart starts from one and replays the rest.
+    let mut server = Server::start(db, dir, &["--snapshot-every", "50"]);
     let token = tenant(&server.client(Some(ADMIN)), "load", None);
     let url = Arc::new(Mutex::new(server.url()));
     let sent = Arc::new(AtomicUsize::new(0));
@@ -154,6 +155,12 @@ fn kill9_under_load(db: &str, dir: &PathBuf) {
     while sent.load(Ordering::SeqCst) < clients * per_client / 3 {
         std::thread::sleep(Duration::from_millis(5));
     }
+    // Once a snapshot is written (the metrics say which event it folds up to).
+    let t0 = Instant::now();
+    while !ureq_text(&format!("{}/metrics", server.url())).lines().any(|l| l.starts_with("xisuan_snapshot_event ") && l != "xisuan_snapshot_event 0") {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no snapshot written");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let before_kill: BTreeMap<String, String> = acked.lock().unwrap().clone();
     server.kill9();
     std::thread::sleep(Duration::from_millis(300));
@@ -163,6 +170,8 @@ fn kill9_under_load(db: &str, dir: &PathBuf) {
     }
     let acked = acked.lock().unwrap().clone();
     assert_eq!(acked.len(), clients * per_client);
+    let log = std::fs::read_to_string(dir.join(format!("server-{}.log", server.port))).unwrap();
+    assert!(log.contains("state from the snapshot at event"), "the restart did not use a snapshot:\n{log}");
     let admin = server.client(Some(ADMIN));
     // Every submission acknowledged before the kill is there, under the id it was given.
     let owner = server.client(Some(&token));

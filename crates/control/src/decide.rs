@@ -522,4 +522,32 @@ mod tests {
         }
         assert_eq!(again, s);
     }
+
+    /// A snapshot is a cache of the fold: the state folded up to any event, written as JSON
+    /// and read back, then folded with the rest, equals the state folded from the start.
+    #[test]
+    fn a_snapshot_then_the_rest_of_the_log_equals_the_whole_log() {
+        let mut w = world();
+        w.slots = 24;
+        for s in &mut w.sites {
+            s.usd_per_kwh.truncate(24);
+            s.kg_per_kwh.truncate(24);
+        }
+        let arrivals: Vec<Arrival> = (0..12).map(|i| Arrival { id: format!("j{i}"), at_h: 1000.0 + (i / 3) as f64, spec: JobSpec { earliest_h: 1000.0 + (i / 3) as f64, deadline_h: Some(1030.0), ..spec(2.5 + i as f64 % 4.0, 8 * (1 + i % 3)) } }).collect();
+        let mut world_at = |h: i64| {
+            let mut p = w.clone();
+            p.start_hour = h;
+            p
+        };
+        let mut solve = |p: &Problem| xisuan_plan::Solver::solve(&xisuan_plan::heuristic::Heuristic::default(), p).map_err(|e| e.to_string());
+        let (end, log) = drive(&arrivals, 1000.0, 1040.0, &mut Drive { world_at: &mut world_at, solve: &mut solve }).unwrap();
+        assert!(end.jobs.values().all(|j| j.status == Status::Completed), "{:?}", end.counts());
+        for k in [1, log.len() / 3, log.len() / 2, log.len() - 1] {
+            let mut head = State::default();
+            log[..k].iter().for_each(|e| head.apply(e));
+            let mut restored: State = serde_json::from_str(&serde_json::to_string(&head).unwrap()).unwrap();
+            log[k..].iter().for_each(|e| restored.apply(e));
+            assert_eq!(restored, end, "snapshot at event {k}");
+        }
+    }
 }

@@ -41,6 +41,8 @@ pub struct Config {
     pub churn_usd: f64,
     /// Run the control loop (false for a replica that only serves the API).
     pub control_loop: bool,
+    /// The leader writes a snapshot of the state after this many new events (0: never).
+    pub snapshot_every: u64,
 }
 
 impl Default for Config {
@@ -54,6 +56,7 @@ impl Default for Config {
             plan_budget_s: 1.5,
             churn_usd: xisuan_control::DEFAULT_CHURN_USD,
             control_loop: true,
+            snapshot_every: 10_000,
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct App {
     series_notes: Mutex<Vec<String>>,
     dispatches: AtomicU64,
     catch_up: tokio::sync::Mutex<()>,
+    /// The event the newest snapshot (written or read by this process) folds up to.
+    snapshot_seq: std::sync::atomic::AtomicI64,
 }
 
 /// Random bytes as lowercase hex (ids and tokens).
@@ -134,6 +139,34 @@ pub fn random_hex(bytes: usize) -> String {
 }
 
 impl App {
+    /// Starts from the newest snapshot, if any (the events after it are folded by `sync`).
+    pub async fn restore(&self) -> Result<()> {
+        if let Some((seq, body)) = self.store.latest_snapshot().await? {
+            let state: State = serde_json::from_str(&body).with_context(|| format!("snapshot at event {seq} is not readable"))?;
+            let mut k = self.known.write().map_err(|_| anyhow!("state lock poisoned"))?;
+            k.state = state;
+            k.seq = seq;
+            self.snapshot_seq.store(seq, Ordering::Relaxed);
+            eprintln!("xisuan server: state from the snapshot at event {seq}, then the events after it");
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot when `snapshot_every` events have passed since the last one.
+    async fn maybe_snapshot(&self) -> Result<()> {
+        let every = self.config.snapshot_every as i64;
+        let (seq, body) = {
+            let k = self.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
+            if every == 0 || k.seq - self.snapshot_seq.load(Ordering::Relaxed) < every {
+                return Ok(());
+            }
+            (k.seq, serde_json::to_string(&k.state)?)
+        };
+        self.store.put_snapshot(seq, (unix_s() * 1000.0) as i64, body).await?;
+        self.snapshot_seq.store(seq, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Folds every event after the last one known.
     pub async fn sync(&self) -> Result<()> {
         loop {
@@ -236,6 +269,7 @@ impl App {
         let _ = writeln!(out, "# HELP xisuan_accelerators_busy Accelerators held by dispatched or running work and by service replicas.\n# TYPE xisuan_accelerators_busy gauge\nxisuan_accelerators_busy {}", s.gpus_busy());
         let _ = writeln!(out, "# HELP xisuan_dispatches_total Dispatches this process made.\n# TYPE xisuan_dispatches_total counter\nxisuan_dispatches_total {}", self.dispatches.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP xisuan_leader Whether this process runs the control loop.\n# TYPE xisuan_leader gauge\nxisuan_leader {}", self.leader.load(Ordering::Relaxed) as u8);
+        let _ = writeln!(out, "# HELP xisuan_snapshot_event The event the newest snapshot this process wrote or read folds up to (0: none).\n# TYPE xisuan_snapshot_event gauge\nxisuan_snapshot_event {}", self.snapshot_seq.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP xisuan_sites_down Sites marked down.\n# TYPE xisuan_sites_down gauge\nxisuan_sites_down {}", s.sites_down.len());
         if let Ok(r) = self.rounds.lock() {
             let _ = writeln!(out, "# HELP xisuan_planning_round_seconds Wall time of planning rounds in this process.\n# TYPE xisuan_planning_round_seconds summary\nxisuan_planning_round_seconds_sum {}\nxisuan_planning_round_seconds_count {}", r.sum_s, r.count);
@@ -289,7 +323,9 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         series_notes: Mutex::new(Vec::new()),
         dispatches: AtomicU64::new(0),
         catch_up: tokio::sync::Mutex::new(()),
+        snapshot_seq: std::sync::atomic::AtomicI64::new(0),
     });
+    app.restore().await?;
     app.sync().await?;
     // The admin: from XISUAN_ADMIN_TOKEN at the first start (or a token printed once).
     let has_admin = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.tenants.values().any(|t| t.admin);
@@ -367,6 +403,9 @@ async fn control_loop(app: Arc<App>) {
         }
         if let Err(e) = step(&app).await {
             eprintln!("xisuan server: control step: {e:#}");
+        }
+        if let Err(e) = app.maybe_snapshot().await {
+            eprintln!("xisuan server: snapshot: {e:#}");
         }
     }
 }

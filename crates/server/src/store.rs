@@ -10,6 +10,9 @@
 //! On PostgreSQL each write transaction takes a lock on the table first, so sequence numbers
 //! become visible in order and replicas that tail the log by `seq` miss nothing.
 //!
+//! Snapshots of the folded state (every `snapshot_every` events, written by the leader) let a
+//! start replay only the events after the newest one.
+//!
 //! One process at a time runs the control loop: on PostgreSQL it holds a session advisory lock
 //! on a connection of its own, which the database releases when the process dies.
 
@@ -46,10 +49,17 @@ pub trait Backend: Send {
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
     /// Sets `key` unless it is set; returns the value now stored.
     fn meta_init(&mut self, key: &str, value: &str) -> Result<String>;
+    /// The newest snapshot: the state folded up to `seq`, as JSON.
+    fn latest_snapshot(&mut self) -> Result<Option<(i64, String)>>;
+    /// Stores a snapshot (a second one at the same `seq` is ignored) and drops old ones.
+    fn put_snapshot(&mut self, seq: i64, at_ms: i64, body: &str) -> Result<()>;
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_events.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_events.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_events.sql")), (2, include_str!("../migrations/sqlite/0002_snapshots.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_events.sql")), (2, include_str!("../migrations/postgres/0002_snapshots.sql"))];
+
+/// Snapshots kept (the newest ones); older ones are deleted when a new one is written.
+const SNAPSHOTS_KEPT: i64 = 2;
 
 pub struct Sqlite(rusqlite::Connection);
 
@@ -108,6 +118,16 @@ impl Backend for Sqlite {
     fn meta_init(&mut self, key: &str, value: &str) -> Result<String> {
         self.0.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING", [key, value])?;
         self.meta(key)?.ok_or_else(|| anyhow!("meta {key} vanished"))
+    }
+    fn latest_snapshot(&mut self) -> Result<Option<(i64, String)>> {
+        Ok(self.0.query_row("SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).map(Some).or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?)
+    }
+    fn put_snapshot(&mut self, seq: i64, at_ms: i64, body: &str) -> Result<()> {
+        let tx = self.0.transaction()?;
+        tx.execute("INSERT INTO snapshots (seq, at_ms, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", rusqlite::params![seq, at_ms, body])?;
+        tx.execute("DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)", [SNAPSHOTS_KEPT])?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
@@ -174,6 +194,16 @@ impl Backend for Postgres {
     fn meta_init(&mut self, key: &str, value: &str) -> Result<String> {
         self.0.execute("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&key, &value])?;
         self.meta(key)?.ok_or_else(|| anyhow!("meta {key} vanished"))
+    }
+    fn latest_snapshot(&mut self) -> Result<Option<(i64, String)>> {
+        Ok(self.0.query_opt("SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1", &[])?.map(|r| (r.get(0), r.get(1))))
+    }
+    fn put_snapshot(&mut self, seq: i64, at_ms: i64, body: &str) -> Result<()> {
+        let mut tx = self.0.transaction()?;
+        tx.execute("INSERT INTO snapshots (seq, at_ms, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", &[&seq, &at_ms, &body])?;
+        tx.execute("DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT $1)", &[&SNAPSHOTS_KEPT])?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
@@ -364,5 +394,13 @@ impl Store {
     pub async fn meta_init(&self, key: &str, value: &str) -> Result<String> {
         let (k, v) = (key.to_string(), value.to_string());
         self.reader.call(move |b| b.meta_init(&k, &v)).await?
+    }
+
+    pub async fn latest_snapshot(&self) -> Result<Option<(i64, String)>> {
+        self.reader.call(|b| b.latest_snapshot()).await?
+    }
+
+    pub async fn put_snapshot(&self, seq: i64, at_ms: i64, body: String) -> Result<()> {
+        self.reader.call(move |b| b.put_snapshot(seq, at_ms, &body)).await?
     }
 }
