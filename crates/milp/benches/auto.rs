@@ -2,7 +2,9 @@
 //! the time went, on the synthetic shapes of the older benchmarks so the figures compare:
 //! the MILP-scale batches (250, 1,000 and 2,000 jobs × 10 sites × 72 slots) and the heuristic's
 //! 10,000 jobs × 30 sites × 168 slots. `cargo bench -p xisuan-milp --bench auto`.
-//! `--quick` runs only the 10,000-job case.
+//! `--quick` runs only the 10,000-job case. `AUTO_BUDGET` (seconds) and `AUTO_ITERS` (the
+//! Lagrangian iteration cap) override the defaults for experiments. Unplaced jobs are listed
+//! with their penalty, so a gap can be split into work left undone and the rest.
 
 use std::time::Instant;
 use xisuan_milp::auto::Auto;
@@ -32,11 +34,17 @@ fn run(name: &str, shape: Shape, seed: u64, auto: &Auto) {
     for n in &plan.notes {
         println!("    note: {n}");
     }
+    println!("    penalty for work left undone: {:.0} USD", plan.totals.penalty_usd);
+    for u in &plan.unplaced {
+        let j = p.jobs.iter().find(|j| j.id == u.job).unwrap();
+        let why: Vec<String> = u.reasons.iter().take(3).map(|r| format!("{}: {:?}", r.site, r.reason)).collect();
+        println!("    unplaced {} ({} accelerators x {:.1} h, slots {}..{}): {}", u.job, j.gpus, j.hours, j.earliest, j.deadline, why.join("; "));
+    }
 }
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let auto = Auto { target_gap: 0.01, time_budget_s: 30.0, ..Auto::default() };
+    let auto = Auto { target_gap: 0.01, time_budget_s: std::env::var("AUTO_BUDGET").ok().and_then(|b| b.parse().ok()).unwrap_or(30.0), lagrange_iterations: std::env::var("AUTO_ITERS").ok().and_then(|b| b.parse().ok()).unwrap_or(400), ..Auto::default() };
     run(
         "10,000 jobs x 30 sites x 168 slots",
         Shape { sites: 30, slots: 168, jobs: 10_000, services: 10, regions: 8, capacity: 2_500, pausable_share: 0.2 },
