@@ -47,6 +47,15 @@ pub struct ServerArgs {
     /// events after it (0: never; the log alone is enough, only slower to replay).
     #[arg(long, default_value_t = 10_000)]
     snapshot_every: u64,
+    /// A site run by a real Slurm cluster: SITE=PATH/TO/slurm.conf (repeatable). Its dispatched
+    /// work is submitted with sbatch and followed with squeue; other sites use the simulated
+    /// backend. See scripts/slurm-testbed.
+    #[arg(long, value_name = "SITE=SLURM_CONF")]
+    slurm: Vec<String>,
+    /// Where Slurm job scripts write their output and progress (default: slurm-jobs beside the
+    /// SQLite store, or in the working directory).
+    #[arg(long, value_name = "DIR")]
+    slurm_workdir: Option<PathBuf>,
 }
 
 pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
@@ -61,6 +70,11 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
             return Err(BadInput(format!("--world: {}: no such file", w.display())).into());
         }
     }
+    let workdir = match &a.slurm_workdir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()?.join("slurm-jobs"),
+    };
+    let slurm = xisuan_server::slurm::Slurm::parse(&a.slurm, workdir).map_err(|m| BadInput(format!("--slurm: {m}")))?;
     let config = xisuan_server::Config {
         listen: a.listen.clone(),
         db,
@@ -71,6 +85,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         churn_usd: a.churn_usd,
         control_loop: !a.no_control_loop,
         snapshot_every: a.snapshot_every,
+        slurm,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(xisuan_server::serve(config))

@@ -12,9 +12,11 @@
 pub mod api;
 pub mod client;
 pub mod jobs;
+pub mod slurm;
 pub mod store;
 
 use anyhow::{anyhow, Context, Result};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -43,6 +45,8 @@ pub struct Config {
     pub control_loop: bool,
     /// The leader writes a snapshot of the state after this many new events (0: never).
     pub snapshot_every: u64,
+    /// Sites run by real Slurm clusters; the others use the simulated backend.
+    pub slurm: slurm::Slurm,
 }
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             churn_usd: xisuan_control::DEFAULT_CHURN_USD,
             control_loop: true,
             snapshot_every: 10_000,
+            slurm: slurm::Slurm::default(),
         }
     }
 }
@@ -129,6 +134,10 @@ pub struct App {
     catch_up: tokio::sync::Mutex<()>,
     /// The event the newest snapshot (written or read by this process) folds up to.
     snapshot_seq: std::sync::atomic::AtomicI64,
+    /// Job attempts this process submitted to Slurm (the queue shows them once accepted).
+    slurm_submitted: Mutex<BTreeSet<(String, u32)>>,
+    /// Sites this process marked down because their Slurm cluster had no node up.
+    slurm_downed: Mutex<BTreeSet<String>>,
 }
 
 /// Random bytes as lowercase hex (ids and tokens).
@@ -302,11 +311,16 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         Some(path) => xisuan_io::scenario::load(path)?,
         None => xisuan_io::scenario::from_text_with(EDWC_SCENARIO, "built-in EDWC world", std::path::Path::new(""), &BuiltIn)?,
     };
+    if let Some(site) = config.slurm.sites.keys().find(|s| !scenario.world.site_ids.contains(s)) {
+        return Err(anyhow!("--slurm: site {site} is not in this server's world ({})", scenario.world.site_ids.join(", ")));
+    }
     let mut template = scenario.problem.clone();
     template.jobs.clear();
     template.services.clear();
     template.regions.clear();
     template.latency_ms.clear();
+    let mut config = config;
+    config.slurm.prefix = store.meta_init("slurm_prefix", &random_hex(4)).await?;
     let origin_unix_s: f64 = store.meta_init("clock_origin_unix_s", &format!("{}", unix_s())).await?.parse()?;
     let origin_h: f64 = store.meta_init("clock_origin_h", &format!("{}", unix_s() / 3600.0)).await?.parse()?;
     let app = Arc::new(App {
@@ -324,6 +338,8 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         dispatches: AtomicU64::new(0),
         catch_up: tokio::sync::Mutex::new(()),
         snapshot_seq: std::sync::atomic::AtomicI64::new(0),
+        slurm_submitted: Mutex::new(BTreeSet::new()),
+        slurm_downed: Mutex::new(BTreeSet::new()),
     });
     app.restore().await?;
     app.sync().await?;
@@ -417,7 +433,8 @@ async fn step(app: &Arc<App>) -> Result<()> {
     // finishes in (scaled) time.
     let observed: Vec<Event> = {
         let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
-        control::simulated_backend(&k.state, now)
+        let on_slurm = |e: &Event| e.job().and_then(|id| k.state.jobs.get(id)).and_then(|j| j.site.as_deref()).is_some_and(|s| app.config.slurm.has(s));
+        control::simulated_backend(&k.state, now).into_iter().filter(|e| !on_slurm(e)).collect()
     };
     if !observed.is_empty() {
         let rows = observed.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
@@ -471,7 +488,111 @@ async fn step(app: &Arc<App>) -> Result<()> {
         app.append(rows).await?;
         app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
     }
+    if !app.config.slurm.sites.is_empty() {
+        let events = slurm_pass(app, now).await?;
+        if !events.is_empty() {
+            let rows = events.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
+            app.append(rows).await?;
+        }
+    }
     Ok(())
+}
+
+/// Follows the Slurm sites: submits dispatched work, turns what the queues show into the
+/// controller's observations, cancels what should not run there, and marks a site down when
+/// its cluster has no node up or does not answer.
+async fn slurm_pass(app: &Arc<App>, now: f64) -> Result<Vec<Event>> {
+    let state = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.clone();
+    let slurm = app.config.slurm.clone();
+    let hour_s = app.config.hour_seconds;
+    let submitted = app.slurm_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
+    let downed = app.slurm_downed.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
+    let (events, newly) = tokio::task::spawn_blocking(move || {
+        let mut events = Vec::new();
+        let mut newly = Vec::new();
+        for site in slurm.sites.keys() {
+            // A site that is down only has its leftovers cancelled, once its cluster answers; one
+            // this process marked down for its cluster's health comes back up with it.
+            let down = state.sites_down.contains(site);
+            let health = slurm.health(site);
+            if down && health.is_ok() && downed.contains(site) {
+                events.extend(control::site_up(&state, site, now).ok());
+            }
+            let queue = match if down { slurm.queue(site) } else { health.and_then(|_| slurm.queue(site)) } {
+                Err(_) if down => continue,
+                Ok(q) => q,
+                Err(why) => {
+                    events.extend(control::site_down(&state, site, &format!("slurm: {why}"), now).ok());
+                    continue;
+                }
+            };
+            let seen: BTreeMap<(String, u32), &slurm::SlurmJob> = queue.iter().map(|j| ((j.job.clone(), j.attempt), j)).collect();
+            for j in state.jobs.values().filter(|j| !down && j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity()) {
+                let key = (j.id.clone(), j.attempts);
+                let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
+                match (j.status, seen.get(&key).map(|q| q.state.as_str())) {
+                    (control::Status::Dispatched, None) if !submitted.contains(&key) => {
+                        let sub = slurm::Submission {
+                            job: j.id.clone(),
+                            attempt: j.attempts,
+                            accelerator: j.accelerator.clone().unwrap_or_default(),
+                            gpus: j.spec.gpus,
+                            begin_in_s: (j.start_h.unwrap_or(now) - now) * hour_s,
+                            run_s: j.remaining_h() / speed * hour_s,
+                            checkpoint_s: j.spec.checkpoint_every_h / speed * hour_s,
+                        };
+                        match slurm.submit(site, &sub) {
+                            Ok(_) => newly.push(key),
+                            Err(why) => events.extend(control::failed(&state, &j.id, &format!("slurm refused it: {why}"), now).ok()),
+                        }
+                    }
+                    (control::Status::Dispatched, Some("RUNNING" | "COMPLETING" | "COMPLETED")) => events.extend(control::started(&state, &j.id, now).ok()),
+                    (control::Status::Running, Some("RUNNING" | "COMPLETING")) => {
+                        // Progress assumed from the time run; a checkpoint per full interval.
+                        let progress = j.spec.hours.min(j.saved_at_start_h + (now - j.start_h.unwrap_or(now)).max(0.0) * speed);
+                        let every = j.spec.checkpoint_every_h.max(1e-6);
+                        let saved = ((progress / every).floor() * every).min(j.spec.hours);
+                        if saved > j.done_h + 1e-9 && saved < j.spec.hours {
+                            events.extend(control::checkpointed(&state, &j.id, saved, now).ok());
+                        }
+                    }
+                    (control::Status::Running, Some("COMPLETED")) => events.extend(control::finished(&state, &j.id, now).ok()),
+                    (_, Some(s @ ("FAILED" | "CANCELLED" | "TIMEOUT" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" | "DEADLINE"))) => {
+                        let reason = seen.get(&key).map(|q| q.reason.clone()).unwrap_or_default();
+                        events.extend(control::failed(&state, &j.id, &format!("slurm: {s} at {site} ({reason})"), now).ok());
+                    }
+                    (control::Status::Running, None) => events.extend(control::failed(&state, &j.id, &format!("slurm: the job left {site}'s queue unseen"), now).ok()),
+                    _ => {}
+                }
+            }
+            // What runs there but should not (cancelled, re-placed after a failure, or an old
+            // attempt) is cancelled, so nothing runs twice.
+            for q in queue.iter().filter(|q| matches!(q.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")) {
+                let ours = state.jobs.get(&q.job).is_some_and(|j| j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() && j.attempts == q.attempt);
+                if !ours {
+                    if let Err(e) = slurm.cancel(site, &q.job) {
+                        eprintln!("xisuan server: {e}");
+                    }
+                }
+            }
+        }
+        (events, newly)
+    })
+    .await?;
+    app.slurm_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.extend(newly);
+    let mut downed = app.slurm_downed.lock().map_err(|_| anyhow!("lock poisoned"))?;
+    for e in &events {
+        match e {
+            Event::SiteDown { site, .. } => {
+                downed.insert(site.clone());
+            }
+            Event::SiteUp { site, .. } => {
+                downed.remove(site);
+            }
+            _ => {}
+        }
+    }
+    Ok(events)
 }
 
 fn tenant_of(app: &App, e: &Event) -> String {

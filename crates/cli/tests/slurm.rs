@@ -1,0 +1,211 @@
+//! `xisuan server` dispatching to real Slurm: the three clusters of `scripts/slurm-testbed`
+//! stand for three sites. Runs where `XISUAN_TEST_SLURM` names a started testbed's directory
+//! (`.ci/run` starts one and sets it). Checked from Slurm's own records (its completion log),
+//! not xisuan's.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use xisuan_server::client::Client;
+
+const ADMIN: &str = "slurm-test-admin";
+const HOUR_S: f64 = 2.0;
+const SITES: [(&str, &str); 3] = [("edwc-yrd", "alpha"), ("edwc-guian", "beta"), ("edwc-qingyang", "gamma")];
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// One record of a cluster's completion log (jobcomp/filetxt): `Key=Value` fields.
+fn completions(testbed: &str, cluster: &str) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(format!("{testbed}/{cluster}/log/jobcomp.txt")).unwrap_or_default();
+    text.lines().map(|l| l.split_whitespace().filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()).collect()
+}
+
+/// Slurm's times (`2026-11-28T12:47:23`, the machine's local time, UTC here) as Unix seconds.
+fn slurm_time(s: &str) -> f64 {
+    let out = Command::new("date").args(["-d", s, "+%s"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// The testbed is shared: its tests take turns.
+static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A server over the testbed's three clusters, a tenant's client and the admin's.
+fn start(testbed: &str, name: &str) -> (Kill, Client, Client) {
+    let dir = std::env::temp_dir().join(format!("xisuan-slurm-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm/world.toml");
+    let mut args: Vec<String> = vec!["server".into(), "--listen".into(), format!("127.0.0.1:{port}"), "--db".into(), "sqlite:s.db".into(), "--world".into(), world.into(), "--hour-seconds".into(), HOUR_S.to_string()];
+    for (site, cluster) in SITES {
+        args.push("--slurm".into());
+        args.push(format!("{site}={testbed}/{cluster}/slurm.conf"));
+    }
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let server = Kill(Command::new(env!("CARGO_BIN_EXE_xisuan")).args(&args).env("XISUAN_ADMIN_TOKEN", ADMIN).current_dir(&dir).stdout(Stdio::null()).stderr(log).spawn().unwrap());
+    let url = format!("http://127.0.0.1:{port}");
+    let t0 = Instant::now();
+    while Client::new(&url, None).get("/readyz").is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "server did not come up: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let admin = Client::new(&url, Some(ADMIN.into()));
+    let (_, v) = admin.post("/v1/tenants", &json!({"name": "slurm"}), None).unwrap();
+    let c = Client::new(&url, Some(v["token"].as_str().unwrap().into()));
+    (server, c, admin)
+}
+
+/// Every Slurm record of one of our jobs, on any cluster: (cluster, record).
+fn records(testbed: &str, id: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    SITES
+        .iter()
+        .flat_map(|(_, cl)| completions(testbed, cl).into_iter().map(move |r| (cl.to_string(), r)))
+        .filter(|(_, r)| r.get("Name").is_some_and(|n| n.starts_with("xisuan-") && n.contains(&format!("-{id}-a"))))
+        .collect()
+}
+
+/// Waits until every job is completed; returns the jobs as the API shows them.
+fn until_all_complete(c: &Client, secs: u64) -> Vec<Value> {
+    let t0 = Instant::now();
+    loop {
+        let jobs = c.get("/v1/jobs?limit=1000").unwrap()["jobs"].as_array().unwrap().clone();
+        if jobs.iter().all(|j| j["state"] == "completed") {
+            return jobs;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(secs), "not all completed: {:#?}", jobs.iter().map(|j| (j["name"].clone(), j["state"].clone(), j["site"].clone(), j["reasons"].clone())).collect::<Vec<_>>());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// 30 jobs on three sites backed by three Slurm clusters: each runs on the cluster the plan
+/// chose, starting within a planning hour of the planned start (by Slurm's record), and all
+/// complete.
+#[test]
+fn jobs_run_where_and_when_the_plan_says_on_real_slurm() {
+    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
+        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
+        return;
+    };
+    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let (_server, c, admin) = start(&testbed, "plan");
+    // 30 jobs of 2 or 4 accelerators and 0.5-1.5 h: more than the 24 accelerators can run at
+    // once, so some are planned for later hours.
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let body = json!({"id": format!("s{i}"), "accelerators": ["h800"], "gpus": if i % 3 == 0 { 4 } else { 2 }, "hours": 0.5 + (i % 3) as f64 * 0.5,
+                          "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": 0.25});
+        let (status, v) = c.post("/v1/jobs", &body, Some(&format!("s{i}"))).unwrap();
+        assert_eq!(status, 201);
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    // Follow them to the end, remembering where and when each was dispatched to start.
+    let mut planned: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    let t0 = Instant::now();
+    loop {
+        let v = c.get("/v1/jobs?limit=1000").unwrap();
+        // The server's clock: hour H now ↔ this Unix time.
+        let (now_unix, plan) = (unix_now(), admin.get("/v1/plan").unwrap());
+        let now_h: f64 = plan["notes"][0].as_str().unwrap().split("(hour ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        let jobs = v["jobs"].as_array().unwrap();
+        for j in jobs {
+            if ["dispatched", "running"].contains(&j["state"].as_str().unwrap()) && !planned.contains_key(j["id"].as_str().unwrap()) {
+                let start_unix = now_unix + (j["start_h"].as_f64().unwrap() - now_h) * HOUR_S;
+                planned.insert(j["id"].as_str().unwrap().to_string(), (j["site"].as_str().unwrap().to_string(), start_unix));
+            }
+        }
+        if jobs.iter().all(|j| j["state"] == "completed") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(180), "not all completed: {:#?}", jobs.iter().map(|j| (j["name"].clone(), j["state"].clone(), j["site"].clone(), j["reasons"].clone())).collect::<Vec<_>>());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Slurm's own record: each job ran once, on the planned site's cluster, from the planned
+    // hour (within one planning hour).
+    for id in &ids {
+        let (site, start_unix) = planned.get(id).unwrap_or_else(|| panic!("{id} never seen dispatched"));
+        let cluster = SITES.iter().find(|s| s.0 == site).unwrap().1;
+        let runs = records(&testbed, id);
+        assert_eq!(runs.len(), 1, "{id}: {runs:?}");
+        let (ran_on, rec) = &runs[0];
+        assert_eq!(ran_on, cluster, "{id} ran on {ran_on}, planned at {site}");
+        assert_eq!(rec["JobState"], "COMPLETED", "{id}: {rec:?}");
+        let started = slurm_time(&rec["StartTime"]);
+        assert!((started - start_unix).abs() <= HOUR_S + 1.5, "{id}: Slurm started it at {started}, planned {start_unix}");
+    }
+}
+
+/// A cluster's nodes go down while jobs run there: xisuan marks the site down, the jobs go back
+/// to pending with the work up to their last checkpoint, run elsewhere and complete. By Slurm's
+/// records: no job ran in two places at once, and the rerun was no longer than the work left
+/// after the last checkpoint (within scheduling slack).
+#[test]
+fn a_failed_cluster_s_jobs_resume_elsewhere_from_their_checkpoints() {
+    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
+        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
+        return;
+    };
+    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let (_server, c, admin) = start(&testbed, "fail");
+    let (hours, ckpt) = (3.0, 0.5);
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let body = json!({"id": format!("f{i}"), "accelerators": ["h800"], "gpus": 4, "hours": hours, "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": ckpt});
+        ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
+    }
+    // Once jobs have run at least a checkpoint interval, the cluster with the most running ones fails.
+    let t0 = Instant::now();
+    let (victim_site, victims) = loop {
+        let jobs = c.get("/v1/jobs?limit=1000").unwrap()["jobs"].as_array().unwrap().clone();
+        let mut by_site: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for j in jobs.iter().filter(|j| j["state"] == "running" && j["done_hours"].as_f64().unwrap() >= ckpt) {
+            by_site.entry(j["site"].as_str().unwrap().to_string()).or_default().push(j["id"].as_str().unwrap().to_string());
+        }
+        if let Some(best) = by_site.into_iter().max_by_key(|x| x.1.len()) {
+            break best;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "nothing ran a checkpoint interval: {jobs:#?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let cluster = SITES.iter().find(|s| s.0 == victim_site).unwrap().1;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/slurm-testbed");
+    assert!(Command::new(script).args(["down", &testbed, cluster]).status().unwrap().success());
+    let jobs = until_all_complete(&c, 120);
+    assert!(Command::new(script).args(["up", &testbed, cluster]).status().unwrap().success());
+    // xisuan saw the site go down (its cluster had no node up), and up again after.
+    let events = admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().clone();
+    let downs: Vec<&Value> = events.iter().filter(|e| e["kind"] == "site_down" && e["body"]["site"] == victim_site.as_str()).collect();
+    assert!(!downs.is_empty() && downs[0]["body"]["reason"].as_str().unwrap().contains("no node up"), "{downs:#?}");
+    for id in &ids {
+        let runs = records(&testbed, id);
+        let done: Vec<_> = runs.iter().filter(|r| r.1["JobState"] == "COMPLETED").collect();
+        assert_eq!(done.len(), 1, "{id}: {runs:?}");
+        // Never in two places at once (Slurm's start and end times).
+        let mut spans: Vec<(f64, f64, &str)> = runs.iter().filter(|r| r.1["NodeList"] != "(null)").map(|r| (slurm_time(&r.1["StartTime"]), slurm_time(&r.1["EndTime"]), r.0.as_str())).collect();
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(spans.windows(2).all(|w| w[1].0 >= w[0].1), "{id} ran twice at once: {spans:?}");
+        if victims.contains(id) {
+            // It ran at the failed cluster first, then elsewhere; the rerun covers only the
+            // work left after its last checkpoint.
+            let first = spans.iter().find(|s| s.2 == cluster).unwrap_or_else(|| panic!("{id}: no run at {cluster}: {spans:?}"));
+            let last = spans.last().unwrap();
+            assert_ne!(last.2, cluster, "{id} finished at the failed cluster");
+            let worked_h = (first.1 - first.0) / HOUR_S;
+            let rerun_h = (last.1 - last.0) / HOUR_S;
+            let at_most = hours - ((worked_h / ckpt).floor() - 1.0).max(0.0) * ckpt;
+            assert!(rerun_h <= at_most + 1.0 / HOUR_S, "{id}: ran {worked_h:.2} h at {cluster}, then {rerun_h:.2} h (at most {at_most:.2} h expected)");
+            let j = jobs.iter().find(|j| j["id"] == id.as_str()).unwrap();
+            assert!(j["attempts"].as_u64().unwrap() >= 2, "{j:#}");
+        }
+    }
+}
