@@ -39,7 +39,11 @@ impl std::fmt::Display for Reason {
             }
             Reason::Capacity => f.write_str("capacity taken before the deadline"),
             Reason::Latency { region, ms, slo_ms } => write!(f, "latency from {region} {ms:.1} ms > {slo_ms:.0} ms SLO"),
-            Reason::Costlier { extra_usd, extra_kg, .. } => write!(f, "costlier: +{} USD, {:+.0} kgCO2e", human(*extra_usd), extra_kg),
+            // Worse by the objective's score; its dollar part alone may be lower (a site that
+            // is cheaper but later or dirtier), so each part carries its own sign.
+            Reason::Costlier { extra_usd, extra_kg, .. } => {
+                write!(f, "costlier: {}{} USD, {:+.0} kgCO2e", if *extra_usd < 0.0 { "-" } else { "+" }, human(extra_usd.abs()), extra_kg)
+            }
             Reason::DearerThanPenalty { score, penalty } => {
                 write!(f, "fits, but scores {} against a penalty of {} for leaving it undone", human(*score), human(*penalty))
             }
@@ -214,5 +218,18 @@ impl Plan {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::Reason;
+
+    #[test]
+    fn a_costlier_site_shows_each_part_with_its_sign() {
+        let r = Reason::Costlier { extra_score: 0.5, extra_usd: -0.079, extra_kg: 3.0 };
+        assert_eq!(r.to_string(), "costlier: -0.07900 USD, +3 kgCO2e");
+        let r = Reason::Costlier { extra_score: 24.0, extra_usd: 23.58, extra_kg: -44.0 };
+        assert_eq!(r.to_string(), "costlier: +23.58 USD, -44 kgCO2e");
     }
 }
