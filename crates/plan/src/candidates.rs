@@ -5,6 +5,26 @@
 use crate::plan::Reason;
 use crate::problem::{Job, Problem, Service, SiteIx};
 
+/// A slot and its cost, totally ordered by cost then slot: the heap key of the exact
+/// pausable subproblems (the cheapest k − 1 slots before each possible last slot), shared by
+/// the heuristic and the Lagrangian so both pick the same slots.
+#[derive(Debug, PartialEq)]
+pub(crate) struct SlotCost(pub f64, pub u32);
+
+impl Eq for SlotCost {}
+
+impl PartialOrd for SlotCost {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SlotCost {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
 /// A site's hourly rates per kW drawn (price and carbon, PUE included), with prefix sums.
 #[derive(Debug, Clone)]
 pub struct Rates {

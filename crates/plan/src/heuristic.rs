@@ -65,20 +65,7 @@ fn pausable_slots(ctx: &Ctx, j: &Job, o: &SiteOption, free: &Free) -> Option<Vec
     // Whole hours: see `Ctx::eval_slots`.
     let frac = 1.0;
     let ideal_end = Ctx::ideal_end(j);
-    // Totally ordered f64 for the heap.
-    #[derive(PartialEq)]
-    struct R(f64, u32);
-    impl Eq for R {}
-    impl PartialOrd for R {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    impl Ord for R {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-        }
-    }
+    use crate::candidates::SlotCost as R;
     let mut heap: BinaryHeap<R> = BinaryHeap::new();
     let mut sum = 0.0;
     let mut best: Option<(f64, u32)> = None;

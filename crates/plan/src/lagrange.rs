@@ -174,19 +174,7 @@ impl Tables {
             // it plus e itself, plus the delay of ending at e: exact, by a max-heap that keeps
             // the cheapest k − 1 as e advances. The chosen slots are left in `scratch`.
             use std::collections::BinaryHeap;
-            #[derive(PartialEq)]
-            struct R(f64, u32);
-            impl Eq for R {}
-            impl PartialOrd for R {
-                fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-                    Some(self.cmp(other))
-                }
-            }
-            impl Ord for R {
-                fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                    self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-                }
-            }
+            use crate::candidates::SlotCost as R;
             let k = o.k as usize;
             let rate = |t: u32| o.kw * sr[t as usize] + g * lam.map(|(per, _)| per[t as usize]).unwrap_or(0.0);
             let mut heap: BinaryHeap<R> = BinaryHeap::with_capacity(k);
