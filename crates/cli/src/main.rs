@@ -17,6 +17,7 @@ macro_rules! outln {
 }
 
 mod estimate;
+mod export;
 mod hf;
 mod output;
 mod plan;
@@ -41,7 +42,8 @@ use std::process::ExitCode;
         transfer  how long and how much moving a dataset between two sites takes\n  \
         plan      where and when each job and service should run, why, and how far from optimal\n  \
         simulate  replay a trace of arrivals under several policies\n  \
-        server    the control plane (submit, jobs, cancel talk to it)\n\
+        server    the control plane (submit, jobs, cancel talk to it)\n  \
+        export    a plan as Kubernetes manifests (Kueue, Karmada, MultiKueue)\n\
         Every answer prints the assumptions it rests on, with their sources; every assumption has a flag."
 )]
 struct Cli {
@@ -74,6 +76,10 @@ enum Command {
     Jobs(server::JobsArgs),
     /// Cancel one of your jobs, or stop one of your services, on a server.
     Cancel(server::CancelArgs),
+    /// Write a plan in another scheduler's format (Kubernetes manifests for Kueue, Karmada,
+    /// MultiKueue).
+    #[command(subcommand)]
+    Export(export::ExportCmd),
 }
 
 /// An error caused by what the user typed or pointed at (exit code 2), as opposed to a
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
         Command::Submit(args) => server::submit(args),
         Command::Jobs(args) => server::jobs(args),
         Command::Cancel(args) => server::cancel(args),
+        Command::Export(cmd) => export::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

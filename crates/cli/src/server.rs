@@ -47,10 +47,13 @@ pub struct ServerArgs {
     /// events after it (0: never; the log alone is enough, only slower to replay).
     #[arg(long, default_value_t = 10_000)]
     snapshot_every: u64,
-    /// A site run by a real Slurm cluster: SITE=PATH/TO/slurm.conf (repeatable). Its dispatched
-    /// work is submitted with sbatch and followed with squeue; other sites use the simulated
-    /// backend. See scripts/slurm-testbed.
-    #[arg(long, value_name = "SITE=SLURM_CONF")]
+    /// A site run by a real Slurm cluster: SITE=PATH/TO/slurm.conf, or SITE=PATH:PARTITION to
+    /// send its jobs to one partition (repeatable). Its dispatched work is submitted with sbatch
+    /// and followed with squeue; other sites use the simulated backend. A cluster that refuses a
+    /// job (unknown partition, accelerators it lacks) sends that job elsewhere (job_refused); one
+    /// whose controller does not answer or has no node up marks its site down. See
+    /// scripts/slurm-testbed.
+    #[arg(long, value_name = "SITE=SLURM_CONF[:PARTITION]")]
     slurm: Vec<String>,
     /// Where Slurm job scripts write their output and progress (default: slurm-jobs beside the
     /// SQLite store, or in the working directory).

@@ -42,15 +42,21 @@ static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A server over the testbed's three clusters, a tenant's client and the admin's.
 fn start(testbed: &str, name: &str) -> (Kill, Client, Client) {
+    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm/world.toml");
+    let clusters: Vec<String> = SITES.iter().map(|(site, cluster)| format!("{site}={testbed}/{cluster}/slurm.conf")).collect();
+    start_with(name, world, &clusters)
+}
+
+/// A server over the given world and `--slurm` clusters.
+fn start_with(name: &str, world: &str, clusters: &[String]) -> (Kill, Client, Client) {
     let dir = std::env::temp_dir().join(format!("xisuan-slurm-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm/world.toml");
     let mut args: Vec<String> = vec!["server".into(), "--listen".into(), format!("127.0.0.1:{port}"), "--db".into(), "sqlite:s.db".into(), "--world".into(), world.into(), "--hour-seconds".into(), HOUR_S.to_string()];
-    for (site, cluster) in SITES {
+    for c in clusters {
         args.push("--slurm".into());
-        args.push(format!("{site}={testbed}/{cluster}/slurm.conf"));
+        args.push(c.clone());
     }
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
     let server = Kill(Command::new(env!("CARGO_BIN_EXE_xisuan")).args(&args).env("XISUAN_ADMIN_TOKEN", ADMIN).current_dir(&dir).stdout(Stdio::null()).stderr(log).spawn().unwrap());
@@ -208,4 +214,92 @@ fn a_failed_cluster_s_jobs_resume_elsewhere_from_their_checkpoints() {
             assert!(j["attempts"].as_u64().unwrap() >= 2, "{j:#}");
         }
     }
+}
+
+/// Waits until `ok` holds for the admin's event list; returns the events.
+fn until_events(admin: &Client, secs: u64, what: &str, ok: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let t0 = Instant::now();
+    loop {
+        let events = admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().clone();
+        if ok(&events) {
+            return events;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(secs), "{what}: {:#?}", events.iter().filter(|e| e["kind"] != "planned").collect::<Vec<_>>());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What a cluster says no to, or a controller that does not answer, becomes an event naming
+/// the site and Slurm's reason; the work stays pending (or goes where it can run) and the
+/// server carries on. Unknown partition (alpha behind edwc-yrd is given one it lacks), an
+/// accelerator type the cluster does not have (the catalog says edwc-qingyang has h20; gamma
+/// has only h800), and a controller that is down (beta's slurmctld is stopped).
+#[test]
+fn slurm_errors_become_events_and_the_work_waits() {
+    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
+        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
+        return;
+    };
+    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    // The testbed's world, with a catalog that claims h20 at edwc-qingyang.
+    let dir = std::env::temp_dir().join(format!("xisuan-slurm-errors-world-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm");
+    std::fs::copy(format!("{examples}/world.toml"), dir.join("world.toml")).unwrap();
+    let sites = std::fs::read_to_string(format!("{examples}/sites.toml")).unwrap();
+    let sites = sites.replacen("id = \"edwc-qingyang\"\ncapacity = { h800 = 8, h20 = 0", "id = \"edwc-qingyang\"\ncapacity = { h800 = 8, h20 = 8", 1);
+    assert!(sites.contains("h20 = 8"));
+    std::fs::write(dir.join("sites.toml"), sites).unwrap();
+    let clusters = vec![format!("edwc-yrd={testbed}/alpha/slurm.conf:no-such-partition"), format!("edwc-guian={testbed}/beta/slurm.conf"), format!("edwc-qingyang={testbed}/gamma/slurm.conf")];
+    let (_server, c, admin) = start_with("errors", dir.join("world.toml").to_str().unwrap(), &clusters);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/slurm-testbed");
+    let job = |id: &str, acc: &str, sites: &[&str]| json!({"id": id, "accelerators": [acc], "gpus": 2, "hours": 0.5, "data_site": sites[0], "sites": sites, "deadline_hour": 200, "checkpoint_every_h": 0.25});
+    let part = c.post("/v1/jobs", &job("part", "h800", &["edwc-yrd"]), None).unwrap().1["id"].as_str().unwrap().to_string();
+    let gres = c.post("/v1/jobs", &job("gres", "h20", &["edwc-qingyang"]), None).unwrap().1["id"].as_str().unwrap().to_string();
+    // Both are refused, each with its site and Slurm's reason.
+    let events = until_events(&admin, 60, "two refusals", |ev| ev.iter().filter(|e| e["kind"] == "job_refused").count() >= 2);
+    let refusal = |id: &str| events.iter().find(|e| e["kind"] == "job_refused" && e["body"]["id"] == id).unwrap_or_else(|| panic!("{id} not refused: {events:#?}"))["body"].clone();
+    let (r1, r2) = (refusal(&part), refusal(&gres));
+    assert_eq!(r1["site"], "edwc-yrd");
+    assert!(r1["reason"].as_str().unwrap().contains("Invalid partition name"), "{r1}");
+    assert_eq!(r2["site"], "edwc-qingyang");
+    assert!(r2["reason"].as_str().unwrap().contains("Requested node configuration is not available"), "{r2}");
+    // They wait, with the reason, and are not sent back to the clusters that refused them.
+    std::thread::sleep(Duration::from_secs_f64(3.0 * HOUR_S));
+    for id in [&part, &gres] {
+        let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+        assert_eq!(j["state"], "pending", "{j:#}");
+        assert!(j["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("refused it (slurm:")), "{j:#}");
+        assert_eq!(j["attempts"], 1, "{j:#}");
+    }
+    // beta's controller stops: its site goes down with Slurm's words; work for it waits.
+    assert!(Command::new(script).args(["ctl-down", &testbed, "beta"]).status().unwrap().success());
+    let events = until_events(&admin, 60, "edwc-guian down", |ev| ev.iter().any(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian"));
+    let down = events.iter().find(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian").unwrap();
+    assert!(down["body"]["reason"].as_str().unwrap().contains("Unable to contact slurm controller"), "{down:#}");
+    let ctl = c.post("/v1/jobs", &job("ctl", "h800", &["edwc-guian"]), None).unwrap().1["id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_secs_f64(2.0 * HOUR_S));
+    let j = c.get(&format!("/v1/jobs/{ctl}")).unwrap();
+    assert_eq!(j["state"], "pending", "{j:#}");
+    assert!(j["reasons"].as_array().unwrap().iter().any(|r| r == "edwc-guian: site down"), "{j:#}");
+    // The controller comes back: the site is up again and the job runs there to the end.
+    assert!(Command::new(script).args(["ctl-up", &testbed, "beta"]).status().unwrap().success());
+    let t0 = Instant::now();
+    loop {
+        let j = c.get(&format!("/v1/jobs/{ctl}")).unwrap();
+        if j["state"] == "completed" {
+            assert_eq!(j["site"], "edwc-guian");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(90), "{j:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(records(&testbed, &ctl).iter().any(|(cl, r)| cl == "beta" && r["JobState"] == "COMPLETED"));
+    // The refused jobs never ran anywhere (Slurm logs a refused submission as FAILED with
+    // no nodes), and the server is alive.
+    for id in [&part, &gres] {
+        let runs = records(&testbed, id);
+        assert!(runs.iter().all(|(_, r)| r["NodeList"] == "(null)" && r["JobState"] == "FAILED"), "{id}: {runs:?}");
+    }
+    assert!(c.get("/readyz").is_ok(), "the server is still up");
 }

@@ -77,6 +77,12 @@ pub fn failed(state: &State, id: &str, reason: &str, now_h: f64) -> Result<Event
     Ok(Event::JobFailed { id: id.into(), reason: reason.into(), at_h: now_h })
 }
 
+/// A site's backend refused dispatched work: it goes back to pending and avoids that site.
+pub fn refused(state: &State, id: &str, site: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
+    expect(state, id, &[Status::Dispatched], "only dispatched work can be refused")?;
+    Ok(Event::JobRefused { id: id.into(), site: site.into(), reason: reason.into(), at_h: now_h })
+}
+
 /// A site goes down: its planned, dispatched and running work goes back to pending.
 pub fn site_down(state: &State, site: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
     if state.sites_down.contains(site) {
@@ -184,7 +190,11 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
             unplaced.push(Unplaced { job: j.id.clone(), reasons: vec![format!("data site {} is not in this world", j.spec.data_site)] });
             continue;
         };
-        let allowed: Vec<usize> = up.iter().copied().filter(|&s| j.spec.allowed_sites.as_ref().is_none_or(|a| a.iter().any(|x| x == &w.sites[s].id))).collect();
+        let allowed: Vec<usize> = up
+            .iter()
+            .copied()
+            .filter(|&s| j.spec.allowed_sites.as_ref().is_none_or(|a| a.iter().any(|x| x == &w.sites[s].id)) && !j.refused.contains_key(&w.sites[s].id))
+            .collect();
         let previous = match (j.status, &j.site, j.start_h) {
             (Status::Planned, Some(site), Some(start)) => ix.get(site.as_str()).and_then(|&s| {
                 let slot = (start - h0).round();
@@ -224,8 +234,15 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         (None, None)
     };
     let down = |site: &str| state.sites_down.contains(site);
-    let words = |rs: &[xisuan_plan::SiteRejection]| -> Vec<String> {
-        rs.iter().map(|r| if down(&r.site) { format!("{}: site down", r.site) } else { format!("{}: {}", r.site, r.reason) }).collect()
+    let words = |job: Option<&str>, rs: &[xisuan_plan::SiteRejection]| -> Vec<String> {
+        let refused = |site: &str| job.and_then(|id| state.jobs.get(id)).and_then(|j| j.refused.get(site));
+        rs.iter()
+            .map(|r| match refused(&r.site) {
+                _ if down(&r.site) => format!("{}: site down", r.site),
+                Some(why) => format!("{}: refused it ({why})", r.site),
+                None => format!("{}: {}", r.site, r.reason),
+            })
+            .collect()
     };
     let mut placements = Vec::new();
     let mut events = Vec::new();
@@ -244,11 +261,11 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
             bytes_moved: jp.transfer.as_ref().map(|t| t.bytes).unwrap_or(0.0),
             energy_kwh: jp.energy_kwh,
             carbon_kg: jp.carbon_kg,
-            reasons: words(&jp.rejected),
+            reasons: words(Some(&jp.job), &jp.rejected),
         });
     }
     for u in plan.unplaced.iter().filter(|u| !pinned.contains(&u.job)) {
-        unplaced.push(Unplaced { job: u.job.clone(), reasons: words(&u.reasons) });
+        unplaced.push(Unplaced { job: u.job.clone(), reasons: words(Some(&u.job), &u.reasons) });
     }
     let services = plan
         .services
@@ -265,7 +282,7 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
                 cost_usd: sp.cost_usd,
                 carbon_kg: sp.carbon_kg,
                 unmet_rps_hours: sp.unmet_rps_hours,
-                reasons: words(&sp.rejected),
+                reasons: words(None, &sp.rejected),
             }
         })
         .collect();
@@ -482,6 +499,36 @@ mod tests {
         let caller = s.tenants["t1"].clone();
         s.apply(&cancel(&s, &caller, "j1", start + 3.0).unwrap());
         assert!(matches!(cancel(&s, &caller, "j1", start + 3.0), Err(Rejection::Illegal { .. })));
+    }
+
+    /// A site's backend refuses a job: the job waits pending with the site and the reason, is
+    /// planned elsewhere, never at that site again, until the site comes back from being down.
+    #[test]
+    fn a_refused_job_goes_elsewhere_with_the_reason() {
+        let mut s = state_with_tenant();
+        s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
+        round(&mut s, 1000.0);
+        let start = s.jobs["j1"].start_h.unwrap();
+        for e in due(&s, start) {
+            s.apply(&e);
+        }
+        let site = s.jobs["j1"].site.clone().unwrap();
+        assert!(matches!(refused(&s, "nope", &site, "x", start), Err(Rejection::NotFound(_))));
+        let e = refused(&s, "j1", &site, "slurm: Invalid partition name specified", start).unwrap();
+        assert_eq!(e.kind(), "job_refused");
+        s.apply(&e);
+        assert_eq!(s.jobs["j1"].status, Status::Pending);
+        assert!(s.jobs["j1"].history.last().unwrap().1.contains("Invalid partition"));
+        // Only dispatched work can be refused.
+        assert!(matches!(refused(&s, "j1", &site, "again", start), Err(Rejection::Illegal { .. })));
+        round(&mut s, start);
+        let j = &s.jobs["j1"];
+        assert!(j.site.is_some() && j.site.as_deref() != Some(site.as_str()), "{j:?}");
+        assert!(j.reasons.iter().any(|r| r.starts_with(&format!("{site}: refused it (slurm: Invalid partition"))), "{:?}", j.reasons);
+        // The site goes down and comes back: it may take the job again.
+        s.apply(&site_down(&s, &site, "repair", start + 1.0).unwrap());
+        s.apply(&site_up(&s, &site, start + 2.0).unwrap());
+        assert!(s.jobs["j1"].refused.is_empty());
     }
 
     #[test]

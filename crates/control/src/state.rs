@@ -138,6 +138,10 @@ pub enum Event {
     JobFinished { id: String, at_h: f64 },
     /// Failed or preempted: back to pending with the work up to the last checkpoint.
     JobFailed { id: String, reason: String, at_h: f64 },
+    /// A site's backend refused the dispatched job (a bad partition, an accelerator type its
+    /// cluster lacks, a QOS limit): back to pending, and not planned at that site again until
+    /// the site comes back up after being down.
+    JobRefused { id: String, site: String, reason: String, at_h: f64 },
     SiteDown { site: String, reason: String, at_h: f64 },
     SiteUp { site: String, at_h: f64 },
     ServiceSubmitted { id: String, tenant: String, spec: ServiceSpec, at_h: f64 },
@@ -156,6 +160,7 @@ impl Event {
             Event::JobCheckpointed { .. } => "job_checkpointed",
             Event::JobFinished { .. } => "job_finished",
             Event::JobFailed { .. } => "job_failed",
+            Event::JobRefused { .. } => "job_refused",
             Event::SiteDown { .. } => "site_down",
             Event::SiteUp { .. } => "site_up",
             Event::ServiceSubmitted { .. } => "service_submitted",
@@ -178,7 +183,8 @@ impl Event {
             | Event::JobStarted { id, .. }
             | Event::JobCheckpointed { id, .. }
             | Event::JobFinished { id, .. }
-            | Event::JobFailed { id, .. } => Some(id),
+            | Event::JobFailed { id, .. }
+            | Event::JobRefused { id, .. } => Some(id),
             _ => None,
         }
     }
@@ -220,6 +226,9 @@ pub struct JobRecord {
     pub reasons: Vec<String>,
     /// What happened to it, in words, with the hour.
     pub history: Vec<(f64, String)>,
+    /// Sites whose backend refused it, with the reason: not planned there again.
+    #[serde(default)]
+    pub refused: BTreeMap<String, String>,
 }
 
 impl JobRecord {
@@ -277,6 +286,7 @@ impl State {
                         attempts: 0,
                         reasons: Vec::new(),
                         history: vec![(*at_h, "submitted".into())],
+                        refused: BTreeMap::new(),
                     },
                 );
             }
@@ -378,6 +388,17 @@ impl State {
                     self.dirty = true;
                 }
             }
+            Event::JobRefused { id, site, reason, at_h } => {
+                if let Some(j) = self.jobs.get_mut(id) {
+                    j.status = Status::Pending;
+                    j.site = None;
+                    j.start_h = None;
+                    j.end_h = None;
+                    j.refused.insert(site.clone(), reason.clone());
+                    j.history.push((*at_h, format!("refused by {site} ({reason}); back to pending, not planned there again")));
+                    self.dirty = true;
+                }
+            }
             Event::SiteDown { site, reason, at_h } => {
                 self.sites_down.insert(site.clone());
                 for j in self.jobs.values_mut() {
@@ -393,6 +414,10 @@ impl State {
             }
             Event::SiteUp { site, .. } => {
                 self.sites_down.remove(site);
+                // A site back from being down (repaired, reconfigured) may take what it refused.
+                for j in self.jobs.values_mut() {
+                    j.refused.remove(site);
+                }
                 self.dirty = true;
             }
             Event::ServiceSubmitted { id, tenant, spec, at_h } => {

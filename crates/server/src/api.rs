@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
 use xisuan_control::{self as control, JobRecord, Status, Tenant};
@@ -186,6 +187,9 @@ pub struct JobView {
     pub attempts: u32,
     /// Why not each other site (or why it is not placed), from the latest planning round.
     pub reasons: Vec<String>,
+    /// Sites whose cluster refused it, with the cluster's words: it is not planned there again
+    /// until the site has been down and up.
+    pub refused: BTreeMap<String, String>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -205,6 +209,7 @@ impl JobView {
             end_h: j.end_h,
             attempts: j.attempts,
             reasons: j.reasons.clone(),
+            refused: j.refused.clone(),
             history: j.history.iter().map(|(at_h, what)| HistoryEntry { at_h: *at_h, what: what.clone() }).collect(),
         }
     }

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod client;
 pub mod jobs;
+pub mod k8s;
 pub mod slurm;
 pub mod store;
 
@@ -370,6 +371,9 @@ pub async fn serve(config: Config) -> Result<()> {
     if app.config.control_loop {
         let a = app.clone();
         tokio::spawn(async move { control_loop(a).await });
+        for site in app.config.slurm.sites.keys() {
+            tokio::spawn(slurm_follow(app.clone(), site.clone()));
+        }
     } else {
         // Replicas without the loop still follow the log.
         let a = app.clone();
@@ -488,91 +492,115 @@ async fn step(app: &Arc<App>) -> Result<()> {
         app.append(rows).await?;
         app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
     }
-    if !app.config.slurm.sites.is_empty() {
-        let events = slurm_pass(app, now).await?;
-        if !events.is_empty() {
-            let rows = events.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-            app.append(rows).await?;
-        }
-    }
     Ok(())
 }
 
-/// Follows the Slurm sites: submits dispatched work, turns what the queues show into the
-/// controller's observations, cancels what should not run there, and marks a site down when
-/// its cluster has no node up or does not answer.
-async fn slurm_pass(app: &Arc<App>, now: f64) -> Result<Vec<Event>> {
+/// Follows one Slurm site while this process leads, beside the control loop (a cluster that
+/// does not answer holds up only its own site): submits dispatched work, turns what its queue
+/// shows into the controller's observations, cancels what should not run there, and marks the
+/// site down when its cluster has no node up or its controller does not answer.
+async fn slurm_follow(app: Arc<App>, site: String) {
+    let tick = Duration::from_secs_f64((app.config.hour_seconds / 20.0).clamp(0.05, 2.0));
+    loop {
+        tokio::time::sleep(tick).await;
+        if !app.leader.load(Ordering::SeqCst) {
+            continue;
+        }
+        let events = match slurm_pass(&app, &site).await {
+            Ok(events) => events,
+            Err(e) => {
+                eprintln!("xisuan server: slurm at {site}: {e:#}");
+                continue;
+            }
+        };
+        if !events.is_empty() {
+            let rows = events.into_iter().map(|e| (tenant_of(&app, &e), e)).map(|(t, e)| (e, t, None)).collect();
+            if let Err(e) = app.append(rows).await {
+                eprintln!("xisuan server: slurm at {site}: {e:#}");
+            }
+        }
+    }
+}
+
+/// One look at one Slurm site; returns the events it calls for.
+async fn slurm_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
+    let now = app.clock.now_h();
     let state = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.clone();
     let slurm = app.config.slurm.clone();
     let hour_s = app.config.hour_seconds;
     let submitted = app.slurm_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
-    let downed = app.slurm_downed.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
+    let downed = app.slurm_downed.lock().map_err(|_| anyhow!("lock poisoned"))?.contains(site);
+    let site = site.to_string();
     let (events, newly) = tokio::task::spawn_blocking(move || {
         let mut events = Vec::new();
         let mut newly = Vec::new();
-        for site in slurm.sites.keys() {
-            // A site that is down only has its leftovers cancelled, once its cluster answers; one
-            // this process marked down for its cluster's health comes back up with it.
-            let down = state.sites_down.contains(site);
-            let health = slurm.health(site);
-            if down && health.is_ok() && downed.contains(site) {
-                events.extend(control::site_up(&state, site, now).ok());
+        // A site that is down only has its leftovers cancelled, once its cluster answers; one
+        // this process marked down for its cluster's health comes back up with it.
+        let down = state.sites_down.contains(&site);
+        let health = slurm.health(&site);
+        if down && health.is_ok() && downed {
+            events.extend(control::site_up(&state, &site, now).ok());
+        }
+        let queue = match if down { slurm.queue(&site) } else { health.and_then(|_| slurm.queue(&site)) } {
+            Err(_) if down => return (events, newly),
+            Ok(q) => q,
+            Err(why) => {
+                events.extend(control::site_down(&state, &site, &format!("slurm: {why}"), now).ok());
+                return (events, newly);
             }
-            let queue = match if down { slurm.queue(site) } else { health.and_then(|_| slurm.queue(site)) } {
-                Err(_) if down => continue,
-                Ok(q) => q,
-                Err(why) => {
-                    events.extend(control::site_down(&state, site, &format!("slurm: {why}"), now).ok());
-                    continue;
-                }
-            };
-            let seen: BTreeMap<(String, u32), &slurm::SlurmJob> = queue.iter().map(|j| ((j.job.clone(), j.attempt), j)).collect();
-            for j in state.jobs.values().filter(|j| !down && j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity()) {
-                let key = (j.id.clone(), j.attempts);
-                let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
-                match (j.status, seen.get(&key).map(|q| q.state.as_str())) {
-                    (control::Status::Dispatched, None) if !submitted.contains(&key) => {
-                        let sub = slurm::Submission {
-                            job: j.id.clone(),
-                            attempt: j.attempts,
-                            accelerator: j.accelerator.clone().unwrap_or_default(),
-                            gpus: j.spec.gpus,
-                            begin_in_s: (j.start_h.unwrap_or(now) - now) * hour_s,
-                            run_s: j.remaining_h() / speed * hour_s,
-                            checkpoint_s: j.spec.checkpoint_every_h / speed * hour_s,
-                        };
-                        match slurm.submit(site, &sub) {
-                            Ok(_) => newly.push(key),
-                            Err(why) => events.extend(control::failed(&state, &j.id, &format!("slurm refused it: {why}"), now).ok()),
+        };
+        let seen: BTreeMap<(String, u32), &slurm::SlurmJob> = queue.iter().map(|j| ((j.job.clone(), j.attempt), j)).collect();
+        for j in state.jobs.values().filter(|j| !down && j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity()) {
+            let key = (j.id.clone(), j.attempts);
+            let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
+            match (j.status, seen.get(&key).map(|q| q.state.as_str())) {
+                (control::Status::Dispatched, None) if !submitted.contains(&key) => {
+                    let sub = slurm::Submission {
+                        job: j.id.clone(),
+                        attempt: j.attempts,
+                        accelerator: j.accelerator.clone().unwrap_or_default(),
+                        gpus: j.spec.gpus,
+                        begin_in_s: (j.start_h.unwrap_or(now) - now) * hour_s,
+                        run_s: j.remaining_h() / speed * hour_s,
+                        checkpoint_s: j.spec.checkpoint_every_h / speed * hour_s,
+                    };
+                    match slurm.submit(&site, &sub) {
+                        Ok(_) => newly.push(key),
+                        // No answer: the site is down and its work goes back to pending.
+                        Err(slurm::SubmitError::Unreachable(why)) => {
+                            events.extend(control::site_down(&state, &site, &format!("slurm: {why}"), now).ok());
+                            return (events, newly);
                         }
+                        // The cluster answered no: this job goes elsewhere (or waits).
+                        Err(slurm::SubmitError::Refused(why)) => events.extend(control::refused(&state, &j.id, &site, &format!("slurm: {why}"), now).ok()),
                     }
-                    (control::Status::Dispatched, Some("RUNNING" | "COMPLETING" | "COMPLETED")) => events.extend(control::started(&state, &j.id, now).ok()),
-                    (control::Status::Running, Some("RUNNING" | "COMPLETING")) => {
-                        // Progress assumed from the time run; a checkpoint per full interval.
-                        let progress = j.spec.hours.min(j.saved_at_start_h + (now - j.start_h.unwrap_or(now)).max(0.0) * speed);
-                        let every = j.spec.checkpoint_every_h.max(1e-6);
-                        let saved = ((progress / every).floor() * every).min(j.spec.hours);
-                        if saved > j.done_h + 1e-9 && saved < j.spec.hours {
-                            events.extend(control::checkpointed(&state, &j.id, saved, now).ok());
-                        }
-                    }
-                    (control::Status::Running, Some("COMPLETED")) => events.extend(control::finished(&state, &j.id, now).ok()),
-                    (_, Some(s @ ("FAILED" | "CANCELLED" | "TIMEOUT" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" | "DEADLINE"))) => {
-                        let reason = seen.get(&key).map(|q| q.reason.clone()).unwrap_or_default();
-                        events.extend(control::failed(&state, &j.id, &format!("slurm: {s} at {site} ({reason})"), now).ok());
-                    }
-                    (control::Status::Running, None) => events.extend(control::failed(&state, &j.id, &format!("slurm: the job left {site}'s queue unseen"), now).ok()),
-                    _ => {}
                 }
+                (control::Status::Dispatched, Some("RUNNING" | "COMPLETING" | "COMPLETED")) => events.extend(control::started(&state, &j.id, now).ok()),
+                (control::Status::Running, Some("RUNNING" | "COMPLETING")) => {
+                    // Progress assumed from the time run; a checkpoint per full interval.
+                    let progress = j.spec.hours.min(j.saved_at_start_h + (now - j.start_h.unwrap_or(now)).max(0.0) * speed);
+                    let every = j.spec.checkpoint_every_h.max(1e-6);
+                    let saved = ((progress / every).floor() * every).min(j.spec.hours);
+                    if saved > j.done_h + 1e-9 && saved < j.spec.hours {
+                        events.extend(control::checkpointed(&state, &j.id, saved, now).ok());
+                    }
+                }
+                (control::Status::Running, Some("COMPLETED")) => events.extend(control::finished(&state, &j.id, now).ok()),
+                (_, Some(s @ ("FAILED" | "CANCELLED" | "TIMEOUT" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" | "DEADLINE"))) => {
+                    let reason = seen.get(&key).map(|q| q.reason.clone()).unwrap_or_default();
+                    events.extend(control::failed(&state, &j.id, &format!("slurm: {s} at {site} ({reason})"), now).ok());
+                }
+                (control::Status::Running, None) => events.extend(control::failed(&state, &j.id, &format!("slurm: the job left {site}'s queue unseen"), now).ok()),
+                _ => {}
             }
-            // What runs there but should not (cancelled, re-placed after a failure, or an old
-            // attempt) is cancelled, so nothing runs twice.
-            for q in queue.iter().filter(|q| matches!(q.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")) {
-                let ours = state.jobs.get(&q.job).is_some_and(|j| j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() && j.attempts == q.attempt);
-                if !ours {
-                    if let Err(e) = slurm.cancel(site, &q.job) {
-                        eprintln!("xisuan server: {e}");
-                    }
+        }
+        // What runs there but should not (cancelled, re-placed after a failure, or an old
+        // attempt) is cancelled, so nothing runs twice.
+        for q in queue.iter().filter(|q| matches!(q.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")) {
+            let ours = state.jobs.get(&q.job).is_some_and(|j| j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() && j.attempts == q.attempt);
+            if !ours {
+                if let Err(e) = slurm.cancel(&site, &q.job) {
+                    eprintln!("xisuan server: {e}");
                 }
             }
         }

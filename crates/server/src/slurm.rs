@@ -32,11 +32,42 @@ pub struct SlurmJob {
     pub reason: String,
 }
 
+/// The Slurm cluster behind a site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    /// Its slurm.conf (`SLURM_CONF` for every command).
+    pub conf: PathBuf,
+    /// The partition jobs go to (the cluster's default when `None`).
+    pub partition: Option<String>,
+}
+
+/// Why a submission did not go through.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitError {
+    /// The controller did not answer (down, unreachable, timed out): the site is down.
+    Unreachable(String),
+    /// The cluster answered and said no (unknown partition, an accelerator type or count it
+    /// does not have, a QOS or account limit): this job should go elsewhere.
+    Refused(String),
+}
+
+impl SubmitError {
+    /// Slurm's words for a controller that did not answer, as its commands print them.
+    fn classify(message: String) -> SubmitError {
+        const NO_ANSWER: [&str; 5] = ["Unable to contact slurm controller", "Socket timed out", "Connection refused", "Zero Bytes were transmitted", "cannot run sbatch"];
+        if NO_ANSWER.iter().any(|m| message.contains(m)) {
+            SubmitError::Unreachable(message)
+        } else {
+            SubmitError::Refused(message)
+        }
+    }
+}
+
 /// The Slurm clusters behind sites.
 #[derive(Debug, Clone, Default)]
 pub struct Slurm {
-    /// Site id → its cluster's slurm.conf.
-    pub sites: BTreeMap<String, PathBuf>,
+    /// Site id → its cluster.
+    pub sites: BTreeMap<String, Cluster>,
     /// Where job scripts write their output and progress.
     pub workdir: PathBuf,
     /// This store's id in job names (set when the server opens its store).
@@ -69,16 +100,20 @@ fn parse_name(prefix: &str, name: &str) -> Option<(String, u32)> {
 }
 
 impl Slurm {
-    /// Parses `SITE=PATH` pairs (from `--slurm`).
+    /// Parses `SITE=PATH[:PARTITION]` pairs (from `--slurm`).
     pub fn parse(pairs: &[String], workdir: PathBuf) -> Result<Slurm, String> {
         let mut sites = BTreeMap::new();
         for p in pairs {
-            let (site, conf) = p.split_once('=').ok_or_else(|| format!("`{p}` is not SITE=PATH/TO/slurm.conf"))?;
+            let (site, rest) = p.split_once('=').ok_or_else(|| format!("`{p}` is not SITE=PATH/TO/slurm.conf[:PARTITION]"))?;
+            let (conf, partition) = match rest.rsplit_once(':') {
+                Some((conf, part)) if !part.is_empty() && !part.contains('/') => (conf, Some(part.to_string())),
+                _ => (rest, None),
+            };
             let conf = PathBuf::from(conf);
             if !conf.is_file() {
                 return Err(format!("{site}: {}: no such file", conf.display()));
             }
-            if sites.insert(site.to_string(), conf).is_some() {
+            if sites.insert(site.to_string(), Cluster { conf, partition }).is_some() {
                 return Err(format!("site {site} is named twice"));
             }
         }
@@ -90,9 +125,9 @@ impl Slurm {
     }
 
     fn command(&self, site: &str, program: &str) -> Result<Command, String> {
-        let conf = self.sites.get(site).ok_or_else(|| format!("site {site} has no Slurm cluster"))?;
+        let cluster = self.sites.get(site).ok_or_else(|| format!("site {site} has no Slurm cluster"))?;
         let mut c = Command::new(program);
-        c.env("SLURM_CONF", conf);
+        c.env("SLURM_CONF", &cluster.conf);
         Ok(c)
     }
 
@@ -105,9 +140,9 @@ impl Slurm {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Submits a job; returns Slurm's job id.
-    pub fn submit(&self, site: &str, s: &Submission) -> Result<String, String> {
-        std::fs::create_dir_all(&self.workdir).map_err(|e| format!("{}: {e}", self.workdir.display()))?;
+    /// Submits a job; returns Slurm's job id, or why not.
+    pub fn submit(&self, site: &str, s: &Submission) -> Result<String, SubmitError> {
+        std::fs::create_dir_all(&self.workdir).map_err(|e| SubmitError::Refused(format!("{}: {e}", self.workdir.display())))?;
         let name = job_name(&self.prefix, &s.job, s.attempt);
         let progress = self.workdir.join(format!("{name}.progress"));
         let steps = (s.run_s / s.checkpoint_s.max(0.001)).ceil().max(1.0) as u64;
@@ -118,7 +153,7 @@ impl Slurm {
             progress.display()
         );
         let limit_min = ((s.run_s * 1.5 + 60.0) / 60.0).ceil() as u64;
-        let args = vec![
+        let mut args = vec![
             "--parsable".to_string(),
             format!("--job-name={name}"),
             format!("--gpus={}:{}", s.accelerator, s.gpus),
@@ -129,7 +164,10 @@ impl Slurm {
             format!("--chdir={}", self.workdir.display()),
             format!("--wrap={script}"),
         ];
-        let out = self.run(site, "sbatch", &args)?;
+        if let Some(p) = self.sites.get(site).and_then(|c| c.partition.as_ref()) {
+            args.push(format!("--partition={p}"));
+        }
+        let out = self.run(site, "sbatch", &args).map_err(SubmitError::classify)?;
         Ok(out.trim().split(';').next().unwrap_or("").to_string())
     }
 
@@ -176,5 +214,29 @@ mod tests {
         assert_eq!(parse_name("f00d", &job_name("f00d", "job-ab12-a9", 3)), Some(("job-ab12-a9".into(), 3)));
         assert_eq!(parse_name("beef", &job_name("f00d", "job-ab12", 3)), None, "another store's job");
         assert_eq!(parse_name("f00d", "other-job"), None);
+    }
+
+    #[test]
+    fn a_site_may_name_its_partition() {
+        let conf = std::env::temp_dir().join(format!("xisuan-slurm-parse-{}.conf", std::process::id()));
+        std::fs::write(&conf, "").unwrap();
+        let c = conf.display();
+        let s = Slurm::parse(&[format!("a={c}"), format!("b={c}:gpu")], PathBuf::new()).unwrap();
+        assert_eq!(s.sites["a"].partition, None);
+        assert_eq!(s.sites["b"], Cluster { conf: conf.clone(), partition: Some("gpu".into()) });
+        assert!(Slurm::parse(&[format!("a={c}"), format!("a={c}")], PathBuf::new()).unwrap_err().contains("named twice"));
+        assert!(Slurm::parse(&["a=/no/such/slurm.conf".into()], PathBuf::new()).unwrap_err().contains("no such file"));
+        assert!(Slurm::parse(&["just-a-path".into()], PathBuf::new()).is_err());
+        let _ = std::fs::remove_file(conf);
+    }
+
+    #[test]
+    fn a_silent_controller_is_told_apart_from_a_refusal() {
+        // Slurm 22.05's words, as sbatch prints them.
+        let down = SubmitError::classify("gamma: sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)".into());
+        assert!(matches!(down, SubmitError::Unreachable(_)));
+        for no in ["sbatch: error: Batch job submission failed: Invalid partition name specified", "sbatch: error: Batch job submission failed: Requested node configuration is not available"] {
+            assert!(matches!(SubmitError::classify(no.into()), SubmitError::Refused(_)), "{no}");
+        }
     }
 }

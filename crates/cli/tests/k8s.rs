@@ -1,0 +1,297 @@
+//! Kubernetes: the EDWC example's plan exported as manifests (`xisuan export k8s`), read back
+//! as `k8s-openapi` types, then created, watched and deleted with the `kube` client.
+//!
+//! No real Kubernetes API server can run on these machines (no package ships one and there is
+//! no container engine; ../shared/docs/platform.md), so the client talks to a small API server
+//! written here: the batch/v1 Jobs paths (create, get, list and watch with label selectors,
+//! delete), resource versions, watch streams as newline-delimited WatchEvents, and a stand-in
+//! for Kueue and the Job controller that admits each Job (unsuspends it) and completes it. It
+//! checks what the client sends and answers as the API server documents; it is not Kubernetes.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::WatchEvent;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use xisuan_server::k8s;
+
+/// The fake API server's state: objects by namespace and name, every change with its
+/// resource version, and a channel for watchers.
+struct Api {
+    inner: Mutex<Inner>,
+    changes: broadcast::Sender<(u64, &'static str, Value)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    version: u64,
+    jobs: BTreeMap<(String, String), Value>,
+    log: Vec<(u64, &'static str, Value)>,
+}
+
+impl Api {
+    /// Records a change (ADDED, MODIFIED, DELETED) under a new resource version.
+    fn change(&self, inner: &mut Inner, kind: &'static str, mut obj: Value) -> Value {
+        inner.version += 1;
+        obj["metadata"]["resourceVersion"] = json!(inner.version.to_string());
+        let key = (obj["metadata"]["namespace"].as_str().unwrap_or("").to_string(), obj["metadata"]["name"].as_str().unwrap_or("").to_string());
+        if kind == "DELETED" {
+            inner.jobs.remove(&key);
+        } else {
+            inner.jobs.insert(key, obj.clone());
+        }
+        inner.log.push((inner.version, kind, obj.clone()));
+        let _ = self.changes.send((inner.version, kind, obj.clone()));
+        obj
+    }
+}
+
+fn status(code: StatusCode, reason: &str, message: String) -> Response {
+    (code, Json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code.as_u16()}))).into_response()
+}
+
+/// `a=b,c=d` against an object's labels.
+fn selected(obj: &Value, selector: Option<&String>) -> bool {
+    selector.is_none_or(|s| s.split(',').filter(|t| !t.is_empty()).all(|t| t.split_once('=').is_some_and(|(k, v)| obj["metadata"]["labels"][k] == v)))
+}
+
+async fn version() -> Json<Value> {
+    Json(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-xisuan-test", "platform": "linux/amd64"}))
+}
+
+async fn create(State(api): State<Arc<Api>>, Path(ns): Path<String>, Json(mut job): Json<Value>) -> Response {
+    // What the client sent must be a Job the typed API accepts.
+    if let Err(e) = serde_json::from_value::<Job>(job.clone()) {
+        return status(StatusCode::BAD_REQUEST, "BadRequest", format!("not a batch/v1 Job: {e}"));
+    }
+    let Some(name) = job["metadata"]["name"].as_str().map(str::to_string) else {
+        return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "metadata.name: Required value".into());
+    };
+    let obj = {
+        let mut inner = api.inner.lock().unwrap();
+        if inner.jobs.contains_key(&(ns.clone(), name.clone())) {
+            return status(StatusCode::CONFLICT, "AlreadyExists", format!("jobs.batch \"{name}\" already exists"));
+        }
+        job["metadata"]["namespace"] = json!(ns);
+        job["metadata"]["uid"] = json!(format!("uid-{}", inner.version + 1));
+        job["metadata"]["creationTimestamp"] = json!("2026-11-28T00:00:00Z");
+        job["status"] = json!({});
+        api.change(&mut inner, "ADDED", job)
+    };
+    // Kueue admits it (unsuspends), the Job controller runs it, and it completes.
+    let api2 = api.clone();
+    tokio::spawn(async move {
+        for step in 0..2 {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let mut inner = api2.inner.lock().unwrap();
+            let Some(mut o) = inner.jobs.get(&(ns.clone(), name.clone())).cloned() else { return };
+            if step == 0 {
+                o["spec"]["suspend"] = json!(false);
+                o["status"] = json!({"active": 1, "startTime": "2026-11-28T00:00:01Z"});
+            } else {
+                o["status"] = json!({"succeeded": 1, "startTime": "2026-11-28T00:00:01Z", "completionTime": "2026-11-28T00:00:02Z",
+                                     "conditions": [{"type": "Complete", "status": "True"}]});
+            }
+            api2.change(&mut inner, "MODIFIED", o);
+        }
+    });
+    (StatusCode::CREATED, Json(obj)).into_response()
+}
+
+async fn list_or_watch(State(api): State<Arc<Api>>, Path(ns): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let selector = q.get("labelSelector").cloned();
+    if q.get("watch").map(String::as_str) != Some("true") {
+        let inner = api.inner.lock().unwrap();
+        let items: Vec<Value> = inner.jobs.iter().filter(|((n, _), o)| n == &ns && selected(o, selector.as_ref())).map(|(_, o)| o.clone()).collect();
+        return Json(json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {"resourceVersion": inner.version.to_string()}, "items": items})).into_response();
+    }
+    // A watch: what happened after the given version ("0": the current objects as ADDED),
+    // then changes as they come, until timeoutSeconds.
+    let from: u64 = q.get("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let timeout = Duration::from_secs(q.get("timeoutSeconds").and_then(|v| v.parse().ok()).unwrap_or(30));
+    let (backlog, rx) = {
+        let inner = api.inner.lock().unwrap();
+        let backlog: VecDeque<(u64, &'static str, Value)> = if from == 0 {
+            inner.jobs.values().map(|o| (inner.version, "ADDED", o.clone())).collect()
+        } else {
+            inner.log.iter().filter(|c| c.0 > from).cloned().collect()
+        };
+        (backlog, api.changes.subscribe())
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let stream = futures_util::stream::unfold((backlog, rx), move |(mut backlog, mut rx)| {
+        let (ns, selector) = (ns.clone(), selector.clone());
+        async move {
+            loop {
+                let (_, kind, obj) = match backlog.pop_front() {
+                    Some(c) => c,
+                    None => match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Ok(c)) => c,
+                        _ => return None,
+                    },
+                };
+                if obj["metadata"]["namespace"] == ns.as_str() && selected(&obj, selector.as_ref()) {
+                    let line = json!({"type": kind, "object": obj}).to_string() + "\n";
+                    return Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(line)), (backlog, rx)));
+                }
+            }
+        }
+    });
+    Response::builder().header("content-type", "application/json").body(Body::from_stream(stream)).unwrap()
+}
+
+async fn get_one(State(api): State<Arc<Api>>, Path((ns, name)): Path<(String, String)>) -> Response {
+    match api.inner.lock().unwrap().jobs.get(&(ns, name.clone())) {
+        Some(o) => Json(o.clone()).into_response(),
+        None => status(StatusCode::NOT_FOUND, "NotFound", format!("jobs.batch \"{name}\" not found")),
+    }
+}
+
+async fn delete(State(api): State<Arc<Api>>, Path((ns, name)): Path<(String, String)>) -> Response {
+    let mut inner = api.inner.lock().unwrap();
+    match inner.jobs.get(&(ns, name.clone())).cloned() {
+        Some(mut o) => {
+            o["metadata"]["deletionTimestamp"] = json!("2026-11-28T00:00:03Z");
+            Json(api.change(&mut inner, "DELETED", o)).into_response()
+        }
+        None => status(StatusCode::NOT_FOUND, "NotFound", format!("jobs.batch \"{name}\" not found")),
+    }
+}
+
+/// Starts the fake API server on a free loopback port; returns its URL.
+async fn fake_api_server() -> String {
+    let api = Arc::new(Api { inner: Mutex::new(Inner::default()), changes: broadcast::channel(100_000).0 });
+    let app = Router::new()
+        .route("/version", get(version))
+        .route("/apis/batch/v1/namespaces/{ns}/jobs", get(list_or_watch).post(create))
+        .route("/apis/batch/v1/namespaces/{ns}/jobs/{name}", get(get_one).delete(delete))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+fn xisuan(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xisuan")).args(args).output().unwrap()
+}
+
+/// The EDWC example's plan, exported: every placed job is one Job that deserializes into
+/// `k8s-openapi`'s type, carries Kueue's queue label, asks for its accelerators on nodes of its
+/// type, and is pinned to its site's cluster by a Karmada PropagationPolicy; the `kube` client
+/// creates them all, watches each be admitted and complete, and deletes them.
+#[test]
+fn the_edwc_plan_runs_as_kueue_jobs_through_the_kube_client() {
+    let dir = std::env::temp_dir().join(format!("xisuan-k8s-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/edwc/scenario.toml");
+    let out = xisuan(&["plan", scenario, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan_path = dir.join("plan.json");
+    std::fs::write(&plan_path, &out.stdout).unwrap();
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let placed: BTreeMap<String, Value> = plan["plan"]["jobs"].as_array().unwrap().iter().map(|j| (j["job"].as_str().unwrap().to_string(), j.clone())).collect();
+    assert!(placed.len() >= 100, "{} jobs placed", placed.len());
+
+    let manifests = dir.join("manifests.json");
+    let out = xisuan(&[
+        "export", "k8s", plan_path.to_str().unwrap(), "--image", "registry.local/train:v1", "--queue", "team-a", "--namespace", "edwc",
+        "--karmada", "--cluster", "edwc-guian=guizhou-1", "-o", manifests.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: Value = serde_json::from_str(&std::fs::read_to_string(&manifests).unwrap()).unwrap();
+    assert_eq!(list["kind"], "List");
+    let items = list["items"].as_array().unwrap();
+    let (jobs, policies): (Vec<&Value>, Vec<&Value>) = items.iter().partition(|i| i["kind"] == "Job");
+    assert_eq!(jobs.len(), placed.len());
+    assert_eq!(policies.len(), placed.len());
+    let jobs: Vec<Job> = jobs.into_iter().map(|j| serde_json::from_value(j.clone()).expect("a batch/v1 Job")).collect();
+    for j in &jobs {
+        let meta = &j.metadata;
+        let labels = meta.labels.as_ref().unwrap();
+        let ann = meta.annotations.as_ref().unwrap();
+        assert_eq!(labels[k8s::QUEUE_LABEL], "team-a");
+        assert_eq!(meta.namespace.as_deref(), Some("edwc"));
+        let p = &placed[&ann["xisuan.io/job"]];
+        assert_eq!(ann["xisuan.io/site"], p["site"].as_str().unwrap());
+        assert_eq!(ann["xisuan.io/cluster"], if p["site"] == "edwc-guian" { "guizhou-1" } else { p["site"].as_str().unwrap() });
+        let spec = j.spec.as_ref().unwrap();
+        assert_eq!(spec.suspend, Some(true), "Kueue admits it");
+        assert_eq!(spec.backoff_limit, Some(0));
+        let pod = spec.template.spec.as_ref().unwrap();
+        assert_eq!(pod.node_selector.as_ref().unwrap()[k8s::ACCELERATOR_LABEL], p["accelerator"].as_str().unwrap());
+        let limits = pod.containers[0].resources.as_ref().unwrap().limits.as_ref().unwrap();
+        assert_eq!(limits[k8s::resource_name(p["accelerator"].as_str().unwrap())].0, p["gpus"].to_string());
+        assert_eq!(ann["xisuan.io/run-hours"], p["slots"].as_array().unwrap().len().to_string());
+        let policy = policies.iter().find(|x| x["metadata"]["name"] == meta.name.as_deref().unwrap()).unwrap();
+        assert_eq!(policy["spec"]["placement"]["clusterAffinity"]["clusterNames"][0], ann["xisuan.io/cluster"].as_str());
+        assert_eq!(policy["spec"]["resourceSelectors"][0]["kind"], "Job");
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let url = fake_api_server().await;
+        let kube = k8s::Kube::new(&url, "edwc").unwrap();
+        // Watch from the start, then create every Job.
+        let mut watch = kube.watch("0", 60).await.unwrap().boxed();
+        for j in &jobs {
+            let made = kube.create(j).await.unwrap();
+            assert!(made.metadata.resource_version.is_some());
+        }
+        // A second create of the same Job is refused by the server, and the client says why.
+        let again = kube.create(&jobs[0]).await.unwrap_err();
+        assert!(again.to_string().contains("already exists"), "{again}");
+        assert_eq!(kube.ours().await.unwrap().len(), jobs.len());
+        // Every Job is seen added, admitted and completed.
+        let mut complete = std::collections::BTreeSet::new();
+        let mut added = std::collections::BTreeSet::new();
+        while complete.len() < jobs.len() {
+            let e = tokio::time::timeout(Duration::from_secs(30), watch.next()).await.expect("watch events").expect("an open watch").unwrap();
+            match e {
+                WatchEvent::Added(j) => {
+                    added.insert(j.metadata.name.unwrap());
+                }
+                WatchEvent::Modified(j) if j.status.as_ref().and_then(|s| s.succeeded) == Some(1) => {
+                    assert_eq!(j.spec.unwrap().suspend, Some(false));
+                    complete.insert(j.metadata.name.unwrap());
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(added.len(), jobs.len());
+        // Delete them all; the watch sees each go.
+        for j in &jobs {
+            kube.delete(j.metadata.name.as_deref().unwrap()).await.unwrap();
+        }
+        let mut deleted = 0;
+        while deleted < jobs.len() {
+            if let WatchEvent::Deleted(_) = tokio::time::timeout(Duration::from_secs(30), watch.next()).await.expect("watch events").expect("an open watch").unwrap() {
+                deleted += 1;
+            }
+        }
+        assert!(kube.ours().await.unwrap().is_empty());
+    });
+}
+
+/// A file that is not a plan is refused with exit code 2 and the reason.
+#[test]
+fn export_refuses_what_is_not_a_plan() {
+    let dir = std::env::temp_dir().join(format!("xisuan-k8s-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"start_hour_utc": "2023-07-02T16:00Z", "plan": {"jobs": [{"job": "a", "site": "s", "accelerator": "h800", "gpus": 0, "start_slot": 1, "end_slot": 2, "slots": [1]}]}}"#).unwrap();
+    let out = xisuan(&["export", "k8s", bad.to_str().unwrap(), "--image", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plan.jobs[0] (a)"), "{err}");
+}

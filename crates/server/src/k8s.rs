@@ -1,0 +1,343 @@
+//! Kubernetes: a plan's placements as `batch/v1` Jobs queued through Kueue, and, for users
+//! with several clusters, what sends each Job to the cluster the plan chose (a Karmada
+//! `PropagationPolicy`, or MultiKueue's `managedBy`); the `kube` client creates, follows and
+//! deletes them.
+//!
+//! A placement becomes one Job named `xisuan-JOB-aATTEMPT` (a DNS label) in the given namespace:
+//! `kueue.x-k8s.io/queue-name` names the LocalQueue, the Job starts suspended as Kueue expects,
+//! its pod asks for the accelerators as an extended resource (`nvidia.com/gpu`,
+//! `huawei.com/Ascend910`) and selects nodes labelled `xisuan.io/accelerator=TYPE` (the label a
+//! Kueue ResourceFlavor's `nodeLabels` would carry), `backoffLimit` is 0 (xisuan re-places a
+//! failed attempt itself, from its last checkpoint), and `activeDeadlineSeconds` is the planned
+//! run time with a margin, as with Slurm's time limit. Kubernetes has no start time for a Job:
+//! the planned start and end, the site and the cluster are annotations, and a Job is to be
+//! created at its start (what a dispatcher does; `kubectl apply` of an exported plan creates
+//! them all at once).
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Kueue's label naming the LocalQueue a Job is submitted to.
+pub const QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
+/// Set on every Job xisuan makes (what it lists, watches and cleans up).
+pub const MANAGED_LABEL: (&str, &str) = ("app.kubernetes.io/managed-by", "xisuan");
+/// The node label that says which accelerator type a node has.
+pub const ACCELERATOR_LABEL: &str = "xisuan.io/accelerator";
+/// MultiKueue's controller name: a Job with this `spec.managedBy` is run on a worker cluster.
+pub const MULTIKUEUE: &str = "kueue.x-k8s.io/multikueue";
+
+/// How placements become manifests.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub namespace: String,
+    /// Kueue LocalQueue.
+    pub queue: String,
+    /// The training image and, optionally, its command.
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    /// Site id → cluster name (Karmada member or MultiKueue worker); by default the site id.
+    pub clusters: BTreeMap<String, String>,
+    /// Also write a Karmada PropagationPolicy pinning each Job to its site's cluster.
+    pub karmada: bool,
+    /// Set `spec.managedBy` for MultiKueue.
+    pub multikueue: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { namespace: "default".into(), queue: "xisuan".into(), image: String::new(), command: None, clusters: BTreeMap::new(), karmada: false, multikueue: false }
+    }
+}
+
+/// One placement to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Work {
+    pub job: String,
+    pub attempt: u32,
+    pub site: String,
+    pub accelerator: String,
+    pub gpus: u32,
+    /// Planned start and end, Unix seconds.
+    pub start_unix_s: i64,
+    pub end_unix_s: i64,
+    /// Hours it runs (the planned slots; fewer than end − start for a pausable job).
+    pub run_hours: f64,
+}
+
+/// A Job name from xisuan's job id and attempt: lowercase letters, digits and '-', at most 63
+/// characters, unique per (id, attempt) (a hash of the id is kept when it must be shortened).
+pub fn job_name(job: &str, attempt: u32) -> String {
+    let mut clean: String = job.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let lossless = clean == job;
+    let tail = format!("-a{attempt}");
+    let room = 63 - "xisuan-".len() - tail.len();
+    if !lossless || clean.len() > room {
+        // FNV-1a of the original id keeps distinct ids distinct after cleaning or cutting.
+        let h = job.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        clean.truncate(room - 9);
+        clean = format!("{}-{:08x}", clean.trim_end_matches('-'), h as u32);
+    }
+    format!("xisuan-{clean}{tail}")
+}
+
+/// The extended resource a device plugin advertises for an accelerator type.
+pub fn resource_name(accelerator: &str) -> &'static str {
+    let a = accelerator.to_ascii_lowercase();
+    if a.starts_with("ascend") {
+        "huawei.com/Ascend910"
+    } else if a.starts_with("tpu") {
+        "google.com/tpu"
+    } else if a.starts_with("mi") {
+        "amd.com/gpu"
+    } else {
+        "nvidia.com/gpu"
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
+fn rfc3339(unix_s: i64) -> String {
+    let days = unix_s.div_euclid(86_400);
+    let secs = unix_s.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+impl Options {
+    fn cluster(&self, site: &str) -> String {
+        self.clusters.get(site).cloned().unwrap_or_else(|| site.to_string())
+    }
+}
+
+/// The Job for one placement.
+pub fn job(w: &Work, o: &Options) -> Job {
+    let name = job_name(&w.job, w.attempt);
+    let mut labels = BTreeMap::from([
+        (QUEUE_LABEL.to_string(), o.queue.clone()),
+        (MANAGED_LABEL.0.to_string(), MANAGED_LABEL.1.to_string()),
+        ("xisuan.io/site".to_string(), o.cluster(&w.site).chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect()),
+        (ACCELERATOR_LABEL.to_string(), w.accelerator.clone()),
+    ]);
+    labels.retain(|_, v| !v.is_empty());
+    let annotations = BTreeMap::from([
+        ("xisuan.io/job".to_string(), w.job.clone()),
+        ("xisuan.io/attempt".to_string(), w.attempt.to_string()),
+        ("xisuan.io/site".to_string(), w.site.clone()),
+        ("xisuan.io/cluster".to_string(), o.cluster(&w.site)),
+        ("xisuan.io/planned-start".to_string(), rfc3339(w.start_unix_s)),
+        ("xisuan.io/planned-end".to_string(), rfc3339(w.end_unix_s)),
+        ("xisuan.io/run-hours".to_string(), format!("{}", w.run_hours)),
+    ]);
+    let gpus = Quantity(w.gpus.to_string());
+    let env = [("XISUAN_JOB", w.job.clone()), ("XISUAN_ATTEMPT", w.attempt.to_string()), ("XISUAN_SITE", w.site.clone()), ("XISUAN_RUN_HOURS", format!("{}", w.run_hours))]
+        .into_iter()
+        .map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() })
+        .collect();
+    // Time limit: the planned run with half again and a minute, as for Slurm.
+    let limit_s = (w.run_hours * 3600.0 * 1.5 + 60.0).ceil() as i64;
+    Job {
+        metadata: ObjectMeta { name: Some(name), namespace: Some(o.namespace.clone()), labels: Some(labels.clone()), annotations: Some(annotations), ..Default::default() },
+        spec: Some(JobSpec {
+            suspend: Some(true),
+            backoff_limit: Some(0),
+            active_deadline_seconds: Some(limit_s),
+            managed_by: o.multikueue.then(|| MULTIKUEUE.to_string()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(BTreeMap::from([(MANAGED_LABEL.0.to_string(), MANAGED_LABEL.1.to_string())])), ..Default::default() }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".into()),
+                    node_selector: Some(BTreeMap::from([(ACCELERATOR_LABEL.to_string(), w.accelerator.clone())])),
+                    containers: vec![Container {
+                        name: "work".into(),
+                        image: Some(o.image.clone()),
+                        command: o.command.clone(),
+                        env: Some(env),
+                        resources: Some(ResourceRequirements {
+                            limits: Some(BTreeMap::from([(resource_name(&w.accelerator).to_string(), gpus.clone())])),
+                            requests: Some(BTreeMap::from([(resource_name(&w.accelerator).to_string(), gpus)])),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+/// A Karmada PropagationPolicy sending one Job to its site's member cluster (Karmada's API
+/// group is not in `k8s-openapi`, so this is plain JSON in its documented shape).
+pub fn propagation_policy(w: &Work, o: &Options) -> Value {
+    let name = job_name(&w.job, w.attempt);
+    json!({
+        "apiVersion": "policy.karmada.io/v1alpha1",
+        "kind": "PropagationPolicy",
+        "metadata": {"name": name, "namespace": o.namespace, "labels": {MANAGED_LABEL.0: MANAGED_LABEL.1}},
+        "spec": {
+            "resourceSelectors": [{"apiVersion": "batch/v1", "kind": "Job", "name": name}],
+            "placement": {"clusterAffinity": {"clusterNames": [o.cluster(&w.site)]}}
+        }
+    })
+}
+
+/// Every manifest for a set of placements, as one `v1/List` (what `kubectl apply -f` takes).
+pub fn manifests(works: &[Work], o: &Options) -> Value {
+    let mut items = Vec::new();
+    for w in works {
+        items.push(serde_json::to_value(job(w, o)).unwrap_or(Value::Null));
+        if o.karmada {
+            items.push(propagation_policy(w, o));
+        }
+    }
+    json!({"apiVersion": "v1", "kind": "List", "items": items})
+}
+
+/// The parts of `xisuan plan --json` an export needs.
+#[derive(Debug, Deserialize)]
+struct PlanFile {
+    start_hour_utc: String,
+    plan: PlanBody,
+}
+#[derive(Debug, Deserialize)]
+struct PlanBody {
+    jobs: Vec<PlannedJob>,
+}
+#[derive(Debug, Deserialize)]
+struct PlannedJob {
+    job: String,
+    site: String,
+    accelerator: String,
+    gpus: u32,
+    start_slot: u32,
+    end_slot: u32,
+    slots: Vec<u32>,
+}
+
+/// `2023-07-02T16:00Z` (the plan's first hour) as Unix seconds.
+fn parse_hour(s: &str) -> Option<i64> {
+    let (date, time) = s.trim_end_matches('Z').split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm) = (t.next()??, t.next().flatten().unwrap_or(0));
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || !(0..24).contains(&hh) || !(0..60).contains(&mm) {
+        return None;
+    }
+    // days-from-civil
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60)
+}
+
+/// The placements of a plan as printed by `xisuan plan --json`; errors name the JSON field.
+pub fn works_from_plan_json(text: &str) -> Result<Vec<Work>, String> {
+    let f: PlanFile = serde_json::from_str(text).map_err(|e| format!("not the JSON of `xisuan plan --json`: {e}"))?;
+    let t0 = parse_hour(&f.start_hour_utc).ok_or_else(|| format!("start_hour_utc: `{}` is not an hour like 2023-07-02T16:00Z", f.start_hour_utc))?;
+    f.plan
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            if j.end_slot < j.start_slot || j.slots.is_empty() || j.gpus == 0 {
+                return Err(format!("plan.jobs[{i}] ({}): empty or inverted slots, or no accelerators", j.job));
+            }
+            Ok(Work {
+                job: j.job.clone(),
+                attempt: 1,
+                site: j.site.clone(),
+                accelerator: j.accelerator.clone(),
+                gpus: j.gpus,
+                start_unix_s: t0 + j.start_slot as i64 * 3600,
+                end_unix_s: t0 + j.end_slot as i64 * 3600,
+                run_hours: j.slots.len() as f64,
+            })
+        })
+        .collect()
+}
+
+/// A namespace's Jobs on one API server, through the `kube` client.
+pub struct Kube {
+    pub api: kube::Api<Job>,
+}
+
+impl Kube {
+    /// A client for the API server at `url` (plain HTTP: a `kubectl proxy`, or a test server).
+    pub fn new(url: &str, namespace: &str) -> Result<Kube, String> {
+        let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+        let client = kube::Client::try_from(kube::Config::new(uri)).map_err(|e| format!("{url}: {e}"))?;
+        Ok(Kube { api: kube::Api::namespaced(client, namespace) })
+    }
+
+    pub async fn create(&self, job: &Job) -> Result<Job, kube::Error> {
+        self.api.create(&kube::api::PostParams::default(), job).await
+    }
+
+    /// The Jobs xisuan made here.
+    pub async fn ours(&self) -> Result<Vec<Job>, kube::Error> {
+        let lp = kube::api::ListParams::default().labels(&format!("{}={}", MANAGED_LABEL.0, MANAGED_LABEL.1));
+        Ok(self.api.list(&lp).await?.items)
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<(), kube::Error> {
+        self.api.delete(name, &kube::api::DeleteParams::background()).await.map(|_| ())
+    }
+
+    /// Changes to xisuan's Jobs after `version` ("0": from the current state).
+    pub async fn watch(&self, version: &str, timeout_s: u32) -> Result<impl futures_util::Stream<Item = Result<kube::api::WatchEvent<Job>, kube::Error>>, kube::Error> {
+        let wp = kube::api::WatchParams::default().labels(&format!("{}={}", MANAGED_LABEL.0, MANAGED_LABEL.1)).timeout(timeout_s);
+        self.api.watch(&wp, version).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_dns_labels_and_distinct() {
+        assert_eq!(job_name("pretrain-1", 2), "xisuan-pretrain-1-a2");
+        let a = job_name("Team_A/Pretrain", 1);
+        let b = job_name("team-a-pretrain", 1);
+        assert_ne!(a, b);
+        let long = job_name(&"x".repeat(200), 12);
+        for n in [&a, &b, &long] {
+            assert!(n.len() <= 63 && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{n}");
+        }
+    }
+
+    #[test]
+    fn hours_convert_both_ways() {
+        for s in ["2023-07-02T16:00Z", "2000-02-29T00:00Z", "1970-01-01T00:00Z", "2026-12-31T23:00Z"] {
+            let t = parse_hour(s).unwrap();
+            assert_eq!(rfc3339(t), s.replace(":00Z", ":00:00Z"));
+        }
+        assert_eq!(parse_hour("2023-07-02T16:00Z"), Some(1_688_313_600));
+        assert_eq!(parse_hour("2023-13-02T16:00Z"), None);
+    }
+
+    #[test]
+    fn a_plan_that_is_not_one_is_refused_with_the_field() {
+        assert!(works_from_plan_json("{}").unwrap_err().contains("xisuan plan --json"));
+        let bad = r#"{"start_hour_utc": "yesterday", "plan": {"jobs": []}}"#;
+        assert!(works_from_plan_json(bad).unwrap_err().contains("start_hour_utc"));
+    }
+}
