@@ -55,6 +55,12 @@ pub struct ServerArgs {
     /// scripts/slurm-testbed.
     #[arg(long, value_name = "SITE=SLURM_CONF[:PARTITION]")]
     slurm: Vec<String>,
+    /// A site run by a Slurm cluster through slurmrestd:
+    /// SITE=URL,token=PATH[,partition=NAME][,version=v0.0.38] (repeatable). PATH holds the JWT
+    /// (`scontrol token` output); it is read on every request, so rotate it in place. An expired
+    /// token marks the site down, saying so, until the file holds a valid one.
+    #[arg(long, value_name = "SITE=URL,token=PATH")]
+    slurmrest: Vec<String>,
     /// Where Slurm job scripts write their output and progress (default: slurm-jobs beside the
     /// SQLite store, or in the working directory).
     #[arg(long, value_name = "DIR")]
@@ -77,7 +83,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         Some(d) => d.clone(),
         None => std::env::current_dir()?.join("slurm-jobs"),
     };
-    let slurm = xisuan_server::slurm::Slurm::parse(&a.slurm, workdir).map_err(|m| BadInput(format!("--slurm: {m}")))?;
+    let slurm = xisuan_server::slurm::Slurm::parse(&a.slurm, &a.slurmrest, workdir).map_err(|m| BadInput(format!("--slurm/--slurmrest: {m}")))?;
     let config = xisuan_server::Config {
         listen: a.listen.clone(),
         db,

@@ -1,5 +1,6 @@
 //! `xisuan server` dispatching to real Slurm: the three clusters of `scripts/slurm-testbed`
-//! stand for three sites. Runs where `XISUAN_TEST_SLURM` names a started testbed's directory
+//! stand for three sites, two reached with Slurm's commands and one (gamma) through slurmrestd
+//! with a JWT. Runs where `XISUAN_TEST_SLURM` names a started testbed's directory
 //! (`.ci/run` starts one and sets it). Checked from Slurm's own records (its completion log),
 //! not xisuan's.
 
@@ -40,23 +41,37 @@ fn slurm_time(s: &str) -> f64 {
 /// The testbed is shared: its tests take turns.
 static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// A server over the testbed's three clusters, a tenant's client and the admin's.
+/// The testbed's slurmrestd for a cluster, as `--slurmrest` takes it.
+fn rest(cluster: &str, token: &str) -> String {
+    let port = 6820 + 20 * ["alpha", "beta", "gamma"].iter().position(|c| *c == cluster).unwrap();
+    format!("http://127.0.0.1:{port},token={token}")
+}
+
+/// A server over the testbed's three clusters (gamma through slurmrestd), a tenant's client and
+/// the admin's.
 fn start(testbed: &str, name: &str) -> (Kill, Client, Client) {
     let world = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm/world.toml");
-    let clusters: Vec<String> = SITES.iter().map(|(site, cluster)| format!("{site}={testbed}/{cluster}/slurm.conf")).collect();
+    let clusters: Vec<(String, String)> = SITES
+        .iter()
+        .map(|(site, cluster)| match *cluster {
+            "gamma" => ("--slurmrest".into(), format!("{site}={}", rest(cluster, &format!("{testbed}/gamma/jwt.token")))),
+            _ => ("--slurm".into(), format!("{site}={testbed}/{cluster}/slurm.conf")),
+        })
+        .collect();
     start_with(name, world, &clusters)
 }
 
-/// A server over the given world and `--slurm` clusters.
-fn start_with(name: &str, world: &str, clusters: &[String]) -> (Kill, Client, Client) {
+/// A server over the given world and clusters (`--slurm` or `--slurmrest`, and its value).
+fn start_with(name: &str, world: &str, clusters: &[(String, String)]) -> (Kill, Client, Client) {
     let dir = std::env::temp_dir().join(format!("xisuan-slurm-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut args: Vec<String> = vec!["server".into(), "--listen".into(), format!("127.0.0.1:{port}"), "--db".into(), "sqlite:s.db".into(), "--world".into(), world.into(), "--hour-seconds".into(), HOUR_S.to_string()];
-    for c in clusters {
-        args.push("--slurm".into());
-        args.push(c.clone());
+    let mut args: Vec<String> =
+        vec!["server".into(), "--listen".into(), format!("127.0.0.1:{port}"), "--db".into(), "sqlite:s.db".into(), "--world".into(), world.into(), "--hour-seconds".into(), HOUR_S.to_string()];
+    for (flag, value) in clusters {
+        args.push(flag.clone());
+        args.push(value.clone());
     }
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
     let server = Kill(Command::new(env!("CARGO_BIN_EXE_xisuan")).args(&args).env("XISUAN_ADMIN_TOKEN", ADMIN).current_dir(&dir).stdout(Stdio::null()).stderr(log).spawn().unwrap());
@@ -89,7 +104,11 @@ fn until_all_complete(c: &Client, secs: u64) -> Vec<Value> {
         if jobs.iter().all(|j| j["state"] == "completed") {
             return jobs;
         }
-        assert!(t0.elapsed() < Duration::from_secs(secs), "not all completed: {:#?}", jobs.iter().map(|j| (j["name"].clone(), j["state"].clone(), j["site"].clone(), j["reasons"].clone())).collect::<Vec<_>>());
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "not all completed: {:#?}",
+            jobs.iter().map(|j| (j["name"].clone(), j["state"].clone(), j["site"].clone(), j["reasons"].clone())).collect::<Vec<_>>()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -133,7 +152,11 @@ fn jobs_run_where_and_when_the_plan_says_on_real_slurm() {
         if jobs.iter().all(|j| j["state"] == "completed") {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(180), "not all completed: {:#?}", jobs.iter().map(|j| (j["name"].clone(), j["state"].clone(), j["site"].clone(), j["reasons"].clone())).collect::<Vec<_>>());
+        assert!(
+            t0.elapsed() < Duration::from_secs(180),
+            "not all completed: {:#?}",
+            jobs.iter().map(|j| (j["name"].clone(), j["state"].clone(), j["site"].clone(), j["reasons"].clone())).collect::<Vec<_>>()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // Slurm's own record: each job ran once, on the planned site's cluster, from the planned
@@ -250,7 +273,11 @@ fn slurm_errors_become_events_and_the_work_waits() {
     let sites = sites.replacen("id = \"edwc-qingyang\"\ncapacity = { h800 = 8, h20 = 0", "id = \"edwc-qingyang\"\ncapacity = { h800 = 8, h20 = 8", 1);
     assert!(sites.contains("h20 = 8"));
     std::fs::write(dir.join("sites.toml"), sites).unwrap();
-    let clusters = vec![format!("edwc-yrd={testbed}/alpha/slurm.conf:no-such-partition"), format!("edwc-guian={testbed}/beta/slurm.conf"), format!("edwc-qingyang={testbed}/gamma/slurm.conf")];
+    let clusters: Vec<(String, String)> =
+        [format!("edwc-yrd={testbed}/alpha/slurm.conf:no-such-partition"), format!("edwc-guian={testbed}/beta/slurm.conf"), format!("edwc-qingyang={testbed}/gamma/slurm.conf")]
+            .into_iter()
+            .map(|c| ("--slurm".to_string(), c))
+            .collect();
     let (_server, c, admin) = start_with("errors", dir.join("world.toml").to_str().unwrap(), &clusters);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/slurm-testbed");
     let job = |id: &str, acc: &str, sites: &[&str]| json!({"id": id, "accelerators": [acc], "gpus": 2, "hours": 0.5, "data_site": sites[0], "sites": sites, "deadline_hour": 200, "checkpoint_every_h": 0.25});
@@ -302,4 +329,57 @@ fn slurm_errors_become_events_and_the_work_waits() {
         assert!(runs.iter().all(|(_, r)| r["NodeList"] == "(null)" && r["JobState"] == "FAILED"), "{id}: {runs:?}");
     }
     assert!(c.get("/readyz").is_ok(), "the server is still up");
+}
+
+/// slurmrestd with a JWT that runs out: the site goes down with a reason that says the token
+/// expired and how to get a new one; work for it waits; a fresh token in the same file brings the
+/// site back and the work runs there.
+#[test]
+fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
+    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
+        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
+        return;
+    };
+    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let conf = format!("{testbed}/gamma/slurm.conf");
+    let token = |lifespan: u32| {
+        let out = Command::new("scontrol").args(["token", "username=root", &format!("lifespan={lifespan}")]).env("SLURM_CONF", &conf).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let file = std::env::temp_dir().join(format!("xisuan-slurm-jwt-{}", std::process::id()));
+    std::fs::write(&file, token(4)).unwrap();
+    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm/world.toml");
+    let clusters = vec![
+        ("--slurm".to_string(), format!("edwc-yrd={testbed}/alpha/slurm.conf")),
+        ("--slurm".to_string(), format!("edwc-guian={testbed}/beta/slurm.conf")),
+        ("--slurmrest".to_string(), format!("edwc-qingyang={}", rest("gamma", file.to_str().unwrap()))),
+    ];
+    let (_server, c, admin) = start_with("token", world, &clusters);
+    let events = until_events(&admin, 60, "edwc-qingyang down", |ev| ev.iter().any(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-qingyang"));
+    let down = events.iter().find(|e| e["kind"] == "site_down").unwrap();
+    let reason = down["body"]["reason"].as_str().unwrap();
+    assert!(reason.contains("edwc-qingyang") && reason.contains("token") && reason.contains("expired") && reason.contains("scontrol token username=root"), "{reason}");
+    let body = json!({"id": "tok", "accelerators": ["h800"], "gpus": 2, "hours": 0.5, "data_site": "edwc-qingyang", "sites": ["edwc-qingyang"], "deadline_hour": 200, "checkpoint_every_h": 0.25});
+    let id = c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_secs_f64(2.0 * HOUR_S));
+    let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+    assert_eq!(j["state"], "pending", "{j:#}");
+    assert!(j["reasons"].as_array().unwrap().iter().any(|r| r == "edwc-qingyang: site down"), "{j:#}");
+    // A fresh token in the same file: the site is back, the job runs there and completes.
+    std::fs::write(&file, token(86_400)).unwrap();
+    let t0 = Instant::now();
+    loop {
+        let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+        if j["state"] == "completed" {
+            assert_eq!(j["site"], "edwc-qingyang");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(90), "{j:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(records(&testbed, &id).iter().any(|(cl, r)| cl == "gamma" && r["JobState"] == "COMPLETED"));
+    let events = admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().clone();
+    assert!(events.iter().any(|e| e["kind"] == "site_up" && e["body"]["site"] == "edwc-qingyang"));
+    let _ = std::fs::remove_file(file);
 }

@@ -1,5 +1,8 @@
-//! Dispatch to real Slurm clusters through Slurm's own commands (`sbatch`, `squeue`, `scancel`,
-//! `sinfo`), one cluster per site, each named by its `slurm.conf` (`SLURM_CONF`).
+//! Dispatch to real Slurm clusters, one cluster per site, through Slurm's own commands
+//! (`sbatch`, `squeue`, `scancel`, `sinfo`, with the cluster's `slurm.conf` as `SLURM_CONF`) or
+//! through slurmrestd (its REST API, OpenAPI v0.0.38 as in Slurm 22.05, authenticated with a JWT
+//! read from a file on every request, so a rotated token is picked up; an expired one is
+//! reported as such and the site is down until the file holds a valid one).
 //!
 //! A dispatched placement becomes a batch job named `xisuan-JOB-aATTEMPT`: its accelerators as
 //! `--gpus=TYPE:N` (Slurm picks the nodes), its start as `--begin` (the planned start in wall
@@ -32,11 +35,20 @@ pub struct SlurmJob {
     pub reason: String,
 }
 
+/// How xisuan talks to a cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    /// Slurm's commands with this slurm.conf as `SLURM_CONF`.
+    Commands { conf: PathBuf },
+    /// slurmrestd at `url` (e.g. `http://127.0.0.1:6820`), OpenAPI `version`, with the JWT in
+    /// `token_file` (the token alone or `SLURM_JWT=...` as `scontrol token` prints it).
+    Rest { url: String, version: String, token_file: PathBuf },
+}
+
 /// The Slurm cluster behind a site.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cluster {
-    /// Its slurm.conf (`SLURM_CONF` for every command).
-    pub conf: PathBuf,
+    pub access: Access,
     /// The partition jobs go to (the cluster's default when `None`).
     pub partition: Option<String>,
 }
@@ -54,7 +66,17 @@ pub enum SubmitError {
 impl SubmitError {
     /// Slurm's words for a controller that did not answer, as its commands print them.
     fn classify(message: String) -> SubmitError {
-        const NO_ANSWER: [&str; 5] = ["Unable to contact slurm controller", "Socket timed out", "Connection refused", "Zero Bytes were transmitted", "cannot run sbatch"];
+        const NO_ANSWER: [&str; 9] = [
+            "Unable to contact slurm controller",
+            "Socket timed out",
+            "Connection refused",
+            "Zero Bytes were transmitted",
+            "cannot run sbatch",
+            "no answer from slurmrestd",
+            "slurmrestd token",
+            "slurm_load_ctl_conf",
+            "Authentication",
+        ];
         if NO_ANSWER.iter().any(|m| message.contains(m)) {
             SubmitError::Unreachable(message)
         } else {
@@ -100,20 +122,40 @@ fn parse_name(prefix: &str, name: &str) -> Option<(String, u32)> {
 }
 
 impl Slurm {
-    /// Parses `SITE=PATH[:PARTITION]` pairs (from `--slurm`).
-    pub fn parse(pairs: &[String], workdir: PathBuf) -> Result<Slurm, String> {
+    /// Parses `SITE=PATH[:PARTITION]` pairs (from `--slurm`) and
+    /// `SITE=URL,token=PATH[,partition=P][,version=V]` (from `--slurmrest`).
+    pub fn parse(pairs: &[String], rest: &[String], workdir: PathBuf) -> Result<Slurm, String> {
         let mut sites = BTreeMap::new();
         for p in pairs {
-            let (site, rest) = p.split_once('=').ok_or_else(|| format!("`{p}` is not SITE=PATH/TO/slurm.conf[:PARTITION]"))?;
-            let (conf, partition) = match rest.rsplit_once(':') {
+            let (site, spec) = p.split_once('=').ok_or_else(|| format!("`{p}` is not SITE=PATH/TO/slurm.conf[:PARTITION]"))?;
+            let (conf, partition) = match spec.rsplit_once(':') {
                 Some((conf, part)) if !part.is_empty() && !part.contains('/') => (conf, Some(part.to_string())),
-                _ => (rest, None),
+                _ => (spec, None),
             };
             let conf = PathBuf::from(conf);
             if !conf.is_file() {
                 return Err(format!("{site}: {}: no such file", conf.display()));
             }
-            if sites.insert(site.to_string(), Cluster { conf, partition }).is_some() {
+            if sites.insert(site.to_string(), Cluster { access: Access::Commands { conf }, partition }).is_some() {
+                return Err(format!("site {site} is named twice"));
+            }
+        }
+        for p in rest {
+            let usage = || format!("`{p}` is not SITE=URL,token=PATH[,partition=P][,version=v0.0.38]");
+            let (site, spec) = p.split_once('=').ok_or_else(usage)?;
+            let mut parts = spec.split(',');
+            let url = parts.next().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or_else(usage)?.trim_end_matches('/').to_string();
+            let (mut token_file, mut partition, mut version) = (None, None, "v0.0.38".to_string());
+            for kv in parts {
+                match kv.split_once('=') {
+                    Some(("token", v)) if !v.is_empty() => token_file = Some(PathBuf::from(v)),
+                    Some(("partition", v)) if !v.is_empty() => partition = Some(v.to_string()),
+                    Some(("version", v)) if v.starts_with('v') => version = v.to_string(),
+                    _ => return Err(format!("{site}: `{kv}`: expected token=PATH, partition=NAME or version=vX.Y.Z")),
+                }
+            }
+            let token_file = token_file.ok_or_else(|| format!("{site}: token=PATH is required (the JWT from `scontrol token`)"))?;
+            if sites.insert(site.to_string(), Cluster { access: Access::Rest { url, version, token_file }, partition }).is_some() {
                 return Err(format!("site {site} is named twice"));
             }
         }
@@ -126,8 +168,11 @@ impl Slurm {
 
     fn command(&self, site: &str, program: &str) -> Result<Command, String> {
         let cluster = self.sites.get(site).ok_or_else(|| format!("site {site} has no Slurm cluster"))?;
+        let Access::Commands { conf } = &cluster.access else {
+            return Err(format!("site {site} is reached through slurmrestd"));
+        };
         let mut c = Command::new(program);
-        c.env("SLURM_CONF", &cluster.conf);
+        c.env("SLURM_CONF", conf);
         Ok(c)
     }
 
@@ -148,32 +193,105 @@ impl Slurm {
         let steps = (s.run_s / s.checkpoint_s.max(0.001)).ceil().max(1.0) as u64;
         let step = s.run_s / steps as f64;
         // The work: sleep in checkpoint steps, recording progress after each.
-        let script = format!(
-            "#!/bin/sh\nfor i in $(seq 1 {steps}); do sleep {step:.3}; echo \"$i/{steps}\" > '{}'; done\n",
-            progress.display()
-        );
+        let script = format!("#!/bin/sh\nfor i in $(seq 1 {steps}); do sleep {step:.3}; echo \"$i/{steps}\" > '{}'; done\n", progress.display());
         let limit_min = ((s.run_s * 1.5 + 60.0) / 60.0).ceil() as u64;
+        let begin = format!("now+{}", s.begin_in_s.max(0.0).round() as u64);
+        let output = self.workdir.join(format!("{name}.out"));
+        let cluster = self.sites.get(site).ok_or_else(|| SubmitError::Refused(format!("site {site} has no Slurm cluster")))?;
+        if let Access::Rest { .. } = cluster.access {
+            let mut job = serde_json::json!({
+                "name": name,
+                "gpus": format!("{}:{}", s.accelerator, s.gpus),
+                "begin_time": begin,
+                "time_limit": limit_min,
+                "no_requeue": true,
+                "standard_output": output.display().to_string(),
+                "current_working_directory": self.workdir.display().to_string(),
+                "environment": {"PATH": "/bin:/usr/bin"},
+            });
+            if let Some(p) = &cluster.partition {
+                job["partition"] = p.clone().into();
+            }
+            let v = self.rest(site, "POST", "job/submit", Some(serde_json::json!({"script": script, "job": job}))).map_err(SubmitError::classify)?;
+            return Ok(v["job_id"].to_string());
+        }
         let mut args = vec![
             "--parsable".to_string(),
             format!("--job-name={name}"),
             format!("--gpus={}:{}", s.accelerator, s.gpus),
-            format!("--begin=now+{}", s.begin_in_s.max(0.0).round() as u64),
+            format!("--begin={begin}"),
             format!("--time={limit_min}"),
             "--no-requeue".to_string(),
-            format!("--output={}", self.workdir.join(format!("{name}.out")).display()),
+            format!("--output={}", output.display()),
             format!("--chdir={}", self.workdir.display()),
             format!("--wrap={script}"),
         ];
-        if let Some(p) = self.sites.get(site).and_then(|c| c.partition.as_ref()) {
+        if let Some(p) = &cluster.partition {
             args.push(format!("--partition={p}"));
         }
         let out = self.run(site, "sbatch", &args).map_err(SubmitError::classify)?;
         Ok(out.trim().split(';').next().unwrap_or("").to_string())
     }
 
+    fn is_rest(&self, site: &str) -> bool {
+        self.sites.get(site).is_some_and(|c| matches!(c.access, Access::Rest { .. }))
+    }
+
+    /// One slurmrestd request; its `errors` (or no answer, or a token that has expired) as
+    /// `Err` in words, prefixed with the site.
+    fn rest(&self, site: &str, method: &str, path: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value, String> {
+        let Some(Cluster { access: Access::Rest { url, version, token_file }, .. }) = self.sites.get(site) else {
+            return Err(format!("site {site} has no slurmrestd"));
+        };
+        let text = std::fs::read_to_string(token_file).map_err(|e| format!("{site}: slurmrestd token {}: {e}", token_file.display()))?;
+        let token = text.trim().trim_start_matches("SLURM_JWT=").trim().to_string();
+        let claims = jwt_claims(&token).ok_or_else(|| format!("{site}: slurmrestd token {}: not a JWT", token_file.display()))?;
+        let user = claims["sun"].as_str().unwrap_or("").to_string();
+        if let Some(exp) = claims["exp"].as_f64() {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            if exp <= now {
+                return Err(format!("{site}: slurmrestd token in {} expired {:.0} s ago (issue a new one: scontrol token username={user})", token_file.display(), now - exp));
+            }
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
+        let full = format!("{url}/slurm/{version}/{path}");
+        let answer = match (method, body) {
+            // slurmrestd 22.05 takes exactly `application/json` (not with a charset).
+            ("POST", Some(b)) => agent.post(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).header("Content-Type", "application/json").send(b.to_string()),
+            ("DELETE", _) => agent.delete(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).call(),
+            _ => agent.get(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).call(),
+        };
+        let mut r = answer.map_err(|e| format!("{site}: no answer from slurmrestd at {url}: {e}"))?;
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().map_err(|e| format!("{site}: no answer from slurmrestd at {url}: {e}"))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| format!("{site}: slurmrestd {path}: {} (HTTP {status})", text.trim().chars().take(200).collect::<String>()))?;
+        let errors: Vec<String> = v["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| [e["error"].as_str(), e["description"].as_str()].into_iter().flatten().filter(|x| !x.is_empty() && *x != "Unspecified error").collect::<Vec<_>>().join(": "))
+            .collect();
+        if !errors.is_empty() || status >= 400 {
+            return Err(format!("{site}: slurmrestd {path}: {} (HTTP {status})", if errors.is_empty() { "failed".to_string() } else { errors.join("; ") }));
+        }
+        Ok(v)
+    }
+
     /// Our jobs in the cluster's queue (pending, running, and recently ended ones Slurm still
     /// lists).
     pub fn queue(&self, site: &str) -> Result<Vec<SlurmJob>, String> {
+        if self.is_rest(site) {
+            let v = self.rest(site, "GET", "jobs", None)?;
+            return Ok(v["jobs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|j| {
+                    let (job, attempt) = parse_name(&self.prefix, j["name"].as_str()?)?;
+                    Some(SlurmJob { slurm_id: j["job_id"].to_string(), job, attempt, state: j["job_state"].as_str()?.to_string(), reason: j["state_reason"].as_str().unwrap_or("").to_string() })
+                })
+                .collect());
+        }
         let out = self.run(site, "squeue", &["-h".into(), "-t".into(), "all".into(), "-o".into(), "%i|%j|%T|%r".into()])?;
         Ok(out
             .lines()
@@ -188,21 +306,54 @@ impl Slurm {
     /// Cancels our job (every attempt of it) on a site.
     pub fn cancel(&self, site: &str, job: &str) -> Result<(), String> {
         for j in self.queue(site)?.into_iter().filter(|j| j.job == job && matches!(j.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")) {
-            self.run(site, "scancel", &[j.slurm_id])?;
+            if self.is_rest(site) {
+                self.rest(site, "DELETE", &format!("job/{}", j.slurm_id), None)?;
+            } else {
+                self.run(site, "scancel", &[j.slurm_id])?;
+            }
         }
         Ok(())
     }
 
     /// Whether the cluster answers and has a node that can run work; `Err` says why not.
     pub fn health(&self, site: &str) -> Result<(), String> {
-        let out = self.run(site, "sinfo", &["-h".into(), "-N".into(), "-o".into(), "%T".into()])?;
-        let states: BTreeSet<&str> = out.lines().map(str::trim).collect();
+        let states: BTreeSet<String> = if self.is_rest(site) {
+            let v = self.rest(site, "GET", "nodes", None)?;
+            v["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|n| {
+                    let flags: Vec<&str> = n["state_flags"].as_array().into_iter().flatten().filter_map(|f| f.as_str()).collect();
+                    // Flags such as DRAIN or NOT_RESPONDING as sinfo shows them.
+                    let state = n["state"].as_str().unwrap_or("unknown").to_lowercase();
+                    if flags.iter().any(|f| f.starts_with("DRAIN")) {
+                        "drained".to_string()
+                    } else if flags.contains(&"NOT_RESPONDING") {
+                        format!("{state}*")
+                    } else {
+                        state
+                    }
+                })
+                .collect()
+        } else {
+            self.run(site, "sinfo", &["-h".into(), "-N".into(), "-o".into(), "%T".into()])?.lines().map(|l| l.trim().to_string()).collect()
+        };
         if states.iter().any(|s| !s.starts_with("down") && !s.starts_with("drain") && !s.starts_with("fail") && !s.ends_with('*')) {
             Ok(())
         } else {
             Err(format!("{site}: no node up (states: {})", states.into_iter().collect::<Vec<_>>().join(", ")))
         }
     }
+}
+
+/// The claims of a JWT (its middle part, base64url JSON), unverified: slurmctld verifies it;
+/// xisuan only reads the user and the expiry to say clearly when a token has run out.
+fn jwt_claims(token: &str) -> Option<serde_json::Value> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]
@@ -221,12 +372,17 @@ mod tests {
         let conf = std::env::temp_dir().join(format!("xisuan-slurm-parse-{}.conf", std::process::id()));
         std::fs::write(&conf, "").unwrap();
         let c = conf.display();
-        let s = Slurm::parse(&[format!("a={c}"), format!("b={c}:gpu")], PathBuf::new()).unwrap();
+        let s = Slurm::parse(&[format!("a={c}"), format!("b={c}:gpu")], &[], PathBuf::new()).unwrap();
         assert_eq!(s.sites["a"].partition, None);
-        assert_eq!(s.sites["b"], Cluster { conf: conf.clone(), partition: Some("gpu".into()) });
-        assert!(Slurm::parse(&[format!("a={c}"), format!("a={c}")], PathBuf::new()).unwrap_err().contains("named twice"));
-        assert!(Slurm::parse(&["a=/no/such/slurm.conf".into()], PathBuf::new()).unwrap_err().contains("no such file"));
-        assert!(Slurm::parse(&["just-a-path".into()], PathBuf::new()).is_err());
+        assert_eq!(s.sites["b"], Cluster { access: Access::Commands { conf: conf.clone() }, partition: Some("gpu".into()) });
+        assert!(Slurm::parse(&[format!("a={c}"), format!("a={c}")], &[], PathBuf::new()).unwrap_err().contains("named twice"));
+        assert!(Slurm::parse(&["a=/no/such/slurm.conf".into()], &[], PathBuf::new()).unwrap_err().contains("no such file"));
+        assert!(Slurm::parse(&["just-a-path".into()], &[], PathBuf::new()).is_err());
+        let r = Slurm::parse(&[], &["c=http://127.0.0.1:6820/,token=/t/jwt,partition=gpu".into()], PathBuf::new()).unwrap();
+        assert_eq!(r.sites["c"], Cluster { access: Access::Rest { url: "http://127.0.0.1:6820".into(), version: "v0.0.38".into(), token_file: "/t/jwt".into() }, partition: Some("gpu".into()) });
+        assert!(Slurm::parse(&[], &["c=http://h:1".into()], PathBuf::new()).unwrap_err().contains("token=PATH is required"));
+        assert!(Slurm::parse(&[], &["c=h:1,token=x".into()], PathBuf::new()).is_err());
+        assert!(Slurm::parse(&[format!("c={c}")], &["c=http://h:1,token=x".into()], PathBuf::new()).unwrap_err().contains("named twice"));
         let _ = std::fs::remove_file(conf);
     }
 
@@ -238,5 +394,22 @@ mod tests {
         for no in ["sbatch: error: Batch job submission failed: Invalid partition name specified", "sbatch: error: Batch job submission failed: Requested node configuration is not available"] {
             assert!(matches!(SubmitError::classify(no.into()), SubmitError::Refused(_)), "{no}");
         }
+    }
+
+    #[test]
+    fn a_token_s_claims_are_read_and_its_expiry_is_said_plainly() {
+        use base64::Engine as _;
+        let enc = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let token = format!("{}.{}.sig", enc(&serde_json::json!({"alg": "HS256"})), enc(&serde_json::json!({"exp": 1000, "iat": 900, "sun": "ops"})));
+        let claims = jwt_claims(&token).unwrap();
+        assert_eq!((claims["sun"].as_str(), claims["exp"].as_f64()), (Some("ops"), Some(1000.0)));
+        assert_eq!(jwt_claims("not-a-jwt"), None);
+        let file = std::env::temp_dir().join(format!("xisuan-jwt-{}", std::process::id()));
+        std::fs::write(&file, format!("SLURM_JWT={token}\n")).unwrap();
+        let s = Slurm::parse(&[], &[format!("c=http://127.0.0.1:9,token={}", file.display())], PathBuf::new()).unwrap();
+        let err = s.health("c").unwrap_err();
+        assert!(err.contains("expired") && err.contains("scontrol token username=ops"), "{err}");
+        assert!(matches!(SubmitError::classify(err), SubmitError::Unreachable(_)));
+        let _ = std::fs::remove_file(file);
     }
 }
