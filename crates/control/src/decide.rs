@@ -227,12 +227,10 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
     }
     p.validate().map_err(|e| format!("planning problem: {e}"))?;
     let plan = solve(&p)?;
-    let (run_now_cost, run_now_carbon) = if input.baseline {
-        let b = xisuan_plan::baselines::baselines(&p);
-        b.iter().find(|b| b.name == "run-now").map(|b| (Some(b.totals.cost_usd), Some(b.totals.carbon_kg))).unwrap_or((None, None))
-    } else {
-        (None, None)
-    };
+    let baselines = if input.baseline { xisuan_plan::baselines::baselines(&p) } else { Vec::new() };
+    let baseline = |name: &str| baselines.iter().find(|b| b.name == name).map(|b| (Some(b.totals.cost_usd), Some(b.totals.carbon_kg))).unwrap_or((None, None));
+    let (run_now_cost, run_now_carbon) = baseline("run-now");
+    let (east_cost, east_carbon) = baseline("nearest-east");
     let down = |site: &str| state.sites_down.contains(site);
     let words = |job: Option<&str>, rs: &[xisuan_plan::SiteRejection]| -> Vec<String> {
         let refused = |site: &str| job.and_then(|id| state.jobs.get(id)).and_then(|j| j.refused.get(site));
@@ -297,6 +295,8 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         carbon_kg: plan.totals.carbon_kg,
         run_now_cost_usd: run_now_cost,
         run_now_carbon_kg: run_now_carbon,
+        nearest_east_cost_usd: east_cost,
+        nearest_east_carbon_kg: east_carbon,
         placements,
         unplaced,
         services,

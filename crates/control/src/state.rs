@@ -115,6 +115,11 @@ pub struct Round {
     /// The same jobs run as soon as capacity allows at the planner's sites (no time shifting).
     pub run_now_cost_usd: Option<f64>,
     pub run_now_carbon_kg: Option<f64>,
+    /// Every job at the eastern hub nearest its data, run now (the baseline EDWC moves away from).
+    #[serde(default)]
+    pub nearest_east_cost_usd: Option<f64>,
+    #[serde(default)]
+    pub nearest_east_carbon_kg: Option<f64>,
     pub placements: Vec<Placement>,
     pub unplaced: Vec<Unplaced>,
     /// The submitted services, re-planned every round.

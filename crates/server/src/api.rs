@@ -176,6 +176,9 @@ pub struct JobView {
     pub tenant: String,
     pub state: String,
     pub gpus: u32,
+    /// Where its data is, and how much (TB).
+    pub data_site: String,
+    pub data_tb: f64,
     /// Reference hours of work, and hours saved by checkpoints.
     pub hours: f64,
     pub done_hours: f64,
@@ -201,6 +204,8 @@ impl JobView {
             tenant: j.tenant.clone(),
             state: j.status.name().into(),
             gpus: j.spec.gpus,
+            data_site: j.spec.data_site.clone(),
+            data_tb: j.spec.data_bytes / 1e12,
             hours: j.spec.hours,
             done_hours: j.done_h,
             site: j.site.clone(),
@@ -342,6 +347,9 @@ pub struct PlanView {
     pub carbon_kg: f64,
     pub run_now_cost_usd: Option<f64>,
     pub run_now_carbon_kg: Option<f64>,
+    /// Every job at the eastern hub nearest its data, run now, USD and kgCO2e.
+    pub nearest_east_cost_usd: Option<f64>,
+    pub nearest_east_carbon_kg: Option<f64>,
     pub seconds: f64,
     pub placements: Vec<PlacementView>,
     pub unplaced: Vec<UnplacedView>,
@@ -364,6 +372,12 @@ pub struct SiteView {
     /// This hour's grid carbon intensity, kgCO2e/kWh, and electricity price, USD/kWh.
     pub kg_per_kwh_now: f64,
     pub usd_per_kwh_now: f64,
+    /// The hour the hourly values below start at (hours since the Unix epoch).
+    pub start_h: i64,
+    /// Grid carbon intensity, kgCO2e/kWh, and electricity price, USD/kWh, for each hour of the
+    /// planning horizon from `start_h`.
+    pub kg_per_kwh_hourly: Vec<f64>,
+    pub usd_per_kwh_hourly: Vec<f64>,
     pub carbon_source: String,
     pub price_source: String,
 }
@@ -388,6 +402,26 @@ pub struct EventView {
 pub struct EventList {
     pub events: Vec<EventView>,
     pub next: Option<String>,
+}
+
+impl SiteView {
+    fn of(b: &xisuan_io::world::BuiltSite, down: bool, now_h: f64) -> SiteView {
+        SiteView {
+            id: b.site.id.clone(),
+            name: b.site.name.clone(),
+            lat: b.site.lat,
+            lon: b.site.lon,
+            down,
+            capacity: b.site.capacity.clone(),
+            kg_per_kwh_now: b.site.kg_per_kwh.first().copied().unwrap_or(0.0),
+            usd_per_kwh_now: b.site.usd_per_kwh.first().copied().unwrap_or(0.0),
+            start_h: now_h.floor() as i64,
+            kg_per_kwh_hourly: b.site.kg_per_kwh.clone(),
+            usd_per_kwh_hourly: b.site.usd_per_kwh.clone(),
+            carbon_source: b.carbon_source.clone(),
+            price_source: b.price_source.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -466,6 +500,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
+        .merge(crate::ui::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint; see /openapi.json") })
         .with_state(app)
 }
@@ -676,6 +711,8 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
             carbon_kg: 0.0,
             run_now_cost_usd: None,
             run_now_carbon_kg: None,
+            nearest_east_cost_usd: None,
+            nearest_east_carbon_kg: None,
             seconds: 0.0,
             placements: vec![],
             unplaced: vec![],
@@ -693,6 +730,8 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
             carbon_kg: r.carbon_kg,
             run_now_cost_usd: r.run_now_cost_usd,
             run_now_carbon_kg: r.run_now_carbon_kg,
+            nearest_east_cost_usd: r.nearest_east_cost_usd,
+            nearest_east_carbon_kg: r.nearest_east_carbon_kg,
             seconds: r.seconds,
             placements: r
                 .placements
@@ -730,18 +769,7 @@ async fn list_sites(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiR
     Ok(Json(
         built
             .iter()
-            .map(|b| SiteView {
-                id: b.site.id.clone(),
-                name: b.site.name.clone(),
-                lat: b.site.lat,
-                lon: b.site.lon,
-                down: known.state.sites_down.contains(&b.site.id),
-                capacity: b.site.capacity.clone(),
-                kg_per_kwh_now: b.site.kg_per_kwh.first().copied().unwrap_or(0.0),
-                usd_per_kwh_now: b.site.usd_per_kwh.first().copied().unwrap_or(0.0),
-                carbon_source: b.carbon_source.clone(),
-                price_source: b.price_source.clone(),
-            })
+            .map(|b| SiteView::of(b, known.state.sites_down.contains(&b.site.id), now))
             .collect(),
     ))
 }
@@ -762,18 +790,7 @@ async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<Strin
     app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
     let built = app.built_sites_now(now).map_err(ApiError::internal)?;
     let b = built.iter().find(|b| b.site.id == id).ok_or_else(|| ApiError::internal("site vanished"))?;
-    Ok(Json(SiteView {
-        id: id.into(),
-        name: b.site.name.clone(),
-        lat: b.site.lat,
-        lon: b.site.lon,
-        down: down.is_some(),
-        capacity: b.site.capacity.clone(),
-        kg_per_kwh_now: b.site.kg_per_kwh.first().copied().unwrap_or(0.0),
-        usd_per_kwh_now: b.site.usd_per_kwh.first().copied().unwrap_or(0.0),
-        carbon_source: b.carbon_source.clone(),
-        price_source: b.price_source.clone(),
-    }))
+    Ok(Json(SiteView::of(b, down.is_some(), now)))
 }
 
 /// Marks a site down (admin): its planned, dispatched and running work goes back to pending.

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod k8s;
 pub mod slurm;
 pub mod store;
+pub mod ui;
 
 use anyhow::{anyhow, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
