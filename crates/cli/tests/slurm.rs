@@ -159,6 +159,10 @@ fn jobs_run_where_and_when_the_plan_says_on_real_slurm() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Every cluster ran some of them (gamma through slurmrestd, the others with the commands).
+    for (_, cluster) in SITES {
+        assert!(ids.iter().any(|id| records(&testbed, id).iter().any(|(cl, r)| cl == cluster && r["JobState"] == "COMPLETED")), "nothing ran on {cluster}");
+    }
     // Slurm's own record: each job ran once, on the planned site's cluster, from the planned
     // hour (within one planning hour).
     for id in &ids {
@@ -382,4 +386,54 @@ fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
     let events = admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().clone();
     assert!(events.iter().any(|e| e["kind"] == "site_up" && e["body"]["site"] == "edwc-qingyang"));
     let _ = std::fs::remove_file(file);
+}
+
+/// A cluster's controller stops answering while our jobs run there: Slurm's nodes may go on
+/// running them, so xisuan does not start them elsewhere until the controller answers again and
+/// what is left there is cancelled. By Slurm's records, no job ran in two places at once, and
+/// every job completed.
+#[test]
+fn a_silent_controller_s_jobs_wait_and_never_run_twice_at_once() {
+    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
+        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
+        return;
+    };
+    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let (_server, c, admin) = start(&testbed, "silent");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let body = json!({"id": format!("q{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 8.0, "data_site": "edwc-guian", "sites": ["edwc-guian", "edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 1.0});
+        ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
+    }
+    // Once a job runs on beta (edwc-guian), its controller stops.
+    let t0 = Instant::now();
+    let victims: Vec<String> = loop {
+        let jobs = c.get("/v1/jobs?limit=1000").unwrap()["jobs"].as_array().unwrap().clone();
+        let running: Vec<String> = jobs.iter().filter(|j| j["state"] == "running" && j["site"] == "edwc-guian").map(|j| j["id"].as_str().unwrap().to_string()).collect();
+        if !running.is_empty() {
+            break running;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "nothing ran on beta: {jobs:#?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/slurm-testbed");
+    assert!(Command::new(script).args(["ctl-down", &testbed, "beta"]).status().unwrap().success());
+    until_events(&admin, 60, "edwc-guian down", |ev| ev.iter().any(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian"));
+    // Three planning hours with the controller silent: its jobs wait, fenced, and start nowhere.
+    std::thread::sleep(Duration::from_secs_f64(3.0 * HOUR_S));
+    for id in &victims {
+        let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+        assert_eq!(j["state"], "pending", "{j:#}");
+        assert!(j["reasons"][0].as_str().unwrap().contains("may still be running at edwc-guian"), "{j:#}");
+        assert_eq!(j["attempts"], 1, "{j:#}");
+    }
+    assert!(Command::new(script).args(["ctl-up", &testbed, "beta"]).status().unwrap().success());
+    until_all_complete(&c, 180);
+    for id in &ids {
+        let runs = records(&testbed, id);
+        assert!(runs.iter().any(|r| r.1["JobState"] == "COMPLETED"), "{id}: {runs:?}");
+        let mut spans: Vec<(f64, f64, &str)> = runs.iter().filter(|r| r.1["NodeList"] != "(null)").map(|r| (slurm_time(&r.1["StartTime"]), slurm_time(&r.1["EndTime"]), r.0.as_str())).collect();
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(spans.windows(2).all(|w| w[1].0 >= w[0].1), "{id} ran twice at once: {spans:?}");
+    }
 }

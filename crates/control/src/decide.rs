@@ -71,6 +71,16 @@ pub fn finished(state: &State, id: &str, now_h: f64) -> Result<Event, Rejection>
     Ok(Event::JobFinished { id: id.into(), at_h: now_h })
 }
 
+/// A site that did not answer reports, once it answers again, that fenced work finished there
+/// meanwhile: it is complete (rather than run again).
+pub fn finished_while_silent(state: &State, id: &str, site: &str, now_h: f64) -> Result<Event, Rejection> {
+    let j = state.jobs.get(id).ok_or_else(|| Rejection::NotFound(id.to_string()))?;
+    if j.status != Status::Pending || !j.fence.as_ref().is_some_and(|f| f.site == site) {
+        return Err(Rejection::Illegal { id: id.into(), status: j.status.name(), what: format!("only work fenced by {site} can have finished there unseen") });
+    }
+    Ok(Event::JobFinished { id: id.into(), at_h: now_h })
+}
+
 /// A backend reports a failure or preemption of dispatched or running work.
 pub fn failed(state: &State, id: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
     expect(state, id, &[Status::Dispatched, Status::Running], "only dispatched or running work can fail")?;
@@ -88,7 +98,23 @@ pub fn site_down(state: &State, site: &str, reason: &str, now_h: f64) -> Result<
     if state.sites_down.contains(site) {
         return Err(Rejection::Invalid(format!("site {site} is already down")));
     }
-    Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h })
+    Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h, fences: Vec::new() })
+}
+
+/// A site whose controller does not answer: down, and the work that held capacity there may
+/// still be running, so it is fenced (`until_h(job)`: the hour after which the site's time
+/// limit has ended it, as the backend that set the limit knows).
+pub fn site_unreachable(state: &State, site: &str, reason: &str, until_h: &dyn Fn(&JobRecord) -> f64, now_h: f64) -> Result<Event, Rejection> {
+    if state.sites_down.contains(site) {
+        return Err(Rejection::Invalid(format!("site {site} is already down")));
+    }
+    let fences = state
+        .jobs
+        .values()
+        .filter(|j| j.site.as_deref() == Some(site) && j.status.holds_capacity())
+        .map(|j| Fence { job: j.id.clone(), site: site.into(), until_h: until_h(j) })
+        .collect();
+    Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h, fences })
 }
 
 pub fn site_up(state: &State, site: &str, now_h: f64) -> Result<Event, Rejection> {
@@ -165,6 +191,13 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         *held.entry(j.tenant.as_str()).or_default() += j.spec.gpus as u64;
     }
     for j in state.jobs.values().filter(|j| matches!(j.status, Status::Pending | Status::Planned)) {
+        if let Some(f) = j.fence.as_ref().filter(|f| state.sites_down.contains(&f.site) && now < f.until_h) {
+            unplaced.push(Unplaced {
+                job: j.id.clone(),
+                reasons: vec![format!("may still be running at {} (it does not answer): waits until {} answers and cancels it, or until hour {:.0}, when its time limit there has ended", f.site, f.site, f.until_h)],
+            });
+            continue;
+        }
         let quota = state.tenants.get(&j.tenant).and_then(|t| t.quota_gpus);
         let used = held.entry(j.tenant.as_str()).or_default();
         if let Some(q) = quota {
@@ -529,6 +562,49 @@ mod tests {
         s.apply(&site_down(&s, &site, "repair", start + 1.0).unwrap());
         s.apply(&site_up(&s, &site, start + 2.0).unwrap());
         assert!(s.jobs["j1"].refused.is_empty());
+    }
+
+    /// A site stops answering while a job runs there: the job may still be running, so it
+    /// waits (fenced) rather than start elsewhere, until the site answers again or the fence's
+    /// hour passes.
+    #[test]
+    fn work_at_a_silent_site_waits_until_it_answers_or_its_limit_passes() {
+        let mut s = state_with_tenant();
+        s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
+        round(&mut s, 1000.0);
+        let start = s.jobs["j1"].start_h.unwrap();
+        for e in due(&s, start) {
+            s.apply(&e);
+        }
+        s.apply(&started(&s, "j1", start).unwrap());
+        let site = s.jobs["j1"].site.clone().unwrap();
+        let e = site_unreachable(&s, &site, "slurm: Unable to contact slurm controller", &|j| j.start_h.unwrap() + 5.0, start + 1.0).unwrap();
+        s.apply(&e);
+        assert_eq!(s.jobs["j1"].status, Status::Pending);
+        assert_eq!(s.jobs["j1"].fence.as_ref().map(|f| f.until_h), Some(start + 5.0));
+        // While the site is silent and the fence holds, it is not planned anywhere.
+        round(&mut s, start + 2.0);
+        assert_eq!(s.jobs["j1"].status, Status::Pending);
+        assert!(s.jobs["j1"].reasons[0].contains("may still be running"), "{:?}", s.jobs["j1"].reasons);
+        // After the fence's hour it goes elsewhere even though the site is still silent.
+        round(&mut s, start + 5.5);
+        assert!(matches!(s.jobs["j1"].status, Status::Planned | Status::Dispatched), "{:?}", s.jobs["j1"].status);
+        assert_ne!(s.jobs["j1"].site.as_deref(), Some(site.as_str()));
+        // A plain site_down (nodes lost: the work is gone) fences nothing; site_up clears fences.
+        let mut t = state_with_tenant();
+        t.apply(&submit(&t, "t1", "j2", spec(3.0, 8), 1000.0).unwrap());
+        round(&mut t, 1000.0);
+        let start = t.jobs["j2"].start_h.unwrap();
+        for e in due(&t, start) {
+            t.apply(&e);
+        }
+        let site = t.jobs["j2"].site.clone().unwrap();
+        t.apply(&site_unreachable(&t, &site, "silent", &|_| 1e9, start).unwrap());
+        assert!(t.jobs["j2"].fence.is_some());
+        t.apply(&site_up(&t, &site, start + 1.0).unwrap());
+        assert!(t.jobs["j2"].fence.is_none());
+        round(&mut t, start + 1.0);
+        assert!(matches!(t.jobs["j2"].status, Status::Planned | Status::Dispatched), "{:?}", t.jobs["j2"].status);
     }
 
     #[test]

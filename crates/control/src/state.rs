@@ -147,7 +147,17 @@ pub enum Event {
     /// cluster lacks, a QOS limit): back to pending, and not planned at that site again until
     /// the site comes back up after being down.
     JobRefused { id: String, site: String, reason: String, at_h: f64 },
-    SiteDown { site: String, reason: String, at_h: f64 },
+    /// A site goes down: its planned, dispatched and running work goes back to pending. With
+    /// `fences` (its controller does not answer, so work may still be running there), those
+    /// jobs wait until the site answers again, or until the hour after which the site's own
+    /// time limit has ended them, before they start elsewhere.
+    SiteDown {
+        site: String,
+        reason: String,
+        at_h: f64,
+        #[serde(default)]
+        fences: Vec<Fence>,
+    },
     SiteUp { site: String, at_h: f64 },
     ServiceSubmitted { id: String, tenant: String, spec: ServiceSpec, at_h: f64 },
     ServiceCancelled { id: String, at_h: f64 },
@@ -205,6 +215,15 @@ pub struct Tenant {
     pub admin: bool,
 }
 
+/// A job that may still be running at a site that does not answer, and the hour after which
+/// the site's time limit has certainly ended it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fence {
+    pub job: String,
+    pub site: String,
+    pub until_h: f64,
+}
+
 /// A job and everything the control plane knows about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
@@ -233,7 +252,10 @@ pub struct JobRecord {
     pub history: Vec<(f64, String)>,
     /// Sites whose backend refused it, with the reason: not planned there again.
     #[serde(default)]
-    pub refused: BTreeMap<String, String>,
+    pub refused: BTreeMap<String, String>,    /// Set while it may still be running at a site that does not answer: it is not started
+    /// elsewhere until that site answers (and it is cancelled there) or the fence's hour passes.
+    #[serde(default)]
+    pub fence: Option<Fence>,
 }
 
 impl JobRecord {
@@ -292,6 +314,7 @@ impl State {
                         reasons: Vec::new(),
                         history: vec![(*at_h, "submitted".into())],
                         refused: BTreeMap::new(),
+                        fence: None,
                     },
                 );
             }
@@ -404,8 +427,16 @@ impl State {
                     self.dirty = true;
                 }
             }
-            Event::SiteDown { site, reason, at_h } => {
+            Event::SiteDown { site, reason, at_h, fences } => {
                 self.sites_down.insert(site.clone());
+                for f in fences {
+                    if let Some(j) = self.jobs.get_mut(&f.job) {
+                        if j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() {
+                            j.fence = Some(f.clone());
+                            j.history.push((*at_h, format!("may still be running at {site}: not started elsewhere until {site} answers or hour {:.0}", f.until_h)));
+                        }
+                    }
+                }
                 for j in self.jobs.values_mut() {
                     if j.site.as_deref() == Some(site.as_str()) && matches!(j.status, Status::Planned | Status::Dispatched | Status::Running) {
                         j.status = Status::Pending;
@@ -419,9 +450,13 @@ impl State {
             }
             Event::SiteUp { site, .. } => {
                 self.sites_down.remove(site);
-                // A site back from being down (repaired, reconfigured) may take what it refused.
+                // A site back from being down (repaired, reconfigured) may take what it refused;
+                // work fenced by it is free (its backend cancels what is left there first).
                 for j in self.jobs.values_mut() {
                     j.refused.remove(site);
+                    if j.fence.as_ref().is_some_and(|f| &f.site == site) {
+                        j.fence = None;
+                    }
                 }
                 self.dirty = true;
             }

@@ -542,15 +542,38 @@ async fn slurm_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
         if down && health.is_ok() && downed {
             events.extend(control::site_up(&state, &site, now).ok());
         }
+        // A controller that does not answer may still be running our work: that work is fenced
+        // until it answers (and is cancelled there) or its time limit there has passed.
+        let fence_until = |j: &control::JobRecord| {
+            let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
+            let limit_s = (slurm::time_limit_min(j.spec.hours / speed * hour_s) as f64 + 2.0) * 60.0;
+            j.start_h.unwrap_or(now).max(now) + limit_s / hour_s
+        };
+        let gone = |why: &str| {
+            if slurm::is_unreachable(why) {
+                control::site_unreachable(&state, &site, &format!("slurm: {why}"), &fence_until, now).ok()
+            } else {
+                control::site_down(&state, &site, &format!("slurm: {why}"), now).ok()
+            }
+        };
         let queue = match if down { slurm.queue(&site) } else { health.and_then(|_| slurm.queue(&site)) } {
             Err(_) if down => return (events, newly),
             Ok(q) => q,
             Err(why) => {
-                events.extend(control::site_down(&state, &site, &format!("slurm: {why}"), now).ok());
+                events.extend(gone(&why));
                 return (events, newly);
             }
         };
         let seen: BTreeMap<(String, u32), &slurm::SlurmJob> = queue.iter().map(|j| ((j.job.clone(), j.attempt), j)).collect();
+        // Back from silence: work fenced by this site that finished there meanwhile is done;
+        // what still runs there is cancelled below before it can start elsewhere.
+        if down && events.iter().any(|e| matches!(e, Event::SiteUp { .. })) {
+            for j in state.jobs.values().filter(|j| j.fence.as_ref().is_some_and(|f| f.site == site)) {
+                if seen.get(&(j.id.clone(), j.attempts)).is_some_and(|q| q.state == "COMPLETED") {
+                    events.extend(control::finished_while_silent(&state, &j.id, &site, now).ok());
+                }
+            }
+        }
         for j in state.jobs.values().filter(|j| !down && j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity()) {
             let key = (j.id.clone(), j.attempts);
             let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
@@ -569,7 +592,7 @@ async fn slurm_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
                         Ok(_) => newly.push(key),
                         // No answer: the site is down and its work goes back to pending.
                         Err(slurm::SubmitError::Unreachable(why)) => {
-                            events.extend(control::site_down(&state, &site, &format!("slurm: {why}"), now).ok());
+                            events.extend(gone(&why));
                             return (events, newly);
                         }
                         // The cluster answered no: this job goes elsewhere (or waits).

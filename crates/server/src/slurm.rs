@@ -111,6 +111,18 @@ pub struct Submission {
     pub checkpoint_s: f64,
 }
 
+/// The time limit a submission gets, in minutes (Slurm's unit): half again its run, and a
+/// minute. Slurm ends a job at its limit (after its KillWait, 30 s by default), which is what
+/// lets xisuan start elsewhere work that a silent cluster may still be running.
+pub fn time_limit_min(run_s: f64) -> u64 {
+    ((run_s * 1.5 + 60.0) / 60.0).ceil() as u64
+}
+
+/// Whether a Slurm error means the cluster did not answer (rather than answered no).
+pub fn is_unreachable(message: &str) -> bool {
+    matches!(SubmitError::classify(message.to_string()), SubmitError::Unreachable(_))
+}
+
 pub fn job_name(prefix: &str, job: &str, attempt: u32) -> String {
     format!("xisuan-{prefix}-{job}-a{attempt}")
 }
@@ -194,7 +206,7 @@ impl Slurm {
         let step = s.run_s / steps as f64;
         // The work: sleep in checkpoint steps, recording progress after each.
         let script = format!("#!/bin/sh\nfor i in $(seq 1 {steps}); do sleep {step:.3}; echo \"$i/{steps}\" > '{}'; done\n", progress.display());
-        let limit_min = ((s.run_s * 1.5 + 60.0) / 60.0).ceil() as u64;
+        let limit_min = time_limit_min(s.run_s);
         let begin = format!("now+{}", s.begin_in_s.max(0.0).round() as u64);
         let output = self.workdir.join(format!("{name}.out"));
         let cluster = self.sites.get(site).ok_or_else(|| SubmitError::Refused(format!("site {site} has no Slurm cluster")))?;
