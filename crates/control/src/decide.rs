@@ -75,7 +75,7 @@ pub fn finished(state: &State, id: &str, now_h: f64) -> Result<Event, Rejection>
 /// meanwhile: it is complete (rather than run again).
 pub fn finished_while_silent(state: &State, id: &str, site: &str, now_h: f64) -> Result<Event, Rejection> {
     let j = state.jobs.get(id).ok_or_else(|| Rejection::NotFound(id.to_string()))?;
-    if j.status != Status::Pending || !j.fence.as_ref().is_some_and(|f| f.site == site) {
+    if j.status != Status::Pending || j.fence.as_ref().is_none_or(|f| f.site != site) {
         return Err(Rejection::Illegal { id: id.into(), status: j.status.name(), what: format!("only work fenced by {site} can have finished there unseen") });
     }
     Ok(Event::JobFinished { id: id.into(), at_h: now_h })
