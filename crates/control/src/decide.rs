@@ -505,6 +505,18 @@ mod tests {
         events
     }
 
+    /// A job of 3 hours on 8 accelerators, submitted at hour 1000, planned and dispatched at
+    /// its start; returns the start and the site.
+    fn dispatched(s: &mut State, id: &str) -> (f64, String) {
+        s.apply(&submit(s, "t1", id, spec(3.0, 8), 1000.0).unwrap());
+        round(s, 1000.0);
+        let start = s.jobs[id].start_h.unwrap();
+        for e in due(s, start) {
+            s.apply(&e);
+        }
+        (start, s.jobs[id].site.clone().unwrap())
+    }
+
     #[test]
     fn a_job_goes_from_pending_to_completed_and_illegal_steps_are_refused() {
         let mut s = state_with_tenant();
@@ -539,13 +551,7 @@ mod tests {
     #[test]
     fn a_refused_job_goes_elsewhere_with_the_reason() {
         let mut s = state_with_tenant();
-        s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
-        round(&mut s, 1000.0);
-        let start = s.jobs["j1"].start_h.unwrap();
-        for e in due(&s, start) {
-            s.apply(&e);
-        }
-        let site = s.jobs["j1"].site.clone().unwrap();
+        let (start, site) = dispatched(&mut s, "j1");
         assert!(matches!(refused(&s, "nope", &site, "x", start), Err(Rejection::NotFound(_))));
         let e = refused(&s, "j1", &site, "slurm: Invalid partition name specified", start).unwrap();
         assert_eq!(e.kind(), "job_refused");
@@ -570,14 +576,8 @@ mod tests {
     #[test]
     fn work_at_a_silent_site_waits_until_it_answers_or_its_limit_passes() {
         let mut s = state_with_tenant();
-        s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
-        round(&mut s, 1000.0);
-        let start = s.jobs["j1"].start_h.unwrap();
-        for e in due(&s, start) {
-            s.apply(&e);
-        }
+        let (start, site) = dispatched(&mut s, "j1");
         s.apply(&started(&s, "j1", start).unwrap());
-        let site = s.jobs["j1"].site.clone().unwrap();
         let e = site_unreachable(&s, &site, "slurm: Unable to contact slurm controller", &|j| j.start_h.unwrap() + 5.0, start + 1.0).unwrap();
         s.apply(&e);
         assert_eq!(s.jobs["j1"].status, Status::Pending);
@@ -592,13 +592,7 @@ mod tests {
         assert_ne!(s.jobs["j1"].site.as_deref(), Some(site.as_str()));
         // A plain site_down (nodes lost: the work is gone) fences nothing; site_up clears fences.
         let mut t = state_with_tenant();
-        t.apply(&submit(&t, "t1", "j2", spec(3.0, 8), 1000.0).unwrap());
-        round(&mut t, 1000.0);
-        let start = t.jobs["j2"].start_h.unwrap();
-        for e in due(&t, start) {
-            t.apply(&e);
-        }
-        let site = t.jobs["j2"].site.clone().unwrap();
+        let (start, site) = dispatched(&mut t, "j2");
         t.apply(&site_unreachable(&t, &site, "silent", &|_| 1e9, start).unwrap());
         assert!(t.jobs["j2"].fence.is_some());
         t.apply(&site_up(&t, &site, start + 1.0).unwrap());
