@@ -117,6 +117,18 @@ try {
   await page.fill("#e-tokens", "2e12");
   await page.click("#estimate-form button[type=submit]");
   await page.waitForSelector("#estimate-result caption:text('Assumptions')");
+  // Every number the estimator shows has its unit, for each kind of estimate.
+  const unitless = async () => page.$$eval("#estimate-result table:first-of-type tbody tr", (trs) => trs.filter((tr) => tr.children[2].textContent === "(unitless)").map((tr) => tr.textContent));
+  assert.deepEqual(await unitless(), [], "train: numbers without a unit");
+  for (const kind of ["serve", "choose"]) {
+    await page.selectOption("#e-kind", kind);
+    await page.click("#estimate-form button[type=submit]");
+    await until(`the ${kind} estimate`, async () => ((await page.textContent("#estimate-result")) || "").includes(kind === "serve" ? "capacity_rps" : "cheapest"));
+    assert.deepEqual(await unitless(), [], `${kind}: numbers without a unit`);
+  }
+  await page.selectOption("#e-kind", "train");
+  await page.click("#estimate-form button[type=submit]");
+  await until("the train estimate again", async () => ((await page.textContent("#estimate-result")) || "").includes("gpu_hours"));
   await page.screenshot({ path: join(shots, "dashboard-submit.png"), fullPage: true });
 
   // It appears on the timeline as planned, with its site.

@@ -371,6 +371,29 @@ async function renderJob() {
 }
 
 // ---------- submit and estimate ----------
+// The unit of each number the estimator returns (its types carry units in Rust; the JSON
+// carries bare numbers), by field name, then by the name's suffix.
+const UNITS = {
+  flops: "FLOP", "breakdown.dense": "FLOP", "breakdown.attention": "FLOP", "breakdown.hardware": "FLOP",
+  pf_days: "PF-days", gpu_hours: "accelerator-hours", wall: "hours", it_power_per_gpu: "W per accelerator",
+  energy: "kWh", emissions: "kgCO2e", min_gpus_for_memory: "accelerators", hfu: "fraction of peak",
+  "cost.compute": "USD", "cost.electricity": "USD", "cost.total": "USD",
+  replicas: "replicas", gpus: "accelerators", servers: "servers", capacity_rps: "requests/s",
+  peak_utilisation: "fraction", power_kw: "kW", tokens_per_day: "tokens/day",
+  "replica.batch": "requests", "replica.gpus": "accelerators", "replica.decode_tokens_per_s": "tokens/s",
+  "replica.prefill_s": "s", "replica.seconds_per_request": "s", "replica.step_ms": "ms",
+};
+function unitOf(path) {
+  const key = path.replace(/\[[^\]]*\]/g, "");
+  if (UNITS[path]) return UNITS[path];
+  const leaf = key.split(".").pop();
+  if (UNITS[leaf]) return UNITS[leaf];
+  const rules = [[/usd_per_million_tokens$/, "USD per million tokens"], [/_usd_per_day$/, "USD/day"], [/_mwh_per_day$/, "MWh/day"], [/_usd$/, "USD"],
+    [/tokens_per_month$/, "tokens/month"], [/accelerators$/, "accelerators"], [/_kwh$/, "kWh"], [/_kg$/, "kgCO2e"], [/_ms$/, "ms"], [/_s$/, "s"]];
+  for (const [re, u] of rules) if (re.test(leaf)) return u;
+  return "(unitless)";
+}
+
 function renderSubmit() {
   const sel = $("f-data");
   if (sel.options.length !== S.sites.length) sel.innerHTML = S.sites.map((s) => `<option value="${esc(s.id)}">${esc(s.id)}: ${esc(s.name)}</option>`).join("");
@@ -417,10 +440,19 @@ function setupForms() {
       : { tokens_per_month: Number($("e-month").value), tier: $("e-tier").value, gpu: $("e-gpu").value };
     try {
       const r = (await api("/v1/estimate/" + kind, { method: "POST", body: JSON.stringify(body) })).estimate;
-      const rows = Object.entries(r).filter(([, v]) => typeof v === "number" || typeof v === "string");
+      // Every number with its unit: the estimate's fields, one level of nesting flattened
+      // (cost.total, replica.step_ms), lists of options as rows.
+      const rows = [];
+      const walk = (v, path) => {
+        if (Array.isArray(v)) { if (!["assumptions", "notes"].includes(path)) v.forEach((x, i) => walk(x, `${path}[${x && x.option ? x.option : i}]`)); return; }
+        if (v && typeof v === "object") { for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k); return; }
+        if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") rows.push([path, v]);
+      };
+      walk(r, "");
       const assumptions = r.assumptions || [];
-      out.innerHTML = `<table><caption>Estimate</caption><tbody>${rows.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td class="num">${typeof v === "number" ? fmt(v, Math.abs(v) < 10 ? 3 : 0) : esc(v)}</td></tr>`).join("")}</tbody></table>
-        <table><caption>Assumptions</caption><thead><tr><th scope="col">what</th><th scope="col">value</th><th scope="col">source</th><th scope="col">confidence</th></tr></thead><tbody>${assumptions.map((a) => `<tr><td>${esc(a.name)}</td><td>${esc(a.value)} ${esc(a.unit || "")}</td><td>${esc(a.source)}</td><td>${esc(a.confidence)}</td></tr>`).join("")}</tbody></table>`;
+      out.innerHTML = `<table><caption>Estimate</caption><thead><tr><th scope="col">what</th><th scope="col" class="num">value</th><th scope="col">unit</th></tr></thead><tbody>${rows.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td class="num">${typeof v === "number" ? fmt(v, Math.abs(v) < 10 ? 3 : 0) : esc(v)}</td><td>${typeof v === "number" ? esc(unitOf(k)) : ""}</td></tr>`).join("")}</tbody></table>
+        <table><caption>Assumptions</caption><thead><tr><th scope="col">what</th><th scope="col">value</th><th scope="col">source</th><th scope="col">confidence</th></tr></thead><tbody>${assumptions.map((a) => `<tr><td>${esc(a.name)}</td><td>${esc(a.value)} ${esc(a.unit || "")}</td><td>${esc(a.source)}</td><td>${esc(a.confidence)}</td></tr>`).join("")}</tbody></table>
+        ${(r.notes || []).length ? `<ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : ""}`;
     } catch (err) { out.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
   });
 }
