@@ -301,6 +301,8 @@ impl App {
             gauge(&mut out, "xisuan_plan_carbon_kg", "Its emissions, kgCO2e.", Some(r.carbon_kg));
             gauge(&mut out, "xisuan_run_now_cost_usd", "The same work run as soon as capacity allows, USD.", r.run_now_cost_usd);
             gauge(&mut out, "xisuan_run_now_carbon_kg", "The same work run as soon as capacity allows, kgCO2e.", r.run_now_carbon_kg);
+            gauge(&mut out, "xisuan_nearest_east_cost_usd", "The same work at the eastern hub nearest its data, run now, USD.", r.nearest_east_cost_usd);
+            gauge(&mut out, "xisuan_nearest_east_carbon_kg", "The same work at the eastern hub nearest its data, run now, kgCO2e.", r.nearest_east_carbon_kg);
         }
         Ok(out)
     }
