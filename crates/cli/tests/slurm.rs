@@ -41,6 +41,29 @@ fn slurm_time(s: &str) -> f64 {
 /// The testbed is shared: its tests take turns.
 static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The started testbed's directory (`XISUAN_TEST_SLURM`) and this test's turn on it, or `None`
+/// (the test is skipped, saying why) where no testbed runs.
+fn testbed() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
+    let Ok(dir) = std::env::var("XISUAN_TEST_SLURM") else {
+        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
+        return None;
+    };
+    Some((dir, TESTBED.lock().unwrap_or_else(|e| e.into_inner())))
+}
+
+/// Waits until one job is completed; returns it as the API shows it.
+fn until_completed(c: &Client, id: &str, secs: u64) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+        if j["state"] == "completed" {
+            return j;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(secs), "{j:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The testbed's slurmrestd for a cluster, as `--slurmrest` takes it.
 fn rest(cluster: &str, token: &str) -> String {
     let port = 6820 + 20 * ["alpha", "beta", "gamma"].iter().position(|c| *c == cluster).unwrap();
@@ -118,11 +141,7 @@ fn until_all_complete(c: &Client, secs: u64) -> Vec<Value> {
 /// complete.
 #[test]
 fn jobs_run_where_and_when_the_plan_says_on_real_slurm() {
-    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
-        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
-        return;
-    };
-    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
     let (_server, c, admin) = start(&testbed, "plan");
     // 30 jobs of 2 or 4 accelerators and 0.5-1.5 h: more than the 24 accelerators can run at
     // once, so some are planned for later hours.
@@ -184,11 +203,7 @@ fn jobs_run_where_and_when_the_plan_says_on_real_slurm() {
 /// after the last checkpoint (within scheduling slack).
 #[test]
 fn a_failed_cluster_s_jobs_resume_elsewhere_from_their_checkpoints() {
-    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
-        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
-        return;
-    };
-    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
     let (_server, c, admin) = start(&testbed, "fail");
     let (hours, ckpt) = (3.0, 0.5);
     let mut ids = Vec::new();
@@ -263,11 +278,7 @@ fn until_events(admin: &Client, secs: u64, what: &str, ok: impl Fn(&[Value]) -> 
 /// has only h800), and a controller that is down (beta's slurmctld is stopped).
 #[test]
 fn slurm_errors_become_events_and_the_work_waits() {
-    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
-        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
-        return;
-    };
-    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
     // The testbed's world, with a catalog that claims h20 at edwc-qingyang.
     let dir = std::env::temp_dir().join(format!("xisuan-slurm-errors-world-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -315,16 +326,7 @@ fn slurm_errors_become_events_and_the_work_waits() {
     assert!(j["reasons"].as_array().unwrap().iter().any(|r| r == "edwc-guian: site down"), "{j:#}");
     // The controller comes back: the site is up again and the job runs there to the end.
     assert!(Command::new(script).args(["ctl-up", &testbed, "beta"]).status().unwrap().success());
-    let t0 = Instant::now();
-    loop {
-        let j = c.get(&format!("/v1/jobs/{ctl}")).unwrap();
-        if j["state"] == "completed" {
-            assert_eq!(j["site"], "edwc-guian");
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(90), "{j:#}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert_eq!(until_completed(&c, &ctl, 90)["site"], "edwc-guian");
     assert!(records(&testbed, &ctl).iter().any(|(cl, r)| cl == "beta" && r["JobState"] == "COMPLETED"));
     // The refused jobs never ran anywhere (Slurm logs a refused submission as FAILED with
     // no nodes), and the server is alive.
@@ -340,11 +342,7 @@ fn slurm_errors_become_events_and_the_work_waits() {
 /// site back and the work runs there.
 #[test]
 fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
-    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
-        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
-        return;
-    };
-    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
     let conf = format!("{testbed}/gamma/slurm.conf");
     let token = |lifespan: u32| {
         let out = Command::new("scontrol").args(["token", "username=root", &format!("lifespan={lifespan}")]).env("SLURM_CONF", &conf).output().unwrap();
@@ -372,16 +370,7 @@ fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
     assert!(j["reasons"].as_array().unwrap().iter().any(|r| r == "edwc-qingyang: site down"), "{j:#}");
     // A fresh token in the same file: the site is back, the job runs there and completes.
     std::fs::write(&file, token(86_400)).unwrap();
-    let t0 = Instant::now();
-    loop {
-        let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
-        if j["state"] == "completed" {
-            assert_eq!(j["site"], "edwc-qingyang");
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(90), "{j:#}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert_eq!(until_completed(&c, &id, 90)["site"], "edwc-qingyang");
     assert!(records(&testbed, &id).iter().any(|(cl, r)| cl == "gamma" && r["JobState"] == "COMPLETED"));
     let events = admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().clone();
     assert!(events.iter().any(|e| e["kind"] == "site_up" && e["body"]["site"] == "edwc-qingyang"));
@@ -394,11 +383,7 @@ fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
 /// every job completed.
 #[test]
 fn a_silent_controller_s_jobs_wait_and_never_run_twice_at_once() {
-    let Ok(testbed) = std::env::var("XISUAN_TEST_SLURM") else {
-        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
-        return;
-    };
-    let _one_at_a_time = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
     let (_server, c, admin) = start(&testbed, "silent");
     let mut ids = Vec::new();
     for i in 0..4 {
