@@ -259,21 +259,35 @@ impl Slurm {
         let token = text.trim().trim_start_matches("SLURM_JWT=").trim().to_string();
         let claims = jwt_claims(&token).ok_or_else(|| format!("{site}: slurmrestd token {}: not a JWT", token_file.display()))?;
         let user = claims["sun"].as_str().unwrap_or("").to_string();
-        if let Some(exp) = claims["exp"].as_f64() {
+        // Whether the token has expired, `slack` seconds early: slurmrestd counts in whole
+        // seconds, so an answer that fails in the token's last second failed for its expiry.
+        let expired = |slack: f64| {
+            let exp = claims["exp"].as_f64()?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-            if exp <= now {
-                return Err(format!("{site}: slurmrestd token in {} expired {:.0} s ago (issue a new one: scontrol token username={user})", token_file.display(), now - exp));
-            }
+            (exp <= now + slack).then(|| format!("{site}: slurmrestd token in {} expired {:.0} s ago (issue a new one: scontrol token username={user})", token_file.display(), (now - exp).max(0.0)))
+        };
+        if let Some(why) = expired(0.0) {
+            return Err(why);
         }
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
         let full = format!("{url}/slurm/{version}/{path}");
-        let answer = match (method, body) {
+        let send = || match (method, &body) {
             // slurmrestd 22.05 takes exactly `application/json` (not with a charset).
             ("POST", Some(b)) => agent.post(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).header("Content-Type", "application/json").send(b.to_string()),
             ("DELETE", _) => agent.delete(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).call(),
             _ => agent.get(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).call(),
         };
-        let mut r = answer.map_err(|e| format!("{site}: no answer from slurmrestd at {url}: {e}"))?;
+        // A reading that gets no answer (a connection reset, say) is tried once more before the
+        // site is said to be silent: one dropped connection is not a failed cluster. A submission
+        // is not retried, so it can never be sent twice.
+        let answer = match send() {
+            Err(_) if method == "GET" => {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                send()
+            }
+            a => a,
+        };
+        let mut r = answer.map_err(|e| expired(1.0).unwrap_or_else(|| format!("{site}: no answer from slurmrestd at {url}: {e}")))?;
         let status = r.status().as_u16();
         let text = r.body_mut().read_to_string().map_err(|e| format!("{site}: no answer from slurmrestd at {url}: {e}"))?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| format!("{site}: slurmrestd {path}: {} (HTTP {status})", text.trim().chars().take(200).collect::<String>()))?;
@@ -284,6 +298,9 @@ impl Slurm {
             .map(|e| [e["error"].as_str(), e["description"].as_str()].into_iter().flatten().filter(|x| !x.is_empty() && *x != "Unspecified error").collect::<Vec<_>>().join(": "))
             .collect();
         if !errors.is_empty() || status >= 400 {
+            if let Some(why) = expired(1.0) {
+                return Err(why);
+            }
             return Err(format!("{site}: slurmrestd {path}: {} (HTTP {status})", if errors.is_empty() { "failed".to_string() } else { errors.join("; ") }));
         }
         Ok(v)
