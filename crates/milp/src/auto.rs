@@ -3,8 +3,8 @@
 //! 1. the heuristic, then the completion passes (`plan::complete`);
 //! 2. the capacity-relaxation bound (instant) and the Lagrangian bound (`plan::lagrange`),
 //!    iterated within a share of the time budget;
-//! 3. a repair of the heuristic's plan steered by the Lagrangian capacity prices, kept if it
-//!    scores better;
+//! 3. repairs of the heuristic's plan steered by the Lagrangian capacity prices (their mean
+//!    over the iterations, and the best bound's), kept if they score better;
 //! 4. only if the gap is still above the target and the MILP is small enough to help, the MILP
 //!    warm-started from the best plan, with what is left of the budget.
 //!
@@ -111,12 +111,16 @@ impl Solver for Auto {
             iterations += r.iterations;
             mark("Lagrangian bound", &mut stages);
             if !capped {
-                let d = decide_with_prices(&ctx, &opts, &steered, &r.prices);
-                let objective = objective_of(&ctx, &opts, &d);
-                if objective < best_objective - 1e-9 * best_objective.abs() {
-                    best_objective = objective;
-                    decisions = Some(d);
-                    repaired = true;
+                // Repairs steered by the prices averaged over the iterations and by those of
+                // the best bound; the better plan is kept.
+                for prices in [&r.mean_prices, &r.prices] {
+                    let d = decide_with_prices(&ctx, &opts, &steered, prices);
+                    let objective = objective_of(&ctx, &opts, &d);
+                    if objective < best_objective - 1e-9 * best_objective.abs() {
+                        best_objective = objective;
+                        decisions = Some(d);
+                        repaired = true;
+                    }
                 }
                 mark("repair with capacity prices", &mut stages);
             }

@@ -17,8 +17,8 @@
 //! region served at its cheapest feasible site, divisibly; or all demand served at the
 //! cheapest sites any region may use, in whole replicas). Subgradient steps (Polyak's step
 //! towards the best plan's objective, with a halving step scale) raise λ where capacity is
-//! over-used. The best λ is also a set of shadow prices with which the heuristic repairs its
-//! own plan (`heuristic::solve_with_prices`).
+//! over-used. The prices (the best bound's, and their mean over the iterations) are also
+//! shadow prices with which the heuristic repairs its own plan (`heuristic::decide_with_prices`).
 //!
 //! Pure: no clock. The caller passes `stop`, asked once per iteration, to end early.
 
@@ -48,7 +48,17 @@ pub struct Relaxation {
     pub iterations: u32,
     /// The step scale reached, to continue from.
     pub scale: f64,
+    /// The prices averaged over the iterations (an exponential moving average, weight
+    /// `MEAN_WEIGHT` per iteration). Subgradient prices zig-zag from step to step; their
+    /// average is smoother and steers a repair better than the prices of the best bound
+    /// (on the 10,000-job benchmark, a plan 1.8% above the bound against 2.5%).
+    pub mean_prices: Vec<Vec<Vec<f64>>>,
 }
+
+/// The weight of each iteration's prices in `Relaxation::mean_prices`: about the last fifty
+/// iterations count (0.01 and 0.1 each steered the 10,000-job repair to a 2.0% gap, 0.2 to
+/// 2.9%).
+const MEAN_WEIGHT: f64 = 0.02;
 
 /// One option of one job, reduced to what its subproblem needs.
 #[derive(Debug, Clone)]
@@ -450,8 +460,16 @@ pub fn relax_from(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Setting
     let mut since_better = 0;
     let mut iterations = 0;
     let mut direction = zero();
+    let mut mean = from.map(|r| r.mean_prices.clone()).unwrap_or_else(|| lam.clone());
     while iterations < settings.max_iterations {
         iterations += 1;
+        for s in 0..n_sites {
+            for a in 0..n_accs {
+                for t in 0..t_len {
+                    mean[s][a][t] += MEAN_WEIGHT * (lam[s][a][t] - mean[s][a][t]);
+                }
+            }
+        }
         let pre: Vec<Vec<Vec<f64>>> = lam.iter().map(|site| site.iter().map(|v| prefix_of(v)).collect()).collect();
         let floors = Floors::new(&lam, &pre, &lengths);
         // Jobs are independent given the prices: split them over threads. Each job's value is
@@ -549,7 +567,7 @@ pub fn relax_from(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Setting
             }
         }
     }
-    Relaxation { bound: Bound { value: best, kind: "lagrangian".into() }, prices: best_lam, iterations, scale }
+    Relaxation { bound: Bound { value: best, kind: "lagrangian".into() }, prices: best_lam, iterations, scale, mean_prices: mean }
 }
 
 #[cfg(test)]
