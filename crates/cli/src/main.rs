@@ -18,6 +18,7 @@ macro_rules! outln {
 
 mod estimate;
 mod export;
+mod forecast;
 mod hf;
 mod output;
 mod plan;
@@ -42,6 +43,7 @@ use std::process::ExitCode;
         transfer  how long and how much moving a dataset between two sites takes\n  \
         plan      where and when each job and service should run, why, and how far from optimal\n  \
         simulate  replay a trace of arrivals under several policies\n  \
+        forecast  how well day-ahead forecasts predict hourly carbon and prices, per zone\n  \
         server    the control plane (submit, jobs, cancel talk to it)\n  \
         export    a plan as Kubernetes manifests (Kueue, Karmada, MultiKueue)\n\
         Every answer prints the assumptions it rests on, with their sources; every assumption has a flag."
@@ -67,6 +69,9 @@ enum Command {
     /// Replay a trace of job arrivals against sites with hourly carbon and prices under
     /// several policies, and compare what each delivers.
     Simulate(simulate::SimulateArgs),
+    /// Score day-ahead forecasts of hourly carbon and price series, per zone and model (the
+    /// forecasts `simulate --forecast` plans with).
+    Forecast(forecast::ForecastArgs),
     /// Run the control plane: accept work over HTTP, record every event (SQLite or
     /// PostgreSQL), plan and re-plan it, dispatch it, and serve metrics and OpenAPI.
     Server(server::ServerArgs),
@@ -125,6 +130,7 @@ fn main() -> ExitCode {
         Command::Transfer(args) => transfer::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Forecast(args) => forecast::run(args),
         Command::Server(args) => server::serve(args),
         Command::Submit(args) => server::submit(args),
         Command::Jobs(args) => server::jobs(args),

@@ -115,7 +115,8 @@ fn bad(m: impl Into<String>) -> anyhow::Error {
     InputError(m.into()).into()
 }
 
-fn parse_start(text: &str) -> anyhow::Result<i64> {
+/// `--start`: a UTC date (`2023-06-01`) or timestamp, as an hour index.
+pub fn parse_start(text: &str) -> anyhow::Result<i64> {
     let t = text.trim();
     let full = if t.len() == 10 { format!("{t} 00:00:00") } else { t.to_string() };
     let secs = parse_timestamp(&full).map_err(|m| bad(format!("--start: {m}")))?;

@@ -4,6 +4,7 @@
 //! This crate knows nothing about files, clocks, solvers or the command line. Types derive
 //! `serde::Serialize` so that the edge can print them; no crate of the core reads or writes JSON.
 
+pub mod forecast;
 pub mod limits;
 pub mod provenance;
 pub mod units;
