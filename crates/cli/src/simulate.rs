@@ -122,6 +122,12 @@ pub struct SimulateArgs {
     /// Tokens per second one accelerator serves (context + generated; illustrative default).
     #[arg(long = "tokens-per-gpu-s", default_value_t = 5000.0)]
     tokens_per_gpu_s: f64,
+    /// What policies see of carbon and prices ahead: perfect (the actual series, as the
+    /// GAIA and Let's Wait Awhile papers' error-free runs), seasonal-naive or profile (a
+    /// forecast issued at each arrival's hour; `xisuan forecast` scores them). Runs are always
+    /// charged the actual series; the oracle bound always sees it.
+    #[arg(long, default_value = "perfect", value_name = "MODEL")]
+    forecast: String,
     /// Print JSON instead of tables (byte-identical for the same inputs and seed).
     #[arg(long)]
     json: bool,
@@ -170,6 +176,7 @@ impl SimulateArgs {
             inference: self.inference.clone(),
             inference_sites: self.inference_sites.clone(),
             tokens_per_gpu_s: self.tokens_per_gpu_s,
+            forecast: Some(self.forecast.clone()),
         }
     }
 }
@@ -215,7 +222,7 @@ fn run_all(b: &Built, names: &[String], hidden: bool) -> anyhow::Result<Vec<(Run
             &b.world,
             &b.jobs,
             policy.as_mut(),
-            RunOptions { hourly: true },
+            RunOptions { hourly: true, forecast: b.forecast },
             &mut |done, _| bar.set_position(done as u64),
         )?;
         bar.finish_and_clear();
@@ -375,8 +382,8 @@ pub fn render_text(out: &Out, walls: &[f64]) -> String {
     }
     outln!(
         s,
-        "\nParameters: {:.3} kW per accelerator ({}, cost basis {}); prices: {}; data moved per job away from home {} GB unless the trace says; waits {} h / {} h for jobs under / over 2 h unless the trace gives deadlines; resume overhead {} h; planner carbon price {} USD/tCO2e, delay penalty {} USD per accelerator-hour; links: {}; queues: {}.",
-        p.kw_per_gpu, p.accelerator, p.cost_basis, p.price_model, p.data_gb_default, p.max_wait_h[0], p.max_wait_h[1], p.resume_overhead_h, p.carbon_usd_per_t, p.delay_usd_per_gpu_hour, p.link_model, p.queue_model
+        "\nParameters: {:.3} kW per accelerator ({}, cost basis {}); prices: {}; data moved per job away from home {} GB unless the trace says; waits {} h / {} h for jobs under / over 2 h unless the trace gives deadlines; resume overhead {} h; planner carbon price {} USD/tCO2e, delay penalty {} USD per accelerator-hour; links: {}; queues: {}; foresight: {}.",
+        p.kw_per_gpu, p.accelerator, p.cost_basis, p.price_model, p.data_gb_default, p.max_wait_h[0], p.max_wait_h[1], p.resume_overhead_h, p.carbon_usd_per_t, p.delay_usd_per_gpu_hour, p.link_model, p.queue_model, p.foresight
     );
     if !out.diagnostics.is_empty() {
         outln!(s, "\nNotes:");

@@ -135,11 +135,11 @@ fn trace(data: &[u8], format: crate::trace::TraceFormat) {
         inference_gpus: vec![],
     };
     let link = LinkSpec { gbps: 10.0, efficiency: 0.8, usd_per_gb: 0.02 };
-    let world = World { sites: vec![site(0), site(1)], links: vec![vec![link; 2]; 2], kw_per_gpu: 0.7, hours, start_hour: 0, resume_overhead_h: 0.05 };
+    let world = World { sites: vec![site(0), site(1)], links: vec![vec![link; 2]; 2], kw_per_gpu: 0.7, hours, start_hour: 0, resume_overhead_h: 0.05, past: Vec::new() };
     let jobs = build_jobs(&specs, 2, &Defaults::default(), &mut Rng::new(0));
     for name in ["run-now", "planner", "oracle"] {
         let mut p = xisuan_sim::policy_by_name(name, &world, &jobs, PlannerSettings::default()).expect("known policy");
-        let r = xisuan_sim::simulate(&world, &jobs, p.as_mut(), RunOptions { hourly: false }, &mut |_, _| {}).expect("a valid world runs");
+        let r = xisuan_sim::simulate(&world, &jobs, p.as_mut(), RunOptions::default(), &mut |_, _| {}).expect("a valid world runs");
         assert!(r.metrics.carbon_kg.is_finite() && r.metrics.cost_usd.is_finite());
     }
 }

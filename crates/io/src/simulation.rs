@@ -19,6 +19,7 @@ use xisuan_catalog::series::{format_hour, parse_timestamp};
 use xisuan_catalog::{Catalog, Site as CatalogSite};
 use xisuan_estimate::find_accelerator;
 use xisuan_model::limits::{self, MAX_HOURS};
+use xisuan_model::forecast::Model;
 use xisuan_model::Diagnostic;
 use xisuan_sim::{build_jobs, Defaults, JobSpec, Rng, World};
 
@@ -54,6 +55,9 @@ pub struct SimSpec {
     pub inference: Option<PathBuf>,
     pub inference_sites: Vec<String>,
     pub tokens_per_gpu_s: f64,
+    /// What policies see ahead: `perfect` (the actual series) or a forecasting model's name
+    /// (`xisuan_model::forecast::Model`). Default: perfect.
+    pub forecast: Option<String>,
 }
 
 /// The parameters of a run, printed with its results.
@@ -78,6 +82,8 @@ pub struct Params {
     pub price_model: &'static str,
     pub link_model: &'static str,
     pub queue_model: &'static str,
+    /// What the policies saw ahead: "perfect (the actual series)" or the forecasting model.
+    pub foresight: String,
 }
 
 /// One site of the run, as reported.
@@ -106,6 +112,8 @@ pub struct Built {
     pub params: Params,
     pub jobs: Vec<xisuan_sim::Job>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The forecasting model policies plan with (`None`: the actual series).
+    pub forecast: Option<Model>,
 }
 
 /// How hourly prices are built (one model for every path; docs/scenario.md).
@@ -194,6 +202,10 @@ fn non_negative(v: f64, name: &str) -> anyhow::Result<f64> {
 /// Reads and checks everything a run needs.
 pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     let format = spec.format.as_deref().map(TraceFormat::parse).transpose().map_err(|m| bad(format!("--format: {m}")))?;
+    let forecast = match spec.forecast.as_deref() {
+        None | Some("perfect") => None,
+        Some(name) => Some(Model::parse(name).ok_or_else(|| bad(format!("--forecast: unknown `{name}` (known: perfect, {})", Model::ALL.map(|m| m.name()).join(", "))))?),
+    };
     let unit = TimeUnit::parse(&spec.time_unit).map_err(|m| bad(format!("--time-unit: {m}")))?;
     let (ws, wl) = spec
         .max_wait
@@ -380,6 +392,22 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     };
     problem.validate_world(limits::MAX_SERIES_HOURS as u32).map_err(|e| bad(format!("world: {e}")))?;
     let mut world = World::from_problem(&problem, &accelerator, kw_per_gpu, spec.resume_overhead_h);
+    if let Some(model) = forecast {
+        // Forecasts read up to two weeks before the window, where the series has them (never
+        // read again from the series' other end, which would be a look at the future).
+        let covered = |id: &str| {
+            let Some(site) = world_spec.catalog.site(id) else { return true };
+            let c = world_spec.catalog.series.series_for_site(site).0.map(|s| s.start);
+            let p = world_spec.catalog.series.price_series_for_site(site).0.map(|s| s.start);
+            [c, p].into_iter().flatten().all(|s| s <= start_hour - xisuan_sim::MAX_PAST_H as i64)
+        };
+        let past = world_spec.sites(start_hour - xisuan_sim::MAX_PAST_H as i64, xisuan_sim::MAX_PAST_H as u32, &mut Vec::new());
+        world.past = past.iter().map(|b| if covered(&b.site.id) { xisuan_sim::Past { kg_per_kwh: b.site.kg_per_kwh.clone(), usd_per_kwh: b.site.usd_per_kwh.clone() } } else { xisuan_sim::Past::default() }).collect();
+        let short: Vec<&str> = past.iter().filter(|b| !covered(&b.site.id)).map(|b| b.site.id.as_str()).collect();
+        if !short.is_empty() {
+            diagnostics.push(Diagnostic::warning("forecast", format!("{} has no series before {}: its {} forecasts start from the simulated hours alone (seasonal patterns after a day, the weekly profile after a week)", short.join(", "), format_hour(start_hour - xisuan_sim::MAX_PAST_H as i64), model.name())));
+        }
+    }
 
     // A world in which no job can ever run is a mistake in the input, not a result.
     let largest = world.sites.iter().map(|s| s.capacity).max().unwrap_or(0);
@@ -468,6 +496,10 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
         price_model: PRICE_MODEL,
         link_model: "FIFO per directed link, full bandwidth x efficiency per transfer",
         queue_model: "strict FIFO per site, no backfilling",
+        foresight: match forecast {
+            None => "perfect: policies see the actual carbon and price series".into(),
+            Some(m) => format!("{} forecasts, issued at each arrival's hour from the actual hours before it (two weeks of history); runs are charged the actual series", m.name()),
+        },
     };
     // The controller plans with the scenario's objective, or the simulation's carbon price
     // and delay penalty (per job-hour).
@@ -530,7 +562,7 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     // A scenario's world is built twice (by the scenario and for the simulator); say each thing once.
     let mut seen = std::collections::HashSet::new();
     diagnostics.retain(|d| seen.insert(format!("{d:?}")));
-    Ok(Built { world, problem, arrivals, sites: site_out, params, jobs, diagnostics })
+    Ok(Built { world, problem, arrivals, sites: site_out, params, jobs, diagnostics, forecast })
 }
 
 /// Runs the simulation's jobs through the control plane's own code (`xisuan_control::drive`:

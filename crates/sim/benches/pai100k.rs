@@ -80,6 +80,7 @@ fn main() {
         hours: hours as u32,
         start_hour: start,
         resume_overhead_h: 0.05,
+        past: Vec::new(),
     };
     let specs: Vec<JobSpec> = trace
         .jobs

@@ -26,6 +26,7 @@ use crate::metrics::{summarize, JobOutcome, RunResult};
 use crate::policy::{Decision, Policy, View};
 use crate::world::{Curve, Job, World};
 use crate::SimError;
+use xisuan_model::forecast::{self, Model};
 use std::collections::VecDeque;
 
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +42,33 @@ enum Ev {
 pub struct RunOptions {
     /// Keep accelerators busy per hour and per site (for charts); costs O(hours run).
     pub hourly: bool,
+    /// What policies see of carbon and prices ahead: `None`, the actual series (perfect
+    /// foresight); a model, its forecast issued at the start of the hour of each arrival
+    /// (from the actual hours up to then and the world's `past`). Either way every run is
+    /// charged the actual series.
+    pub forecast: Option<Model>,
+}
+
+/// The series as the policies see them, issued at one hour.
+struct Seen {
+    issued_h: u32,
+    kg_per_kwh: Vec<Vec<f64>>,
+    usd_per_kwh: Vec<Vec<f64>>,
+    carbon: Vec<Curve>,
+    price: Vec<Curve>,
+}
+
+impl Seen {
+    fn new(world: &World, model: Model, issued_h: u32) -> Seen {
+        let none = crate::world::Past::default();
+        let seen = |past: &dyn Fn(&crate::world::Past) -> &Vec<f64>, actual: &dyn Fn(&crate::world::SiteSpec) -> &Vec<f64>| -> Vec<Vec<f64>> {
+            world.sites.iter().enumerate().map(|(i, s)| forecast::as_seen(model, past(world.past.get(i).unwrap_or(&none)), actual(s), issued_h as usize)).collect()
+        };
+        let kg_per_kwh = seen(&|p| &p.kg_per_kwh, &|s| &s.kg_per_kwh);
+        let usd_per_kwh = seen(&|p| &p.usd_per_kwh, &|s| &s.usd_per_kwh);
+        let curves = |v: &[Vec<f64>]| v.iter().zip(&world.sites).map(|(v, s)| Curve::new(v, s.pue)).collect();
+        Seen { issued_h, carbon: curves(&kg_per_kwh), price: curves(&usd_per_kwh), kg_per_kwh, usd_per_kwh }
+    }
 }
 
 struct SiteState {
@@ -61,6 +89,11 @@ struct Engine<'a> {
     jobs: &'a [Job],
     carbon: Vec<Curve>,
     price: Vec<Curve>,
+    /// The actual series, for policies that see them (no forecast).
+    kg_per_kwh: Vec<Vec<f64>>,
+    usd_per_kwh: Vec<Vec<f64>>,
+    /// The latest forecast, when policies see forecasts.
+    seen: Option<Seen>,
     sites: Vec<SiteState>,
     link_free_at: Vec<Vec<f64>>,
     state: Vec<JobState>,
@@ -99,6 +132,9 @@ pub fn simulate(
             .iter()
             .map(|s| Curve::new(&s.usd_per_kwh, s.pue))
             .collect(),
+        kg_per_kwh: world.sites.iter().map(|s| s.kg_per_kwh.clone()).collect(),
+        usd_per_kwh: world.sites.iter().map(|s| s.usd_per_kwh.clone()).collect(),
+        seen: None,
         sites: (0..n)
             .map(|_| SiteState {
                 in_use: 0,
@@ -205,12 +241,16 @@ impl Engine<'_> {
 
     fn arrive(&mut self, k: &mut Kernel<Ev>, now: f64, j: u32, policy: &mut dyn Policy) {
         let job = &self.jobs[j as usize];
-        let view = View {
-            world: self.world,
-            carbon: &self.carbon,
-            price: &self.price,
-            now,
-            link_free_at: &self.link_free_at,
+        // A bound (the oracle) sees the actual series: it bounds what any policy could do.
+        if let (Some(model), false) = (self.opts.forecast, self.bound) {
+            let issued_h = (now.max(0.0).floor() as u32).min(self.world.hours - 1);
+            if self.seen.as_ref().is_none_or(|s| s.issued_h != issued_h) {
+                self.seen = Some(Seen::new(self.world, model, issued_h));
+            }
+        }
+        let view = match &self.seen {
+            Some(s) => View { world: self.world, carbon: &s.carbon, price: &s.price, kg_per_kwh: &s.kg_per_kwh, usd_per_kwh: &s.usd_per_kwh, issued_h: Some(s.issued_h), now, link_free_at: &self.link_free_at },
+            None => View { world: self.world, carbon: &self.carbon, price: &self.price, kg_per_kwh: &self.kg_per_kwh, usd_per_kwh: &self.usd_per_kwh, issued_h: None, now, link_free_at: &self.link_free_at },
         };
         let decision = policy.decide(&view, job);
         if let Err(err) = self.check(job, &decision, now) {

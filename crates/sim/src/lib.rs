@@ -26,7 +26,11 @@ pub use planner::{Planner, PlannerSettings};
 pub use policy::{
     Cheapest, Decision, Gaia, Greenest, LetsWaitAwhile, Oracle, Policy, RunNow, Segment, View,
 };
-pub use world::{Curve, Job, LinkSpec, SiteSpec, World};
+pub use world::{Curve, Job, LinkSpec, Past, SiteSpec, World};
+
+/// The most history (hours before the window) a world may carry for forecasts: two weeks,
+/// all that the forecasting models read.
+pub const MAX_PAST_H: usize = 336;
 pub use xisuan_plan::synth::Rng;
 
 /// Why a run could not be done.

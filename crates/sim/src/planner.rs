@@ -53,6 +53,8 @@ pub struct Planner {
     /// Capacity and inference reservations per site, to grow the calendar past the series.
     capacity: Vec<u32>,
     inference: Vec<Vec<u32>>,
+    /// The forecast issue hour the planner's rates come from (`None`: the actual series).
+    issued_h: Option<u32>,
 }
 
 impl Planner {
@@ -80,8 +82,11 @@ impl Planner {
             ticks_per_hour: t,
             ..settings
         };
+        let kg: Vec<Vec<f64>> = world.sites.iter().map(|s| s.kg_per_kwh.clone()).collect();
+        let usd: Vec<Vec<f64>> = world.sites.iter().map(|s| s.usd_per_kwh.clone()).collect();
         Planner {
-            online: Online::new(problem(world, &settings)),
+            online: Online::new(problem(world, &settings, &kg, &usd)),
+            issued_h: None,
             settings,
             free,
             buf: Vec::new(),
@@ -226,20 +231,22 @@ impl Planner {
 }
 
 /// The planning problem of the world: its sites, rates, links and the objective.
-fn problem(world: &World, st: &PlannerSettings) -> Problem {
+/// Carbon and prices (before PUE) are those the planner sees, by site.
+fn problem(world: &World, st: &PlannerSettings, kg_per_kwh: &[Vec<f64>], usd_per_kwh: &[Vec<f64>]) -> Problem {
     Problem {
         slots: world.hours,
         start_hour: world.start_hour,
         sites: world
             .sites
             .iter()
-            .map(|s| Site {
+            .zip(kg_per_kwh.iter().zip(usd_per_kwh))
+            .map(|(s, (kg, usd))| Site {
                 id: s.id.clone(),
                 name: s.id.clone(),
                 east: false,
                 capacity: vec![(ACC.into(), s.capacity)],
-                usd_per_kwh: s.usd_per_kwh.clone(),
-                kg_per_kwh: s.kg_per_kwh.clone(),
+                usd_per_kwh: usd.clone(),
+                kg_per_kwh: kg.clone(),
                 pue: s.pue,
                 usd_per_gpu_hour: vec![(ACC.into(), s.usd_per_gpu_hour)],
                 lat: 0.0,
@@ -287,6 +294,11 @@ impl Policy for Planner {
         )
     }
     fn decide(&mut self, v: &View, job: &Job) -> Decision {
+        // Planning on forecasts: the rates are those of the latest forecast.
+        if v.issued_h != self.issued_h {
+            self.online = Online::new(problem(v.world, &self.settings, v.kg_per_kwh, v.usd_per_kwh));
+            self.issued_h = v.issued_h;
+        }
         for (s, w) in self.link_wait.iter_mut().enumerate() {
             *w = (v.link_free_at[job.home][s] - v.now).max(0.0);
         }

@@ -57,6 +57,12 @@ pub struct View<'a> {
     pub carbon: &'a [Curve],
     /// Electricity price per kW drawn, USD per kW-hour, PUE included, by site.
     pub price: &'a [Curve],
+    /// The same series before PUE, by site: kgCO2e/kWh and USD/kWh.
+    pub kg_per_kwh: &'a [Vec<f64>],
+    pub usd_per_kwh: &'a [Vec<f64>],
+    /// `None`: the series are the actual ones (perfect foresight). `Some(h)`: actual up to
+    /// hour `h`, a forecast issued then after it.
+    pub issued_h: Option<u32>,
     pub now: f64,
     /// `link_free_at[from][to]`: when the link can start a new transfer (FIFO per link).
     pub link_free_at: &'a [Vec<f64>],
@@ -199,7 +205,7 @@ impl Policy for LetsWaitAwhile {
         "lets-wait-awhile"
     }
     fn describe(&self) -> String {
-        "home site; start at the hourly step with the lowest mean carbon over the job's run before its deadline (perfect forecast); pausable jobs run in their lowest-carbon hours".into()
+        "home site; start at the hourly step with the lowest mean carbon over the job's run before its deadline (as forecast: see foresight); pausable jobs run in their lowest-carbon hours".into()
     }
     fn decide(&mut self, v: &View, job: &Job) -> Decision {
         let c = &v.carbon[job.home];
@@ -458,6 +464,7 @@ mod tests {
             hours: 200,
             start_hour: 0,
             resume_overhead_h: 0.0,
+            past: Vec::new(),
         };
         let carbon = vec![Curve::new(&world.sites[0].kg_per_kwh, 1.13)];
         let price = vec![Curve::new(&world.sites[0].usd_per_kwh, 1.13)];
@@ -467,6 +474,9 @@ mod tests {
                 world: &world,
                 carbon: &carbon,
                 price: &price,
+                kg_per_kwh: &[],
+                usd_per_kwh: &[],
+                issued_h: None,
                 now,
                 link_free_at: &links,
             };

@@ -92,6 +92,16 @@ pub struct World {
     /// Extra hours of work each resume costs a suspended job (restoring a checkpoint),
     /// drawn at the same power as the job.
     pub resume_overhead_h: f64,
+    /// Per site, the hours just before hour 0 (oldest first): history that forecasts may read
+    /// (`RunOptions::forecast`), never charged. Empty: no history.
+    pub past: Vec<Past>,
+}
+
+/// A site's carbon and prices before the simulated window, as in `SiteSpec`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Past {
+    pub kg_per_kwh: Vec<f64>,
+    pub usd_per_kwh: Vec<f64>,
 }
 
 impl World {
@@ -152,6 +162,14 @@ impl World {
         }
         if !(self.resume_overhead_h >= 0.0) {
             return bad("resume overhead".into(), "must be non-negative".into());
+        }
+        if !self.past.is_empty() && self.past.len() != n {
+            return bad("past".into(), format!("history for {} sites, the world has {n}", self.past.len()));
+        }
+        for (s, p) in self.sites.iter().zip(&self.past) {
+            if p.kg_per_kwh.len() != p.usd_per_kwh.len() || p.kg_per_kwh.len() > crate::MAX_PAST_H || p.kg_per_kwh.iter().chain(&p.usd_per_kwh).any(|v| !v.is_finite()) || p.kg_per_kwh.iter().any(|&v| v < 0.0) {
+                return bad(format!("site {} history", s.id), format!("carbon and price must have the same length (at most {} h), finite, carbon non-negative", crate::MAX_PAST_H));
+            }
         }
         Ok(())
     }
@@ -221,6 +239,7 @@ impl World {
             hours: p.slots,
             start_hour: p.start_hour,
             resume_overhead_h,
+            past: Vec::new(),
         }
     }
 

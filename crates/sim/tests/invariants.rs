@@ -55,6 +55,7 @@ fn case(seed: u64, n_sites: usize, n_jobs: usize, inference: bool) -> (World, Ve
         hours,
         start_hour: 0,
         resume_overhead_h: r.range(0.0, 0.2),
+        past: Vec::new(),
     };
     let specs: Vec<JobSpec> = (0..n_jobs)
         .map(|i| JobSpec {
@@ -82,7 +83,7 @@ fn run(world: &World, jobs: &[Job], name: &str) -> RunResult {
         world,
         jobs,
         p.as_mut(),
-        RunOptions { hourly: true },
+        RunOptions { hourly: true, ..Default::default() },
         &mut |_, _| {},
     )
     .unwrap()
@@ -182,6 +183,7 @@ fn fifo_queue_delays_the_second_job() {
         hours: 10,
         start_hour: 0,
         resume_overhead_h: 0.0,
+        past: Vec::new(),
     };
     let job = |id: &str, arrival_h: f64| Job {
         id: id.into(),
@@ -228,6 +230,7 @@ fn transfers_queue_on_their_link() {
         hours: 48,
         start_hour: 0,
         resume_overhead_h: 0.0,
+        past: Vec::new(),
     };
     let job = |id: &str| Job {
         id: id.into(),
@@ -273,6 +276,7 @@ fn suspend_and_resume_costs_the_overhead() {
         hours: 6,
         start_hour: 0,
         resume_overhead_h: 0.25,
+        past: Vec::new(),
     };
     let jobs = vec![Job {
         id: "p".into(),
@@ -321,6 +325,7 @@ fn planner_suspends_when_it_pays() {
         hours: 8,
         start_hour: 0,
         resume_overhead_h: 0.1,
+        past: Vec::new(),
     };
     let job = |pausable| Job {
         id: "p".into(),
@@ -350,4 +355,43 @@ fn planner_suspends_when_it_pays() {
     let whole = run(false);
     assert!((whole.metrics.carbon_kg - 1.0).abs() < 1e-9);
     assert_eq!(paused.metrics.queue_h.max, 0.0);
+}
+
+/// With `RunOptions::forecast`, policies decide from a forecast issued at the arrival's hour:
+/// whatever the series hold after the last arrival's hour cannot change a decision (with
+/// perfect foresight it does), every run is charged the actual series, and the oracle, a
+/// bound, still sees the actual series.
+#[test]
+fn forecasts_read_nothing_after_their_issue_hour_and_runs_pay_the_actual_series() {
+    let (world, jobs) = case(11, 3, 30, false);
+    let last_arrival = jobs.iter().map(|j| j.arrival_h).fold(0.0, f64::max).floor() as usize;
+    // The same world with every hour after the last arrival's hour changed.
+    let mut later = world.clone();
+    for s in &mut later.sites {
+        for (t, v) in s.kg_per_kwh.iter_mut().enumerate().skip(last_arrival + 1) {
+            *v = if t % 2 == 0 { 0.01 } else { 2.0 };
+        }
+    }
+    let go = |w: &World, name: &str, forecast: Option<xisuan_model::forecast::Model>| {
+        let mut p = policy_by_name(name, w, &jobs, PlannerSettings::default()).unwrap();
+        simulate(w, &jobs, p.as_mut(), RunOptions { forecast, ..Default::default() }, &mut |_, _| {}).unwrap()
+    };
+    let decisions = |r: &RunResult| r.outcomes.iter().map(|o| (o.site, o.start_h)).collect::<Vec<_>>();
+    let mut changed_with_foresight = false;
+    for name in ["planner", "lets-wait-awhile", "gaia"] {
+        for model in xisuan_model::forecast::Model::ALL {
+            let (a, b) = (go(&world, name, Some(model)), go(&later, name, Some(model)));
+            assert_eq!(decisions(&a), decisions(&b), "{name} with {model:?} forecasts");
+            // Charged the actual series: the same decisions cost the carbon of each world.
+            let kg = |w: &World, r: &RunResult| -> f64 {
+                r.outcomes.iter().zip(&jobs).map(|(o, j)| o.runs.iter().map(|&(s, e)| Curve::new(&w.sites[o.site.unwrap()].kg_per_kwh, w.sites[o.site.unwrap()].pue).integral(s, e) * j.gpus as f64 * w.kw_per_gpu).sum::<f64>()).sum()
+            };
+            assert!((a.metrics.carbon_kg - kg(&world, &a)).abs() < 1e-6 * a.metrics.carbon_kg.max(1.0), "{name}: {} vs {}", a.metrics.carbon_kg, kg(&world, &a));
+        }
+        changed_with_foresight |= decisions(&go(&world, name, None)) != decisions(&go(&later, name, None));
+    }
+    assert!(changed_with_foresight, "the test world must be one where the future matters to some policy");
+    // The oracle sees the actual series either way.
+    let model = Some(xisuan_model::forecast::Model::Profile);
+    assert_eq!(decisions(&go(&world, "oracle", model)), decisions(&go(&world, "oracle", None)));
 }
