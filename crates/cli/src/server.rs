@@ -65,6 +65,11 @@ pub struct ServerArgs {
     /// SQLite store, or in the working directory).
     #[arg(long, value_name = "DIR")]
     slurm_workdir: Option<PathBuf>,
+    /// What each round sees of carbon and prices after the current hour: profile (default) or
+    /// seasonal-naive forecasts issued at the round's hour (see `xisuan forecast`), or perfect
+    /// (the series themselves: hindsight, for replaying a known period).
+    #[arg(long, default_value = "profile", value_name = "MODEL")]
+    forecast: String,
 }
 
 pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
@@ -84,6 +89,10 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         None => std::env::current_dir()?.join("slurm-jobs"),
     };
     let slurm = xisuan_server::slurm::Slurm::parse(&a.slurm, &a.slurmrest, workdir).map_err(|m| BadInput(format!("--slurm/--slurmrest: {m}")))?;
+    let forecast = match a.forecast.as_str() {
+        "perfect" => None,
+        name => Some(xisuan_model::forecast::Model::parse(name).ok_or_else(|| BadInput(format!("--forecast: unknown `{name}` (known: perfect, seasonal-naive, profile)")))?),
+    };
     let config = xisuan_server::Config {
         listen: a.listen.clone(),
         db,
@@ -95,6 +104,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         control_loop: !a.no_control_loop,
         snapshot_every: a.snapshot_every,
         slurm,
+        forecast,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(xisuan_server::serve(config))

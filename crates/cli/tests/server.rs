@@ -383,6 +383,31 @@ fn services_are_planned_near_their_users_and_isolated() {
     assert!(a.delete(&format!("/v1/services/{id}")).unwrap_err().to_string().contains("HTTP 409"));
 }
 
+/// Each round plans on forecasts by default and says so: the current hour's carbon is the
+/// series' own, later hours are the forecast issued now (they differ from the series where the
+/// grid does not repeat itself); `--forecast perfect` plans on the series themselves.
+#[test]
+fn rounds_plan_on_forecasts_and_say_so() {
+    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cloud/scenario.toml");
+    let dir = tempdir("forecast");
+    let seen = Server::start("sqlite:f.db", &dir, &["--world", world]);
+    let actual = Server::start("sqlite:p.db", &dir, &["--world", world, "--forecast", "perfect"]);
+    let (a, b) = (seen.client(Some(ADMIN)), actual.client(Some(ADMIN)));
+    let site = |c: &Client| c.get("/v1/sites").unwrap().as_array().unwrap().iter().find(|s| s["id"] == "gcp-us-west2").unwrap().clone();
+    let (f, p) = (site(&a), site(&b));
+    let series = |v: &Value| v["kg_per_kwh_hourly"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<f64>>();
+    let (fs, ps) = (series(&f), series(&p));
+    // Align the two servers' hours (each clock runs on its own).
+    let d = (f["start_h"].as_i64().unwrap() - p["start_h"].as_i64().unwrap()) as usize;
+    assert!(d < 24, "{d}");
+    assert_eq!(fs[0], ps[d], "the current hour is known");
+    let differ = (24..fs.len() - d).filter(|&k| (fs[k] - ps[k + d]).abs() > 1e-9).count();
+    assert!(differ > 24, "only {differ} forecast hours differ from the series");
+    let note = |c: &Client| c.get("/v1/plan").unwrap()["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect::<Vec<_>>().join(" | ");
+    assert!(note(&a).contains("planned on forecasts") && note(&a).contains("profile"), "{}", note(&a));
+    assert!(note(&b).contains("hindsight"), "{}", note(&b));
+}
+
 #[test]
 fn bad_requests_are_4xx_naming_the_field() {
     let dir = tempdir("bad");

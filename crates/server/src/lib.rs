@@ -49,6 +49,10 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Sites run by real Slurm clusters; the others use the simulated backend.
     pub slurm: slurm::Slurm,
+    /// How each round sees carbon and prices after the current hour: a forecast issued now
+    /// from the hours before (`xisuan_model::forecast`), or `None` for the series themselves
+    /// (hindsight, for replaying a known year).
+    pub forecast: Option<xisuan_model::forecast::Model>,
 }
 
 impl Default for Config {
@@ -64,9 +68,13 @@ impl Default for Config {
             control_loop: true,
             snapshot_every: 10_000,
             slurm: slurm::Slurm::default(),
+            forecast: Some(xisuan_model::forecast::Model::Profile),
         }
     }
 }
+
+/// Hours of history before the current hour that forecasts read (two weeks).
+const FORECAST_HISTORY_H: u32 = 336;
 
 /// The built-in world: the EDWC example's sites, tariffs and objective.
 const EDWC_SCENARIO: &str = include_str!("../../../examples/edwc/scenario.toml");
@@ -231,7 +239,21 @@ impl App {
             }
         }
         let mut diags = Vec::new();
-        let sites = self.world.sites(hour, self.config.horizon_h, &mut diags);
+        let sites = match self.config.forecast {
+            None => self.world.sites(hour, self.config.horizon_h, &mut diags),
+            Some(model) => {
+                // Two weeks before the current hour are history; the current hour is known;
+                // every later hour is the forecast issued now.
+                let past = FORECAST_HISTORY_H;
+                let mut sites = self.world.sites(hour - past as i64, past + self.config.horizon_h, &mut diags);
+                for b in &mut sites {
+                    let seen = |v: &[f64]| xisuan_model::forecast::as_seen(model, &v[..past as usize], &v[past as usize..], 0);
+                    b.site.kg_per_kwh = seen(&b.site.kg_per_kwh);
+                    b.site.usd_per_kwh = seen(&b.site.usd_per_kwh);
+                }
+                sites
+            }
+        };
         *self.series_notes.lock().map_err(|_| anyhow!("notes poisoned"))? = diags.iter().filter(|d| d.severity != xisuan_model::Severity::Info).map(|d| d.to_string()).collect();
         *cache = Some((hour, sites.clone()));
         Ok(sites)
@@ -244,7 +266,12 @@ impl App {
     /// How the current hour maps onto the series (hours outside a series read the same offset
     /// of it, e.g. the same hour of a calendar-year series).
     pub fn time_notes(&self) -> Vec<String> {
-        let mut notes = vec![format!("server time {} (hour {:.2} since the epoch; {} s of wall clock per hour)", xisuan_catalog::series::format_hour(self.clock.now_h().floor() as i64), self.clock.now_h(), self.config.hour_seconds)];
+        let now = xisuan_catalog::series::format_hour(self.clock.now_h().floor() as i64);
+        let mut notes = vec![format!("server time {now} (hour {:.2} since the epoch; {} s of wall clock per hour)", self.clock.now_h(), self.config.hour_seconds)];
+        notes.push(match self.config.forecast {
+            Some(m) => format!("planned on forecasts: carbon and prices after {now} are {} forecasts issued then from the two weeks before (`xisuan forecast` scores the model); costs and carbon of planned work are expectations", m.name()),
+            None => "planned on the series themselves (--forecast perfect): hindsight, for replaying a known period".into(),
+        });
         notes.extend(self.series_notes.lock().map(|n| n.clone()).unwrap_or_default());
         notes
     }
