@@ -267,3 +267,47 @@ fn controller_completes_pai_1k_like_the_planner_policy() {
         assert!(within(a, b, 0.02), "{k}: controller {a} vs planner {b}");
     }
 }
+
+/// On forecasts, every policy keeps part of its savings and none beats perfect foresight by
+/// more than noise; the oracle and run-now do not depend on foresight; the JSON says what the
+/// policies saw. `xisuan forecast` scores both models on the same series: the profile model's
+/// median error is below the seasonal-naive one's.
+#[test]
+fn policies_on_forecasts_keep_part_of_their_savings_and_say_so() {
+    let run = |f: &str| -> serde_json::Value {
+        let o = pai_1k(&["--json", "--forecast", f, "--policy", "planner", "--policy", "lets-wait-awhile", "--policy", "gaia", "--policy", "run-now", "--policy", "oracle"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let (perfect, profile) = (run("perfect"), run("profile"));
+    let kg = |v: &serde_json::Value, name: &str| policy(v, name)["carbon_kg"].as_f64().unwrap();
+    assert_eq!(kg(&perfect, "run-now"), kg(&profile, "run-now"));
+    assert_eq!(kg(&perfect, "oracle"), kg(&profile, "oracle"));
+    let home = kg(&profile, "run-now");
+    for name in ["planner", "lets-wait-awhile", "gaia"] {
+        assert!(kg(&profile, name) < home, "{name} saves nothing on forecasts");
+        assert!(kg(&perfect, name) <= kg(&profile, name) * 1.01, "{name}: perfect {} vs forecast {}", kg(&perfect, name), kg(&profile, name));
+    }
+    assert!(profile["parameters"]["foresight"].as_str().unwrap().starts_with("profile forecasts"));
+    assert!(perfect["parameters"]["foresight"].as_str().unwrap().starts_with("perfect"));
+    let bad = pai_1k(&["--forecast", "crystal-ball"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--forecast: unknown `crystal-ball`"));
+
+    let ci = data("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv");
+    let o = xisuan(&["forecast", "--carbon-series", &ci, "--start", "2023-06-01", "--hours", "720", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.len(), 16);
+    let median = |m: &str| {
+        let mut v: Vec<f64> = rows.iter().map(|r| r["errors"][m]["wape_pct"].as_f64().unwrap()).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    assert!(median("profile") < median("seasonal-naive"), "{} vs {}", median("profile"), median("seasonal-naive"));
+    assert!(rows.iter().all(|r| r["issue_hours"] == 720 && r["unit"] == "gCO2e/kWh"));
+    // A first issue hour without a week of history before it is refused, naming the flag.
+    let o = xisuan(&["forecast", "--carbon-series", &ci, "--start", "2023-01-03"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--start"), "{}", String::from_utf8_lossy(&o.stderr));
+}
