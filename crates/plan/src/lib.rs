@@ -18,6 +18,7 @@ pub mod check;
 pub mod complete;
 pub mod heuristic;
 pub mod lagrange;
+pub mod market;
 pub mod online;
 pub mod plan;
 pub mod problem;
