@@ -13,7 +13,7 @@
 
 use crate::shared_data_dir;
 use crate::world::{Basis, Tou, WorldSpec};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -43,6 +43,43 @@ struct File {
     job_batches: Vec<Spanned<BatchEntry>>,
     #[serde(default)]
     services: Vec<Spanned<ServiceEntry>>,
+    market: Option<Spanned<MarketEntry>>,
+}
+
+/// The compute market (`xisuan_plan::market`): each site's own capacity is reserved (its fee
+/// paid whether used or not); pools bought by the hour beside it; how spot capacity behaves.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarketEntry {
+    /// The reserved capacity's fee per accelerator-hour, paid for every hour whether used or
+    /// not (reported as a fixed cost; the planner treats an hour of it as free beyond power).
+    reserved_usd_per_gpu_hour: f64,
+    #[serde(default)]
+    pools: Vec<PoolEntry>,
+    /// Per accelerator type: how its spot capacity is interrupted.
+    #[serde(default)]
+    spot: BTreeMap<String, SpotEntry>,
+    source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolEntry {
+    site: String,
+    accelerator: String,
+    /// "on-demand" or "spot".
+    tier: String,
+    count: u32,
+    usd_per_gpu_hour: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpotEntry {
+    interruptions_per_hour: f64,
+    /// Hours of work each restart costs (restore the checkpoint, re-acquire the nodes).
+    restart_h: f64,
+    source: String,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +201,8 @@ struct JobEntry {
     /// Data residency: the job may run only at these sites, or in these countries.
     sites: Option<Vec<String>>,
     countries: Option<Vec<String>>,
+    /// Hours between checkpoints (what an interruption on spot capacity loses; default 1).
+    checkpoint_every_h: Option<f64>,
 }
 
 /// Many jobs drawn from ranges with a seed, so that examples stay short and reproducible.
@@ -186,6 +225,8 @@ struct BatchEntry {
     #[serde(default)]
     pausable_share: f64,
     countries: Option<Vec<String>>,
+    /// Hours between checkpoints of every job of the batch (default 1).
+    checkpoint_every_h: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -222,7 +263,26 @@ pub struct Scenario {
     /// simulator runs past the scenario's hours).
     pub world: WorldSpec,
     pub diagnostics: Vec<Diagnostic>,
+    /// The compute market, when the scenario has one (its pools are already in `problem`).
+    pub market: Option<Market>,
 }
+
+/// A scenario's compute market, for reports and for replaying spot interruptions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Market {
+    pub reserved_usd_per_gpu_hour: f64,
+    /// The reserved capacity's fee over the horizon (for the accelerator types the market
+    /// sells), USD: paid whatever the plan.
+    pub reserved_fixed_usd: f64,
+    pub pools: Vec<xisuan_plan::market::Pool>,
+    pub spot: Vec<xisuan_plan::market::SpotMarket>,
+    /// Per job of the problem, hours between checkpoints.
+    pub checkpoint_h: Vec<f64>,
+    pub source: String,
+}
+
+/// Checkpoint interval when a job does not give one, hours.
+pub const DEFAULT_CHECKPOINT_H: f64 = 1.0;
 
 /// An error in a scenario file, naming the file, line and field.
 #[derive(Debug)]
@@ -493,6 +553,12 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
     // (ranges to draw from, estimator inputs) is checked here.
     let mut origins = Origins { jobs: Vec::new(), services: Vec::new(), objective: file.objective.as_ref().map(|o| (o.span(), o.get_ref().clone())) };
     let mut jobs = Vec::new();
+    let mut checkpoint_h: Vec<f64> = Vec::new();
+    let checkpoint_of = |c: Option<f64>, span: std::ops::Range<usize>, field: &str| -> Result<f64, ScenarioError> {
+        let c = c.unwrap_or(DEFAULT_CHECKPOINT_H);
+        limits::in_range(c, 0.01, MAX_HOURS as f64).map_err(|m| l.err(span, &format!("{field}.checkpoint_every_h"), m))?;
+        Ok(c)
+    };
     for (i, je) in file.jobs.iter().enumerate() {
         let j = je.get_ref();
         let field = format!("jobs[{i}]");
@@ -517,6 +583,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             }
         }
         origins.jobs.push(JobOrigin { entry: je.span(), label: field.clone(), keys: spans });
+        checkpoint_h.push(checkpoint_of(j.checkpoint_every_h, je.span(), &field)?);
         jobs.push(Job {
             id: j.id.clone(),
             gpus: *j.gpus.get_ref(),
@@ -572,6 +639,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             // plus one slot of margin, within the horizon. Computed in f64 so no slack wraps.
             let deadline = ((earliest as f64 + hours * slack).ceil() + 1.0).min(slots as f64) as u32;
             origins.jobs.push(JobOrigin { entry: be.span(), label: format!("{field} (job {id})"), keys: Vec::new() });
+            checkpoint_h.push(checkpoint_of(b.checkpoint_every_h, be.span(), &field)?);
             jobs.push(Job {
                 id,
                 gpus: b.gpus[rng.below(b.gpus.len() as u64) as usize],
@@ -673,7 +741,39 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         "transfers priced per GB at the catalog's rate; a leased line (xisuan transfer --pricing leased-line) is not considered by the planner",
     ));
     let objective = file.objective.as_ref().map(|o| o.get_ref().objective()).unwrap_or_else(|| ObjectiveEntry::default().objective());
-    let problem = Problem {
+    let parsed_market = match &file.market {
+        None => None,
+        Some(me) => {
+            use xisuan_plan::market::{Pool, SpotMarket, Tier};
+            let m = me.get_ref();
+            let e = |what: &str, msg: String| l.err(me.span(), &format!("market.{what}"), msg);
+            limits::in_range(m.reserved_usd_per_gpu_hour, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR).map_err(|x| e("reserved_usd_per_gpu_hour", x))?;
+            let mut pools = Vec::new();
+            for (i, pe) in m.pools.iter().enumerate() {
+                let f = format!("pools[{i}]");
+                let tier = match pe.tier.as_str() {
+                    "on-demand" => Tier::OnDemand,
+                    "spot" => Tier::Spot,
+                    other => return Err(e(&format!("{f}.tier"), format!("`{other}`: must be on-demand or spot (a site's own capacity is its reserved pool)")).into()),
+                };
+                let acc = acc_of(&pe.accelerator, me.span(), &format!("market.{f}.accelerator"), &l)?.id.to_string();
+                limits::in_range(pe.usd_per_gpu_hour, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR).map_err(|x| e(&format!("{f}.usd_per_gpu_hour"), x))?;
+                limits::count(pe.count as u64, 0, limits::MAX_SITE_ACCELERATORS as u64).map_err(|x| e(&format!("{f}.count"), x))?;
+                let site = site_ix(&pe.site, me.span(), &format!("market.{f}.site"))?;
+                pools.push(Pool { site, accelerator: acc, tier, count: pe.count, usd_per_gpu_hour: pe.usd_per_gpu_hour });
+            }
+            let mut spot = Vec::new();
+            for (name, se) in &m.spot {
+                let acc = acc_of(name, me.span(), &format!("market.spot.{name}"), &l)?.id.to_string();
+                limits::in_range(se.interruptions_per_hour, 0.0, 100.0).map_err(|x| e(&format!("spot.{name}.interruptions_per_hour"), x))?;
+                limits::in_range(se.restart_h, 0.0, 24.0).map_err(|x| e(&format!("spot.{name}.restart_h"), x))?;
+                diagnostics.push(Diagnostic::info("market", format!("{acc} spot: {} interruptions per hour, {} h per restart ({})", se.interruptions_per_hour, se.restart_h, se.source)));
+                spot.push(SpotMarket { accelerator: acc, interruptions_per_hour: se.interruptions_per_hour, restart_h: se.restart_h });
+            }
+            Some((m, pools, spot))
+        }
+    };
+    let mut problem = Problem {
         slots,
         start_hour,
         sites,
@@ -684,7 +784,24 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         latency_ms,
         objective,
     };
+    let market = match parsed_market {
+        None => None,
+        Some((m, pools, spot)) => {
+            use xisuan_plan::market::add_pools;
+            let e = |what: &str, msg: String| l.err(file.market.as_ref().expect("parsed").span(), &format!("market.{what}"), msg);
+            // The fee is for the reserved capacity of the types the market sells.
+            let sold = |acc: &str| pools.iter().any(|x| x.accelerator == acc) || spot.iter().any(|x| x.accelerator == acc);
+            let reserved_gpus: u64 = problem.sites.iter().flat_map(|s| s.capacity.iter().filter(|c| sold(&c.0)).map(|c| c.1 as u64)).sum();
+            let reserved_fixed_usd = reserved_gpus as f64 * slots as f64 * m.reserved_usd_per_gpu_hour;
+            add_pools(&mut problem, &pools, &spot, &checkpoint_h, Some(0.0)).map_err(|x| e("pools", x))?;
+            diagnostics.push(Diagnostic::info(
+                "market",
+                format!("each site's own capacity is reserved at {} USD per accelerator-hour, paid whether used or not: {:.0} USD over the horizon, not in the plan's costs; pools bought by the hour are TYPE@on-demand and TYPE@spot ({})", m.reserved_usd_per_gpu_hour, reserved_fixed_usd, m.source),
+            ));
+            Some(Market { reserved_usd_per_gpu_hour: m.reserved_usd_per_gpu_hour, reserved_fixed_usd, pools, spot, checkpoint_h: checkpoint_h.clone(), source: m.source.clone() })
+        }
+    };
     problem.validate().map_err(|e| locate(&l, &origins, &e))?;
     diagnostics.push(Diagnostic::info("scenario", format!("{} hourly slots from {}", slots, format_hour(start_hour))));
-    Ok(Scenario { name: file.scenario.name, description: file.scenario.description, problem, catalog, world, diagnostics })
+    Ok(Scenario { name: file.scenario.name, description: file.scenario.description, problem, catalog, world, diagnostics, market })
 }

@@ -7,15 +7,19 @@
 //! `TYPE@spot`, with their own capacity and price per accelerator-hour at each site that sells
 //! them. A job that may run on `TYPE` may run on each of its tiers: on-demand at the same speed,
 //! spot at its *expected* speed, since every interruption throws away the work since the last
-//! checkpoint (half a checkpoint interval on average) and pays a restart:
+//! checkpoint and pays a restart. With interruptions a Poisson process of rate `r` per hour of
+//! running, a checkpoint every `c` hours of running and `R` hours per restart, a checkpoint
+//! interval of work takes `(e^{rc} − 1)(1/r + R)` hours in expectation (the renewal argument:
+//! `e^{rc} − 1` interruptions before `c` uninterrupted hours, each after `1/r` hours less the
+//! ones completed, plus its restart), so
 //!
 //! ```text
-//! speed_spot = speed / (1 + interruptions_per_hour × (checkpoint_h / 2 + restart_h))
+//! speed_spot = speed × c / ((e^{rc} − 1)(1/r + R))     (→ speed as r → 0)
 //! ```
 //!
-//! (first order in the interruption rate; "Can't Be Late", Wu et al., NSDI 2024, measures the
-//! restart overhead of its traces at 0.05–0.2 h). Whether a spot job then meets its deadline is
-//! a question for simulation (`xisuan_sim::market`), not for the expected value.
+//! ("Can't Be Late", Wu et al., NSDI 2024, uses restart overheads of 0.05–0.2 h). Whether a
+//! spot job then meets its deadline is a question for simulation (`xisuan_sim::market`), not
+//! for the expected value.
 //!
 //! The completion passes (`complete`) move a placed job to any option that scores better and
 //! fits; reserved capacity at the same site and hours costs less than the same hours bought,
@@ -89,7 +93,11 @@ pub struct SpotMarket {
 /// The expected speed on spot of work that runs at `speed` on the reserved pool and saves a
 /// checkpoint every `checkpoint_h` hours.
 pub fn spot_speed(speed: f64, checkpoint_h: f64, m: &SpotMarket) -> f64 {
-    speed / (1.0 + m.interruptions_per_hour * (checkpoint_h / 2.0 + m.restart_h))
+    let (r, c) = (m.interruptions_per_hour, checkpoint_h);
+    if r * c < 1e-9 {
+        return speed / (1.0 + r * (c / 2.0 + m.restart_h));
+    }
+    speed * c / ((r * c).exp_m1() * (1.0 / r + m.restart_h))
 }
 
 /// Adds the pools to the problem: capacity and price at their sites, and for each job that may
@@ -177,9 +185,12 @@ mod tests {
     #[test]
     fn spot_is_slower_by_the_work_its_interruptions_lose() {
         let m = SpotMarket { accelerator: "h100".into(), interruptions_per_hour: 0.5, restart_h: 0.1 };
-        // Half an interruption per hour, each losing 0.5 h of work and 0.1 h of restart: 0.3 h
-        // lost per hour of progress.
-        assert!((spot_speed(1.0, 1.0, &m) - 1.0 / 1.3).abs() < 1e-12);
+        // Half an interruption per hour, checkpoints every hour, 0.1 h per restart: an hour
+        // of work takes (e^0.5 − 1)(2 + 0.1) = 1.3625 h.
+        assert!((spot_speed(1.0, 1.0, &m) - 1.0 / ((0.5f64).exp_m1() * 2.1)).abs() < 1e-12);
+        // Rare interruptions: about half a checkpoint interval and a restart lost per interruption.
+        let rare = SpotMarket { interruptions_per_hour: 1e-4, ..m.clone() };
+        assert!((1.0 / spot_speed(1.0, 1.0, &rare) - (1.0 + 1e-4 * 0.6)).abs() < 1e-8);
         assert_eq!(spot_speed(2.0, 1.0, &SpotMarket { interruptions_per_hour: 0.0, ..m }), 2.0);
     }
 }

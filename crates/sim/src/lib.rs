@@ -14,6 +14,7 @@
 pub mod engine;
 pub mod jobs;
 pub mod kernel;
+pub mod market;
 pub mod metrics;
 pub mod planner;
 pub mod policy;
