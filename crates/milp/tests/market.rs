@@ -14,6 +14,9 @@ use xisuan_plan::market::{add_pools, tier_of, Pool, SpotMarket, Tier};
 use xisuan_plan::synth::{synthetic, Rng, Shape};
 use xisuan_plan::{Plan, Problem, Solver};
 
+mod common;
+use common::free_after;
+
 /// A synthetic problem with on-demand and spot pools beside each site's own (reserved)
 /// capacity, which is paid whether used or not.
 fn market_problem(seed: u64, shape: &Shape) -> Problem {
@@ -39,24 +42,7 @@ fn market_problem(seed: u64, shape: &Shape) -> Problem {
 /// Jobs on a bought tier that would fit in idle reserved capacity at the same site and hours.
 fn idle_reserved(p: &Problem, plan: &Plan) -> Vec<String> {
     let site_ix: HashMap<&str, usize> = p.sites.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
-    let mut free: HashMap<(usize, String), Vec<i64>> = HashMap::new();
-    for (i, s) in p.sites.iter().enumerate() {
-        for (a, c) in &s.capacity {
-            free.insert((i, a.clone()), vec![*c as i64; p.slots as usize]);
-        }
-    }
-    for jp in &plan.jobs {
-        let row = free.get_mut(&(site_ix[jp.site.as_str()], jp.accelerator.clone())).unwrap();
-        for &t in &jp.slots {
-            row[t as usize] -= jp.gpus as i64;
-        }
-    }
-    for sp in &plan.services {
-        let v = p.services.iter().find(|v| v.id == sp.service).unwrap();
-        for ss in &sp.slots {
-            free.get_mut(&(site_ix[ss.site.as_str()], v.accelerator.clone())).unwrap()[ss.slot as usize] -= (ss.replicas * v.gpus_per_replica) as i64;
-        }
-    }
+    let free = free_after(p, plan);
     let mut out = Vec::new();
     for jp in &plan.jobs {
         let (base, tier) = tier_of(&jp.accelerator);
