@@ -237,6 +237,7 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     i.gpu_hours = a.gpu_hours.map(GpuHours);
     if let Some(v) = user(a.mfu, "--mfu") {
         i.mfu = v;
+        i.mfu_is_default = false;
     }
     if let Some(v) = user(a.power_w, "--power-w") {
         i.power = v;
@@ -274,9 +275,12 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
             "flops_breakdown": {"dense": e.breakdown.dense.0, "attention": e.breakdown.attention.0, "hardware": e.breakdown.hardware.0},
             "pf_days": e.pf_days,
             "gpu_hours": e.gpu_hours.0,
+            "gpu_hours_p10": e.gpu_hours_p10.map(|h| h.0),
+            "gpu_hours_p90": e.gpu_hours_p90.map(|h| h.0),
             "gpus": a.gpus,
             "wall_days": e.wall.days(),
             "mfu": i.mfu.value,
+            "mfu_effective": e.mfu_effective,
             "hfu": e.hfu,
             "it_power_w_per_gpu": e.it_power_per_gpu.0,
             "energy_mwh": e.energy.mwh(),
@@ -302,6 +306,10 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     }
     r("compute", e.pf_days, "PF-days");
     r("accelerator time", e.gpu_hours.0, "GPU-hours");
+    if let (Some(lo), Some(hi)) = (e.gpu_hours_p10, e.gpu_hours_p90) {
+        r("  P10 (published runs' spread)", lo.0, "GPU-hours");
+        r("  P90 (budget at this)", hi.0, "GPU-hours");
+    }
     r("wall time", e.wall.days(), &format!("days on {} x {}", a.gpus, m.acc.id));
     r("power per accelerator (with host)", e.it_power_per_gpu.0, "W");
     r("energy (facility, with PUE)", e.energy.mwh(), "MWh");

@@ -3,8 +3,11 @@
 //!
 //! Datasheet figures are typed in from `../shared/data/gpu_specs/gpu_specs_datasheet.csv`
 //! (vendor datasheets; that file's confidence column is kept) and, for TPUs, from Google's
-//! papers. Defaults are *evidence*, not calibration: each names the published runs it comes from,
-//! and none is fitted to the runs the test suite validates against.
+//! papers. Defaults are *evidence*: each names the published runs or measurements it comes
+//! from. No MFU default cites a run of `../shared/data/validation`, so the accelerator-hour
+//! check against it is a real test; the host overhead, PUE, grid factor and TPU power share do
+//! come from papers whose runs are in that file (they bear on energy, not hours). `MOE_FACTOR`
+//! and `GPU_HOURS_P10_P90` are fitted on the fit half of `docs/evidence/training-runs.csv`.
 
 use serde::Serialize;
 use xisuan_model::{Confidence, FlopsPerSec, Sourced, Watts};
@@ -84,6 +87,62 @@ const MFU_ASSUMED: Evidence = ev(
     "no published large-scale training run; assumed 30% (low end of the 30-52% range published for large runs)",
     Low,
 );
+/// Training MFU by model width on one H200 (`../shared/data/measured/h200_llama_train_mfu_2026-11-28.csv`:
+/// Llama-shaped layers, sequence 2,048, BF16, no recomputation): 26.3% at hidden 1,024, 37.1%
+/// at 2,048, 45.7% at 4,096, 51.8% at 8,192. Small matrices run further from peak.
+pub const WIDTH_MFU: [(u32, f64); 4] = [(1024, 0.2626), (2048, 0.3707), (4096, 0.4565), (8192, 0.5183)];
+
+/// The share of a Hopper-class chip's full-width MFU that a model of width `hidden` reaches:
+/// `WIDTH_MFU` relative to its widest point, interpolated in log2(hidden), 1 from 8,192 on and
+/// held at its narrowest value below 1,024.
+pub fn width_factor(hidden: u32) -> f64 {
+    let top = WIDTH_MFU[WIDTH_MFU.len() - 1];
+    if hidden >= top.0 {
+        return 1.0;
+    }
+    if hidden <= WIDTH_MFU[0].0 {
+        return WIDTH_MFU[0].1 / top.1;
+    }
+    for w in WIDTH_MFU.windows(2) {
+        let ((a, ma), (b, mb)) = (w[0], w[1]);
+        if hidden >= a && hidden <= b {
+            let f = ((hidden as f64).log2() - (a as f64).log2()) / ((b as f64).log2() - (a as f64).log2());
+            return (ma + f * (mb - ma)) / top.1;
+        }
+    }
+    1.0
+}
+
+/// Whether a chip is Hopper-class or newer (peak BF16 at least 700 TFLOP/s): the width curve
+/// was measured on one, and its default MFU is Llama 3.1's MFU *while training*, so the hours
+/// that do not train (goodput) come on top.
+pub fn hopper_class(a: &Accelerator) -> bool {
+    a.peak_bf16.0 >= 700e12
+}
+
+/// The share of wall time that trains on a large Hopper cluster.
+pub const GOODPUT: Evidence = ev(
+    0.90,
+    "Llama 3: more than 90% effective training time over 54 days on 16K H100, with 466 interruptions (Dubey et al. 2024, sec. 3.3.4)",
+    Medium,
+);
+
+/// Mixture-of-experts training on GPUs reaches less of the dense MFU (all-to-all traffic,
+/// expert imbalance). Fitted: the median of predicted over published GPU-hours for the MoE runs
+/// in the fit half of `docs/evidence/training-runs.csv` (DeepSeek-V3 0.98, Llama 4 Scout 0.68,
+/// Granite 3.0 3B-A800M 0.39), the dense model's width and goodput already applied. Google's
+/// TPU MoE runs (GShard, Switch) show no such gap in the validation file, so it applies to GPUs.
+pub const MOE_FACTOR: Evidence = ev(
+    0.68,
+    "fitted on 3 GPU MoE runs (DeepSeek-V3, Llama 4 Scout, Granite 3.0 3B-A800M; docs/evidence/training-runs.csv); their spread is 0.39-0.98",
+    Low,
+);
+
+/// The spread of published over predicted GPU-hours from defaults, over the fit half of
+/// `docs/evidence/training-runs.csv` (21 runs): its 10th and 90th percentiles. A budget at P90
+/// covers nine in ten such runs.
+pub const GPU_HOURS_P10_P90: (f64, f64, &str) = (0.80, 1.72, "10th and 90th percentiles of published / predicted GPU-hours over the 21 fit runs of docs/evidence/training-runs.csv");
+
 const POWER_TDP: &str =
     "chip at its TDP during training, the convention of LLaMA (Touvron et al. 2023) and BLOOM (Luccioni et al. 2022)";
 

@@ -73,6 +73,9 @@ pub struct TrainInput {
     pub accelerator: &'static Accelerator,
     pub count: u32,
     pub mfu: Sourced<f64>,
+    /// Whether `mfu` is the accelerator's default (set by `new`); only then do the width,
+    /// goodput and MoE factors of `hardware` apply. A user's own MFU is taken as it is.
+    pub mfu_is_default: bool,
     /// Full activation recomputation: one extra forward pass, counted in hardware FLOPs.
     pub recompute: bool,
     /// Model FLOPs given directly (e.g. from a paper), replacing 6·N·D.
@@ -119,6 +122,7 @@ impl TrainInput {
             accelerator,
             count,
             mfu: accelerator.default_mfu.sourced(),
+            mfu_is_default: true,
             recompute: false,
             flops: None,
             gpu_hours: None,
@@ -251,6 +255,13 @@ pub struct TrainEstimate {
     pub min_gpus_for_memory: u32,
     /// Hardware FLOPs utilisation implied by the MFU (equal to it without recomputation).
     pub hfu: f64,
+    /// The MFU the accelerator-hours were computed with: the default's, times the width,
+    /// goodput and MoE factors where they apply (or the user's own).
+    pub mfu_effective: f64,
+    /// The 10th and 90th percentiles of the accelerator-hours, from the spread of published
+    /// runs around this estimator's defaults; `None` when the user fixed the MFU or the hours.
+    pub gpu_hours_p10: Option<GpuHours>,
+    pub gpu_hours_p90: Option<GpuHours>,
     pub assumptions: Vec<Assumption>,
     pub notes: Vec<String>,
 }
@@ -282,7 +293,33 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
     }
     // Recomputing activations adds one forward pass (2 of the 6 FLOPs per parameter-token).
     let hardware = if input.recompute { flops * (8.0 / 6.0) } else { flops };
-    let hfu = input.mfu.value * (hardware / flops);
+    // Effective MFU: the default is a large dense run at full width; narrower models, the
+    // hours that do not train and mixture-of-experts routing take it down (hardware.rs).
+    let mut factors: Vec<Assumption> = Vec::new();
+    let mut mfu = input.mfu.value;
+    let from_defaults = input.mfu_is_default && input.gpu_hours.is_none();
+    if from_defaults {
+        let hidden = input.arch.as_ref().map(|a| a.hidden).unwrap_or_else(|| Architecture::guess(input.active_params, 2048).hidden);
+        let tpu = acc.id.starts_with("tpu");
+        if crate::hardware::hopper_class(acc) {
+            let w = crate::hardware::width_factor(hidden);
+            mfu *= w;
+            factors.push(Assumption::num(
+                "MFU share at this model width",
+                w,
+                &format!("of full width (hidden {hidden}{})", if input.arch.as_ref().is_some_and(|a| !a.derived_from_size) { "" } else { ", guessed from the size" }),
+                "measured on one H200, 2026-11-28: 26% MFU at hidden 1,024 to 52% at 8,192 (../shared/data/measured)",
+                xisuan_model::Confidence::Medium,
+            ));
+            mfu *= crate::hardware::GOODPUT.value;
+            factors.push(Assumption::sourced("goodput (share of wall time that trains)", &crate::hardware::GOODPUT.sourced(), ""));
+        }
+        if input.active_params < input.params * 0.999 && !tpu {
+            mfu *= crate::hardware::MOE_FACTOR.value;
+            factors.push(Assumption::sourced("mixture-of-experts efficiency", &crate::hardware::MOE_FACTOR.sourced(), "of dense MFU"));
+        }
+    }
+    let hfu = mfu * (hardware / flops);
 
     let slowdown = if input.method == Method::Qlora { QLORA_SLOWDOWN } else { 1.0 };
     let gpu_hours = match input.gpu_hours {
@@ -290,8 +327,10 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
             notes.push("accelerator-hours given directly; FLOPs and MFU not used for time".into());
             h
         }
-        None => GpuHours(flops.0 / (acc.peak_bf16.0 * input.mfu.value) / 3600.0 * slowdown),
+        None => GpuHours(flops.0 / (acc.peak_bf16.0 * mfu) / 3600.0 * slowdown),
     };
+    let (p10, p90, _) = crate::hardware::GPU_HOURS_P10_P90;
+    let (gpu_hours_p10, gpu_hours_p90) = if from_defaults { (Some(GpuHours(gpu_hours.0 * p10)), Some(GpuHours(gpu_hours.0 * p90))) } else { (None, None) };
     let wall = Hours(gpu_hours.0 / input.count as f64);
 
     let it_power = Watts(input.power.value * (1.0 + input.host_overhead.value));
@@ -326,12 +365,27 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
     let mut assumptions = vec![
         Assumption::new("accelerator", acc.name, "", acc.spec_source, acc.spec_confidence),
         Assumption::num("peak BF16 throughput", acc.peak_bf16.0 / 1e12, "TFLOP/s per chip", acc.spec_source, acc.spec_confidence),
-        Assumption::sourced("MFU", &input.mfu, ""),
+        Assumption::sourced(if factors.is_empty() { "MFU" } else { "MFU of a large dense run at full width" }, &input.mfu, ""),
+    ];
+    if !factors.is_empty() {
+        assumptions.extend(factors);
+        assumptions.push(Assumption::num("effective MFU (the product)", mfu, "", "the lines above", xisuan_model::Confidence::Estimated));
+    }
+    if let (Some(a), Some(b)) = (gpu_hours_p10, gpu_hours_p90) {
+        assumptions.push(Assumption::new(
+            "accelerator-hours, P10-P90",
+            &format!("{} - {}", xisuan_model::units::human(a.0), xisuan_model::units::human(b.0)),
+            "GPU-hours",
+            crate::hardware::GPU_HOURS_P10_P90.2,
+            xisuan_model::Confidence::Estimated,
+        ));
+    }
+    assumptions.extend([
         Assumption::sourced("average power per accelerator", &input.power, "W"),
         Assumption::sourced("host overhead", &input.host_overhead, "fraction of accelerator power"),
         Assumption::sourced("PUE", &input.pue, ""),
         Assumption::sourced("grid carbon intensity", &input.grid, "kgCO2e/kWh"),
-    ];
+    ]);
     match &input.cost {
         CostModel::Rent { usd_per_gpu_hour } => {
             assumptions.push(Assumption::sourced("rental price", usd_per_gpu_hour, "USD per accelerator-hour"));
@@ -383,6 +437,9 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
         cost,
         min_gpus_for_memory,
         hfu,
+        mfu_effective: mfu,
+        gpu_hours_p10,
+        gpu_hours_p90,
         assumptions,
         notes,
     })
