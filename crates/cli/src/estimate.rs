@@ -196,9 +196,46 @@ pub struct TrainArgs {
     /// Electricity price in USD/kWh (with --cost-model own).
     #[arg(long, allow_hyphen_values = true)]
     usd_per_kwh: Option<f64>,
+    /// Where the run happens: a site id, EDWC cluster name or city (`xisuan sites`). Its grid
+    /// factor, PUE and electricity price replace the defaults: an EDWC hub's annual provincial
+    /// factor, or a cloud region's hourly series (--carbon-series, --price-series) averaged over
+    /// --start and --hours. --grid-kg-per-kwh, --pue and --usd-per-kwh still override them.
+    #[arg(long, value_name = "ID")]
+    site: Option<String>,
+    /// Hourly carbon-intensity series for --site (wide, long or lets-wait-awhile CSV).
+    #[arg(long = "carbon-series", value_name = "FILE", requires = "site")]
+    carbon_series: Vec<std::path::PathBuf>,
+    /// Hourly electricity-price series for --site.
+    #[arg(long = "price-series", value_name = "FILE", requires = "site")]
+    price_series: Vec<std::path::PathBuf>,
+    /// First hour of the window over which --site's hourly series are averaged (UTC date).
+    #[arg(long, default_value = "2023-01-01", requires = "site")]
+    start: String,
+    /// Hours in that window (default: a year).
+    #[arg(long, default_value_t = 8760, requires = "site")]
+    hours: u32,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+/// Grid factor, PUE and electricity price of a site over a window, each with its source.
+fn site_rates(a: &TrainArgs, id: &str) -> anyhow::Result<(Sourced<f64>, Sourced<f64>, Sourced<f64>)> {
+    xisuan_model::limits::count(a.hours as u64, 1, xisuan_model::limits::MAX_HOURS as u64).map_err(|m| BadInput(format!("--hours: {m}")))?;
+    let start = xisuan_io::simulation::parse_start(&a.start)?;
+    let catalog = xisuan_io::load_catalog(None, &a.carbon_series, &a.price_series)?;
+    let r = catalog.resolve(id).map_err(|e| BadInput(format!("--site: {e}")))?;
+    let site = r.site;
+    let h = xisuan_catalog::hourly::site_hours(&catalog, site, start, a.hours as usize);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let window = format!("{} h from {}", a.hours, xisuan_catalog::series::format_hour(start));
+    let conf = |hourly: bool| if hourly { xisuan_model::Confidence::Medium } else { site.carbon_annual.confidence };
+    let carbon_hourly = h.carbon_source.starts_with("hourly");
+    let price_hourly = h.price_source.contains("hourly deviation");
+    let grid = Sourced::new(mean(&h.kg_per_kwh), &format!("site {}: {}{}", site.id, h.carbon_source, if carbon_hourly { format!(", mean over {window}") } else { String::new() }), conf(carbon_hourly));
+    let price = Sourced::new(mean(&h.usd_per_kwh), &format!("site {}: {}{}", site.id, h.price_source, if price_hourly { format!(", mean over {window}") } else { String::new() }), site.price_annual.confidence);
+    let pue = Sourced::new(site.pue.value, &format!("site {}: {}", site.id, site.pue.source), site.pue.confidence);
+    Ok((grid, pue, price))
 }
 
 /// Replaces each default with the flag's value, labelled as the user's, where a flag was given.
@@ -235,6 +272,14 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     i.recompute = a.recompute;
     i.flops = a.flops.map(xisuan_model::Flops);
     i.gpu_hours = a.gpu_hours.map(GpuHours);
+    let site = match &a.site {
+        Some(id) => Some(site_rates(a, id)?),
+        None => None,
+    };
+    if let Some((grid, pue, _)) = &site {
+        i.grid = grid.clone();
+        i.pue = pue.clone();
+    }
     if let Some(v) = user(a.mfu, "--mfu") {
         i.mfu = v;
         i.mfu_is_default = false;
@@ -260,7 +305,7 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
             capex_usd_per_gpu: user(a.capex_usd_per_gpu, "--capex-usd-per-gpu").unwrap_or_else(|| m.acc.default_capex_usd.sourced()),
             lifetime_years: user(a.lifetime_years, "--lifetime-years")
                 .unwrap_or_else(|| Sourced::new(4.0, "4-year accelerator depreciation (assumed)", xisuan_model::Confidence::Low)),
-            usd_per_kwh: user(a.usd_per_kwh, "--usd-per-kwh").unwrap_or_else(|| {
+            usd_per_kwh: user(a.usd_per_kwh, "--usd-per-kwh").or_else(|| site.as_ref().map(|s| s.2.clone())).unwrap_or_else(|| {
                 Sourced::new(0.08, "US industrial average 2023, about 8 US cents/kWh (EIA)", xisuan_model::Confidence::Medium)
             }),
         },

@@ -120,3 +120,37 @@ fn a_config_json_adds_the_attention_term() {
     assert!(close(b["dense"].as_f64().unwrap(), 6.0 * 6.74e9 * 2e12, 0.01));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--site` takes the grid factor, PUE and electricity price from the catalog (an EDWC hub's
+/// annual provincial factor, or a cloud region's hourly series averaged over the window), with
+/// their sources; an explicit flag still wins. From defaults, the accelerator-hours come with a
+/// P10-P90 range that holds the point estimate; a user's own MFU has none.
+#[test]
+fn site_rates_and_the_gpu_hour_interval() {
+    let base = ["estimate", "train", "--params", "7e9", "--tokens", "2e12", "--gpu", "h800", "--gpus", "512", "--json"];
+    let plain = json(&base);
+    let (p10, p90, h) = (plain["gpu_hours_p10"].as_f64().unwrap(), plain["gpu_hours_p90"].as_f64().unwrap(), plain["gpu_hours"].as_f64().unwrap());
+    assert!(p10 < h && h < p90, "{p10} {h} {p90}");
+    let mut own = base.to_vec();
+    own.extend(["--mfu", "0.4"]);
+    assert!(json(&own)["gpu_hours_p10"].is_null());
+    let at = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        json(&args)
+    };
+    let west = at(&["--site", "zhongwei"]);
+    let assumption = |v: &Value, name: &str| v["assumptions"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap().clone();
+    assert!(assumption(&west, "grid carbon intensity")["source"].as_str().unwrap().contains("edwc-zhongwei"));
+    assert!(close(west["emissions_tco2e"].as_f64().unwrap() / west["energy_mwh"].as_f64().unwrap(), 0.6423, 0.001));
+    let ci = xisuan_io::shared_data_dir().expect("shared/data").join("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv");
+    let ci = ci.to_str().unwrap();
+    let june = at(&["--site", "aws-eu-central-1", "--carbon-series", ci, "--start", "2023-06-01", "--hours", "720"]);
+    let src = assumption(&june, "grid carbon intensity")["source"].as_str().unwrap().to_string();
+    assert!(src.contains("hourly DE-LU") && src.contains("mean over 720 h"), "{src}");
+    let forced = at(&["--site", "zhongwei", "--grid-kg-per-kwh", "0.1"]);
+    assert!(close(forced["emissions_tco2e"].as_f64().unwrap() / forced["energy_mwh"].as_f64().unwrap(), 0.1, 1e-9));
+    let out = xisuan(&["estimate", "train", "--params", "7e9", "--tokens", "2e12", "--gpu", "h800", "--site", "mars"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--site"));
+}
