@@ -560,9 +560,14 @@ pub struct ChooseArgs {
     /// Tokens (prompt plus completion) per month: 2B, 5e10.
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     tokens_per_month: f64,
-    /// Quality tier: small, medium or large.
+    /// Quality tier: small, medium or large (US APIs: GPT-4o mini, GPT-3.5 Turbo, GPT-4o), or
+    /// small-cn, medium-cn or large-cn (Chinese APIs priced in CNY: qwen-turbo, qwen-plus,
+    /// DeepSeek-V3; sources and dates in the assumptions).
     #[arg(long, default_value = "medium")]
     tier: String,
+    /// Currency of the table: usd, or cny at 7.08 CNY per USD (JSON stays in USD).
+    #[arg(long, default_value = "usd")]
+    currency: String,
     /// Accelerator for fine-tuning, training and hosting.
     #[arg(long, default_value = "h100")]
     gpu: String,
@@ -604,20 +609,29 @@ fn choose_cmd(a: &ChooseArgs) -> anyhow::Result<()> {
         crate::emit(&format!("{}\n", serde_json::to_string_pretty(&c)?))?;
         return Ok(());
     }
-    let mut t = Table::new(&["option", "one-time USD", "monthly USD", "effective USD/month", "USD/Mtoken", "accelerators", "what"]);
+    let (cur, rate) = match a.currency.as_str() {
+        "usd" => ("USD", 1.0),
+        "cny" => ("CNY", xisuan_model::units::CNY_PER_USD),
+        other => return Err(BadInput(format!("--currency: `{other}`: usd or cny")).into()),
+    };
+    let h = |name: &str| name.replace("USD", cur);
+    let mut t = Table::new(&[&h("option"), &h("one-time USD"), &h("monthly USD"), &h("effective USD/month"), &h("USD/Mtoken"), "accelerators", "what"]);
     for o in &c.options {
         t.row(vec![
             o.option.into(),
-            human(o.one_time_usd),
-            human(o.monthly_usd),
-            human(o.effective_monthly_usd),
-            human(o.usd_per_million_tokens),
+            human(o.one_time_usd * rate),
+            human(o.monthly_usd * rate),
+            human(o.effective_monthly_usd * rate),
+            human(o.usd_per_million_tokens * rate),
             o.accelerators.to_string(),
             o.description.clone(),
         ]);
     }
     let mut out = String::new();
     outln!(out, "At {} tokens/month ({} tier), one-time costs spread over {} months:", human(a.tokens_per_month), tier.id, human(i.horizon_months.value));
+    if rate != 1.0 {
+        outln!(out, "(prices in CNY: {})", xisuan_model::units::CNY_PER_USD_SOURCE);
+    }
     out.push_str(&t.render());
     outln!(out, "\nCheapest: {}", c.cheapest);
     let be = |v: Option<f64>| v.map(|v| format!("{} tokens/month", human(v))).unwrap_or_else(|| "never (below 1e15 tokens/month)".into());

@@ -154,3 +154,21 @@ fn site_rates_and_the_gpu_hour_interval() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--site"));
 }
+
+/// `estimate choose` offers Chinese API tiers priced in CNY (with dates and sources), beside the
+/// US ones, and prints its table in CNY on request.
+#[test]
+fn chinese_api_tiers_and_a_cny_table() {
+    let v = json(&["estimate", "choose", "--tokens-per-month", "2B", "--tier", "large-cn", "--gpu", "h800", "--json"]);
+    let input = v["assumptions"].as_array().unwrap().iter().find(|a| a["name"] == "API input price").unwrap().clone();
+    assert!(input["source"].as_str().unwrap().contains("deepseek-chat") && input["source"].as_str().unwrap().contains("2 / 8 CNY"), "{input}");
+    // 2 CNY per million input tokens at 7.08 CNY per USD.
+    assert!(close(input["value"].as_str().unwrap().parse::<f64>().unwrap(), 2.0 / 7.08, 0.01), "{input}");
+    let out = xisuan(&["estimate", "choose", "--tokens-per-month", "2B", "--tier", "medium-cn", "--currency", "cny"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("monthly CNY") && text.contains("qwen-plus"), "{text}");
+    let out = xisuan(&["estimate", "choose", "--tokens-per-month", "2B", "--tier", "jumbo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("small-cn"));
+}

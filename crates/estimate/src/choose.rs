@@ -12,6 +12,7 @@ use crate::serve::{estimate_serve, Demand, ServeInput};
 use crate::train::{estimate_train, Method, TrainInput};
 use crate::{Assumption, InputError};
 use serde::Serialize;
+use xisuan_model::units::CNY_PER_USD;
 use xisuan_model::{Confidence, Sourced};
 
 /// A quality tier: an open model of a size, and the API that sells comparable quality.
@@ -68,6 +69,36 @@ pub static TIERS: &[Tier] = &[
         api_usd_per_m_out: 1.50,
         api_source: "OpenAI API pricing, January 2024",
         shape: (80, 8192, 64, 8, 28_672, 128_256),
+    },
+    Tier {
+        id: "small-cn",
+        open_model: "Llama-3-8B class",
+        params: 8e9,
+        api_model: "qwen-turbo (Alibaba Bailian)",
+        api_usd_per_m_in: 0.3 / CNY_PER_USD,
+        api_usd_per_m_out: 0.6 / CNY_PER_USD,
+        api_source: "0.3 / 0.6 CNY per million tokens, 2025-02-06 to 2025-06-14 (syaoranwe/LLM-Price @a1c9a4a, @ee06bc7; docs/evidence/api-prices-china.md); CNY at 7.08 per USD; paired with the 8B class by price band (assumed)",
+        shape: (32, 4096, 32, 8, 14_336, 128_256),
+    },
+    Tier {
+        id: "medium-cn",
+        open_model: "Llama-3-70B class",
+        params: 70e9,
+        api_model: "qwen-plus (Alibaba Bailian)",
+        api_usd_per_m_in: 0.8 / CNY_PER_USD,
+        api_usd_per_m_out: 2.0 / CNY_PER_USD,
+        api_source: "0.8 / 2 CNY per million tokens, Alibaba Cloud Model Studio billing page (undated, consistent with Sep 2024 to Jan 2025) and LLM-Price through 2025-06-14 (docs/evidence/api-prices-china.md); CNY at 7.08 per USD; paired with the 70B class by price band (assumed)",
+        shape: (80, 8192, 64, 8, 28_672, 128_256),
+    },
+    Tier {
+        id: "large-cn",
+        open_model: "Llama-3.1-405B class",
+        params: 405e9,
+        api_model: "deepseek-chat (DeepSeek-V3)",
+        api_usd_per_m_in: 2.0 / CNY_PER_USD,
+        api_usd_per_m_out: 8.0 / CNY_PER_USD,
+        api_source: "2 / 8 CNY per million tokens (cache miss) from 2025-02-09 (LLM-Price @a1c9a4a; lobehub deepseek.ts linking api-docs.deepseek.com pricing; docs/evidence/api-prices-china.md); CNY at 7.08 per USD; DeepSeek-V3 reports scores comparable to Llama 3.1 405B",
+        shape: (126, 16_384, 128, 8, 53_248, 128_256),
     },
     Tier {
         id: "large",

@@ -300,3 +300,8 @@ mod tests {
         assert_eq!(human(-2500.0), "-2,500");
     }
 }
+
+/// CNY per USD: 2023 annual average of about 7.08 (recalled from the Federal Reserve H.10
+/// series; the PBOC central parity averaged close to 7.05). Stated so users can change it.
+pub const CNY_PER_USD: f64 = 7.08;
+pub const CNY_PER_USD_SOURCE: &str = "CNY→USD at 7.08 CNY/USD (2023 annual average, recalled from Federal Reserve H.10; verify)";

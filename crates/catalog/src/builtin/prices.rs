@@ -14,14 +14,10 @@
 
 use xisuan_model::{Confidence, Sourced, UsdPerKwh};
 
-/// CNY per USD: 2023 annual average of about 7.08 (recalled from the Federal Reserve H.10
-/// series; the PBOC central parity averaged close to 7.05). Stated so users can change it.
-pub const CNY_PER_USD: f64 = 7.08;
+pub use xisuan_model::units::{CNY_PER_USD, CNY_PER_USD_SOURCE};
 /// USD per EUR: 2023 annual average of the ECB reference rate, about 1.08 (recalled).
 pub const USD_PER_EUR: f64 = 1.08;
 
-pub const CNY_PER_USD_SOURCE: &str =
-    "CNY→USD at 7.08 CNY/USD (2023 annual average, recalled from Federal Reserve H.10; verify)";
 
 /// Western EDWC hubs, CNY/kWh (design note: 0.3 to 0.4; midpoint).
 pub const CN_WEST_CNY_PER_KWH: f64 = 0.35;
