@@ -449,7 +449,7 @@ pub struct ServeRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChooseRequest {
     pub tokens_per_month: f64,
-    /// API tier: small, medium or large.
+    /// API tier: small, medium or large (US APIs), or small-cn, medium-cn or large-cn (Chinese APIs).
     pub tier: String,
     pub gpu: String,
 }
@@ -937,7 +937,7 @@ async fn estimate_serve(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bod
 #[utoipa::path(post, path = "/v1/estimate/choose", request_body = ChooseRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn estimate_choose(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<ChooseRequest>) -> ApiResult<Json<Estimate>> {
     caller(&app, &headers)?;
-    let tier = xisuan_estimate::choose::find_tier(&r.tier).ok_or_else(|| ApiError::bad_request(Some("tier"), format!("`{}` is not small, medium or large", r.tier)))?;
+    let tier = xisuan_estimate::choose::find_tier(&r.tier).ok_or_else(|| ApiError::bad_request(Some("tier"), format!("`{}` is not a tier (known: {})", r.tier, xisuan_estimate::choose::TIERS.iter().map(|t| t.id).collect::<Vec<_>>().join(", "))))?;
     let e = xisuan_estimate::choose::choose(&xisuan_estimate::choose::ChooseInput::new(r.tokens_per_month, tier, accelerator(&r.gpu)?)).map_err(estimate_error)?;
     Ok(Json(Estimate { estimate: serde_json::to_value(e).map_err(ApiError::internal)? }))
 }

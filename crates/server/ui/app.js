@@ -375,7 +375,7 @@ async function renderJob() {
 // carries bare numbers), by field name, then by the name's suffix.
 const UNITS = {
   flops: "FLOP", "breakdown.dense": "FLOP", "breakdown.attention": "FLOP", "breakdown.hardware": "FLOP",
-  pf_days: "PF-days", gpu_hours: "accelerator-hours", wall: "hours", it_power_per_gpu: "W per accelerator",
+  pf_days: "PF-days", gpu_hours: "accelerator-hours", gpu_hours_p10: "accelerator-hours", gpu_hours_p90: "accelerator-hours", mfu_effective: "fraction of peak", wall: "hours", it_power_per_gpu: "W per accelerator",
   energy: "kWh", emissions: "kgCO2e", min_gpus_for_memory: "accelerators", hfu: "fraction of peak",
   "cost.compute": "USD", "cost.electricity": "USD", "cost.total": "USD",
   replicas: "replicas", gpus: "accelerators", servers: "servers", capacity_rps: "requests/s",
