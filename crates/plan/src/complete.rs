@@ -8,7 +8,8 @@
 //!    replica costs less than the penalty of the demand it would serve;
 //! 3. unplaced jobs are inserted wherever they fit and score less than their penalty;
 //! 4. placed jobs move to a better option that fits, until none does, so that a placed job's
-//!    "capacity" reason for a cheaper site is true of the final plan.
+//!    "capacity" reason for a cheaper site is true of the final plan;
+//! 5. demand still unmet is topped up again from the room that moved jobs left.
 //!
 //! Every pass only lowers the objective, so the result is never worse than the solver's.
 
@@ -22,6 +23,9 @@ pub fn complete(ctx: &Ctx, opts: &[JobOptions], d: &mut Decisions) {
     let mut free = Free::after(ctx, opts, d);
     top_up_demand(ctx, &mut free, d);
     place_jobs(ctx, opts, &mut free, d);
+    // A job that moved to a better option left room where it was: demand still unmet there
+    // gets it. (Topping up only takes free capacity, so no job could now use room it lost.)
+    top_up_demand(ctx, &mut free, d);
 }
 
 /// Replicas needed for `load` requests per second.
