@@ -88,13 +88,13 @@ pub fn replay(p: &Problem, plan: &Plan, spot: &[SpotMarket], checkpoint_h: &[f64
                 done += (next / c).floor() * c;
                 t += next + restart;
                 let left = work - done;
-                if let Some(_price) = od_price {
-                    if t + left + c > deadline {
-                        fallbacks += 1.0;
-                        od_h += left;
-                        t += left;
-                        break;
-                    }
+                // The safety net: finish on on-demand once the slack no longer covers a restart
+                // and a checkpoint interval beyond the work left.
+                if od_price.is_some() && t + left + c > deadline {
+                    fallbacks += 1.0;
+                    od_h += left;
+                    t += left;
+                    break;
                 }
             }
             if t > deadline + 1e-9 {
