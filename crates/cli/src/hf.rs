@@ -14,6 +14,9 @@ pub struct HfModel {
     pub arch: Architecture,
     pub params: f64,
     pub active_params: f64,
+    /// The expert shape of a mixture-of-experts config (routed expert FFN, experts per token,
+    /// shared experts' total FFN).
+    pub moe: Option<xisuan_estimate::MoeShape>,
 }
 
 fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], required: bool) -> Result<Option<u32>, BadInput> {
@@ -71,6 +74,17 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
         experts: experts.map(|e| (e, active.unwrap_or(2))),
         derived_from_size: false,
     };
+    // Shared experts: DeepSeek counts them (`n_shared_experts` of `moe_intermediate_size`),
+    // Qwen-MoE gives their total size (`shared_expert_intermediate_size`).
+    let shared = match (field(obj, origin, &["shared_expert_intermediate_size"], false)?, field(obj, origin, &["n_shared_experts"], false)?, moe_ffn) {
+        (Some(s), _, _) => s,
+        (None, Some(n), Some(f)) => n.saturating_mul(f),
+        _ => 0,
+    };
+    let moe = match (arch.experts, arch.ffn) {
+        (Some((_, k)), Some(f)) => Some(xisuan_estimate::MoeShape { expert_ffn: f, top_k: k, shared_ffn: shared }),
+        _ => None,
+    };
     // An untied output projection adds another vocab x hidden matrix.
     let tied = obj.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false);
     let head = if tied { 0.0 } else { vocab as f64 * hidden as f64 };
@@ -78,6 +92,7 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
         params: arch.params() + head,
         active_params: arch.active_params() + head,
         arch,
+        moe,
     })
 }
 
@@ -94,6 +109,24 @@ mod tests {
         // 6.61e9 (layers + embedding) + 0.13e9 untied head = 6.74e9, Llama 2 7B's size.
         assert!((m.params / 6.74e9 - 1.0).abs() < 0.005, "{}", m.params);
         assert_eq!(m.arch.seq_len, 4096);
+    }
+
+    #[test]
+    fn moe_configs_give_their_expert_shape() {
+        let deepseek = r#"{"hidden_size": 5120, "num_hidden_layers": 60, "num_attention_heads": 128, "vocab_size": 102400,
+            "intermediate_size": 12288, "moe_intermediate_size": 1536, "n_routed_experts": 160, "num_experts_per_tok": 6, "n_shared_experts": 2}"#;
+        let m = parse(deepseek, "config.json").unwrap().moe.unwrap();
+        assert_eq!((m.expert_ffn, m.top_k, m.shared_ffn), (1536, 6, 3072));
+        let qwen = r#"{"hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28, "vocab_size": 151936,
+            "intermediate_size": 18944, "moe_intermediate_size": 2560, "num_experts": 64, "num_experts_per_tok": 8, "shared_expert_intermediate_size": 20480}"#;
+        let m = parse(qwen, "config.json").unwrap().moe.unwrap();
+        assert_eq!((m.expert_ffn, m.top_k, m.shared_ffn, m.effective_ffn()), (2560, 8, 20480, 5120.0));
+        let granite = r#"{"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "vocab_size": 49155,
+            "intermediate_size": 512, "num_local_experts": 32, "num_experts_per_tok": 8}"#;
+        let m = parse(granite, "config.json").unwrap().moe.unwrap();
+        assert_eq!((m.expert_ffn, m.top_k, m.shared_ffn), (512, 8, 0));
+        let dense = r#"{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008}"#;
+        assert!(parse(dense, "config.json").unwrap().moe.is_none());
     }
 
     #[test]

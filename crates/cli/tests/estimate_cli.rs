@@ -155,6 +155,51 @@ fn site_rates_and_the_gpu_hour_interval() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--site"));
 }
 
+/// A mixture-of-experts run: fine-grained experts cost more routing per FLOP than wide ones,
+/// FP8 speeds up chips that have it, each is an assumption line with its source, and the same
+/// shape read from a DeepSeek-style config.json gives the same hours.
+#[test]
+fn expert_shape_and_fp8_change_the_hours_and_say_why() {
+    let base = ["estimate", "train", "--params", "671B", "--active-params", "37B", "--tokens", "14.8T", "--gpu", "h800", "--gpus", "2048", "--json"];
+    let at = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        json(&args)
+    };
+    let hours = |v: &Value| v["gpu_hours"].as_f64().unwrap();
+    let line = |v: &Value, name: &str| v["assumptions"].as_array().unwrap().iter().find(|a| a["name"].as_str().unwrap().starts_with(name)).cloned();
+    let average = at(&[]);
+    assert!(line(&average, "mixture-of-experts efficiency").is_some());
+    let fine = at(&["--expert-ffn", "512", "--experts-per-token", "8"]);
+    let wide = at(&["--expert-ffn", "16384", "--experts-per-token", "2"]);
+    let routing = line(&fine, "mixture-of-experts routing").expect("routing line");
+    assert!(routing["source"].as_str().unwrap().contains("2504.14960"), "{routing}");
+    assert!(hours(&fine) > 2.5 * hours(&wide), "{} vs {}", hours(&fine), hours(&wide));
+    let v3 = at(&["--expert-ffn", "2048", "--experts-per-token", "8", "--shared-ffn", "2048"]);
+    let v3_fp8 = at(&["--expert-ffn", "2048", "--experts-per-token", "8", "--shared-ffn", "2048", "--precision", "fp8"]);
+    assert!(close(hours(&v3) / hours(&v3_fp8), 1.4, 1e-9));
+    assert!(line(&v3_fp8, "FP8 speed-up").unwrap()["source"].as_str().unwrap().contains("FP8-LM"));
+    // DeepSeek-V3, 14.8T tokens on H800 in FP8: 2.664M GPU-hours published (not fitted on).
+    assert!(close(hours(&v3_fp8), 2.664e6, 0.1), "{}", hours(&v3_fp8));
+    let dir = std::env::temp_dir().join(format!("xisuan-moe-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(&cfg, r#"{"hidden_size": 7168, "num_hidden_layers": 61, "num_attention_heads": 128, "vocab_size": 129280,
+        "intermediate_size": 18432, "moe_intermediate_size": 2048, "n_routed_experts": 256, "num_experts_per_tok": 8,
+        "n_shared_experts": 1, "max_position_embeddings": 4096}"#).unwrap();
+    let from_config = json(&["estimate", "train", "--config", cfg.to_str().unwrap(), "--params", "671B", "--active-params", "37B", "--tokens", "14.8T", "--gpu", "h800", "--json"]);
+    assert_eq!(line(&from_config, "mixture-of-experts routing").unwrap()["value"], line(&v3, "mixture-of-experts routing").unwrap()["value"]);
+    // FP8 on a chip without it, and a shape on a dense model, are refused naming the flag.
+    for (args, flag) in [(vec!["--gpu", "a100-80gb", "--precision", "fp8"], "--precision"), (vec!["--gpu", "h100", "--expert-ffn", "512", "--experts-per-token", "8"], "--expert-ffn")] {
+        let mut all = vec!["estimate", "train", "--params", "7B", "--tokens", "1T"];
+        all.extend(args);
+        let out = xisuan(&all);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag) && err.lines().count() == 1, "{err}");
+    }
+}
+
 /// `estimate choose` offers Chinese API tiers priced in CNY (with dates and sources), beside the
 /// US ones, and prints its table in CNY on request.
 #[test]

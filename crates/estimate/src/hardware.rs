@@ -7,7 +7,8 @@
 //! from. No MFU default cites a run of `../shared/data/validation`, so the accelerator-hour
 //! check against it is a real test; the host overhead, PUE, grid factor and TPU power share do
 //! come from papers whose runs are in that file (they bear on energy, not hours). `MOE_FACTOR`
-//! and `GPU_HOURS_P10_P90` are fitted on the fit half of `docs/evidence/training-runs.csv`.
+//! (used only when the expert shape is unknown) and `GPU_HOURS_P10_P90` are fitted on the fit
+//! half of `docs/evidence/training-runs.csv`.
 
 use serde::Serialize;
 use xisuan_model::{Confidence, FlopsPerSec, Sourced, Watts};
@@ -127,21 +128,59 @@ pub const GOODPUT: Evidence = ev(
     Medium,
 );
 
-/// Mixture-of-experts training on GPUs reaches less of the dense MFU (all-to-all traffic,
-/// expert imbalance). Fitted: the median of predicted over published GPU-hours for the MoE runs
-/// in the fit half of `docs/evidence/training-runs.csv` (DeepSeek-V3 0.98, Llama 4 Scout 0.68,
-/// Granite 3.0 3B-A800M 0.39), the dense model's width and goodput already applied. Google's
-/// TPU MoE runs (GShard, Switch) show no such gap in the validation file, so it applies to GPUs.
+/// Mixture-of-experts training on GPUs reaches less of the dense MFU when the expert shape is
+/// not known: the median of published over predicted efficiency for the MoE runs in the fit half
+/// of `docs/evidence/training-runs.csv` (DeepSeek-V3 0.70 once its FP8 is counted, Llama 4
+/// Scout 0.68, Granite 3.0 3B-A800M 0.39), the dense model's width and goodput already applied.
+/// With the shape known, `moe_dispatch_factor` replaces it. Google's TPU MoE runs (GShard,
+/// Switch) show no such gap in the validation file, so it applies to GPUs.
 pub const MOE_FACTOR: Evidence = ev(
     0.68,
-    "fitted on 3 GPU MoE runs (DeepSeek-V3, Llama 4 Scout, Granite 3.0 3B-A800M; docs/evidence/training-runs.csv); their spread is 0.39-0.98",
+    "expert shape unknown: median of 3 GPU MoE runs (DeepSeek-V3, Llama 4 Scout, Granite 3.0 3B-A800M; docs/evidence/training-runs.csv), spread 0.39-0.70; give the expert shape for a better figure",
     Low,
 );
+
+/// The cost of routing tokens to experts, as an FFN width. Each routed token is permuted, sent
+/// (all-to-all), and combined back: traffic in proportion to `top_k · hidden` per token, while
+/// its FLOPs grow as `hidden · (top_k · expert_ffn + shared_ffn)`. The overhead per FLOP is
+/// therefore `c / f_eff` with `f_eff = expert_ffn + shared_ffn / top_k`, and the MFU share is
+/// `1 / (1 + c / f_eff)`. `c` comes from two MoE runs of one framework on one H100 cluster
+/// (Liu et al. 2025, "MoE Parallel Folding", arXiv 2504.14960): Mixtral 8x22B (hidden 6,144,
+/// expert FFN 16,384, top-2) at 49.3% MFU and Qwen2-57B-A14B (hidden 3,584, 64 experts of 2,560,
+/// top-8, a shared expert of 20,480: f_eff 5,120) at 39.0%. Taking out the width curve above
+/// (0.950 and 0.849 of full width) leaves a ratio of 1.129 from routing alone, which gives
+/// c = 1,020. Granite's 512-wide experts keep 33% of the dense MFU by this; Mixtral's, 94%.
+pub const MOE_DISPATCH_WIDTH: Evidence = ev(
+    1020.0,
+    "Mixtral 8x22B 49.3% vs Qwen2-57B-A14B 39.0% MFU on H100 with Megatron-Core (Liu et al. 2025, arXiv 2504.14960), width curve taken out",
+    Medium,
+);
+
+/// The share of dense MFU a mixture-of-experts model keeps at effective expert width `f_eff`
+/// (see `MOE_DISPATCH_WIDTH`).
+pub fn moe_dispatch_factor(f_eff: f64) -> f64 {
+    1.0 / (1.0 + MOE_DISPATCH_WIDTH.value / f_eff)
+}
+
+/// End-to-end training speed-up of FP8 (with BF16 master weights) over BF16 on chips with FP8
+/// tensor cores. The arithmetic is 2x; communication, memory-bound layers and the optimizer are
+/// not, so published end-to-end gains are 1.35-1.64x.
+pub const FP8_SPEEDUP: Evidence = ev(
+    1.40,
+    "Transformer Engine FP8 on GPT-175B, H100: 1.40x over BF16 Megatron-LM (FP8-LM, Peng et al. 2023: their framework 64% faster than BF16, 17% faster than TE); Megatron-LM 13B on H100: 0.34 to 0.24 s/step = 1.42x (NVIDIA/Megatron-LM issue 396)",
+    Medium,
+);
+
+/// Chips with FP8 tensor cores (datasheets): NVIDIA Hopper (H100, H800, H20, H200), Ada (L40S,
+/// L4, L20), Blackwell (B200), and AMD CDNA 3 (MI300X).
+pub fn supports_fp8(a: &Accelerator) -> bool {
+    matches!(a.id, "h100" | "h100-pcie" | "h800" | "h20" | "h200" | "b200" | "l40s" | "l4" | "l20" | "mi300x")
+}
 
 /// The spread of published over predicted GPU-hours from defaults, over the fit half of
 /// `docs/evidence/training-runs.csv` (21 runs): its 10th and 90th percentiles. A budget at P90
 /// covers nine in ten such runs.
-pub const GPU_HOURS_P10_P90: (f64, f64, &str) = (0.80, 1.72, "10th and 90th percentiles of published / predicted GPU-hours over the 21 fit runs of docs/evidence/training-runs.csv");
+pub const GPU_HOURS_P10_P90: (f64, f64, &str) = (0.85, 1.68, "10th and 90th percentiles of published / predicted GPU-hours over the 21 fit runs of docs/evidence/training-runs.csv");
 
 const POWER_TDP: &str =
     "chip at its TDP during training, the convention of LLaMA (Touvron et al. 2023) and BLOOM (Luccioni et al. 2022)";
