@@ -42,7 +42,7 @@ use crate::catalog::Catalog;
 use crate::error::{line_of, CatalogError};
 use crate::ids::{Provider, PueKind, Role, SiteId};
 use crate::network::Link;
-use crate::site::{Site, UserRegion};
+use crate::site::{Dispatch, Site, UserRegion};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -83,8 +83,22 @@ struct SiteEntry {
     pue_source: Option<String>,
     capacity: Option<BTreeMap<String, Spanned<i64>>>,
     gpu_hour_usd: Option<BTreeMap<String, Spanned<f64>>>,
+    /// The cluster behind the site: `{ kind = "slurm", conf = PATH, partition = P }` or
+    /// `{ kind = "slurmrest", url = URL, token = PATH, partition = P, version = V }`.
+    dispatch: Option<Spanned<DispatchEntry>>,
     /// A default source for every value of this entry.
     source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DispatchEntry {
+    kind: Spanned<String>,
+    conf: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    token: Option<Spanned<String>>,
+    partition: Option<Spanned<String>>,
+    version: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -353,6 +367,7 @@ fn apply_site(
         .as_ref()
         .map(|k| Role::parse(k.get_ref()).map_err(|m| ctx.invalid(ctx.line(k), at("role"), m)))
         .transpose()?;
+    let dispatch = e.dispatch.as_ref().map(|d| dispatch(ctx, d, &at("dispatch"))).transpose()?;
     let mut capacity = BTreeMap::new();
     for (acc, n) in e.capacity.iter().flatten() {
         let v = *n.get_ref();
@@ -424,6 +439,9 @@ fn apply_site(
             }
             s.capacity.extend(capacity);
             s.gpu_hour_price.extend(gpu_prices);
+            if dispatch.is_some() {
+                s.dispatch = dispatch;
+            }
         }
         None => {
             let need = |name: &str| {
@@ -453,12 +471,57 @@ fn apply_site(
                 pue_kind: pue_kind.unwrap_or(PueKind::Measured),
                 capacity,
                 gpu_hour_price: gpu_prices,
+                dispatch,
                 id,
             };
             cat.sites.push(site);
         }
     }
     Ok(())
+}
+
+/// Checks a site's `dispatch` table: a known kind with what it needs, nothing it cannot use.
+fn dispatch(ctx: &Ctx, d: &Spanned<DispatchEntry>, at: &str) -> Result<Dispatch, CatalogError> {
+    let e = d.get_ref();
+    let field = |name: &str| format!("{at}.{name}");
+    let text = |v: &Option<Spanned<String>>, name: &str| -> Result<Option<String>, CatalogError> {
+        match v {
+            Some(s) if s.get_ref().trim().is_empty() => Err(ctx.invalid(ctx.line(s), field(name), "must not be empty")),
+            Some(s) => Ok(Some(s.get_ref().clone())),
+            None => Ok(None),
+        }
+    };
+    let kind_line = ctx.line(&e.kind);
+    let need = |v: Option<String>, name: &str, what: &str| v.ok_or_else(|| ctx.invalid(kind_line, field(name), format!("required for kind = \"{}\" ({what})", e.kind.get_ref())));
+    let unused = |v: &Option<Spanned<String>>, name: &str| match v {
+        Some(s) => Err(ctx.invalid(ctx.line(s), field(name), format!("not used by kind = \"{}\"", e.kind.get_ref()))),
+        None => Ok(()),
+    };
+    let partition = text(&e.partition, "partition")?;
+    let origin = ctx.origin.to_string();
+    match e.kind.get_ref().as_str() {
+        "slurm" => {
+            unused(&e.url, "url")?;
+            unused(&e.token, "token")?;
+            unused(&e.version, "version")?;
+            Ok(Dispatch::Slurm { conf: need(text(&e.conf, "conf")?, "conf", "the cluster's slurm.conf")?, partition, origin })
+        }
+        "slurmrest" => {
+            unused(&e.conf, "conf")?;
+            let url = need(text(&e.url, "url")?, "url", "slurmrestd's address, e.g. http://127.0.0.1:6820")?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ctx.invalid(e.url.as_ref().map_or(kind_line, |u| ctx.line(u)), field("url"), format!("`{url}` is not an http:// or https:// address")));
+            }
+            let version = text(&e.version, "version")?;
+            if let (Some(v), Some(s)) = (&version, &e.version) {
+                if !v.starts_with('v') {
+                    return Err(ctx.invalid(ctx.line(s), field("version"), format!("`{v}` is not an OpenAPI version such as v0.0.38")));
+                }
+            }
+            Ok(Dispatch::Slurmrest { url: url.trim_end_matches('/').to_string(), token: need(text(&e.token, "token")?, "token", "a file holding the JWT from `scontrol token`")?, partition, version, origin })
+        }
+        other => Err(ctx.invalid(kind_line, field("kind"), format!("unknown kind `{other}` (known: slurm, slurmrest)"))),
+    }
 }
 
 fn apply_link(

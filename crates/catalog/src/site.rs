@@ -38,6 +38,19 @@ pub struct Site {
     pub capacity: BTreeMap<String, Sourced<u32>>,
     /// On-demand price of one accelerator-hour, by accelerator id.
     pub gpu_hour_price: BTreeMap<String, Sourced<Usd>>,
+    /// The cluster that runs work placed here, when a catalog file names one (`dispatch = {...}`).
+    pub dispatch: Option<Dispatch>,
+}
+
+/// How `xisuan server` hands work at a site to its cluster. Paths are as written in the file
+/// named by `origin`; a relative one is relative to that file's folder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Dispatch {
+    /// Slurm's commands (`sbatch`, `squeue`, `scancel`, `sinfo`) with this `slurm.conf`.
+    Slurm { conf: String, partition: Option<String>, origin: String },
+    /// slurmrestd at `url` with the JWT in the file `token`.
+    Slurmrest { url: String, token: String, partition: Option<String>, version: Option<String>, origin: String },
 }
 
 impl Site {

@@ -283,3 +283,33 @@ fn a_one_way_price_does_not_price_the_way_back() {
     assert_eq!(cat.network.price_per_gb(b, a).value, both.network.price_per_gb(b0, a0).value);
     assert_ne!(cat.network.price_per_gb(b, a).value, 0.5);
 }
+
+/// A site may name the cluster that runs its work; each kind takes what it needs, and a
+/// mistake is one error naming the file, line and field.
+#[test]
+fn sites_name_their_clusters_and_mistakes_say_where() {
+    let mut cat = Catalog::builtin();
+    let text = "[[sites]]\nid = \"edwc-yrd\"\ndispatch = { kind = \"slurm\", conf = \"alpha/slurm.conf\", partition = \"gpu\" }\n\n[[sites]]\nid = \"edwc-guian\"\ndispatch = { kind = \"slurmrest\", url = \"http://127.0.0.1:6820/\", token = \"/run/jwt\" }\n";
+    cat.merge_toml(text, "conf/sites.toml").unwrap();
+    assert_eq!(
+        cat.site("edwc-yrd").unwrap().dispatch,
+        Some(xisuan_catalog::Dispatch::Slurm { conf: "alpha/slurm.conf".into(), partition: Some("gpu".into()), origin: "conf/sites.toml".into() })
+    );
+    assert_eq!(
+        cat.site("edwc-guian").unwrap().dispatch,
+        Some(xisuan_catalog::Dispatch::Slurmrest { url: "http://127.0.0.1:6820".into(), token: "/run/jwt".into(), partition: None, version: None, origin: "conf/sites.toml".into() })
+    );
+    assert_eq!(cat.site("edwc-wuhu").unwrap().dispatch, None);
+    let site = |d: &str| format!("[[sites]]\nid = \"edwc-yrd\"\ndispatch = {d}\n");
+    for (d, want) in [
+        ("{ kind = \"k8s\" }", "sites.toml:3: sites[0].dispatch.kind: unknown kind `k8s` (known: slurm, slurmrest)"),
+        ("{ kind = \"slurm\" }", "sites.toml:3: sites[0].dispatch.conf: required for kind = \"slurm\" (the cluster's slurm.conf)"),
+        ("{ kind = \"slurm\", conf = \"a.conf\", token = \"t\" }", "sites.toml:3: sites[0].dispatch.token: not used by kind = \"slurm\""),
+        ("{ kind = \"slurmrest\", url = \"ftp://x\", token = \"t\" }", "sites.toml:3: sites[0].dispatch.url: `ftp://x` is not an http:// or https:// address"),
+        ("{ kind = \"slurmrest\", url = \"http://x\" }", "sites.toml:3: sites[0].dispatch.token: required for kind = \"slurmrest\" (a file holding the JWT from `scontrol token`)"),
+        ("{ kind = \"slurm\", conf = \" \" }", "sites.toml:3: sites[0].dispatch.conf: must not be empty"),
+    ] {
+        assert_eq!(err(&site(d)), want);
+    }
+    assert!(err(&site("{ kind = \"slurm\", conf = \"a\", nodes = 3 }")).contains("unknown field `nodes`"));
+}

@@ -64,24 +64,33 @@ fn until_completed(c: &Client, id: &str, secs: u64) -> Value {
     }
 }
 
-/// The testbed's slurmrestd for a cluster, as `--slurmrest` takes it.
-fn rest(cluster: &str, token: &str) -> String {
+/// The testbed's slurmrestd address for a cluster.
+fn rest_url(cluster: &str) -> String {
     let port = 6820 + 20 * ["alpha", "beta", "gamma"].iter().position(|c| *c == cluster).unwrap();
-    format!("http://127.0.0.1:{port},token={token}")
+    format!("http://127.0.0.1:{port}")
 }
 
-/// A server over the testbed's three clusters (gamma through slurmrestd), a tenant's client and
-/// the admin's.
+/// The testbed's slurmrestd for a cluster, as `--slurmrest` takes it.
+fn rest(cluster: &str, token: &str) -> String {
+    format!("{},token={token}", rest_url(cluster))
+}
+
+/// A server over the testbed's three clusters, named the three ways a user can: alpha by a
+/// `dispatch` key in the world's catalog file, gamma by one for slurmrestd, beta by `--slurm`;
+/// a tenant's client and the admin's.
 fn start(testbed: &str, name: &str) -> (Kill, Client, Client) {
-    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm/world.toml");
-    let clusters: Vec<(String, String)> = SITES
-        .iter()
-        .map(|(site, cluster)| match *cluster {
-            "gamma" => ("--slurmrest".into(), format!("{site}={}", rest(cluster, &format!("{testbed}/gamma/jwt.token")))),
-            _ => ("--slurm".into(), format!("{site}={testbed}/{cluster}/slurm.conf")),
-        })
-        .collect();
-    start_with(name, world, &clusters)
+    let dir = std::env::temp_dir().join(format!("xisuan-slurm-world-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm");
+    std::fs::copy(format!("{examples}/world.toml"), dir.join("world.toml")).unwrap();
+    let sites = std::fs::read_to_string(format!("{examples}/sites.toml")).unwrap();
+    let sites = sites
+        .replacen("source = \"scripts/slurm-testbed: cluster alpha", &format!("dispatch = {{ kind = \"slurm\", conf = \"{testbed}/alpha/slurm.conf\" }}\nsource = \"scripts/slurm-testbed: cluster alpha"), 1)
+        .replacen("source = \"scripts/slurm-testbed: cluster gamma", &format!("dispatch = {{ kind = \"slurmrest\", url = \"{}\", token = \"{testbed}/gamma/jwt.token\" }}\nsource = \"scripts/slurm-testbed: cluster gamma", rest_url("gamma")), 1);
+    assert_eq!(sites.matches("dispatch = ").count(), 2, "{sites}");
+    std::fs::write(dir.join("sites.toml"), sites).unwrap();
+    let clusters = [("--slurm".to_string(), format!("edwc-guian={testbed}/beta/slurm.conf"))];
+    start_with(name, dir.join("world.toml").to_str().unwrap(), &clusters)
 }
 
 /// A server over the given world and clusters (`--slurm` or `--slurmrest`, and its value).

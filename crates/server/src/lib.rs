@@ -345,12 +345,17 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
     if let Some(site) = config.slurm.sites.keys().find(|s| !scenario.world.site_ids.contains(s)) {
         return Err(anyhow!("--slurm: site {site} is not in this server's world ({})", scenario.world.site_ids.join(", ")));
     }
+    let mut config = config;
+    for id in &scenario.world.site_ids {
+        if let Some(d) = scenario.world.catalog.site(id).and_then(|s| s.dispatch.as_ref()) {
+            config.slurm.add_from_catalog(id, d).map_err(|m| anyhow!("{m}"))?;
+        }
+    }
     let mut template = scenario.problem.clone();
     template.jobs.clear();
     template.services.clear();
     template.regions.clear();
     template.latency_ms.clear();
-    let mut config = config;
     config.slurm.prefix = store.meta_init("slurm_prefix", &random_hex(4)).await?;
     let origin_unix_s: f64 = store.meta_init("clock_origin_unix_s", &format!("{}", unix_s())).await?.parse()?;
     let origin_h: f64 = store.meta_init("clock_origin_h", &format!("{}", unix_s() / 3600.0)).await?.parse()?;

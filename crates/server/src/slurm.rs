@@ -174,6 +174,40 @@ impl Slurm {
         Ok(Slurm { sites, workdir, prefix: String::new() })
     }
 
+    /// Adds the cluster a catalog file names for `site` (`dispatch = {...}`), unless a flag
+    /// already named one (flags win). A relative path is relative to that file's folder.
+    pub fn add_from_catalog(&mut self, site: &str, d: &xisuan_catalog::Dispatch) -> Result<(), String> {
+        use xisuan_catalog::Dispatch;
+        if self.sites.contains_key(site) {
+            return Ok(());
+        }
+        let origin = match d {
+            Dispatch::Slurm { origin, .. } | Dispatch::Slurmrest { origin, .. } => origin,
+        };
+        let near = |p: &str| {
+            let p = PathBuf::from(p);
+            match std::path::Path::new(origin).parent() {
+                Some(dir) if p.is_relative() => dir.join(p),
+                _ => p,
+            }
+        };
+        let cluster = match d {
+            Dispatch::Slurm { conf, partition, .. } => {
+                let conf = near(conf);
+                if !conf.is_file() {
+                    return Err(format!("{origin}: site {site}: dispatch.conf: {}: no such file", conf.display()));
+                }
+                Cluster { access: Access::Commands { conf }, partition: partition.clone() }
+            }
+            Dispatch::Slurmrest { url, token, partition, version, .. } => Cluster {
+                access: Access::Rest { url: url.clone(), version: version.clone().unwrap_or_else(|| "v0.0.38".into()), token_file: near(token) },
+                partition: partition.clone(),
+            },
+        };
+        self.sites.insert(site.to_string(), cluster);
+        Ok(())
+    }
+
     pub fn has(&self, site: &str) -> bool {
         self.sites.contains_key(site)
     }
@@ -388,6 +422,28 @@ fn jwt_claims(token: &str) -> Option<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_catalog_s_cluster_is_found_beside_its_file_and_flags_win() {
+        let dir = std::env::temp_dir().join(format!("xisuan-dispatch-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("alpha")).unwrap();
+        std::fs::write(dir.join("alpha/slurm.conf"), "ClusterName=alpha\n").unwrap();
+        let origin = dir.join("sites.toml").display().to_string();
+        let d = xisuan_catalog::Dispatch::Slurm { conf: "alpha/slurm.conf".into(), partition: Some("gpu".into()), origin: origin.clone() };
+        let mut s = Slurm::default();
+        s.add_from_catalog("edwc-yrd", &d).unwrap();
+        assert_eq!(s.sites["edwc-yrd"], Cluster { access: Access::Commands { conf: dir.join("alpha/slurm.conf") }, partition: Some("gpu".into()) });
+        let missing = xisuan_catalog::Dispatch::Slurm { conf: "beta/slurm.conf".into(), partition: None, origin: origin.clone() };
+        let e = s.add_from_catalog("edwc-guian", &missing).unwrap_err();
+        assert!(e.contains("site edwc-guian: dispatch.conf") && e.contains("no such file"), "{e}");
+        // A flag named it first: the catalog's entry is not used.
+        let mut flagged = Slurm::parse(&[format!("edwc-guian={}", dir.join("alpha/slurm.conf").display())], &[], dir.clone()).unwrap();
+        flagged.add_from_catalog("edwc-guian", &missing).unwrap();
+        let rest = xisuan_catalog::Dispatch::Slurmrest { url: "http://127.0.0.1:6820".into(), token: "jwt".into(), partition: None, version: None, origin };
+        flagged.add_from_catalog("edwc-qingyang", &rest).unwrap();
+        assert_eq!(flagged.sites["edwc-qingyang"].access, Access::Rest { url: "http://127.0.0.1:6820".into(), version: "v0.0.38".into(), token_file: dir.join("jwt") });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn names_carry_store_job_and_attempt() {

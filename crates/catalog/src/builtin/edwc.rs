@@ -108,6 +108,7 @@ pub fn sites() -> Vec<Site> {
             pue_kind: PueKind::PolicyTarget,
             capacity: illustrative_capacity(true, c.west),
             gpu_hour_price: BTreeMap::new(),
+            dispatch: None,
         })
         .collect()
 }

@@ -90,6 +90,7 @@ pub(crate) fn cloud_site(
         pue_kind,
         capacity: illustrative_capacity(country == "CN", false),
         gpu_hour_price: BTreeMap::new(),
+        dispatch: None,
     }
 }
 
