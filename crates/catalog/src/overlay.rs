@@ -83,8 +83,9 @@ struct SiteEntry {
     pue_source: Option<String>,
     capacity: Option<BTreeMap<String, Spanned<i64>>>,
     gpu_hour_usd: Option<BTreeMap<String, Spanned<f64>>>,
-    /// The cluster behind the site: `{ kind = "slurm", conf = PATH, partition = P }` or
-    /// `{ kind = "slurmrest", url = URL, token = PATH, partition = P, version = V }`.
+    /// The cluster behind the site: `{ kind = "slurm", conf = PATH, partition = P }`,
+    /// `{ kind = "slurmrest", url = URL, token = PATH, partition = P, version = V }` or
+    /// `{ kind = "kubernetes", url = URL, namespace = NS, queue = Q, image = IMG }`.
     dispatch: Option<Spanned<DispatchEntry>>,
     /// A default source for every value of this entry.
     source: Option<String>,
@@ -99,6 +100,9 @@ struct DispatchEntry {
     token: Option<Spanned<String>>,
     partition: Option<Spanned<String>>,
     version: Option<Spanned<String>>,
+    namespace: Option<Spanned<String>>,
+    queue: Option<Spanned<String>>,
+    image: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -497,8 +501,25 @@ fn dispatch(ctx: &Ctx, d: &Spanned<DispatchEntry>, at: &str) -> Result<Dispatch,
         Some(s) => Err(ctx.invalid(ctx.line(s), field(name), format!("not used by kind = \"{}\"", e.kind.get_ref()))),
         None => Ok(()),
     };
-    let partition = text(&e.partition, "partition")?;
     let origin = ctx.origin.to_string();
+    let url = |what: &str| -> Result<String, CatalogError> {
+        let url = need(text(&e.url, "url")?, "url", what)?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ctx.invalid(e.url.as_ref().map_or(kind_line, |u| ctx.line(u)), field("url"), format!("`{url}` is not an http:// or https:// address")));
+        }
+        Ok(url.trim_end_matches('/').to_string())
+    };
+    if e.kind.get_ref() == "kubernetes" {
+        for (v, name) in [(&e.conf, "conf"), (&e.token, "token"), (&e.partition, "partition"), (&e.version, "version")] {
+            unused(v, name)?;
+        }
+        let url = url("the API server's address, e.g. http://127.0.0.1:8001 from `kubectl proxy`")?;
+        return Ok(Dispatch::Kubernetes { url, namespace: text(&e.namespace, "namespace")?, queue: e.queue.as_ref().map(|q| q.get_ref().clone()), image: text(&e.image, "image")?, origin });
+    }
+    for (v, name) in [(&e.namespace, "namespace"), (&e.queue, "queue"), (&e.image, "image")] {
+        unused(v, name)?;
+    }
+    let partition = text(&e.partition, "partition")?;
     match e.kind.get_ref().as_str() {
         "slurm" => {
             unused(&e.url, "url")?;
@@ -508,19 +529,16 @@ fn dispatch(ctx: &Ctx, d: &Spanned<DispatchEntry>, at: &str) -> Result<Dispatch,
         }
         "slurmrest" => {
             unused(&e.conf, "conf")?;
-            let url = need(text(&e.url, "url")?, "url", "slurmrestd's address, e.g. http://127.0.0.1:6820")?;
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ctx.invalid(e.url.as_ref().map_or(kind_line, |u| ctx.line(u)), field("url"), format!("`{url}` is not an http:// or https:// address")));
-            }
+            let url = url("slurmrestd's address, e.g. http://127.0.0.1:6820")?;
             let version = text(&e.version, "version")?;
             if let (Some(v), Some(s)) = (&version, &e.version) {
                 if !v.starts_with('v') {
                     return Err(ctx.invalid(ctx.line(s), field("version"), format!("`{v}` is not an OpenAPI version such as v0.0.38")));
                 }
             }
-            Ok(Dispatch::Slurmrest { url: url.trim_end_matches('/').to_string(), token: need(text(&e.token, "token")?, "token", "a file holding the JWT from `scontrol token`")?, partition, version, origin })
+            Ok(Dispatch::Slurmrest { url, token: need(text(&e.token, "token")?, "token", "a file holding the JWT from `scontrol token`")?, partition, version, origin })
         }
-        other => Err(ctx.invalid(kind_line, field("kind"), format!("unknown kind `{other}` (known: slurm, slurmrest)"))),
+        other => Err(ctx.invalid(kind_line, field("kind"), format!("unknown kind `{other}` (known: slurm, slurmrest, kubernetes)"))),
     }
 }
 

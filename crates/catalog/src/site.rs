@@ -51,6 +51,9 @@ pub enum Dispatch {
     Slurm { conf: String, partition: Option<String>, origin: String },
     /// slurmrestd at `url` with the JWT in the file `token`.
     Slurmrest { url: String, token: String, partition: Option<String>, version: Option<String>, origin: String },
+    /// A Kubernetes API server at `url` (plain HTTP, e.g. `kubectl proxy`): Jobs in `namespace`
+    /// through Kueue's LocalQueue `queue`, running `image`.
+    Kubernetes { url: String, namespace: Option<String>, queue: Option<String>, image: Option<String>, origin: String },
 }
 
 impl Site {

@@ -300,14 +300,21 @@ fn sites_name_their_clusters_and_mistakes_say_where() {
         Some(xisuan_catalog::Dispatch::Slurmrest { url: "http://127.0.0.1:6820".into(), token: "/run/jwt".into(), partition: None, version: None, origin: "conf/sites.toml".into() })
     );
     assert_eq!(cat.site("edwc-wuhu").unwrap().dispatch, None);
+    cat.merge_toml("[[sites]]\nid = \"edwc-wuhu\"\ndispatch = { kind = \"kubernetes\", url = \"http://127.0.0.1:8001\", namespace = \"train\", queue = \"\" }\n", "k.toml").unwrap();
+    assert_eq!(
+        cat.site("edwc-wuhu").unwrap().dispatch,
+        Some(xisuan_catalog::Dispatch::Kubernetes { url: "http://127.0.0.1:8001".into(), namespace: Some("train".into()), queue: Some(String::new()), image: None, origin: "k.toml".into() })
+    );
     let site = |d: &str| format!("[[sites]]\nid = \"edwc-yrd\"\ndispatch = {d}\n");
     for (d, want) in [
-        ("{ kind = \"k8s\" }", "sites.toml:3: sites[0].dispatch.kind: unknown kind `k8s` (known: slurm, slurmrest)"),
+        ("{ kind = \"k8s\" }", "sites.toml:3: sites[0].dispatch.kind: unknown kind `k8s` (known: slurm, slurmrest, kubernetes)"),
         ("{ kind = \"slurm\" }", "sites.toml:3: sites[0].dispatch.conf: required for kind = \"slurm\" (the cluster's slurm.conf)"),
         ("{ kind = \"slurm\", conf = \"a.conf\", token = \"t\" }", "sites.toml:3: sites[0].dispatch.token: not used by kind = \"slurm\""),
         ("{ kind = \"slurmrest\", url = \"ftp://x\", token = \"t\" }", "sites.toml:3: sites[0].dispatch.url: `ftp://x` is not an http:// or https:// address"),
         ("{ kind = \"slurmrest\", url = \"http://x\" }", "sites.toml:3: sites[0].dispatch.token: required for kind = \"slurmrest\" (a file holding the JWT from `scontrol token`)"),
         ("{ kind = \"slurm\", conf = \" \" }", "sites.toml:3: sites[0].dispatch.conf: must not be empty"),
+        ("{ kind = \"kubernetes\", url = \"http://x\", partition = \"p\" }", "sites.toml:3: sites[0].dispatch.partition: not used by kind = \"kubernetes\""),
+        ("{ kind = \"slurm\", conf = \"a\", queue = \"q\" }", "sites.toml:3: sites[0].dispatch.queue: not used by kind = \"slurm\""),
     ] {
         assert_eq!(err(&site(d)), want);
     }

@@ -79,6 +79,7 @@ fn k8s_export(a: &K8sArgs) -> anyhow::Result<()> {
         clusters,
         karmada: a.karmada,
         multikueue: a.multikueue,
+        store: None,
     };
     let out = serde_json::to_string_pretty(&k8s::manifests(&works, &o))? + "\n";
     match &a.output {

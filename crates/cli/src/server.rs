@@ -61,6 +61,13 @@ pub struct ServerArgs {
     /// token marks the site down, saying so, until the file holds a valid one.
     #[arg(long, value_name = "SITE=URL,token=PATH")]
     slurmrest: Vec<String>,
+    /// A site run by a Kubernetes cluster: SITE=URL[,namespace=NS][,queue=Q][,image=IMG] (the
+    /// API server over plain HTTP, e.g. `kubectl proxy`; Jobs go through Kueue's LocalQueue Q,
+    /// default `xisuan`, `queue=` for none; the image defaults to a stand-in that sleeps through
+    /// the planned run). Repeatable; or `dispatch = { kind = "kubernetes", url = ... }` in the
+    /// world's catalog file.
+    #[arg(long, value_name = "SITE=URL,...")]
+    kube: Vec<String>,
     /// Where Slurm job scripts write their output and progress (default: slurm-jobs beside the
     /// SQLite store, or in the working directory).
     #[arg(long, value_name = "DIR")]
@@ -89,6 +96,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         None => std::env::current_dir()?.join("slurm-jobs"),
     };
     let slurm = xisuan_server::slurm::Slurm::parse(&a.slurm, &a.slurmrest, workdir).map_err(|m| BadInput(format!("--slurm/--slurmrest: {m}")))?;
+    let kube = xisuan_server::k8s::KubeClusters::parse(&a.kube).map_err(|m| BadInput(format!("--kube: {m}")))?;
     let forecast = match a.forecast.as_str() {
         "perfect" => None,
         name => Some(xisuan_model::forecast::Model::parse(name).ok_or_else(|| BadInput(format!("--forecast: unknown `{name}` (known: perfect, seasonal-naive, profile)")))?),
@@ -104,6 +112,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         control_loop: !a.no_control_loop,
         snapshot_every: a.snapshot_every,
         slurm,
+        kube,
         forecast,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -5,8 +5,12 @@
 //! no container engine; ../shared/docs/platform.md), so the client talks to a small API server
 //! written here: the batch/v1 Jobs paths (create, get, list and watch with label selectors,
 //! delete), resource versions, watch streams as newline-delimited WatchEvents, and a stand-in
-//! for Kueue and the Job controller that admits each Job (unsuspends it) and completes it. It
-//! checks what the client sends and answers as the API server documents; it is not Kubernetes.
+//! for Kueue and the Job controller that admits each Job (unsuspends it) and completes it after
+//! its `XISUAN_RUN_SECONDS` (capped, for the export test). It checks what the client sends and
+//! answers as the API server documents; it is not Kubernetes. The second test runs
+//! `xisuan server --kube` against it: placements become Jobs, Job status becomes the
+//! controller's events, a cancelled job's Job is deleted, and an API server that fails marks
+//! its site down.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -30,6 +34,11 @@ use xisuan_server::k8s;
 struct Api {
     inner: Mutex<Inner>,
     changes: broadcast::Sender<(u64, &'static str, Value)>,
+    /// The longest a Job runs, whatever its `XISUAN_RUN_SECONDS`.
+    max_run: Duration,
+    /// When set, every request gets 500 as when etcd times out (503 would be retried by the
+    /// `kube` client with backoff, as it is meant to be).
+    unavailable: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -88,11 +97,17 @@ async fn create(State(api): State<Arc<Api>>, Path(ns): Path<String>, Json(mut jo
         job["status"] = json!({});
         api.change(&mut inner, "ADDED", job)
     };
-    // Kueue admits it (unsuspends), the Job controller runs it, and it completes.
+    // Kueue admits it (unsuspends), the Job controller runs it, and it completes after its run.
+    let run_s: f64 = obj["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .and_then(|env| env.iter().find(|e| e["name"] == "XISUAN_RUN_SECONDS"))
+        .and_then(|e| e["value"].as_str()?.parse().ok())
+        .unwrap_or(0.0);
+    let run = Duration::from_secs_f64(run_s.max(0.0)).min(api.max_run);
     let api2 = api.clone();
     tokio::spawn(async move {
         for step in 0..2 {
-            tokio::time::sleep(Duration::from_millis(30)).await;
+            tokio::time::sleep(if step == 0 { Duration::from_millis(30) } else { run.max(Duration::from_millis(30)) }).await;
             let mut inner = api2.inner.lock().unwrap();
             let Some(mut o) = inner.jobs.get(&(ns.clone(), name.clone())).cloned() else { return };
             if step == 0 {
@@ -168,18 +183,29 @@ async fn delete(State(api): State<Arc<Api>>, Path((ns, name)): Path<(String, Str
     }
 }
 
-/// Starts the fake API server on a free loopback port; returns its URL.
-async fn fake_api_server() -> String {
-    let api = Arc::new(Api { inner: Mutex::new(Inner::default()), changes: broadcast::channel(100_000).0 });
+/// Starts the fake API server on a free loopback port; returns its URL and its state.
+async fn fake_api_server(max_run: Duration) -> (String, Arc<Api>) {
+    let api = Arc::new(Api { inner: Mutex::new(Inner::default()), changes: broadcast::channel(100_000).0, max_run, unavailable: Default::default() });
+    let gate = api.clone();
     let app = Router::new()
         .route("/version", get(version))
         .route("/apis/batch/v1/namespaces/{ns}/jobs", get(list_or_watch).post(create))
         .route("/apis/batch/v1/namespaces/{ns}/jobs/{name}", get(get_one).delete(delete))
-        .with_state(api);
+        .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let down = gate.unavailable.load(std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if down {
+                    status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "etcdserver: request timed out".into())
+                } else {
+                    next.run(req).await
+                }
+            }
+        }))
+        .with_state(api.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    (url, api)
 }
 
 fn xisuan(args: &[&str]) -> std::process::Output {
@@ -240,7 +266,7 @@ fn the_edwc_plan_runs_as_kueue_jobs_through_the_kube_client() {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let url = fake_api_server().await;
+        let (url, _) = fake_api_server(Duration::from_millis(30)).await;
         let kube = k8s::Kube::new(&url, "edwc").unwrap();
         // Watch from the start, then create every Job.
         let mut watch = kube.watch("0", 60).await.unwrap().boxed();
@@ -295,3 +321,93 @@ fn export_refuses_what_is_not_a_plan() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("plan.jobs[0] (a)"), "{err}");
 }
+
+/// `xisuan server` with one site run by a Kubernetes cluster (the fake API server above) and the
+/// others simulated: work placed there becomes Kueue-queued Jobs in the site's namespace,
+/// labelled with the store; their status comes back as started and finished; a cancelled job's
+/// Job is deleted; and an API server that fails marks the site down with its words, and up
+/// again when it answers.
+#[test]
+fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
+    const ADMIN: &str = "k8s-admin-secret";
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (url, api) = rt.block_on(fake_api_server(Duration::from_secs(3600)));
+    let dir = std::env::temp_dir().join(format!("xisuan-k8s-server-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The testbed's world of three hubs; edwc-guian's cluster is named in its catalog file.
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm");
+    std::fs::copy(format!("{examples}/world.toml"), dir.join("world.toml")).unwrap();
+    let sites = std::fs::read_to_string(format!("{examples}/sites.toml")).unwrap();
+    let sites = sites.replacen("source = \"scripts/slurm-testbed: cluster beta", &format!("dispatch = {{ kind = \"kubernetes\", url = \"{url}\", namespace = \"train\", queue = \"team-a\" }}\nsource = \"scripts/slurm-testbed: cluster beta"), 1);
+    assert!(sites.contains("kind = \"kubernetes\""));
+    std::fs::write(dir.join("sites.toml"), sites).unwrap();
+    let world = dir.join("world.toml");
+    let args = ["server", "--listen", &format!("127.0.0.1:{port}"), "--db", "sqlite:k.db", "--world", world.to_str().unwrap(), "--hour-seconds", "1"];
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(Command::new(env!("CARGO_BIN_EXE_xisuan")).args(args).env("XISUAN_ADMIN_TOKEN", ADMIN).current_dir(&dir).stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap());
+    let base = format!("http://127.0.0.1:{port}");
+    let t0 = std::time::Instant::now();
+    while xisuan_server::client::Client::new(&base, None).get("/readyz").is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "server did not come up: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let admin = xisuan_server::client::Client::new(&base, Some(ADMIN.into()));
+    let (_, t) = admin.post("/v1/tenants", &json!({"name": "k8s"}), None).unwrap();
+    let c = xisuan_server::client::Client::new(&base, Some(t["token"].as_str().unwrap().into()));
+    let until = |what: &str, secs: u64, ok: &dyn Fn() -> bool| {
+        let t0 = std::time::Instant::now();
+        while !ok() {
+            assert!(t0.elapsed() < Duration::from_secs(secs), "{what}: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let job = |id: &str, hours: f64| json!({"id": id, "accelerators": ["h800"], "gpus": 2, "hours": hours, "data_site": "edwc-guian", "sites": ["edwc-guian"], "deadline_hour": 200, "checkpoint_every_h": 0.5});
+    let ids: Vec<String> = (0..4).map(|i| c.post("/v1/jobs", &job(&format!("k{i}"), 1.0 + i as f64 * 0.5), None).unwrap().1["id"].as_str().unwrap().to_string()).collect();
+    let state = |id: &str| c.get(&format!("/v1/jobs/{id}")).unwrap();
+    until("all four complete", 60, &|| ids.iter().all(|id| state(id)["state"] == "completed"));
+    let jobs: Vec<Value> = api.inner.lock().unwrap().jobs.values().cloned().collect();
+    assert_eq!(jobs.len(), 4, "one Job per placement");
+    for id in &ids {
+        assert_eq!(state(id)["site"], "edwc-guian");
+        let j = jobs.iter().find(|j| j["metadata"]["annotations"]["xisuan.io/job"] == id.as_str()).unwrap_or_else(|| panic!("no Job for {id}"));
+        assert_eq!(j["metadata"]["namespace"], "train");
+        assert_eq!(j["metadata"]["labels"][k8s::QUEUE_LABEL], "team-a");
+        assert!(!j["metadata"]["labels"][k8s::STORE_LABEL].as_str().unwrap().is_empty());
+        assert_eq!(j["status"]["succeeded"], 1, "{j:#}");
+        serde_json::from_value::<Job>(j.clone()).expect("a batch/v1 Job");
+    }
+    // Each ran for its planned hours (one planning hour = 1 s here): started and finished
+    // events are at least that far apart in the server's hours.
+    let events = admin.get("/v1/events?limit=10000").unwrap();
+    let at = |kind: &str, id: &str| events["events"].as_array().unwrap().iter().find(|e| e["kind"] == kind && e["body"]["id"] == id).map(|e| e["body"]["at_h"].as_f64().unwrap());
+    for (i, id) in ids.iter().enumerate() {
+        let (s, f) = (at("job_started", id).expect("started"), at("job_finished", id).expect("finished"));
+        assert!(f - s >= 1.0 + i as f64 * 0.5 - 0.05, "{id}: started {s}, finished {f}");
+    }
+    // A long job, cancelled while it runs: its Job is deleted.
+    let long = c.post("/v1/jobs", &job("long", 60.0), None).unwrap().1["id"].as_str().unwrap().to_string();
+    until("long runs", 30, &|| state(&long)["state"] == "running");
+    let name_of = |id: &str| api.inner.lock().unwrap().jobs.values().find(|j| j["metadata"]["annotations"]["xisuan.io/job"] == id).map(|j| j["metadata"]["name"].as_str().unwrap().to_string());
+    assert!(name_of(&long).is_some());
+    assert_eq!(c.delete(&format!("/v1/jobs/{long}")).unwrap()["state"], "cancelled");
+    until("the cancelled job's Job is deleted", 30, &|| name_of(&long).is_none());
+    // The API server fails: the site goes down with its words, and comes back when it answers.
+    api.unavailable.store(true, std::sync::atomic::Ordering::SeqCst);
+    let down = || admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().iter().find(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian").cloned();
+    until("edwc-guian down", 30, &|| down().is_some());
+    let reason = down().unwrap()["body"]["reason"].as_str().unwrap().to_string();
+    assert!(reason.starts_with("kubernetes:") && reason.contains("etcdserver: request timed out"), "{reason}");
+    api.unavailable.store(false, std::sync::atomic::Ordering::SeqCst);
+    until("edwc-guian up", 30, &|| admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().iter().any(|e| e["kind"] == "site_up" && e["body"]["site"] == "edwc-guian"));
+    drop(rt);
+}
+

@@ -46,11 +46,17 @@ pub struct Options {
     pub karmada: bool,
     /// Set `spec.managedBy` for MultiKueue.
     pub multikueue: bool,
+    /// The xisuan store that made the Job (`xisuan server`'s id): part of the name and the
+    /// `xisuan.io/store` label, so two stores can share a namespace.
+    pub store: Option<String>,
 }
+
+/// The label naming the store that made a Job.
+pub const STORE_LABEL: &str = "xisuan.io/store";
 
 impl Default for Options {
     fn default() -> Options {
-        Options { namespace: "default".into(), queue: "xisuan".into(), image: String::new(), command: None, clusters: BTreeMap::new(), karmada: false, multikueue: false }
+        Options { namespace: "default".into(), queue: "xisuan".into(), image: String::new(), command: None, clusters: BTreeMap::new(), karmada: false, multikueue: false, store: None }
     }
 }
 
@@ -123,8 +129,12 @@ impl Options {
 
 /// The Job for one placement.
 pub fn job(w: &Work, o: &Options) -> Job {
-    let name = job_name(&w.job, w.attempt);
+    let name = match &o.store {
+        Some(store) => job_name(&format!("{store}-{}", w.job), w.attempt),
+        None => job_name(&w.job, w.attempt),
+    };
     let mut labels = BTreeMap::from([
+        (STORE_LABEL.to_string(), o.store.clone().unwrap_or_default()),
         (QUEUE_LABEL.to_string(), o.queue.clone()),
         (MANAGED_LABEL.0.to_string(), MANAGED_LABEL.1.to_string()),
         ("xisuan.io/site".to_string(), o.cluster(&w.site).chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect()),
@@ -141,7 +151,13 @@ pub fn job(w: &Work, o: &Options) -> Job {
         ("xisuan.io/run-hours".to_string(), format!("{}", w.run_hours)),
     ]);
     let gpus = Quantity(w.gpus.to_string());
-    let env = [("XISUAN_JOB", w.job.clone()), ("XISUAN_ATTEMPT", w.attempt.to_string()), ("XISUAN_SITE", w.site.clone()), ("XISUAN_RUN_HOURS", format!("{}", w.run_hours))]
+    let env = [
+        ("XISUAN_JOB", w.job.clone()),
+        ("XISUAN_ATTEMPT", w.attempt.to_string()),
+        ("XISUAN_SITE", w.site.clone()),
+        ("XISUAN_RUN_HOURS", format!("{}", w.run_hours)),
+        ("XISUAN_RUN_SECONDS", format!("{}", (w.run_hours * 3600.0).round() as i64)),
+    ]
         .into_iter()
         .map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() })
         .collect();
@@ -150,7 +166,8 @@ pub fn job(w: &Work, o: &Options) -> Job {
     Job {
         metadata: ObjectMeta { name: Some(name), namespace: Some(o.namespace.clone()), labels: Some(labels.clone()), annotations: Some(annotations), ..Default::default() },
         spec: Some(JobSpec {
-            suspend: Some(true),
+            // Kueue admits a queued Job by unsuspending it; without a queue it starts at once.
+            suspend: Some(!o.queue.is_empty()),
             backoff_limit: Some(0),
             active_deadline_seconds: Some(limit_s),
             managed_by: o.multikueue.then(|| MULTIKUEUE.to_string()),
@@ -277,14 +294,28 @@ pub fn works_from_plan_json(text: &str) -> Result<Vec<Work>, String> {
 /// A namespace's Jobs on one API server, through the `kube` client.
 pub struct Kube {
     pub api: kube::Api<Job>,
+    client: kube::Client,
 }
 
 impl Kube {
     /// A client for the API server at `url` (plain HTTP: a `kubectl proxy`, or a test server).
     pub fn new(url: &str, namespace: &str) -> Result<Kube, String> {
         let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
-        let client = kube::Client::try_from(kube::Config::new(uri)).map_err(|e| format!("{url}: {e}"))?;
-        Ok(Kube { api: kube::Api::namespaced(client, namespace) })
+        let mut config = kube::Config::new(uri);
+        config.connect_timeout = Some(std::time::Duration::from_secs(5));
+        config.read_timeout = Some(std::time::Duration::from_secs(30));
+        let client = kube::Client::try_from(config).map_err(|e| format!("{url}: {e}"))?;
+        Ok(Kube { api: kube::Api::namespaced(client.clone(), namespace), client })
+    }
+
+    /// The API server's version: whether it answers.
+    pub async fn version(&self) -> Result<String, kube::Error> {
+        Ok(self.client.apiserver_version().await?.git_version)
+    }
+
+    /// The Jobs with these labels (`a=b,c=d`).
+    pub async fn list(&self, selector: &str) -> Result<Vec<Job>, kube::Error> {
+        Ok(self.api.list(&kube::api::ListParams::default().labels(selector)).await?.items)
     }
 
     pub async fn create(&self, job: &Job) -> Result<Job, kube::Error> {
@@ -308,6 +339,182 @@ impl Kube {
     }
 }
 
+/// The Kubernetes clusters behind sites, for `xisuan server`: each site's API server (plain
+/// HTTP: a `kubectl proxy`, an authenticating sidecar, or a test server), namespace, Kueue
+/// queue and image. A dispatched placement is created as the Job `job` makes, at once (the
+/// control loop dispatches work when its start has come); Job status becomes Slurm's words for
+/// the follower: admitted and active → RUNNING, succeeded → COMPLETED, failed → FAILED (past
+/// its deadline → TIMEOUT), deleted → CANCELLED, otherwise PENDING.
+#[derive(Debug, Clone, Default)]
+pub struct KubeClusters {
+    pub sites: BTreeMap<String, KubeSite>,
+    /// This store's id (set when the server opens its store).
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubeSite {
+    pub url: String,
+    pub namespace: String,
+    /// Kueue LocalQueue ("" for none: Jobs then start unsuspended).
+    pub queue: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+}
+
+/// The stand-in workload when no image is given: sleep through the planned run.
+pub const DEFAULT_IMAGE: &str = "busybox:1.36";
+
+impl KubeSite {
+    fn options(&self, prefix: &str) -> Options {
+        let command = self.command.clone().or_else(|| (self.image == DEFAULT_IMAGE).then(|| vec!["sh".into(), "-c".into(), "sleep \"$XISUAN_RUN_SECONDS\"".into()]));
+        Options { namespace: self.namespace.clone(), queue: self.queue.clone(), image: self.image.clone(), command, store: Some(prefix.to_string()), ..Options::default() }
+    }
+}
+
+/// What starts an error meaning the API server did not answer.
+const NO_ANSWER: &str = "no answer from the Kubernetes API server";
+
+impl KubeClusters {
+    /// Parses `SITE=URL[,namespace=NS][,queue=Q][,image=IMG]` (from `--kube`).
+    pub fn parse(pairs: &[String]) -> Result<KubeClusters, String> {
+        let mut sites = BTreeMap::new();
+        for p in pairs {
+            let usage = || format!("`{p}` is not SITE=URL[,namespace=NS][,queue=Q][,image=IMG]");
+            let (site, spec) = p.split_once('=').ok_or_else(usage)?;
+            let mut parts = spec.split(',');
+            let url = parts.next().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or_else(usage)?.trim_end_matches('/').to_string();
+            let mut k = KubeSite { url, namespace: "default".into(), queue: "xisuan".into(), image: DEFAULT_IMAGE.into(), command: None };
+            for kv in parts {
+                match kv.split_once('=') {
+                    Some(("namespace", v)) if !v.is_empty() => k.namespace = v.to_string(),
+                    Some(("queue", v)) => k.queue = v.to_string(),
+                    Some(("image", v)) if !v.is_empty() => k.image = v.to_string(),
+                    _ => return Err(format!("{site}: `{kv}`: expected namespace=NS, queue=Q or image=IMG")),
+                }
+            }
+            if sites.insert(site.to_string(), k).is_some() {
+                return Err(format!("site {site} is named twice"));
+            }
+        }
+        Ok(KubeClusters { sites, prefix: String::new() })
+    }
+
+    /// Adds the cluster a catalog file names for `site`, unless a flag already named one.
+    pub fn add_from_catalog(&mut self, site: &str, url: &str, namespace: Option<&str>, queue: Option<&str>, image: Option<&str>) {
+        self.sites.entry(site.to_string()).or_insert_with(|| KubeSite {
+            url: url.trim_end_matches('/').to_string(),
+            namespace: namespace.unwrap_or("default").to_string(),
+            queue: queue.unwrap_or("xisuan").to_string(),
+            image: image.unwrap_or(DEFAULT_IMAGE).to_string(),
+            command: None,
+        });
+    }
+
+    pub fn has(&self, site: &str) -> bool {
+        self.sites.contains_key(site)
+    }
+
+    /// Runs one request against a site's API server from a blocking thread of the runtime.
+    fn call<T>(&self, site: &str, f: impl FnOnce(Kube) -> futures_util::future::BoxFuture<'static, Result<T, kube::Error>>) -> Result<T, kube::Error> {
+        let k = self.sites.get(site).ok_or_else(|| kube::Error::Service(format!("site {site} has no Kubernetes cluster").into()))?;
+        let kube = Kube::new(&k.url, &k.namespace).map_err(|m| kube::Error::Service(m.into()))?;
+        tokio::runtime::Handle::current().block_on(f(kube))
+    }
+
+    /// An error in words: the API server's own message when it answered, `NO_ANSWER` when not.
+    fn words(site: &str, e: kube::Error) -> String {
+        match e {
+            kube::Error::Api(s) => format!("{site}: {} ({})", s.message, s.reason),
+            other => format!("{site}: {NO_ANSWER}: {other}"),
+        }
+    }
+
+    fn selector(&self) -> String {
+        format!("{}={},{STORE_LABEL}={}", MANAGED_LABEL.0, MANAGED_LABEL.1, self.prefix)
+    }
+}
+
+/// A Job's state in Slurm's words, and why.
+fn state_of(j: &Job) -> (String, String) {
+    let status = j.status.clone().unwrap_or_default();
+    let cond = |kind: &str| status.conditions.iter().flatten().find(|c| c.type_ == kind && c.status == "True").cloned();
+    if j.metadata.deletion_timestamp.is_some() {
+        return ("CANCELLED".into(), "deleted".into());
+    }
+    if status.succeeded.unwrap_or(0) > 0 || cond("Complete").is_some() {
+        return ("COMPLETED".into(), String::new());
+    }
+    if let Some(c) = cond("Failed") {
+        let state = if c.reason.as_deref() == Some("DeadlineExceeded") { "TIMEOUT" } else { "FAILED" };
+        return (state.into(), format!("{}: {}", c.reason.unwrap_or_default(), c.message.unwrap_or_default()));
+    }
+    if status.failed.unwrap_or(0) > 0 {
+        return ("FAILED".into(), "a pod failed".into());
+    }
+    if status.active.unwrap_or(0) > 0 {
+        return ("RUNNING".into(), String::new());
+    }
+    let waiting = if j.spec.as_ref().and_then(|s| s.suspend) == Some(true) { "suspended until Kueue admits it" } else { "no pod running yet" };
+    ("PENDING".into(), waiting.into())
+}
+
+impl crate::slurm::Backend for KubeClusters {
+    fn kind(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn health(&self, site: &str) -> Result<(), String> {
+        self.call(site, |k| Box::pin(async move { k.version().await })).map(|_| ()).map_err(|e| Self::words(site, e))
+    }
+
+    fn queue(&self, site: &str) -> Result<Vec<crate::slurm::SlurmJob>, String> {
+        let selector = self.selector();
+        let jobs = self.call(site, move |k| Box::pin(async move { k.list(&selector).await })).map_err(|e| Self::words(site, e))?;
+        Ok(jobs
+            .iter()
+            .filter_map(|j| {
+                let ann = j.metadata.annotations.as_ref()?;
+                let (state, reason) = state_of(j);
+                Some(crate::slurm::SlurmJob { slurm_id: j.metadata.name.clone()?, job: ann.get("xisuan.io/job")?.clone(), attempt: ann.get("xisuan.io/attempt")?.parse().ok()?, state, reason })
+            })
+            .collect())
+    }
+
+    fn submit(&self, site: &str, s: &crate::slurm::Submission) -> Result<String, crate::slurm::SubmitError> {
+        let k = self.sites.get(site).ok_or_else(|| crate::slurm::SubmitError::Refused(format!("site {site} has no Kubernetes cluster")))?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let start = now + s.begin_in_s.max(0.0).round() as i64;
+        let w = Work { job: s.job.clone(), attempt: s.attempt, site: site.to_string(), accelerator: s.accelerator.clone(), gpus: s.gpus, start_unix_s: start, end_unix_s: start + s.run_s.round() as i64, run_hours: s.run_s / 3600.0 };
+        let manifest = job(&w, &k.options(&self.prefix));
+        let name = manifest.metadata.name.clone().unwrap_or_default();
+        match self.call(site, move |k| Box::pin(async move { k.create(&manifest).await })) {
+            Ok(_) => Ok(name),
+            // Made before (by this store, before a restart): it is ours already.
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(name),
+            // Refused (invalid, forbidden, over a quota): this job should go elsewhere.
+            Err(e @ kube::Error::Api(_)) => Err(crate::slurm::SubmitError::Refused(Self::words(site, e))),
+            Err(e) => Err(crate::slurm::SubmitError::Unreachable(Self::words(site, e))),
+        }
+    }
+
+    fn cancel(&self, site: &str, job_id: &str) -> Result<(), String> {
+        for j in self.queue(site)?.into_iter().filter(|j| j.job == job_id && matches!(j.state.as_str(), "PENDING" | "RUNNING")) {
+            let name = j.slurm_id.clone();
+            match self.call(site, move |k| Box::pin(async move { k.delete(&name).await })) {
+                Ok(()) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(Self::words(site, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn is_unreachable(&self, message: &str) -> bool {
+        message.contains(NO_ANSWER)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +529,24 @@ mod tests {
         for n in [&a, &b, &long] {
             assert!(n.len() <= 63 && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{n}");
         }
+    }
+
+    #[test]
+    fn kube_flags_parse_with_defaults_and_say_what_is_wrong() {
+        let k = KubeClusters::parse(&["edwc-guian=http://127.0.0.1:8001/,namespace=train,queue=".into(), "edwc-yrd=https://k.example".into()]).unwrap();
+        assert_eq!(k.sites["edwc-guian"], KubeSite { url: "http://127.0.0.1:8001".into(), namespace: "train".into(), queue: String::new(), image: DEFAULT_IMAGE.into(), command: None });
+        assert_eq!((k.sites["edwc-yrd"].namespace.as_str(), k.sites["edwc-yrd"].queue.as_str()), ("default", "xisuan"));
+        assert!(KubeClusters::parse(&["edwc-guian=ftp://x".into()]).unwrap_err().contains("SITE=URL"));
+        assert!(KubeClusters::parse(&["edwc-guian=http://x,nodes=3".into()]).unwrap_err().contains("`nodes=3`"));
+        assert!(KubeClusters::parse(&["a=http://x".into(), "a=http://y".into()]).unwrap_err().contains("named twice"));
+        // The stand-in sleeps through the run; a queue-less Job starts unsuspended.
+        let w = Work { job: "j".into(), attempt: 1, site: "edwc-guian".into(), accelerator: "h800".into(), gpus: 2, start_unix_s: 0, end_unix_s: 90, run_hours: 0.025 };
+        let j = job(&w, &k.sites["edwc-guian"].options("ab12"));
+        assert_eq!(j.metadata.name.as_deref(), Some("xisuan-ab12-j-a1"));
+        assert_eq!(j.spec.as_ref().unwrap().suspend, Some(false));
+        let c = &j.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+        assert_eq!(c.command.as_ref().unwrap()[2], "sleep \"$XISUAN_RUN_SECONDS\"");
+        assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "XISUAN_RUN_SECONDS" && e.value.as_deref() == Some("90")));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Sites run by real Slurm clusters; the others use the simulated backend.
     pub slurm: slurm::Slurm,
+    /// Sites run by Kubernetes clusters (Jobs queued through Kueue).
+    pub kube: k8s::KubeClusters,
     /// How each round sees carbon and prices after the current hour: a forecast issued now
     /// from the hours before (`xisuan_model::forecast`), or `None` for the series themselves
     /// (hindsight, for replaying a known year).
@@ -68,6 +70,7 @@ impl Default for Config {
             control_loop: true,
             snapshot_every: 10_000,
             slurm: slurm::Slurm::default(),
+            kube: k8s::KubeClusters::default(),
             forecast: Some(xisuan_model::forecast::Model::Profile),
         }
     }
@@ -229,6 +232,18 @@ impl App {
         Ok(out)
     }
 
+    /// The real cluster that runs a site's work, if one does (the others use the simulated
+    /// backend).
+    fn backend(&self, site: &str) -> Option<Arc<dyn slurm::Backend>> {
+        if self.config.slurm.has(site) {
+            Some(Arc::new(self.config.slurm.clone()))
+        } else if self.config.kube.has(site) {
+            Some(Arc::new(self.config.kube.clone()))
+        } else {
+            None
+        }
+    }
+
     /// The world's sites for the planning horizon from the current hour.
     pub fn built_sites_now(&self, now_h: f64) -> Result<Vec<BuiltSite>> {
         let hour = now_h.floor() as i64;
@@ -345,10 +360,19 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
     if let Some(site) = config.slurm.sites.keys().find(|s| !scenario.world.site_ids.contains(s)) {
         return Err(anyhow!("--slurm: site {site} is not in this server's world ({})", scenario.world.site_ids.join(", ")));
     }
+    if let Some(site) = config.kube.sites.keys().find(|s| !scenario.world.site_ids.contains(s)) {
+        return Err(anyhow!("--kube: site {site} is not in this server's world ({})", scenario.world.site_ids.join(", ")));
+    }
+    if let Some(site) = config.kube.sites.keys().find(|s| config.slurm.has(s)) {
+        return Err(anyhow!("--kube: site {site} is also named by --slurm; a site has one cluster"));
+    }
     let mut config = config;
     for id in &scenario.world.site_ids {
-        if let Some(d) = scenario.world.catalog.site(id).and_then(|s| s.dispatch.as_ref()) {
-            config.slurm.add_from_catalog(id, d).map_err(|m| anyhow!("{m}"))?;
+        match scenario.world.catalog.site(id).and_then(|s| s.dispatch.as_ref()) {
+            Some(_) if config.slurm.has(id) || config.kube.has(id) => {}
+            Some(xisuan_catalog::Dispatch::Kubernetes { url, namespace, queue, image, .. }) => config.kube.add_from_catalog(id, url, namespace.as_deref(), queue.as_deref(), image.as_deref()),
+            Some(d) => config.slurm.add_from_catalog(id, d).map_err(|m| anyhow!("{m}"))?,
+            None => {}
         }
     }
     let mut template = scenario.problem.clone();
@@ -357,6 +381,7 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
     template.regions.clear();
     template.latency_ms.clear();
     config.slurm.prefix = store.meta_init("slurm_prefix", &random_hex(4)).await?;
+    config.kube.prefix = config.slurm.prefix.clone();
     let origin_unix_s: f64 = store.meta_init("clock_origin_unix_s", &format!("{}", unix_s())).await?.parse()?;
     let origin_h: f64 = store.meta_init("clock_origin_h", &format!("{}", unix_s() / 3600.0)).await?.parse()?;
     let app = Arc::new(App {
@@ -406,8 +431,8 @@ pub async fn serve(config: Config) -> Result<()> {
     if app.config.control_loop {
         let a = app.clone();
         tokio::spawn(async move { control_loop(a).await });
-        for site in app.config.slurm.sites.keys() {
-            tokio::spawn(slurm_follow(app.clone(), site.clone()));
+        for site in app.config.slurm.sites.keys().chain(app.config.kube.sites.keys()) {
+            tokio::spawn(cluster_follow(app.clone(), site.clone()));
         }
     } else {
         // Replicas without the loop still follow the log.
@@ -472,8 +497,8 @@ async fn step(app: &Arc<App>) -> Result<()> {
     // finishes in (scaled) time.
     let observed: Vec<Event> = {
         let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
-        let on_slurm = |e: &Event| e.job().and_then(|id| k.state.jobs.get(id)).and_then(|j| j.site.as_deref()).is_some_and(|s| app.config.slurm.has(s));
-        control::simulated_backend(&k.state, now).into_iter().filter(|e| !on_slurm(e)).collect()
+        let on_cluster = |e: &Event| e.job().and_then(|id| k.state.jobs.get(id)).and_then(|j| j.site.as_deref()).is_some_and(|s| app.backend(s).is_some());
+        control::simulated_backend(&k.state, now).into_iter().filter(|e| !on_cluster(e)).collect()
     };
     if !observed.is_empty() {
         let rows = observed.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
@@ -530,38 +555,40 @@ async fn step(app: &Arc<App>) -> Result<()> {
     Ok(())
 }
 
-/// Follows one Slurm site while this process leads, beside the control loop (a cluster that
-/// does not answer holds up only its own site): submits dispatched work, turns what its queue
-/// shows into the controller's observations, cancels what should not run there, and marks the
-/// site down when its cluster has no node up or its controller does not answer.
-async fn slurm_follow(app: Arc<App>, site: String) {
+/// Follows one site run by a real cluster (Slurm or Kubernetes) while this process leads,
+/// beside the control loop (a cluster that does not answer holds up only its own site):
+/// submits dispatched work, turns what its queue shows into the controller's observations,
+/// cancels what should not run there, and marks the site down when its cluster has no node up
+/// or does not answer.
+async fn cluster_follow(app: Arc<App>, site: String) {
     let tick = Duration::from_secs_f64((app.config.hour_seconds / 20.0).clamp(0.05, 2.0));
     loop {
         tokio::time::sleep(tick).await;
         if !app.leader.load(Ordering::SeqCst) {
             continue;
         }
-        let events = match slurm_pass(&app, &site).await {
+        let events = match cluster_pass(&app, &site).await {
             Ok(events) => events,
             Err(e) => {
-                eprintln!("xisuan server: slurm at {site}: {e:#}");
+                eprintln!("xisuan server: cluster at {site}: {e:#}");
                 continue;
             }
         };
         if !events.is_empty() {
             let rows = events.into_iter().map(|e| (tenant_of(&app, &e), e)).map(|(t, e)| (e, t, None)).collect();
             if let Err(e) = app.append(rows).await {
-                eprintln!("xisuan server: slurm at {site}: {e:#}");
+                eprintln!("xisuan server: cluster at {site}: {e:#}");
             }
         }
     }
 }
 
-/// One look at one Slurm site; returns the events it calls for.
-async fn slurm_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
+/// One look at one site's cluster; returns the events it calls for.
+async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
     let now = app.clock.now_h();
     let state = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.clone();
-    let slurm = app.config.slurm.clone();
+    let slurm = app.backend(site).ok_or_else(|| anyhow!("site {site} has no cluster"))?;
+    let kind = slurm.kind();
     let hour_s = app.config.hour_seconds;
     let submitted = app.slurm_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
     let downed = app.slurm_downed.lock().map_err(|_| anyhow!("lock poisoned"))?.contains(site);
@@ -584,10 +611,10 @@ async fn slurm_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
             j.start_h.unwrap_or(now).max(now) + limit_s / hour_s
         };
         let gone = |why: &str| {
-            if slurm::is_unreachable(why) {
-                control::site_unreachable(&state, &site, &format!("slurm: {why}"), &fence_until, now).ok()
+            if slurm.is_unreachable(why) {
+                control::site_unreachable(&state, &site, &format!("{kind}: {why}"), &fence_until, now).ok()
             } else {
-                control::site_down(&state, &site, &format!("slurm: {why}"), now).ok()
+                control::site_down(&state, &site, &format!("{kind}: {why}"), now).ok()
             }
         };
         let queue = match if down { slurm.queue(&site) } else { health.and_then(|_| slurm.queue(&site)) } {
@@ -630,7 +657,7 @@ async fn slurm_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
                             return (events, newly);
                         }
                         // The cluster answered no: this job goes elsewhere (or waits).
-                        Err(slurm::SubmitError::Refused(why)) => events.extend(control::refused(&state, &j.id, &site, &format!("slurm: {why}"), now).ok()),
+                        Err(slurm::SubmitError::Refused(why)) => events.extend(control::refused(&state, &j.id, &site, &format!("{kind}: {why}"), now).ok()),
                     }
                 }
                 (control::Status::Dispatched, Some("RUNNING" | "COMPLETING" | "COMPLETED")) => events.extend(control::started(&state, &j.id, now).ok()),
@@ -646,9 +673,9 @@ async fn slurm_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
                 (control::Status::Running, Some("COMPLETED")) => events.extend(control::finished(&state, &j.id, now).ok()),
                 (_, Some(s @ ("FAILED" | "CANCELLED" | "TIMEOUT" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" | "DEADLINE"))) => {
                     let reason = seen.get(&key).map(|q| q.reason.clone()).unwrap_or_default();
-                    events.extend(control::failed(&state, &j.id, &format!("slurm: {s} at {site} ({reason})"), now).ok());
+                    events.extend(control::failed(&state, &j.id, &format!("{kind}: {s} at {site} ({reason})"), now).ok());
                 }
-                (control::Status::Running, None) => events.extend(control::failed(&state, &j.id, &format!("slurm: the job left {site}'s queue unseen"), now).ok()),
+                (control::Status::Running, None) => events.extend(control::failed(&state, &j.id, &format!("{kind}: the job left {site}'s queue unseen"), now).ok()),
                 _ => {}
             }
         }

@@ -23,6 +23,44 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
+/// A cluster behind sites, as the follower task beside the control loop sees it: Slurm's
+/// commands or slurmrestd (`Slurm`), or a Kubernetes API server (`k8s::KubeClusters`). Their
+/// common vocabulary is Slurm's: a job's state is one of Slurm's job states.
+pub trait Backend: Send + Sync {
+    /// The word that starts reasons ("slurm", "kubernetes").
+    fn kind(&self) -> &'static str;
+    /// Whether the cluster answers and can run work; `Err` says why not.
+    fn health(&self, site: &str) -> Result<(), String>;
+    /// Our jobs there, pending, running and recently ended.
+    fn queue(&self, site: &str) -> Result<Vec<SlurmJob>, String>;
+    fn submit(&self, site: &str, s: &Submission) -> Result<String, SubmitError>;
+    /// Stops every attempt of our job there.
+    fn cancel(&self, site: &str, job: &str) -> Result<(), String>;
+    /// Whether an error means the cluster did not answer (rather than answered no).
+    fn is_unreachable(&self, message: &str) -> bool;
+}
+
+impl Backend for Slurm {
+    fn kind(&self) -> &'static str {
+        "slurm"
+    }
+    fn health(&self, site: &str) -> Result<(), String> {
+        Slurm::health(self, site)
+    }
+    fn queue(&self, site: &str) -> Result<Vec<SlurmJob>, String> {
+        Slurm::queue(self, site)
+    }
+    fn submit(&self, site: &str, s: &Submission) -> Result<String, SubmitError> {
+        Slurm::submit(self, site, s)
+    }
+    fn cancel(&self, site: &str, job: &str) -> Result<(), String> {
+        Slurm::cancel(self, site, job)
+    }
+    fn is_unreachable(&self, message: &str) -> bool {
+        is_unreachable(message)
+    }
+}
+
 /// One job as Slurm shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlurmJob {
@@ -181,10 +219,7 @@ impl Slurm {
         if self.sites.contains_key(site) {
             return Ok(());
         }
-        let origin = match d {
-            Dispatch::Slurm { origin, .. } | Dispatch::Slurmrest { origin, .. } => origin,
-        };
-        let near = |p: &str| {
+        let near = |origin: &str, p: &str| {
             let p = PathBuf::from(p);
             match std::path::Path::new(origin).parent() {
                 Some(dir) if p.is_relative() => dir.join(p),
@@ -192,17 +227,18 @@ impl Slurm {
             }
         };
         let cluster = match d {
-            Dispatch::Slurm { conf, partition, .. } => {
-                let conf = near(conf);
+            Dispatch::Slurm { conf, partition, origin } => {
+                let conf = near(origin, conf);
                 if !conf.is_file() {
                     return Err(format!("{origin}: site {site}: dispatch.conf: {}: no such file", conf.display()));
                 }
                 Cluster { access: Access::Commands { conf }, partition: partition.clone() }
             }
-            Dispatch::Slurmrest { url, token, partition, version, .. } => Cluster {
-                access: Access::Rest { url: url.clone(), version: version.clone().unwrap_or_else(|| "v0.0.38".into()), token_file: near(token) },
+            Dispatch::Slurmrest { url, token, partition, version, origin } => Cluster {
+                access: Access::Rest { url: url.clone(), version: version.clone().unwrap_or_else(|| "v0.0.38".into()), token_file: near(origin, token) },
                 partition: partition.clone(),
             },
+            Dispatch::Kubernetes { origin, .. } => return Err(format!("{origin}: site {site}: a Kubernetes cluster is not a Slurm one")),
         };
         self.sites.insert(site.to_string(), cluster);
         Ok(())
