@@ -459,7 +459,7 @@ fn state_of(j: &Job) -> (String, String) {
     ("PENDING".into(), waiting.into())
 }
 
-impl crate::slurm::Backend for KubeClusters {
+impl crate::cluster::Backend for KubeClusters {
     fn kind(&self) -> &'static str {
         "kubernetes"
     }

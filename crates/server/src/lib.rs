@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod client;
+pub mod cluster;
 pub mod jobs;
 pub mod k8s;
 pub mod slurm;
@@ -234,7 +235,7 @@ impl App {
 
     /// The real cluster that runs a site's work, if one does (the others use the simulated
     /// backend).
-    fn backend(&self, site: &str) -> Option<Arc<dyn slurm::Backend>> {
+    fn backend(&self, site: &str) -> Option<Arc<dyn cluster::Backend>> {
         if self.config.slurm.has(site) {
             Some(Arc::new(self.config.slurm.clone()))
         } else if self.config.kube.has(site) {

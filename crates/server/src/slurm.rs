@@ -23,24 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// A cluster behind sites, as the follower task beside the control loop sees it: Slurm's
-/// commands or slurmrestd (`Slurm`), or a Kubernetes API server (`k8s::KubeClusters`). Their
-/// common vocabulary is Slurm's: a job's state is one of Slurm's job states.
-pub trait Backend: Send + Sync {
-    /// The word that starts reasons ("slurm", "kubernetes").
-    fn kind(&self) -> &'static str;
-    /// Whether the cluster answers and can run work; `Err` says why not.
-    fn health(&self, site: &str) -> Result<(), String>;
-    /// Our jobs there, pending, running and recently ended.
-    fn queue(&self, site: &str) -> Result<Vec<SlurmJob>, String>;
-    fn submit(&self, site: &str, s: &Submission) -> Result<String, SubmitError>;
-    /// Stops every attempt of our job there.
-    fn cancel(&self, site: &str, job: &str) -> Result<(), String>;
-    /// Whether an error means the cluster did not answer (rather than answered no).
-    fn is_unreachable(&self, message: &str) -> bool;
-}
-
-impl Backend for Slurm {
+impl crate::cluster::Backend for Slurm {
     fn kind(&self) -> &'static str {
         "slurm"
     }
