@@ -36,6 +36,8 @@ struct Api {
     changes: broadcast::Sender<(u64, &'static str, Value)>,
     /// The longest a Job runs, whatever its `XISUAN_RUN_SECONDS`.
     max_run: Duration,
+    /// Jobs (xisuan's ids) whose first attempt fails.
+    fail_first: Mutex<std::collections::BTreeSet<String>>,
     /// When set, every request gets 500 as when etcd times out (503 would be retried by the
     /// `kube` client with backoff, as it is meant to be).
     unavailable: std::sync::atomic::AtomicBool,
@@ -104,6 +106,10 @@ async fn create(State(api): State<Arc<Api>>, Path(ns): Path<String>, Json(mut jo
         .and_then(|e| e["value"].as_str()?.parse().ok())
         .unwrap_or(0.0);
     let run = Duration::from_secs_f64(run_s.max(0.0)).min(api.max_run);
+    // The first attempt of a job in `fail_first` fails (its pod exits non-zero; backoffLimit 0
+    // ends it).
+    let env_of = |name: &str| obj["spec"]["template"]["spec"]["containers"][0]["env"].as_array().and_then(|env| env.iter().find(|e| e["name"] == name)).and_then(|e| e["value"].as_str()).map(str::to_string);
+    let fails = env_of("XISUAN_JOB").is_some_and(|j| api.fail_first.lock().unwrap().contains(&j)) && env_of("XISUAN_ATTEMPT").as_deref() == Some("1");
     let api2 = api.clone();
     tokio::spawn(async move {
         for step in 0..2 {
@@ -113,6 +119,9 @@ async fn create(State(api): State<Arc<Api>>, Path(ns): Path<String>, Json(mut jo
             if step == 0 {
                 o["spec"]["suspend"] = json!(false);
                 o["status"] = json!({"active": 1, "startTime": "2026-11-28T00:00:01Z"});
+            } else if fails {
+                o["status"] = json!({"failed": 1, "startTime": "2026-11-28T00:00:01Z",
+                                     "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
             } else {
                 o["status"] = json!({"succeeded": 1, "startTime": "2026-11-28T00:00:01Z", "completionTime": "2026-11-28T00:00:02Z",
                                      "conditions": [{"type": "Complete", "status": "True"}]});
@@ -185,7 +194,7 @@ async fn delete(State(api): State<Arc<Api>>, Path((ns, name)): Path<(String, Str
 
 /// Starts the fake API server on a free loopback port; returns its URL and its state.
 async fn fake_api_server(max_run: Duration) -> (String, Arc<Api>) {
-    let api = Arc::new(Api { inner: Mutex::new(Inner::default()), changes: broadcast::channel(100_000).0, max_run, unavailable: Default::default() });
+    let api = Arc::new(Api { inner: Mutex::new(Inner::default()), changes: broadcast::channel(100_000).0, max_run, fail_first: Default::default(), unavailable: Default::default() });
     let gate = api.clone();
     let app = Router::new()
         .route("/version", get(version))
@@ -324,9 +333,10 @@ fn export_refuses_what_is_not_a_plan() {
 
 /// `xisuan server` with one site run by a Kubernetes cluster (the fake API server above) and the
 /// others simulated: work placed there becomes Kueue-queued Jobs in the site's namespace,
-/// labelled with the store; their status comes back as started and finished; a cancelled job's
-/// Job is deleted; and an API server that fails marks the site down with its words, and up
-/// again when it answers.
+/// labelled with the store; their status comes back as started and finished; a Job that fails
+/// sends its job back to pending and the next attempt runs; a cancelled job's Job is deleted;
+/// and an API server that fails marks the site down with its words, and up again when it
+/// answers.
 #[test]
 fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     const ADMIN: &str = "k8s-admin-secret";
@@ -372,10 +382,20 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     };
     let job = |id: &str, hours: f64| json!({"id": id, "accelerators": ["h800"], "gpus": 2, "hours": hours, "data_site": "edwc-guian", "sites": ["edwc-guian"], "deadline_hour": 200, "checkpoint_every_h": 0.5});
     let ids: Vec<String> = (0..4).map(|i| c.post("/v1/jobs", &job(&format!("k{i}"), 1.0 + i as f64 * 0.5), None).unwrap().1["id"].as_str().unwrap().to_string()).collect();
+    let flaky = c.post("/v1/jobs", &job("flaky", 1.0), None).unwrap().1["id"].as_str().unwrap().to_string();
+    api.fail_first.lock().unwrap().insert(flaky.clone());
     let state = |id: &str| c.get(&format!("/v1/jobs/{id}")).unwrap();
-    until("all four complete", 60, &|| ids.iter().all(|id| state(id)["state"] == "completed"));
-    let jobs: Vec<Value> = api.inner.lock().unwrap().jobs.values().cloned().collect();
+    until("all five complete", 60, &|| ids.iter().chain([&flaky]).all(|id| state(id)["state"] == "completed"));
+    // The failed Job comes back as a failure with Kubernetes' words; the next attempt runs.
+    let failures: Vec<Value> = admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "job_failed").cloned().collect();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(failures[0]["body"]["id"], flaky.as_str());
+    let why = failures[0]["body"]["reason"].as_str().unwrap();
+    assert!(why.starts_with("kubernetes: FAILED at edwc-guian (BackoffLimitExceeded"), "{why}");
+    assert_eq!(state(&flaky)["attempts"], 2);
+    let jobs: Vec<Value> = api.inner.lock().unwrap().jobs.values().filter(|j| j["metadata"]["annotations"]["xisuan.io/job"] != flaky.as_str()).cloned().collect();
     assert_eq!(jobs.len(), 4, "one Job per placement");
+    assert_eq!(api.inner.lock().unwrap().jobs.values().filter(|j| j["metadata"]["annotations"]["xisuan.io/job"] == flaky.as_str()).count(), 2, "one Job per attempt");
     for id in &ids {
         assert_eq!(state(id)["site"], "edwc-guian");
         let j = jobs.iter().find(|j| j["metadata"]["annotations"]["xisuan.io/job"] == id.as_str()).unwrap_or_else(|| panic!("no Job for {id}"));
@@ -383,6 +403,7 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
         assert_eq!(j["metadata"]["labels"][k8s::QUEUE_LABEL], "team-a");
         assert!(!j["metadata"]["labels"][k8s::STORE_LABEL].as_str().unwrap().is_empty());
         assert_eq!(j["status"]["succeeded"], 1, "{j:#}");
+        assert_eq!(j["spec"]["ttlSecondsAfterFinished"], k8s::FINISHED_JOB_TTL_S);
         serde_json::from_value::<Job>(j.clone()).expect("a batch/v1 Job");
     }
     // Each ran for its planned hours (one planning hour = 1 s here): started and finished

@@ -9,7 +9,8 @@
 //! `huawei.com/Ascend910`) and selects nodes labelled `xisuan.io/accelerator=TYPE` (the label a
 //! Kueue ResourceFlavor's `nodeLabels` would carry), `backoffLimit` is 0 (xisuan re-places a
 //! failed attempt itself, from its last checkpoint), and `activeDeadlineSeconds` is the planned
-//! run time with a margin, as with Slurm's time limit. Kubernetes has no start time for a Job:
+//! run time with a margin, as with Slurm's time limit, and a finished Job is kept a week
+//! (`ttlSecondsAfterFinished`). Kubernetes has no start time for a Job:
 //! the planned start and end, the site and the cluster are annotations, and a Job is to be
 //! created at its start (what a dispatcher does; `kubectl apply` of an exported plan creates
 //! them all at once).
@@ -50,6 +51,9 @@ pub struct Options {
     /// `xisuan.io/store` label, so two stores can share a namespace.
     pub store: Option<String>,
 }
+
+/// Seconds a finished Job is kept before Kubernetes deletes it.
+pub const FINISHED_JOB_TTL_S: i32 = 7 * 24 * 3600;
 
 /// The label naming the store that made a Job.
 pub const STORE_LABEL: &str = "xisuan.io/store";
@@ -170,6 +174,10 @@ pub fn job(w: &Work, o: &Options) -> Job {
             suspend: Some(!o.queue.is_empty()),
             backoff_limit: Some(0),
             active_deadline_seconds: Some(limit_s),
+            // Finished Jobs are removed by Kubernetes after a week (xisuan reads their outcome
+            // within seconds; a server down for longer than that reruns the work from its last
+            // checkpoint rather than leaving Jobs to pile up).
+            ttl_seconds_after_finished: Some(FINISHED_JOB_TTL_S),
             managed_by: o.multikueue.then(|| MULTIKUEUE.to_string()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(BTreeMap::from([(MANAGED_LABEL.0.to_string(), MANAGED_LABEL.1.to_string())])), ..Default::default() }),
