@@ -61,11 +61,12 @@ struct Seen {
 impl Seen {
     fn new(world: &World, model: Model, issued_h: u32) -> Seen {
         let none = crate::world::Past::default();
-        let seen = |past: &dyn Fn(&crate::world::Past) -> &Vec<f64>, actual: &dyn Fn(&crate::world::SiteSpec) -> &Vec<f64>| -> Vec<Vec<f64>> {
-            world.sites.iter().enumerate().map(|(i, s)| forecast::as_seen(model, past(world.past.get(i).unwrap_or(&none)), actual(s), issued_h as usize)).collect()
-        };
-        let kg_per_kwh = seen(&|p| &p.kg_per_kwh, &|s| &s.kg_per_kwh);
-        let usd_per_kwh = seen(&|p| &p.usd_per_kwh, &|s| &s.usd_per_kwh);
+        let (mut kg_per_kwh, mut usd_per_kwh) = (Vec::new(), Vec::new());
+        for (i, s) in world.sites.iter().enumerate() {
+            let past = world.past.get(i).unwrap_or(&none);
+            kg_per_kwh.push(forecast::as_seen(model, &past.kg_per_kwh, &s.kg_per_kwh, issued_h as usize));
+            usd_per_kwh.push(forecast::as_seen(model, &past.usd_per_kwh, &s.usd_per_kwh, issued_h as usize));
+        }
         let curves = |v: &[Vec<f64>]| v.iter().zip(&world.sites).map(|(v, s)| Curve::new(v, s.pue)).collect();
         Seen { issued_h, carbon: curves(&kg_per_kwh), price: curves(&usd_per_kwh), kg_per_kwh, usd_per_kwh }
     }
