@@ -408,15 +408,18 @@ impl KubeClusters {
         Ok(KubeClusters { sites, prefix: String::new() })
     }
 
-    /// Adds the cluster a catalog file names for `site`, unless a flag already named one.
-    pub fn add_from_catalog(&mut self, site: &str, url: &str, namespace: Option<&str>, queue: Option<&str>, image: Option<&str>) {
-        self.sites.entry(site.to_string()).or_insert_with(|| KubeSite {
-            url: url.trim_end_matches('/').to_string(),
-            namespace: namespace.unwrap_or("default").to_string(),
-            queue: queue.unwrap_or("xisuan").to_string(),
-            image: image.unwrap_or(DEFAULT_IMAGE).to_string(),
-            command: None,
-        });
+    /// Adds the cluster a catalog file names for `site` (a `kubernetes` dispatch key), unless a
+    /// flag already named one (flags win).
+    pub fn add_from_catalog(&mut self, site: &str, d: &xisuan_catalog::Dispatch) -> Result<(), String> {
+        let xisuan_catalog::Dispatch::Kubernetes { url, namespace, queue, image, .. } = d else {
+            return Err(format!("site {site}: a Slurm cluster is not a Kubernetes one"));
+        };
+        if self.has(site) {
+            return Ok(());
+        }
+        let or = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_string());
+        self.sites.insert(site.to_string(), KubeSite { url: url.clone(), namespace: or(namespace, "default"), queue: or(queue, "xisuan"), image: or(image, DEFAULT_IMAGE), command: None });
+        Ok(())
     }
 
     pub fn has(&self, site: &str) -> bool {

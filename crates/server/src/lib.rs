@@ -148,10 +148,10 @@ pub struct App {
     catch_up: tokio::sync::Mutex<()>,
     /// The event the newest snapshot (written or read by this process) folds up to.
     snapshot_seq: std::sync::atomic::AtomicI64,
-    /// Job attempts this process submitted to Slurm (the queue shows them once accepted).
-    slurm_submitted: Mutex<BTreeSet<(String, u32)>>,
-    /// Sites this process marked down because their Slurm cluster had no node up.
-    slurm_downed: Mutex<BTreeSet<String>>,
+    /// Job attempts this process submitted to a cluster (its queue shows them once accepted).
+    cluster_submitted: Mutex<BTreeSet<(String, u32)>>,
+    /// Sites this process marked down because their cluster had no node up or did not answer.
+    cluster_downed: Mutex<BTreeSet<String>>,
 }
 
 /// Random bytes as lowercase hex (ids and tokens).
@@ -233,8 +233,12 @@ impl App {
         Ok(out)
     }
 
-    /// The real cluster that runs a site's work, if one does (the others use the simulated
-    /// backend).
+    /// Whether a real cluster runs a site's work (the others use the simulated backend).
+    fn on_cluster(&self, site: &str) -> bool {
+        self.config.slurm.has(site) || self.config.kube.has(site)
+    }
+
+    /// The real cluster that runs a site's work, if one does.
     fn backend(&self, site: &str) -> Option<Arc<dyn cluster::Backend>> {
         if self.config.slurm.has(site) {
             Some(Arc::new(self.config.slurm.clone()))
@@ -371,7 +375,7 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
     for id in &scenario.world.site_ids {
         match scenario.world.catalog.site(id).and_then(|s| s.dispatch.as_ref()) {
             Some(_) if config.slurm.has(id) || config.kube.has(id) => {}
-            Some(xisuan_catalog::Dispatch::Kubernetes { url, namespace, queue, image, .. }) => config.kube.add_from_catalog(id, url, namespace.as_deref(), queue.as_deref(), image.as_deref()),
+            Some(d @ xisuan_catalog::Dispatch::Kubernetes { .. }) => config.kube.add_from_catalog(id, d).map_err(|m| anyhow!("{m}"))?,
             Some(d) => config.slurm.add_from_catalog(id, d).map_err(|m| anyhow!("{m}"))?,
             None => {}
         }
@@ -400,8 +404,8 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         dispatches: AtomicU64::new(0),
         catch_up: tokio::sync::Mutex::new(()),
         snapshot_seq: std::sync::atomic::AtomicI64::new(0),
-        slurm_submitted: Mutex::new(BTreeSet::new()),
-        slurm_downed: Mutex::new(BTreeSet::new()),
+        cluster_submitted: Mutex::new(BTreeSet::new()),
+        cluster_downed: Mutex::new(BTreeSet::new()),
     });
     app.restore().await?;
     app.sync().await?;
@@ -498,7 +502,7 @@ async fn step(app: &Arc<App>) -> Result<()> {
     // finishes in (scaled) time.
     let observed: Vec<Event> = {
         let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
-        let on_cluster = |e: &Event| e.job().and_then(|id| k.state.jobs.get(id)).and_then(|j| j.site.as_deref()).is_some_and(|s| app.backend(s).is_some());
+        let on_cluster = |e: &Event| e.job().and_then(|id| k.state.jobs.get(id)).and_then(|j| j.site.as_deref()).is_some_and(|s| app.on_cluster(s));
         control::simulated_backend(&k.state, now).into_iter().filter(|e| !on_cluster(e)).collect()
     };
     if !observed.is_empty() {
@@ -588,11 +592,11 @@ async fn cluster_follow(app: Arc<App>, site: String) {
 async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
     let now = app.clock.now_h();
     let state = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.clone();
-    let slurm = app.backend(site).ok_or_else(|| anyhow!("site {site} has no cluster"))?;
-    let kind = slurm.kind();
+    let backend = app.backend(site).ok_or_else(|| anyhow!("site {site} has no cluster"))?;
+    let kind = backend.kind();
     let hour_s = app.config.hour_seconds;
-    let submitted = app.slurm_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
-    let downed = app.slurm_downed.lock().map_err(|_| anyhow!("lock poisoned"))?.contains(site);
+    let submitted = app.cluster_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
+    let downed = app.cluster_downed.lock().map_err(|_| anyhow!("lock poisoned"))?.contains(site);
     let site = site.to_string();
     let (events, newly) = tokio::task::spawn_blocking(move || {
         let mut events = Vec::new();
@@ -600,7 +604,7 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
         // A site that is down only has its leftovers cancelled, once its cluster answers; one
         // this process marked down for its cluster's health comes back up with it.
         let down = state.sites_down.contains(&site);
-        let health = slurm.health(&site);
+        let health = backend.health(&site);
         if down && health.is_ok() && downed {
             events.extend(control::site_up(&state, &site, now).ok());
         }
@@ -612,13 +616,13 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
             j.start_h.unwrap_or(now).max(now) + limit_s / hour_s
         };
         let gone = |why: &str| {
-            if slurm.is_unreachable(why) {
+            if backend.is_unreachable(why) {
                 control::site_unreachable(&state, &site, &format!("{kind}: {why}"), &fence_until, now).ok()
             } else {
                 control::site_down(&state, &site, &format!("{kind}: {why}"), now).ok()
             }
         };
-        let queue = match if down { slurm.queue(&site) } else { health.and_then(|_| slurm.queue(&site)) } {
+        let queue = match if down { backend.queue(&site) } else { health.and_then(|_| backend.queue(&site)) } {
             Err(_) if down => return (events, newly),
             Ok(q) => q,
             Err(why) => {
@@ -650,7 +654,7 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
                         run_s: j.remaining_h() / speed * hour_s,
                         checkpoint_s: j.spec.checkpoint_every_h / speed * hour_s,
                     };
-                    match slurm.submit(&site, &sub) {
+                    match backend.submit(&site, &sub) {
                         Ok(_) => newly.push(key),
                         // No answer: the site is down and its work goes back to pending.
                         Err(slurm::SubmitError::Unreachable(why)) => {
@@ -685,7 +689,7 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
         for q in queue.iter().filter(|q| matches!(q.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")) {
             let ours = state.jobs.get(&q.job).is_some_and(|j| j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() && j.attempts == q.attempt);
             if !ours {
-                if let Err(e) = slurm.cancel(&site, &q.job) {
+                if let Err(e) = backend.cancel(&site, &q.job) {
                     eprintln!("xisuan server: {e}");
                 }
             }
@@ -693,8 +697,8 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
         (events, newly)
     })
     .await?;
-    app.slurm_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.extend(newly);
-    let mut downed = app.slurm_downed.lock().map_err(|_| anyhow!("lock poisoned"))?;
+    app.cluster_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.extend(newly);
+    let mut downed = app.cluster_downed.lock().map_err(|_| anyhow!("lock poisoned"))?;
     for e in &events {
         match e {
             Event::SiteDown { site, .. } => {
