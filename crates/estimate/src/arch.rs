@@ -80,10 +80,13 @@ impl Architecture {
         }
     }
 
-    /// Attention-score FLOPs per training token (forward and backward), PaLM's convention
-    /// (Chowdhery et al. 2022, appendix B): 12 · L · H · Q · T with H · Q = hidden.
+    /// Attention-score FLOPs per training token (forward and backward) under a causal mask:
+    /// 6 · L · H · Q · T with H · Q = hidden, half of PaLM's 12 · L · H · Q · T (Chowdhery et
+    /// al. 2022, appendix B), since only half the score matrix is computed. Megatron-LM counts it
+    /// this way ("only half of the attention matrix is non-zero"), as does our own H200
+    /// measurement behind `hardware::WIDTH_MFU`, so the MFUs the estimator scales are in it.
     pub fn attention_train_flops_per_token(&self) -> f64 {
-        12.0 * self.layers as f64 * self.hidden as f64 * self.seq_len as f64
+        6.0 * self.layers as f64 * self.hidden as f64 * self.seq_len as f64
     }
 
     /// Bytes of KV cache per token of context: K and V, per layer, per KV head.

@@ -90,8 +90,19 @@ const MFU_ASSUMED: Evidence = ev(
 );
 /// Training MFU by model width on one H200 (`../shared/data/measured/h200_llama_train_mfu_2026-11-28.csv`:
 /// Llama-shaped layers, sequence 2,048, BF16, no recomputation): 26.3% at hidden 1,024, 37.1%
-/// at 2,048, 45.7% at 4,096, 51.8% at 8,192. Small matrices run further from peak.
+/// at 2,048, 45.7% at 4,096, 51.8% at 8,192. Small matrices run further from peak. Its FLOPs
+/// count causal attention (`Architecture::attention_train_flops_per_token`), so the FLOPs these
+/// shares divide must count it too.
 pub const WIDTH_MFU: [(u32, f64); 4] = [(1024, 0.2626), (2048, 0.3707), (4096, 0.4565), (8192, 0.5183)];
+
+/// The training context assumed on Hopper-class chips when none is given (`--seq-len` or a
+/// config): the default MFU and `WIDTH_MFU` count attention FLOPs, so the estimate must count
+/// them too, and they grow with the context (at 4,096 tokens, 2% of a 405B model's FLOPs and
+/// 16% of a 1B model's).
+pub const DEFAULT_CONTEXT: (u32, &str) = (
+    4096,
+    "assumed context 4,096 tokens: the median pretraining context stated by the 37 runs of 2023-2025 in docs/evidence/training-runs.csv (20 at 4,096, 10 at 2,048, 7 at 8,192); give --seq-len or --config",
+);
 
 /// The share of a Hopper-class chip's full-width MFU that a model of width `hidden` reaches:
 /// `WIDTH_MFU` relative to its widest point, interpolated in log2(hidden), 1 from 8,192 on and
@@ -129,14 +140,15 @@ pub const GOODPUT: Evidence = ev(
 );
 
 /// Mixture-of-experts training on GPUs reaches less of the dense MFU when the expert shape is
-/// not known: the median of published over predicted efficiency for the MoE runs in the fit half
-/// of `docs/evidence/training-runs.csv` (DeepSeek-V3 0.70 once its FP8 is counted, Llama 4
-/// Scout 0.68, Granite 3.0 3B-A800M 0.39), the dense model's width and goodput already applied.
-/// With the shape known, `moe_dispatch_factor` replaces it. Google's TPU MoE runs (GShard,
-/// Switch) show no such gap in the validation file, so it applies to GPUs.
+/// not known: the median, over the GPU MoE runs in the fit half of
+/// `docs/evidence/training-runs.csv`, of the factor that would make each run's prediction
+/// exact with the dense model's width, attention and goodput applied (DeepSeek-V3 0.73 once its
+/// FP8 is counted, Llama 4 Scout 0.72, JetMoE-8B 0.60, Granite 3.0 1B-A400M 0.49). With the
+/// shape known, `moe_dispatch_factor` replaces it. Google's TPU MoE runs (GShard, Switch) show
+/// no such gap in the validation file, so it applies to GPUs.
 pub const MOE_FACTOR: Evidence = ev(
-    0.68,
-    "expert shape unknown: median of 3 GPU MoE runs (DeepSeek-V3, Llama 4 Scout, Granite 3.0 3B-A800M; docs/evidence/training-runs.csv), spread 0.39-0.70; give the expert shape for a better figure",
+    0.66,
+    "expert shape unknown: median of 4 GPU MoE runs (DeepSeek-V3, Llama 4 Scout, JetMoE-8B, Granite 3.0 1B-A400M; docs/evidence/training-runs.csv), spread 0.49-0.73; give the expert shape for a better figure",
     Low,
 );
 
@@ -144,15 +156,22 @@ pub const MOE_FACTOR: Evidence = ev(
 /// (all-to-all), and combined back: traffic in proportion to `top_k · hidden` per token, while
 /// its FLOPs grow as `hidden · (top_k · expert_ffn + shared_ffn)`. The overhead per FLOP is
 /// therefore `c / f_eff` with `f_eff = expert_ffn + shared_ffn / top_k`, and the MFU share is
-/// `1 / (1 + c / f_eff)`. `c` comes from two MoE runs of one framework on one H100 cluster
-/// (Liu et al. 2025, "MoE Parallel Folding", arXiv 2504.14960): Mixtral 8x22B (hidden 6,144,
-/// expert FFN 16,384, top-2) at 49.3% MFU and Qwen2-57B-A14B (hidden 3,584, 64 experts of 2,560,
-/// top-8, a shared expert of 20,480: f_eff 5,120) at 39.0%. Taking out the width curve above
-/// (0.950 and 0.849 of full width) leaves a ratio of 1.129 from routing alone, which gives
-/// c = 1,020. Granite's 512-wide experts keep 33% of the dense MFU by this; Mixtral's, 94%.
+/// `1 / (1 + c / f_eff)`. `c` comes from three MoE runs of one framework (Megatron-Core) on
+/// H100 in BF16, each with the width curve above taken out:
+/// * Mixtral 8x22B (hidden 6,144, expert FFN 16,384, top-2): 49.3% MFU (Liu et al. 2025,
+///   "MoE Parallel Folding", arXiv 2504.14960);
+/// * Qwen2-57B-A14B (hidden 3,584, 64 experts of 2,560, top-8, a shared expert of 20,480:
+///   f_eff 5,120): 39.0% (same paper);
+/// * Qwen3-235B-A22B (hidden 4,096, 128 experts of 1,536, top-8, no shared expert): 276
+///   TFLOP/s per GPU = 27.9% on 256 H100 (Megatron-MoE-ModelZoo, best_practice/Qwen3, by the
+///   paper's first author).
+///
+/// The least-squares fit in log space of `M0 · width / (1 + c / f_eff)` gives c = 1,165 (and a
+/// dense full-width MFU M0 of 0.559); it reproduces all three within 1%. Granite's 512-wide
+/// experts keep 31% of the dense MFU by this; Mixtral's, 93%.
 pub const MOE_DISPATCH_WIDTH: Evidence = ev(
-    1020.0,
-    "Mixtral 8x22B 49.3% vs Qwen2-57B-A14B 39.0% MFU on H100 with Megatron-Core (Liu et al. 2025, arXiv 2504.14960), width curve taken out",
+    1165.0,
+    "Megatron-Core on H100, BF16, width curve taken out: Mixtral 8x22B 49.3% and Qwen2-57B-A14B 39.0% MFU (Liu et al. 2025, arXiv 2504.14960), Qwen3-235B-A22B 27.9% (276 TFLOP/s, Megatron-MoE-ModelZoo best_practice/Qwen3); least-squares fit",
     Medium,
 );
 
@@ -178,9 +197,9 @@ pub fn supports_fp8(a: &Accelerator) -> bool {
 }
 
 /// The spread of published over predicted GPU-hours from defaults, over the fit half of
-/// `docs/evidence/training-runs.csv` (21 runs): its 10th and 90th percentiles. A budget at P90
+/// `docs/evidence/training-runs.csv` (23 runs): its 10th and 90th percentiles. A budget at P90
 /// covers nine in ten such runs.
-pub const GPU_HOURS_P10_P90: (f64, f64, &str) = (0.85, 1.68, "10th and 90th percentiles of published / predicted GPU-hours over the 21 fit runs of docs/evidence/training-runs.csv");
+pub const GPU_HOURS_P10_P90: (f64, f64, &str) = (0.88, 1.68, "10th and 90th percentiles of published / predicted GPU-hours over the 23 fit runs of docs/evidence/training-runs.csv");
 
 const POWER_TDP: &str =
     "chip at its TDP during training, the convention of LLaMA (Touvron et al. 2023) and BLOOM (Luccioni et al. 2022)";

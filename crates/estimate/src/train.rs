@@ -330,7 +330,18 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
 
     let per_token = input.method.flops_per_param_token();
     let dense = Flops(per_token * input.active_params * input.tokens);
-    let attention = match &input.arch {
+    let from_defaults = input.mfu_is_default && input.gpu_hours.is_none();
+    // On Hopper-class chips the default MFU and the width curve count (causal) attention FLOPs,
+    // so the FLOPs they divide must count them too: with no architecture given, a shape is
+    // guessed from the size at the assumed context (`hardware::DEFAULT_CONTEXT`).
+    let assumed_arch = match (&input.arch, input.flops) {
+        (None, None) if from_defaults && crate::hardware::hopper_class(acc) => {
+            Some(Architecture::guess(input.active_params, crate::hardware::DEFAULT_CONTEXT.0))
+        }
+        _ => None,
+    };
+    let arch = input.arch.as_ref().or(assumed_arch.as_ref());
+    let attention = match arch {
         Some(a) => Flops(a.attention_train_flops_per_token() * input.tokens * per_token / 6.0),
         None => Flops::ZERO,
     };
@@ -341,7 +352,7 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
         }
         None => dense + attention,
     };
-    if input.arch.is_none() && input.flops.is_none() {
+    if arch.is_none() && input.flops.is_none() {
         notes.push("attention FLOPs not counted (no architecture given; use --config or --seq-len)".into());
     }
     // Recomputing activations adds one forward pass (2 of the 6 FLOPs per parameter-token).
@@ -350,9 +361,8 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
     // hours that do not train and mixture-of-experts routing take it down (hardware.rs).
     let mut factors: Vec<Assumption> = Vec::new();
     let mut mfu = input.mfu.value;
-    let from_defaults = input.mfu_is_default && input.gpu_hours.is_none();
     if from_defaults {
-        let hidden = input.arch.as_ref().map(|a| a.hidden).unwrap_or_else(|| Architecture::guess(input.active_params, 2048).hidden);
+        let hidden = arch.map(|a| a.hidden).unwrap_or_else(|| Architecture::guess(input.active_params, 2048).hidden);
         let tpu = acc.id.starts_with("tpu");
         if crate::hardware::hopper_class(acc) {
             let w = crate::hardware::width_factor(hidden);
@@ -360,7 +370,7 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
             factors.push(Assumption::num(
                 "MFU share at this model width",
                 w,
-                &format!("of full width (hidden {hidden}{})", if input.arch.as_ref().is_some_and(|a| !a.derived_from_size) { "" } else { ", guessed from the size" }),
+                &format!("of full width (hidden {hidden}{})", if arch.is_some_and(|a| !a.derived_from_size) { "" } else { ", guessed from the size" }),
                 "measured on one H200, 2026-11-28: 26% MFU at hidden 1,024 to 52% at 8,192 (../shared/data/measured)",
                 xisuan_model::Confidence::Medium,
             ));
@@ -489,13 +499,19 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
             xisuan_model::Confidence::Low,
         ));
     }
-    if let Some(a) = &input.arch {
-        let src = if a.derived_from_size { "guessed from size (GPT-3 aspect ratio)" } else { "model config" };
+    if let Some(a) = arch {
+        let src = if assumed_arch.is_some() {
+            format!("guessed from size (GPT-3 aspect ratio); {}", crate::hardware::DEFAULT_CONTEXT.1)
+        } else if a.derived_from_size {
+            "guessed from size (GPT-3 aspect ratio)".to_string()
+        } else {
+            "model config".to_string()
+        };
         assumptions.push(Assumption::new(
             "architecture",
             &format!("{} layers x {} wide, {} heads, context {}", a.layers, a.hidden, a.heads, a.seq_len),
             "",
-            src,
+            &src,
             if a.derived_from_size { xisuan_model::Confidence::Estimated } else { xisuan_model::Confidence::User },
         ));
     }

@@ -13,7 +13,7 @@
 //! Run with `--nocapture` for each run's error and the summary by half and by dense/MoE.
 
 use std::path::PathBuf;
-use xisuan_estimate::{estimate_train, find_accelerator, MoeShape, TrainInput, TrainPrecision};
+use xisuan_estimate::{estimate_train, find_accelerator, Architecture, MoeShape, TrainInput, TrainPrecision};
 
 struct Run {
     model: String,
@@ -26,6 +26,8 @@ struct Run {
     gpu_hours: f64,
     fp8: bool,
     moe_shape: Option<MoeShape>,
+    /// The pretraining context, where the source states it (as `--seq-len`).
+    seq_len: Option<u32>,
 }
 
 fn accelerator_id(text: &str) -> Option<&'static str> {
@@ -60,7 +62,7 @@ fn runs() -> Vec<Run> {
             _ => None,
         };
         let fp8 = r[col("precision")].trim() == "fp8";
-        out.push(Run { model: r[cm].to_string(), moe: r[ca].trim() == "MoE", year: r[cy].to_string(), total_b: total, active_b: num(cact).unwrap_or(total), tokens_t: tokens, accelerator: acc, gpu_hours: gh, fp8, moe_shape });
+        out.push(Run { model: r[cm].to_string(), moe: r[ca].trim() == "MoE", year: r[cy].to_string(), total_b: total, active_b: num(cact).unwrap_or(total), tokens_t: tokens, accelerator: acc, gpu_hours: gh, fp8, moe_shape, seq_len: int("seq_len") });
     }
     out.sort_by(|a, b| (a.moe, &a.year, &a.model).cmp(&(b.moe, &b.year, &b.model)));
     out
@@ -100,6 +102,7 @@ fn scored() -> Vec<Scored> {
         let mut i = TrainInput::new(r.total_b * 1e9, r.tokens_t * 1e12, acc, 1024);
         i.active_params = r.active_b * 1e9;
         i.moe = r.moe_shape;
+        i.arch = r.seq_len.map(|s| Architecture::guess(i.active_params, s));
         if r.fp8 {
             i.precision = TrainPrecision::Fp8;
         }
