@@ -283,8 +283,19 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let mut i = TrainInput::new(m.params, tokens, m.acc, a.gpus);
     i.active_params = m.active;
     i.arch = m.arch.or_else(|| a.seq_len.map(|s| Architecture::guess(m.active, s)));
-    if let (Some(arch), Some(s)) = (i.arch.as_mut(), a.seq_len) {
-        arch.seq_len = s;
+    // A config's `max_position_embeddings` is the longest context the model takes, not the one
+    // it was pretrained at (Llama 3.1: 131,072, pretrained at 8,192); without --seq-len the
+    // training context is capped at the assumed one and the output says so.
+    let mut capped_context = None;
+    if let Some(arch) = i.arch.as_mut() {
+        match a.seq_len {
+            Some(s) => arch.seq_len = s,
+            None if arch.seq_len > xisuan_estimate::hardware::DEFAULT_CONTEXT.0 => {
+                capped_context = Some(arch.seq_len);
+                arch.seq_len = xisuan_estimate::hardware::DEFAULT_CONTEXT.0;
+            }
+            None => {}
+        }
     }
     i.method = match a.method {
         MethodArg::Full => Method::Full,
@@ -343,7 +354,14 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     if a.cost_model == CostArg::Rent && (a.capex_usd_per_gpu.is_some() || a.usd_per_kwh.is_some()) {
         return Err(BadInput("--capex-usd-per-gpu/--usd-per-kwh: only apply with --cost-model own".into()).into());
     }
-    let e = estimate_train(&i).map_err(|e| BadInput(e.to_string()))?;
+    let mut e = estimate_train(&i).map_err(|e| BadInput(e.to_string()))?;
+    if let Some(max) = capped_context {
+        e.notes.push(format!(
+            "training context taken as {} tokens, not the config's maximum of {max}: {}",
+            xisuan_estimate::hardware::DEFAULT_CONTEXT.0,
+            xisuan_estimate::hardware::DEFAULT_CONTEXT.1
+        ));
+    }
     if a.json {
         let v = json!({
             "flops": e.flops.0,

@@ -115,9 +115,32 @@ fn a_config_json_adds_the_attention_term() {
         "num_hidden_layers": 32, "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096}"#).unwrap();
     let v = json(&["estimate", "train", "--config", cfg.to_str().unwrap(), "--tokens", "2T", "--gpu", "a100-80gb", "--gpus", "2048", "--json"]);
     let b = &v["flops_breakdown"];
-    // Attention: 12 x 32 layers x 4096 x 4096 context = 6.44e9 FLOPs per token, x 2e12 tokens.
+    // Causal attention: 6 x 32 layers x 4096 x 4096 context = 3.22e9 FLOPs per token, x 2e12 tokens.
     assert!(close(b["attention"].as_f64().unwrap(), 6.0 * 32.0 * 4096.0 * 4096.0 * 2e12, 1e-9));
     assert!(close(b["dense"].as_f64().unwrap(), 6.0 * 6.74e9 * 2e12, 0.01));
+    // Llama 3.1 8B's config allows 131,072 tokens of context; it was pretrained at 8,192. Without
+    // --seq-len the training context is the assumed 4,096, and the notes say so.
+    std::fs::write(&cfg, r#"{"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
+        "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072}"#).unwrap();
+    let attention = |extra: &[&str]| {
+        let mut args = vec!["estimate", "train", "--config", cfg.to_str().unwrap(), "--tokens", "15T", "--gpu", "h100", "--json"];
+        args.extend_from_slice(extra);
+        json(&args)
+    };
+    let capped = attention(&[]);
+    assert!(close(capped["flops_breakdown"]["attention"].as_f64().unwrap(), 6.0 * 32.0 * 4096.0 * 4096.0 * 15e12, 1e-9));
+    assert!(capped["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("maximum of 131072")), "{}", capped["notes"]);
+    let given = attention(&["--seq-len", "8192"]);
+    assert!(close(given["flops_breakdown"]["attention"].as_f64().unwrap(), 6.0 * 32.0 * 4096.0 * 8192.0 * 15e12, 1e-9));
+    // On a Hopper-class chip with no shape at all, attention is still counted at the assumed
+    // context (the default MFU counts it), with the guessed shape as an assumption line.
+    let bare = json(&["estimate", "train", "--params", "8B", "--tokens", "15T", "--gpu", "h100", "--json"]);
+    assert!(bare["flops_breakdown"]["attention"].as_f64().unwrap() > 0.05 * bare["flops_breakdown"]["dense"].as_f64().unwrap());
+    let shape = bare["assumptions"].as_array().unwrap().iter().find(|a| a["name"] == "architecture").unwrap().clone();
+    assert!(shape["value"].as_str().unwrap().contains("context 4096") && shape["source"].as_str().unwrap().contains("assumed context"), "{shape}");
+    // On an A100 the default MFU is a 6·N·D one (Llama 2 70B's hours), so nothing is assumed.
+    let a100 = json(&["estimate", "train", "--params", "8B", "--tokens", "15T", "--gpu", "a100-80gb", "--json"]);
+    assert_eq!(a100["flops_breakdown"]["attention"].as_f64().unwrap(), 0.0);
     std::fs::remove_dir_all(&dir).ok();
 }
 
