@@ -182,8 +182,10 @@ pub struct TrainArgs {
     /// MoE: total inner FFN size of the shared experts every token uses (default 0).
     #[arg(long, value_name = "N", requires = "expert_ffn")]
     shared_ffn: Option<u32>,
-    /// Context length for the attention term, when no --config gives it.
-    #[arg(long)]
+    /// Pretraining context in tokens, for the (causal) attention FLOPs. Default on Hopper-class
+    /// chips: 4,096 (the median stated by published 2023-2025 runs), capped from a --config's
+    /// maximum context; elsewhere attention is counted only when this or --config is given.
+    #[arg(long, value_name = "TOKENS")]
     seq_len: Option<u32>,
     /// Model FLOPs, replacing 6·N·D (e.g. from a paper).
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]

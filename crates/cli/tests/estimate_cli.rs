@@ -138,6 +138,12 @@ fn a_config_json_adds_the_attention_term() {
     assert!(bare["flops_breakdown"]["attention"].as_f64().unwrap() > 0.05 * bare["flops_breakdown"]["dense"].as_f64().unwrap());
     let shape = bare["assumptions"].as_array().unwrap().iter().find(|a| a["name"] == "architecture").unwrap().clone();
     assert!(shape["value"].as_str().unwrap().contains("context 4096") && shape["source"].as_str().unwrap().contains("assumed context"), "{shape}");
+    for bad in ["0", "20000000"] {
+        let out = xisuan(&["estimate", "train", "--params", "8B", "--tokens", "15T", "--gpu", "h100", "--seq-len", bad]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--seq-len") && err.lines().count() == 1, "{err}");
+    }
     // On an A100 the default MFU is a 6·N·D one (Llama 2 70B's hours), so nothing is assumed.
     let a100 = json(&["estimate", "train", "--params", "8B", "--tokens", "15T", "--gpu", "a100-80gb", "--json"]);
     assert_eq!(a100["flops_breakdown"]["attention"].as_f64().unwrap(), 0.0);

@@ -192,6 +192,12 @@ impl TrainInput {
         };
         at_most("params", self.params, 1e15)?;
         at_most("tokens", self.tokens, 1e17)?;
+        // The longest context any published model takes is 10M tokens (Llama 4 Scout).
+        if let Some(a) = &self.arch {
+            if a.seq_len == 0 || a.seq_len > 10_000_000 {
+                return Err(InputError::new("seq-len", format!("{} tokens of context: must be 1 to 10,000,000", a.seq_len)));
+            }
+        }
         if self.count > xisuan_model::limits::MAX_SITE_ACCELERATORS {
             return Err(InputError::new("gpus", format!("{} is more than {} accelerators", self.count, xisuan_model::limits::MAX_SITE_ACCELERATORS)));
         }
