@@ -1,5 +1,5 @@
 //! The estimator against our own collection of published runs, `docs/evidence/training-runs.csv`
-//! (72 runs released 2021-2025 that are not in the validation file, each with its source; issue
+//! (77 runs released 2021-2025 that are not in the validation file, each with its source; issue
 //! 14). The rule, stated before looking at errors:
 //!
 //! * **Used**: runs with published GPU-hours, active parameters, training tokens and an
@@ -140,8 +140,9 @@ fn modern_runs_from_defaults_have_a_small_median_error_and_an_honest_interval() 
         let moe = median(part.iter().filter(|x| x.moe).map(|x| x.error.abs()).collect());
         let cover = part.iter().filter(|x| x.inside).count() as f64 / part.len() as f64;
         println!("{name}: {} runs, median |error| {:.1}% (dense {:.1}%, MoE {:.1}%), published value inside P10-P90 for {:.0}%", part.len(), med * 100.0, dense * 100.0, moe * 100.0, cover * 100.0);
-        // Before the width, goodput and MoE factors the same runs were off by 34% (median).
-        assert!(med <= 0.25, "{name}: median error {:.1}%", med * 100.0);
+        // Before the width, goodput and MoE factors the first 41 runs were off by 34% (median);
+        // with them and the attention FLOPs, 17.0% (fit) and 16.7% (test) of 46.
+        assert!(med <= 0.20, "{name}: median error {:.1}%", med * 100.0);
         assert!(cover >= 0.8, "{name}: only {:.0}% inside P10-P90", cover * 100.0);
     }
     let fit: Vec<f64> = s.iter().filter(|x| x.fit).map(|x| x.ratio).collect();
@@ -149,7 +150,10 @@ fn modern_runs_from_defaults_have_a_small_median_error_and_an_honest_interval() 
     let dense = median(s.iter().filter(|x| !x.moe).map(|x| x.error.abs()).collect());
     let moe = median(s.iter().filter(|x| x.moe).map(|x| x.error.abs()).collect());
     println!("all {} runs: dense {:.1}%, MoE {:.1}%", s.len(), dense * 100.0, moe * 100.0);
-    // With one MoE factor for every shape the MoE runs were off by 31% (median); the routing
-    // model (expert width) and FP8 bring them to the dense runs' level.
+    // Counting attention FLOPs took the dense runs from 20.0% to 15.6%. The ten MoE runs are at
+    // 22.5%: still worse than dense (issue 14's third must-show does not hold), their errors
+    // split by who trained them (DeepSeek and dots.llm1 within 10%, Granite's 512-wide experts
+    // +50-61%, Microsoft's and Meta's -19 to -23%).
+    assert!(dense <= 0.18, "dense median error {:.1}%", dense * 100.0);
     assert!(moe <= 0.25, "MoE median error {:.1}%", moe * 100.0);
 }
