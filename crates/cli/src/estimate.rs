@@ -182,9 +182,10 @@ pub struct TrainArgs {
     /// MoE: total inner FFN size of the shared experts every token uses (default 0).
     #[arg(long, value_name = "N", requires = "expert_ffn")]
     shared_ffn: Option<u32>,
-    /// Pretraining context in tokens, for the (causal) attention FLOPs. Default on Hopper-class
-    /// chips: 4,096 (the median stated by published 2023-2025 runs), capped from a --config's
-    /// maximum context; elsewhere attention is counted only when this or --config is given.
+    /// Pretraining context in tokens, for the (causal) attention FLOPs. Without it a --config's
+    /// maximum context is capped at 4,096 (the median stated by published 2023-2025 runs), and
+    /// with no --config either, Hopper-class chips assume 4,096; elsewhere attention is then
+    /// not counted.
     #[arg(long, value_name = "TOKENS")]
     seq_len: Option<u32>,
     /// Model FLOPs, replacing 6·N·D (e.g. from a paper).
@@ -357,11 +358,10 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
         return Err(BadInput("--capex-usd-per-gpu/--usd-per-kwh: only apply with --cost-model own".into()).into());
     }
     let mut e = estimate_train(&i).map_err(|e| BadInput(e.to_string()))?;
-    if let Some(max) = capped_context {
+    if let (Some(max), None) = (capped_context, i.flops) {
         e.notes.push(format!(
-            "training context taken as {} tokens, not the config's maximum of {max}: {}",
-            xisuan_estimate::hardware::DEFAULT_CONTEXT.0,
-            xisuan_estimate::hardware::DEFAULT_CONTEXT.1
+            "training context taken as {} tokens, not the config's maximum of {max} (the median pretraining context of the 2023-2025 runs in docs/evidence/training-runs.csv); give --seq-len for the model's own",
+            xisuan_estimate::hardware::DEFAULT_CONTEXT.0
         ));
     }
     if a.json {

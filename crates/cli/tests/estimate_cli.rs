@@ -118,6 +118,11 @@ fn a_config_json_adds_the_attention_term() {
     // Causal attention: 6 x 32 layers x 4096 x 4096 context = 3.22e9 FLOPs per token, x 2e12 tokens.
     assert!(close(b["attention"].as_f64().unwrap(), 6.0 * 32.0 * 4096.0 * 4096.0 * 2e12, 1e-9));
     assert!(close(b["dense"].as_f64().unwrap(), 6.0 * 6.74e9 * 2e12, 0.01));
+    // LoRA saves the weight gradients (4 of 6 FLOPs per parameter-token), but attention scores
+    // have no weights: their forward and backward are all still computed.
+    let lora = json(&["estimate", "train", "--config", cfg.to_str().unwrap(), "--tokens", "2T", "--gpu", "a100-80gb", "--method", "lora", "--json"]);
+    assert!(close(lora["flops_breakdown"]["attention"].as_f64().unwrap(), b["attention"].as_f64().unwrap(), 1e-12));
+    assert!(close(lora["flops_breakdown"]["dense"].as_f64().unwrap(), 4.0 * 6.74e9 * 2e12, 0.01));
     // Llama 3.1 8B's config allows 131,072 tokens of context; it was pretrained at 8,192. Without
     // --seq-len the training context is the assumed 4,096, and the notes say so.
     std::fs::write(&cfg, r#"{"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,

@@ -98,7 +98,8 @@ pub const WIDTH_MFU: [(u32, f64); 4] = [(1024, 0.2626), (2048, 0.3707), (4096, 0
 /// The training context assumed on Hopper-class chips when none is given (`--seq-len` or a
 /// config): the default MFU and `WIDTH_MFU` count attention FLOPs, so the estimate must count
 /// them too, and they grow with the context (at 4,096 tokens, 2% of a 405B model's FLOPs and
-/// 16% of a 1B model's).
+/// about 15% of a 1B model's). Hopper-class here means what `hopper_class` says: the chips the
+/// width curve and goodput are applied to.
 pub const DEFAULT_CONTEXT: (u32, &str) = (
     4096,
     "assumed context 4,096 tokens: the median pretraining context stated by the 37 runs of 2023-2025 in docs/evidence/training-runs.csv (20 at 4,096, 10 at 2,048, 7 at 8,192); give --seq-len or --config",

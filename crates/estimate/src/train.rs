@@ -347,8 +347,10 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
         _ => None,
     };
     let arch = input.arch.as_ref().or(assumed_arch.as_ref());
+    // Attention scores have no weights, so adapters save nothing there: forward and both
+    // backward products are computed whatever the method.
     let attention = match arch {
-        Some(a) => Flops(a.attention_train_flops_per_token() * input.tokens * per_token / 6.0),
+        Some(a) => Flops(a.attention_train_flops_per_token() * input.tokens),
         None => Flops::ZERO,
     };
     let flops = match input.flops {
