@@ -93,7 +93,6 @@ struct Model {
     params: f64,
     active: f64,
     arch: Option<Architecture>,
-    moe: Option<xisuan_estimate::MoeShape>,
     acc: &'static Accelerator,
 }
 
@@ -123,8 +122,7 @@ impl ModelArgs {
             .active_params
             .or(from_config.as_ref().map(|m| m.active_params.min(params)))
             .unwrap_or(params);
-        let moe = from_config.as_ref().and_then(|m| m.moe);
-        Ok(Model { params, active, arch: from_config.map(|m| m.arch), moe, acc })
+        Ok(Model { params, active, arch: from_config.map(|m| m.arch), acc })
     }
 }
 
@@ -172,16 +170,6 @@ pub struct TrainArgs {
     /// MFU, from published end-to-end speed-ups; MFU stays counted against the BF16 peak).
     #[arg(long, value_enum, default_value = "bf16")]
     precision: TrainPrecisionArg,
-    /// MoE: inner FFN size of one routed expert (a config's `moe_intermediate_size`). With
-    /// --experts-per-token it sets the routing overhead; without, an average MoE factor is used.
-    #[arg(long, value_name = "N", requires = "experts_per_token")]
-    expert_ffn: Option<u32>,
-    /// MoE: routed experts per token (`num_experts_per_tok`).
-    #[arg(long, value_name = "K", requires = "expert_ffn")]
-    experts_per_token: Option<u32>,
-    /// MoE: total inner FFN size of the shared experts every token uses (default 0).
-    #[arg(long, value_name = "N", requires = "expert_ffn")]
-    shared_ffn: Option<u32>,
     /// Pretraining context in tokens, for the (causal) attention FLOPs. Without it a --config's
     /// maximum context is capped at 4,096 (the median stated by published 2023-2025 runs), and
     /// with no --config either, Hopper-class chips assume 4,096; elsewhere attention is then
@@ -309,10 +297,6 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     i.precision = match a.precision {
         TrainPrecisionArg::Bf16 => xisuan_estimate::TrainPrecision::Bf16,
         TrainPrecisionArg::Fp8 => xisuan_estimate::TrainPrecision::Fp8,
-    };
-    i.moe = match (a.expert_ffn, a.experts_per_token) {
-        (Some(expert_ffn), Some(top_k)) => Some(xisuan_estimate::MoeShape { expert_ffn, top_k, shared_ffn: a.shared_ffn.unwrap_or(0) }),
-        _ => m.moe,
     };
     i.flops = a.flops.map(xisuan_model::Flops);
     i.gpu_hours = a.gpu_hours.map(GpuHours);

@@ -14,9 +14,6 @@ pub struct HfModel {
     pub arch: Architecture,
     pub params: f64,
     pub active_params: f64,
-    /// The expert shape of a mixture-of-experts config (routed expert FFN, experts per token,
-    /// shared experts' total FFN).
-    pub moe: Option<xisuan_estimate::MoeShape>,
 }
 
 fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], required: bool) -> Result<Option<u32>, BadInput> {
@@ -81,18 +78,15 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
         (None, Some(n), Some(f)) => n.saturating_mul(f),
         _ => 0,
     };
-    let moe = match (arch.experts, arch.ffn) {
-        (Some((_, k)), Some(f)) => Some(xisuan_estimate::MoeShape { expert_ffn: f, top_k: k, shared_ffn: shared }),
-        _ => None,
-    };
+    // Every token passes through the shared experts (gated, three matrices per layer).
+    let shared = if arch.experts.is_some() { layers as f64 * 3.0 * hidden as f64 * shared as f64 } else { 0.0 };
     // An untied output projection adds another vocab x hidden matrix.
     let tied = obj.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false);
     let head = if tied { 0.0 } else { vocab as f64 * hidden as f64 };
     Ok(HfModel {
-        params: arch.params() + head,
-        active_params: arch.active_params() + head,
+        params: arch.params() + shared + head,
+        active_params: arch.active_params() + shared + head,
         arch,
-        moe,
     })
 }
 
@@ -112,21 +106,25 @@ mod tests {
     }
 
     #[test]
-    fn moe_configs_give_their_expert_shape() {
+    fn moe_configs_count_their_shared_experts() {
+        // DeepSeek counts shared experts (`n_shared_experts` of `moe_intermediate_size`), Qwen-MoE
+        // gives their total size; every token uses them: 3 gated matrices per layer.
         let deepseek = r#"{"hidden_size": 5120, "num_hidden_layers": 60, "num_attention_heads": 128, "vocab_size": 102400,
-            "intermediate_size": 12288, "moe_intermediate_size": 1536, "n_routed_experts": 160, "num_experts_per_tok": 6, "n_shared_experts": 2}"#;
-        let m = parse(deepseek, "config.json").unwrap().moe.unwrap();
-        assert_eq!((m.expert_ffn, m.top_k, m.shared_ffn), (1536, 6, 3072));
+            "intermediate_size": 12288, "moe_intermediate_size": 1536, "n_routed_experts": 160, "num_experts_per_tok": 6"#;
+        let with = parse(&format!("{deepseek}, \"n_shared_experts\": 2}}"), "config.json").unwrap();
+        let without = parse(&format!("{deepseek}}}"), "config.json").unwrap();
+        let shared = 60.0 * 3.0 * 5120.0 * 3072.0;
+        assert!((with.active_params - without.active_params - shared).abs() < 1.0);
+        assert!((with.params - without.params - shared).abs() < 1.0);
         let qwen = r#"{"hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28, "vocab_size": 151936,
-            "intermediate_size": 18944, "moe_intermediate_size": 2560, "num_experts": 64, "num_experts_per_tok": 8, "shared_expert_intermediate_size": 20480}"#;
-        let m = parse(qwen, "config.json").unwrap().moe.unwrap();
-        assert_eq!((m.expert_ffn, m.top_k, m.shared_ffn, m.effective_ffn()), (2560, 8, 20480, 5120.0));
-        let granite = r#"{"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "vocab_size": 49155,
-            "intermediate_size": 512, "num_local_experts": 32, "num_experts_per_tok": 8}"#;
-        let m = parse(granite, "config.json").unwrap().moe.unwrap();
-        assert_eq!((m.expert_ffn, m.top_k, m.shared_ffn), (512, 8, 0));
-        let dense = r#"{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008}"#;
-        assert!(parse(dense, "config.json").unwrap().moe.is_none());
+            "intermediate_size": 18944, "moe_intermediate_size": 2560, "num_experts": 64, "num_experts_per_tok": 8, "shared_expert_intermediate_size": 20480,
+            "num_key_value_heads": 4}"#;
+        // Qwen2-57B-A14B: 57.4B total, 14.2B active (its model card).
+        let m = parse(qwen, "config.json").unwrap();
+        assert!((m.params / 57.4e9 - 1.0).abs() < 0.03 && (m.active_params / 14.2e9 - 1.0).abs() < 0.03, "{} {}", m.params, m.active_params);
+        // A dense config's shared-expert field means nothing.
+        let dense = r#"{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008"#;
+        assert_eq!(parse(&format!("{dense}, \"shared_expert_intermediate_size\": 5}}"), "c").unwrap().params, parse(&format!("{dense}}}"), "c").unwrap().params);
     }
 
     #[test]

@@ -189,11 +189,10 @@ fn site_rates_and_the_gpu_hour_interval() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--site"));
 }
 
-/// A mixture-of-experts run: fine-grained experts cost more routing per FLOP than wide ones,
-/// FP8 speeds up chips that have it, each is an assumption line with its source, and the same
-/// shape read from a DeepSeek-style config.json gives the same hours.
+/// A mixture-of-experts run: MoE and FP8 each change the hours as an assumption line with its
+/// source, and the same model read from a DeepSeek-style config.json gets the same MoE factor.
 #[test]
-fn expert_shape_and_fp8_change_the_hours_and_say_why() {
+fn moe_and_fp8_change_the_hours_and_say_why() {
     let base = ["estimate", "train", "--params", "671B", "--active-params", "37B", "--tokens", "14.8T", "--gpu", "h800", "--gpus", "2048", "--json"];
     let at = |extra: &[&str]| {
         let mut args = base.to_vec();
@@ -202,20 +201,20 @@ fn expert_shape_and_fp8_change_the_hours_and_say_why() {
     };
     let hours = |v: &Value| v["gpu_hours"].as_f64().unwrap();
     let line = |v: &Value, name: &str| v["assumptions"].as_array().unwrap().iter().find(|a| a["name"].as_str().unwrap().starts_with(name)).cloned();
-    let average = at(&[]);
-    assert!(line(&average, "mixture-of-experts efficiency").is_some());
-    let fine = at(&["--expert-ffn", "512", "--experts-per-token", "8"]);
-    let wide = at(&["--expert-ffn", "16384", "--experts-per-token", "2"]);
-    let routing = line(&fine, "mixture-of-experts routing").expect("routing line");
-    assert!(routing["source"].as_str().unwrap().contains("2504.14960"), "{routing}");
-    assert!(hours(&fine) > 2.5 * hours(&wide), "{} vs {}", hours(&fine), hours(&wide));
-    let v3 = at(&["--expert-ffn", "2048", "--experts-per-token", "8", "--shared-ffn", "2048"]);
-    let v3_fp8 = at(&["--expert-ffn", "2048", "--experts-per-token", "8", "--shared-ffn", "2048", "--precision", "fp8"]);
+    let v3 = at(&[]);
+    let moe = line(&v3, "mixture-of-experts efficiency").expect("MoE line");
+    assert_eq!(moe["value"], "0.6900");
+    assert!(moe["source"].as_str().unwrap().contains("JetMoE"), "{moe}");
+    let dense = json(&["estimate", "train", "--params", "37B", "--tokens", "14.8T", "--gpu", "h800", "--gpus", "2048", "--json"]);
+    assert!(line(&dense, "mixture-of-experts").is_none());
+    assert!(close(hours(&v3) / hours(&dense), 1.0 / 0.69, 1e-9), "{} vs {}", hours(&v3), hours(&dense));
+    let v3_fp8 = at(&["--precision", "fp8"]);
     assert!(close(hours(&v3) / hours(&v3_fp8), 1.4, 1e-9));
     assert!(line(&v3_fp8, "FP8 speed-up").unwrap()["source"].as_str().unwrap().contains("FP8-LM"));
-    // DeepSeek-V3, 14.8T tokens on H800 in FP8: 2.664M GPU-hours published (not fitted on).
-    // Predicted 2.94M (+10%) with attention counted at the assumed 4,096-token context (V3's
-    // own); the published value lies inside the printed P10-P90 range.
+    // DeepSeek-V3, 14.8T tokens on H800 in FP8: 2.664M GPU-hours published (fitted on: it is one
+    // of the four runs behind the MoE factor). From the size alone the shape is guessed (7,424
+    // wide, 57 layers; V3 is 7,168 and 61) at the assumed 4,096-token context (V3's own); the
+    // published value lies inside the printed P10-P90 range.
     assert!(close(hours(&v3_fp8), 2.664e6, 0.15), "{}", hours(&v3_fp8));
     let (p10, p90) = (v3_fp8["gpu_hours_p10"].as_f64().unwrap(), v3_fp8["gpu_hours_p90"].as_f64().unwrap());
     assert!(p10 <= 2.664e6 && 2.664e6 <= p90, "{p10} - {p90}");
@@ -226,9 +225,11 @@ fn expert_shape_and_fp8_change_the_hours_and_say_why() {
         "intermediate_size": 18432, "moe_intermediate_size": 2048, "n_routed_experts": 256, "num_experts_per_tok": 8,
         "n_shared_experts": 1, "max_position_embeddings": 4096}"#).unwrap();
     let from_config = json(&["estimate", "train", "--config", cfg.to_str().unwrap(), "--params", "671B", "--active-params", "37B", "--tokens", "14.8T", "--gpu", "h800", "--json"]);
-    assert_eq!(line(&from_config, "mixture-of-experts routing").unwrap()["value"], line(&v3, "mixture-of-experts routing").unwrap()["value"]);
-    // FP8 on a chip without it, and a shape on a dense model, are refused naming the flag.
-    for (args, flag) in [(vec!["--gpu", "a100-80gb", "--precision", "fp8"], "--precision"), (vec!["--gpu", "h100", "--expert-ffn", "512", "--experts-per-token", "8"], "--expert-ffn")] {
+    assert_eq!(line(&from_config, "mixture-of-experts efficiency").unwrap()["value"], moe["value"]);
+    // The real shape is narrower and deeper than the guess: more attention, a lower width share.
+    assert!(hours(&from_config) > hours(&v3), "{} vs {}", hours(&from_config), hours(&v3));
+    // FP8 on a chip without it is refused naming the flag.
+    for (args, flag) in [(vec!["--gpu", "a100-80gb", "--precision", "fp8"], "--precision")] {
         let mut all = vec!["estimate", "train", "--params", "7B", "--tokens", "1T"];
         all.extend(args);
         let out = xisuan(&all);

@@ -17,7 +17,7 @@ pub mod train;
 pub use arch::Architecture;
 pub use hardware::{find as find_accelerator, Accelerator, ACCELERATORS};
 pub use serve::{estimate_serve, Demand, ServeEstimate, ServeInput};
-pub use train::{estimate_train, CostModel, Method, MoeShape, TrainEstimate, TrainInput, TrainPrecision};
+pub use train::{estimate_train, CostModel, Method, TrainEstimate, TrainInput, TrainPrecision};
 
 use serde::Serialize;
 use xisuan_model::{Confidence, Sourced};

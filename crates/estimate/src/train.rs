@@ -37,24 +37,6 @@ pub enum TrainPrecision {
     Fp8,
 }
 
-/// The expert shape of a mixture-of-experts model: what sets its routing overhead.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct MoeShape {
-    /// Inner size of one routed expert's FFN (`moe_intermediate_size`).
-    pub expert_ffn: u32,
-    /// Routed experts per token (`num_experts_per_tok`).
-    pub top_k: u32,
-    /// Total inner size of the shared experts every token passes through (0 when none).
-    pub shared_ffn: u32,
-}
-
-impl MoeShape {
-    /// FFN FLOPs per routed expert-token, as an inner width: `expert_ffn + shared_ffn / top_k`.
-    pub fn effective_ffn(&self) -> f64 {
-        self.expert_ffn as f64 + self.shared_ffn as f64 / self.top_k.max(1) as f64
-    }
-}
-
 impl Method {
     /// Model FLOPs per parameter per token.
     pub fn flops_per_param_token(self) -> f64 {
@@ -109,9 +91,6 @@ pub struct TrainInput {
     pub recompute: bool,
     /// BF16 or FP8 matrix multiplies; FP8 speeds up the default MFU (`hardware::FP8_SPEEDUP`).
     pub precision: TrainPrecision,
-    /// The expert shape of a mixture-of-experts model, when known; it sets the routing overhead
-    /// (`hardware::moe_dispatch_factor`) in place of the average `hardware::MOE_FACTOR`.
-    pub moe: Option<MoeShape>,
     /// Model FLOPs given directly (e.g. from a paper), replacing 6·N·D.
     pub flops: Option<Flops>,
     /// Accelerator-hours given directly; energy and emissions follow from them.
@@ -159,7 +138,6 @@ impl TrainInput {
             mfu_is_default: true,
             recompute: false,
             precision: TrainPrecision::Bf16,
-            moe: None,
             flops: None,
             gpu_hours: None,
             power: accelerator.default_power_w.sourced(),
@@ -232,20 +210,6 @@ impl TrainInput {
                 "grid-kg-per-kwh",
                 format!("must be in [0, 2) kgCO2e/kWh, got {}", self.grid.value),
             ));
-        }
-        if let Some(m) = &self.moe {
-            let max = 1 << 20;
-            for (field, v) in [("expert-ffn", m.expert_ffn), ("experts-per-token", m.top_k)] {
-                if v == 0 || v > max {
-                    return Err(InputError::new(field, format!("must be between 1 and {max}, got {v}")));
-                }
-            }
-            if m.shared_ffn > max {
-                return Err(InputError::new("shared-ffn", format!("must be between 0 and {max}, got {}", m.shared_ffn)));
-            }
-            if self.active_params >= self.params * 0.999 {
-                return Err(InputError::new("expert-ffn", "an expert shape needs a mixture-of-experts model: give --active-params below --params"));
-            }
         }
         if self.precision == TrainPrecision::Fp8 && !crate::hardware::supports_fp8(self.accelerator) {
             return Err(InputError::new("precision", format!("{} has no FP8 tensor cores (FP8 needs Hopper, Ada, Blackwell or MI300)", self.accelerator.name)));
@@ -366,7 +330,7 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
     // Recomputing activations adds one forward pass (2 of the 6 FLOPs per parameter-token).
     let hardware = if input.recompute { flops * (8.0 / 6.0) } else { flops };
     // Effective MFU: the default is a large dense run at full width; narrower models, the
-    // hours that do not train and mixture-of-experts routing take it down (hardware.rs).
+    // hours that do not train and mixture-of-experts training take it down (hardware.rs).
     let mut factors: Vec<Assumption> = Vec::new();
     let mut mfu = input.mfu.value;
     if from_defaults {
@@ -386,31 +350,15 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
             factors.push(Assumption::sourced("goodput (share of wall time that trains)", &crate::hardware::GOODPUT.sourced(), ""));
         }
         if input.active_params < input.params * 0.999 && !tpu {
-            match &input.moe {
-                Some(m) => {
-                    let f = crate::hardware::moe_dispatch_factor(m.effective_ffn());
-                    mfu *= f;
-                    let d = &crate::hardware::MOE_DISPATCH_WIDTH;
-                    factors.push(Assumption::num(
-                        "mixture-of-experts routing",
-                        f,
-                        &format!("of dense MFU (1 / (1 + {:.0} / {:.0}), effective expert FFN width {:.0})", d.value, m.effective_ffn(), m.effective_ffn()),
-                        d.source,
-                        d.confidence,
-                    ));
-                }
-                None => {
-                    mfu *= crate::hardware::MOE_FACTOR.value;
-                    factors.push(Assumption::sourced("mixture-of-experts efficiency", &crate::hardware::MOE_FACTOR.sourced(), "of dense MFU"));
-                }
-            }
+            mfu *= crate::hardware::MOE_FACTOR.value;
+            factors.push(Assumption::sourced("mixture-of-experts efficiency", &crate::hardware::MOE_FACTOR.sourced(), "of dense MFU"));
         }
         if input.precision == TrainPrecision::Fp8 {
             mfu *= crate::hardware::FP8_SPEEDUP.value;
             factors.push(Assumption::sourced("FP8 speed-up (MFU stays counted against the BF16 peak)", &crate::hardware::FP8_SPEEDUP.sourced(), "x"));
         }
-    } else if input.moe.is_some() || input.precision == TrainPrecision::Fp8 {
-        notes.push("the expert shape and precision do not change the hours here: the given MFU or accelerator-hours are taken as measured".into());
+    } else if input.precision == TrainPrecision::Fp8 {
+        notes.push("the precision does not change the hours here: the given MFU or accelerator-hours are taken as measured".into());
     }
     let hfu = mfu * (hardware / flops);
 
