@@ -93,6 +93,8 @@ struct Model {
     params: f64,
     active: f64,
     arch: Option<Architecture>,
+    /// The config gave no context field (its `arch.seq_len` is the assumed one).
+    context_unstated: bool,
     acc: &'static Accelerator,
 }
 
@@ -122,7 +124,8 @@ impl ModelArgs {
             .active_params
             .or(from_config.as_ref().map(|m| m.active_params.min(params)))
             .unwrap_or(params);
-        Ok(Model { params, active, arch: from_config.map(|m| m.arch), acc })
+        let context_unstated = from_config.as_ref().is_some_and(|m| !m.context_stated);
+        Ok(Model { params, active, arch: from_config.map(|m| m.arch), context_unstated, acc })
     }
 }
 
@@ -171,9 +174,9 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "bf16")]
     precision: TrainPrecisionArg,
     /// Pretraining context in tokens, for the (causal) attention FLOPs. Without it a --config's
-    /// maximum context is capped at 4,096 (the median stated by published 2023-2025 runs), and
-    /// with no --config either, Hopper-class chips assume 4,096; elsewhere attention is then
-    /// not counted.
+    /// maximum context is capped at 4,096 (the median stated by published 2023-2025 runs), or
+    /// taken as 4,096 when the config states none; with no --config either, Hopper-class chips
+    /// assume 4,096, and elsewhere attention is then not counted.
     #[arg(long, value_name = "TOKENS")]
     seq_len: Option<u32>,
     /// Model FLOPs, replacing 6·N·D (e.g. from a paper).
@@ -342,6 +345,12 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
         return Err(BadInput("--capex-usd-per-gpu/--usd-per-kwh: only apply with --cost-model own".into()).into());
     }
     let mut e = estimate_train(&i).map_err(|e| BadInput(e.to_string()))?;
+    if m.context_unstated && a.seq_len.is_none() && i.flops.is_none() {
+        e.notes.push(format!(
+            "the config states no context (max_position_embeddings); training context taken as {} tokens (the median pretraining context of the 2023-2025 runs in docs/evidence/training-runs.csv); give --seq-len for the model's own",
+            xisuan_estimate::hardware::DEFAULT_CONTEXT.0
+        ));
+    }
     if let (Some(max), None) = (capped_context, i.flops) {
         e.notes.push(format!(
             "training context taken as {} tokens, not the config's maximum of {max} (the median pretraining context of the 2023-2025 runs in docs/evidence/training-runs.csv); give --seq-len for the model's own",
@@ -542,7 +551,13 @@ fn serve(a: &ServeArgs) -> anyhow::Result<()> {
         (&mut i.load_factor, a.load_factor, "--load-factor"),
         (&mut i.lifetime_years, a.lifetime_years, "--lifetime-years"),
     ]);
-    let e = estimate_serve(&i).map_err(|e| BadInput(e.to_string()))?;
+    let mut e = estimate_serve(&i).map_err(|e| BadInput(e.to_string()))?;
+    if m.context_unstated {
+        e.notes.push(format!(
+            "the config states no context (max_position_embeddings); {} tokens assumed where the request lengths come from it",
+            xisuan_estimate::hardware::DEFAULT_CONTEXT.0
+        ));
+    }
     if a.json {
         let v = json!({
             "gpus": e.gpus,

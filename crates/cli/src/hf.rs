@@ -14,6 +14,9 @@ pub struct HfModel {
     pub arch: Architecture,
     pub params: f64,
     pub active_params: f64,
+    /// Whether the config states a context (`max_position_embeddings` or the like); when it
+    /// does not, `arch.seq_len` is `hardware::DEFAULT_CONTEXT` and the caller says so.
+    pub context_stated: bool,
 }
 
 fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], required: bool) -> Result<Option<u32>, BadInput> {
@@ -51,7 +54,8 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
     let kv_heads = field(obj, origin, &["num_key_value_heads", "multi_query_group_num"], false)?.unwrap_or(heads);
     let ffn = field(obj, origin, &["intermediate_size", "n_inner", "ffn_dim", "d_ff"], false)?;
     let vocab = field(obj, origin, &["vocab_size"], true)?.unwrap();
-    let seq_len = field(obj, origin, &["max_position_embeddings", "n_positions", "seq_length", "n_ctx"], false)?.unwrap_or(2048);
+    let context = field(obj, origin, &["max_position_embeddings", "n_positions", "seq_length", "n_ctx"], false)?;
+    let seq_len = context.unwrap_or(xisuan_estimate::hardware::DEFAULT_CONTEXT.0);
     let experts = field(obj, origin, &["num_local_experts", "n_routed_experts", "num_experts"], false)?;
     let active = field(obj, origin, &["num_experts_per_tok", "moe_top_k"], false)?;
     if kv_heads > heads || heads > hidden {
@@ -87,6 +91,7 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
         params: arch.params() + shared + head,
         active_params: arch.active_params() + shared + head,
         arch,
+        context_stated: context.is_some(),
     })
 }
 

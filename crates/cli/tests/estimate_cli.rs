@@ -137,6 +137,13 @@ fn a_config_json_adds_the_attention_term() {
     assert!(capped["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("maximum of 131072")), "{}", capped["notes"]);
     let given = attention(&["--seq-len", "8192"]);
     assert!(close(given["flops_breakdown"]["attention"].as_f64().unwrap(), 6.0 * 32.0 * 4096.0 * 8192.0 * 15e12, 1e-9));
+    // A config with no context field gets the same assumed 4,096, and a note says so.
+    std::fs::write(&cfg, r#"{"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
+        "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 128256}"#).unwrap();
+    let unstated = attention(&[]);
+    assert!(close(unstated["flops_breakdown"]["attention"].as_f64().unwrap(), 6.0 * 32.0 * 4096.0 * 4096.0 * 15e12, 1e-9));
+    assert!(unstated["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("states no context")), "{}", unstated["notes"]);
+    assert!(!given["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("states no context")));
     // On a Hopper-class chip with no shape at all, attention is still counted at the assumed
     // context (the default MFU counts it), with the guessed shape as an assumption line.
     let bare = json(&["estimate", "train", "--params", "8B", "--tokens", "15T", "--gpu", "h100", "--json"]);
@@ -212,7 +219,7 @@ fn moe_and_fp8_change_the_hours_and_say_why() {
     assert!(close(hours(&v3) / hours(&v3_fp8), 1.4, 1e-9));
     assert!(line(&v3_fp8, "FP8 speed-up").unwrap()["source"].as_str().unwrap().contains("FP8-LM"));
     // DeepSeek-V3, 14.8T tokens on H800 in FP8: 2.664M GPU-hours published (fitted on: it is one
-    // of the four runs behind the MoE factor). From the size alone the shape is guessed (7,424
+    // of the four runs behind the MoE factor). From the size alone the shape is guessed (7,296
     // wide, 57 layers; V3 is 7,168 and 61) at the assumed 4,096-token context (V3's own); the
     // published value lies inside the printed P10-P90 range.
     assert!(close(hours(&v3_fp8), 2.664e6, 0.15), "{}", hours(&v3_fp8));
