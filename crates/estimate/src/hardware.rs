@@ -153,8 +153,8 @@ pub const GOODPUT: Evidence = ev(
 /// c = 1,165 fitted on Mixtral 8x22B 49.3% and Qwen2-57B-A14B 39.0% MFU, Liu et al. 2025,
 /// arXiv 2504.14960, and Qwen3-235B-A22B 27.9%, Megatron-MoE-ModelZoo) gives fine-grained
 /// experts much less: 0.31 of dense MFU at Granite's 512-wide experts, 0.93 at Scout's 16,384.
-/// The published runs do not follow it: their factors stay at 0.65-0.74 over effective expert
-/// widths of 512 to 16,384. On the fit half that model's median error over the four GPU MoE
+/// The published runs do not follow it: the four fit-half runs' factors stay at 0.65-0.74 over
+/// effective expert widths of 512 to 16,384 (all nine GPU MoE runs: 0.56-0.74). On the fit half that model's median error over the four GPU MoE
 /// runs was 21% (Granite 1B-A400M +113%); this flat factor's, left out one run at a time, 12%.
 /// Expert-shape flags were removed with it. The width curve (`WIDTH_MFU`), applied at the
 /// model's real hidden size, already takes the small models down.
