@@ -75,15 +75,15 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
         experts: experts.map(|e| (e, active.unwrap_or(2))),
         derived_from_size: false,
     };
-    // Shared experts: DeepSeek counts them (`n_shared_experts` of `moe_intermediate_size`),
-    // Qwen-MoE gives their total size (`shared_expert_intermediate_size`).
-    let shared = match (field(obj, origin, &["shared_expert_intermediate_size"], false)?, field(obj, origin, &["n_shared_experts"], false)?, moe_ffn) {
-        (Some(s), _, _) => s,
-        (None, Some(n), Some(f)) => n.saturating_mul(f),
-        _ => 0,
+    // Shared experts, which every token passes through (gated: three matrices per layer).
+    // DeepSeek counts them (`n_shared_experts` of `moe_intermediate_size`), Qwen-MoE gives their
+    // total size (`shared_expert_intermediate_size`); a dense config's field means nothing.
+    let shared_ffn = match (field(obj, origin, &["shared_expert_intermediate_size"], false)?, field(obj, origin, &["n_shared_experts"], false)?, moe_ffn) {
+        (Some(s), _, _) => s as f64,
+        (None, Some(n), Some(f)) => n as f64 * f as f64,
+        _ => 0.0,
     };
-    // Every token passes through the shared experts (gated, three matrices per layer).
-    let shared = if arch.experts.is_some() { layers as f64 * 3.0 * hidden as f64 * shared as f64 } else { 0.0 };
+    let shared = if arch.experts.is_some() { layers as f64 * 3.0 * hidden as f64 * shared_ffn } else { 0.0 };
     // An untied output projection adds another vocab x hidden matrix.
     let tied = obj.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false);
     let head = if tied { 0.0 } else { vocab as f64 * hidden as f64 };
