@@ -27,4 +27,4 @@ pub use network::{
     Link, Network, PricedOption, PricingBasis, PricingChoice, Transfer, TransferOptions,
 };
 pub use series::{HourlySeries, SeriesKind, SeriesSet};
-pub use site::{Dispatch, Site, UserRegion};
+pub use site::{Dispatch, Site, Storage, UserRegion};

@@ -42,7 +42,7 @@ use crate::catalog::Catalog;
 use crate::error::{line_of, CatalogError};
 use crate::ids::{Provider, PueKind, Role, SiteId};
 use crate::network::Link;
-use crate::site::{Dispatch, Site, UserRegion};
+use crate::site::{Dispatch, Site, Storage, UserRegion};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -87,6 +87,9 @@ struct SiteEntry {
     /// `{ kind = "slurmrest", url = URL, token = PATH, partition = P, version = V }` or
     /// `{ kind = "kubernetes", url = URL, namespace = NS, queue = Q, image = IMG }`.
     dispatch: Option<Spanned<DispatchEntry>>,
+    /// The site's storage: `{ kind = "local", root = PATH, bwlimit = "20M", pvc = NAME }` or
+    /// `{ kind = "sftp", host = H, port = 22, user = U, key_file = PATH, root = PATH, ... }`.
+    storage: Option<Spanned<StorageEntry>>,
     /// A default source for every value of this entry.
     source: Option<String>,
 }
@@ -103,6 +106,19 @@ struct DispatchEntry {
     namespace: Option<Spanned<String>>,
     queue: Option<Spanned<String>>,
     image: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageEntry {
+    kind: Spanned<String>,
+    root: Option<Spanned<String>>,
+    bwlimit: Option<Spanned<String>>,
+    pvc: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
+    port: Option<Spanned<i64>>,
+    user: Option<Spanned<String>>,
+    key_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -372,6 +388,7 @@ fn apply_site(
         .map(|k| Role::parse(k.get_ref()).map_err(|m| ctx.invalid(ctx.line(k), at("role"), m)))
         .transpose()?;
     let dispatch = e.dispatch.as_ref().map(|d| dispatch(ctx, d, &at("dispatch"))).transpose()?;
+    let storage = e.storage.as_ref().map(|d| storage(ctx, d, &at("storage"))).transpose()?;
     let mut capacity = BTreeMap::new();
     for (acc, n) in e.capacity.iter().flatten() {
         let v = *n.get_ref();
@@ -446,6 +463,9 @@ fn apply_site(
             if dispatch.is_some() {
                 s.dispatch = dispatch;
             }
+            if storage.is_some() {
+                s.storage = storage;
+            }
         }
         None => {
             let need = |name: &str| {
@@ -476,6 +496,7 @@ fn apply_site(
                 capacity,
                 gpu_hour_price: gpu_prices,
                 dispatch,
+                storage,
                 id,
             };
             cat.sites.push(site);
@@ -539,6 +560,64 @@ fn dispatch(ctx: &Ctx, d: &Spanned<DispatchEntry>, at: &str) -> Result<Dispatch,
             Ok(Dispatch::Slurmrest { url, token: need(text(&e.token, "token")?, "token", "a file holding the JWT from `scontrol token`")?, partition, version, origin })
         }
         other => Err(ctx.invalid(kind_line, field("kind"), format!("unknown kind `{other}` (known: slurm, slurmrest, kubernetes)"))),
+    }
+}
+
+/// Checks a site's `storage` table: a known kind with what it needs, nothing it cannot use.
+fn storage(ctx: &Ctx, d: &Spanned<StorageEntry>, at: &str) -> Result<Storage, CatalogError> {
+    let e = d.get_ref();
+    let field = |name: &str| format!("{at}.{name}");
+    let kind_line = ctx.line(&e.kind);
+    let text = |v: &Option<Spanned<String>>, name: &str| -> Result<Option<String>, CatalogError> {
+        match v {
+            Some(s) if s.get_ref().trim().is_empty() => Err(ctx.invalid(ctx.line(s), field(name), "must not be empty")),
+            Some(s) => Ok(Some(s.get_ref().clone())),
+            None => Ok(None),
+        }
+    };
+    let need = |v: Option<String>, name: &str, what: &str| v.ok_or_else(|| ctx.invalid(kind_line, field(name), format!("required for kind = \"{}\" ({what})", e.kind.get_ref())));
+    let root = need(text(&e.root, "root")?, "root", "the folder jobs' data lives in, as the cluster's nodes see it")?;
+    if !root.starts_with('/') {
+        return Err(ctx.invalid(e.root.as_ref().map_or(kind_line, |r| ctx.line(r)), field("root"), format!("`{root}` is not an absolute path (the nodes see it as is)")));
+    }
+    let bwlimit = text(&e.bwlimit, "bwlimit")?;
+    if let (Some(b), Some(s)) = (&bwlimit, &e.bwlimit) {
+        let digits = b.trim_end_matches(|c: char| "BKMGTPbkmgtp".contains(c));
+        if digits.parse::<f64>().map_or(true, |v| !(v.is_finite() && v > 0.0)) {
+            return Err(ctx.invalid(ctx.line(s), field("bwlimit"), format!("`{b}` is not a rate as rclone's --bwlimit takes it (e.g. \"20M\" for 20 MiB/s)")));
+        }
+    }
+    let pvc = text(&e.pvc, "pvc")?;
+    let origin = ctx.origin.to_string();
+    match e.kind.get_ref().as_str() {
+        "local" => {
+            for (v, name) in [(&e.host, "host"), (&e.user, "user"), (&e.key_file, "key_file")] {
+                if let Some(s) = v {
+                    return Err(ctx.invalid(ctx.line(s), field(name), "not used by kind = \"local\""));
+                }
+            }
+            if let Some(p) = &e.port {
+                return Err(ctx.invalid(ctx.line(p), field("port"), "not used by kind = \"local\""));
+            }
+            Ok(Storage::Local { root, bwlimit, pvc, origin })
+        }
+        "sftp" => {
+            let port = match &e.port {
+                Some(p) => Some(u16::try_from(*p.get_ref()).ok().filter(|&v| v > 0).ok_or_else(|| ctx.invalid(ctx.line(p), field("port"), format!("{} is not a TCP port", p.get_ref())))?),
+                None => None,
+            };
+            Ok(Storage::Sftp {
+                host: need(text(&e.host, "host")?, "host", "the SSH server's name or address")?,
+                port,
+                user: need(text(&e.user, "user")?, "user", "the SSH user")?,
+                key_file: need(text(&e.key_file, "key_file")?, "key_file", "the SSH private key's file")?,
+                root,
+                bwlimit,
+                pvc,
+                origin,
+            })
+        }
+        other => Err(ctx.invalid(kind_line, field("kind"), format!("unknown kind `{other}` (known: local, sftp)"))),
     }
 }
 

@@ -40,6 +40,47 @@ pub struct Site {
     pub gpu_hour_price: BTreeMap<String, Sourced<Usd>>,
     /// The cluster that runs work placed here, when a catalog file names one (`dispatch = {...}`).
     pub dispatch: Option<Dispatch>,
+    /// Where the site keeps jobs' data, checkpoints, outputs and logs, when a catalog file
+    /// names it (`storage = {...}`).
+    pub storage: Option<Storage>,
+}
+
+/// A site's storage: the filesystem its cluster's nodes see, and how xisuan reaches it to
+/// move data in and out (rclone). `root` is the same path on the nodes and, for `sftp`, on the
+/// SSH server (a data-transfer node that mounts the cluster's filesystem).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Storage {
+    /// A filesystem this server mounts too (a shared filesystem, or one machine).
+    Local {
+        root: String,
+        /// rclone's `--bwlimit` for copies into this storage (e.g. "20M": 20 MiB/s).
+        bwlimit: Option<String>,
+        /// The PersistentVolumeClaim that holds `root` where the site runs Kubernetes.
+        pvc: Option<String>,
+        origin: String,
+    },
+    /// A remote filesystem reached over SFTP.
+    Sftp {
+        host: String,
+        port: Option<u16>,
+        user: String,
+        /// The private key's file (relative to the catalog file's folder).
+        key_file: String,
+        root: String,
+        bwlimit: Option<String>,
+        pvc: Option<String>,
+        origin: String,
+    },
+}
+
+impl Storage {
+    /// The root as the cluster's nodes see it.
+    pub fn root(&self) -> &str {
+        match self {
+            Storage::Local { root, .. } | Storage::Sftp { root, .. } => root,
+        }
+    }
 }
 
 /// How `xisuan server` hands work at a site to its cluster. Paths are as written in the file

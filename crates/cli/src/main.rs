@@ -81,6 +81,10 @@ enum Command {
     Jobs(server::JobsArgs),
     /// Cancel one of your jobs, or stop one of your services, on a server.
     Cancel(server::CancelArgs),
+    /// Show a job's output (stdout and stderr) for one attempt, from the site it ran at.
+    Logs(server::LogsArgs),
+    /// List the transfers of your jobs: inputs staged, checkpoints carried, outputs copied back.
+    Transfers(server::TransfersArgs),
     /// Write a plan in another scheduler's format (Kubernetes manifests for Kueue, Karmada,
     /// MultiKueue).
     #[command(subcommand)]
@@ -135,6 +139,8 @@ fn main() -> ExitCode {
         Command::Submit(args) => server::submit(args),
         Command::Jobs(args) => server::jobs(args),
         Command::Cancel(args) => server::cancel(args),
+        Command::Logs(args) => server::logs(args),
+        Command::Transfers(args) => server::transfers(args),
         Command::Export(cmd) => export::run(cmd),
     };
     match result {

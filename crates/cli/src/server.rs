@@ -68,8 +68,9 @@ pub struct ServerArgs {
     /// world's catalog file.
     #[arg(long, value_name = "SITE=URL,...")]
     kube: Vec<String>,
-    /// Where Slurm job scripts write their output and progress (default: slurm-jobs beside the
-    /// SQLite store, or in the working directory).
+    /// The storage of a cluster site whose catalog entry names none (`storage = {...}`):
+    /// DIR/SITE, a folder the cluster's nodes must see at the same path (default: slurm-jobs in
+    /// the working directory). Jobs' inputs, checkpoints, outputs and logs live there.
     #[arg(long, value_name = "DIR")]
     slurm_workdir: Option<PathBuf>,
     /// What each round sees of carbon and prices after the current hour: profile (default) or
@@ -113,6 +114,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         snapshot_every: a.snapshot_every,
         slurm,
         kube,
+        stores: Default::default(),
         forecast,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -278,6 +280,95 @@ pub fn cancel(a: &CancelArgs) -> anyhow::Result<()> {
     let kind = if a.id.starts_with("svc-") { "services" } else { "jobs" };
     let v = a.remote.client().delete(&format!("/v1/{kind}/{}", a.id))?;
     crate::emit(&format!("{} {}\n", v["id"].as_str().unwrap_or(&a.id), v["state"].as_str().unwrap_or("")))
+}
+
+#[derive(Args)]
+#[command(after_help = "The log is the attempt's stdout and stderr as Slurm wrote it on the site's storage
+(xisuan/jobs/JOB/logs/attempt-N.out under the storage's root). Examples:
+  xisuan logs job-1a2b3c4d                # the latest attempt
+  xisuan logs job-1a2b3c4d --attempt 1    # the first one, wherever it ran
+  xisuan logs job-1a2b3c4d --follow       # keep printing until the job is completed or cancelled")]
+pub struct LogsArgs {
+    /// The job's id (as `xisuan jobs` shows it).
+    id: String,
+    /// Which attempt (default: the latest).
+    #[arg(long)]
+    attempt: Option<u32>,
+    /// Keep printing what the attempt writes until the job ends (polls once a second).
+    #[arg(long)]
+    follow: bool,
+    #[command(flatten)]
+    remote: Remote,
+}
+
+pub fn logs(a: &LogsArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let client = a.remote.client();
+    let mut offset = 0u64;
+    let mut attempt = a.attempt;
+    let mut header = true;
+    loop {
+        let mut path = format!("/v1/jobs/{}/logs?offset={offset}", a.id);
+        if let Some(n) = attempt {
+            path.push_str(&format!("&attempt={n}"));
+        }
+        let v = client.get(&path)?;
+        if header {
+            eprintln!("== {} attempt {} at {} ({}) ==", a.id, v["attempt"], v["site"].as_str().unwrap_or(""), v["state"].as_str().unwrap_or(""));
+            header = false;
+        }
+        attempt = v["attempt"].as_u64().map(|n| n as u32);
+        let text = v["text"].as_str().unwrap_or("");
+        let mut out = std::io::stdout();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        offset = v["next_offset"].as_u64().unwrap_or(offset);
+        let state = v["state"].as_str().unwrap_or("");
+        if !a.follow || state == "completed" || state == "cancelled" {
+            return Ok(());
+        }
+        // A newer attempt (the job was re-placed): follow that one.
+        if a.attempt.is_none() {
+            let latest = v["attempts"].as_object().and_then(|m| m.keys().filter_map(|k| k.parse::<u32>().ok()).max());
+            if latest.is_some() && latest != attempt {
+                attempt = latest;
+                offset = 0;
+                header = true;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+#[derive(Args)]
+pub struct TransfersArgs {
+    #[command(flatten)]
+    remote: Remote,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn transfers(a: &TransfersArgs) -> anyhow::Result<()> {
+    let v = a.remote.client().get("/v1/transfers")?;
+    if a.json {
+        return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?));
+    }
+    let list = v["transfers"].as_array().cloned().unwrap_or_default();
+    let mut t = Table::new(&["transfer", "kind", "from", "to", "state", "moved (MB)", "seconds", "rate (MB/s)", "note"]);
+    for x in &list {
+        t.row(vec![
+            x["id"].as_str().unwrap_or("").into(),
+            x["kind"].as_str().unwrap_or("").into(),
+            x["from_site"].as_str().unwrap_or("").into(),
+            x["to_site"].as_str().unwrap_or("").into(),
+            format!("{} (try {})", x["state"].as_str().unwrap_or(""), x["tries"]),
+            format!("{:.1}", x["bytes_moved"].as_f64().unwrap_or(0.0) / 1e6),
+            format!("{:.1}", x["seconds"].as_f64().unwrap_or(0.0)),
+            x["mb_per_s"].as_f64().map(|r| format!("{r:.1}")).unwrap_or_else(|| "-".into()),
+            x["note"].as_str().unwrap_or("").chars().take(70).collect(),
+        ]);
+    }
+    crate::emit(&format!("{} transfer(s)\n{}", list.len(), t.render()))
 }
 
 /// `xisuan plan --server URL`: the server's latest round.

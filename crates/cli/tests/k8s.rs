@@ -350,7 +350,8 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/slurm");
     std::fs::copy(format!("{examples}/world.toml"), dir.join("world.toml")).unwrap();
     let sites = std::fs::read_to_string(format!("{examples}/sites.toml")).unwrap();
-    let sites = sites.replacen("source = \"scripts/slurm-testbed: cluster beta", &format!("dispatch = {{ kind = \"kubernetes\", url = \"{url}\", namespace = \"train\", queue = \"team-a\" }}\nsource = \"scripts/slurm-testbed: cluster beta"), 1);
+    let store = dir.join("store");
+    let sites = sites.replacen("source = \"scripts/slurm-testbed: cluster beta", &format!("dispatch = {{ kind = \"kubernetes\", url = \"{url}\", namespace = \"train\", queue = \"team-a\" }}\nstorage = {{ kind = \"local\", root = \"{}\", pvc = \"team-a-data\" }}\nsource = \"scripts/slurm-testbed: cluster beta", store.display()), 1);
     assert!(sites.contains("kind = \"kubernetes\""));
     std::fs::write(dir.join("sites.toml"), sites).unwrap();
     let world = dir.join("world.toml");
@@ -380,7 +381,15 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
             std::thread::sleep(Duration::from_millis(100));
         }
     };
-    let job = |id: &str, hours: f64| json!({"id": id, "accelerators": ["h800"], "gpus": 2, "hours": hours, "data_site": "edwc-guian", "sites": ["edwc-guian"], "deadline_hour": 200, "checkpoint_every_h": 0.5});
+    let job = |id: &str, hours: f64| {
+        json!({"id": id, "accelerators": ["h800"], "gpus": 2, "hours": hours, "data_site": "edwc-guian", "sites": ["edwc-guian"], "deadline_hour": 200, "checkpoint_every_h": 0.5,
+               "image": "docker.io/library/python:3.12", "command": ["python3", "train.py", "--epochs", "3"], "env": {"WANDB_MODE": "offline"}, "workdir": "src"})
+    };
+    // Without an image a job cannot run on its only (Kubernetes) site: refused, naming the field.
+    let mut bare = job("bare", 1.0);
+    bare.as_object_mut().unwrap().remove("image");
+    let e = c.post("/v1/jobs", &bare, None).unwrap_err().to_string();
+    assert!(e.contains("HTTP 400") && e.ends_with("(field `image`)"), "{e}");
     let ids: Vec<String> = (0..4).map(|i| c.post("/v1/jobs", &job(&format!("k{i}"), 1.0 + i as f64 * 0.5), None).unwrap().1["id"].as_str().unwrap().to_string()).collect();
     let flaky = c.post("/v1/jobs", &job("flaky", 1.0), None).unwrap().1["id"].as_str().unwrap().to_string();
     api.fail_first.lock().unwrap().insert(flaky.clone());
@@ -404,6 +413,22 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
         assert!(!j["metadata"]["labels"][k8s::STORE_LABEL].as_str().unwrap().is_empty());
         assert_eq!(j["status"]["succeeded"], 1, "{j:#}");
         assert_eq!(j["spec"]["ttlSecondsAfterFinished"], k8s::FINISHED_JOB_TTL_S);
+        // The job's own program: its image, command, environment, working folder, and the
+        // site's storage as a volume at the same path.
+        let pod = &j["spec"]["template"]["spec"];
+        let w = &pod["containers"][0];
+        assert_eq!(w["image"], "docker.io/library/python:3.12", "{w:#}");
+        assert_eq!(w["command"], json!(["python3", "train.py", "--epochs", "3"]));
+        let env: BTreeMap<String, String> = w["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap().to_string(), e["value"].as_str().unwrap_or("").to_string())).collect();
+        let folder = format!("{}/xisuan/jobs/{id}", store.display());
+        assert_eq!(env["WANDB_MODE"], "offline");
+        assert_eq!(env["XISUAN_JOB_ID"], id.as_str());
+        assert_eq!(env["XISUAN_CHECKPOINT_DIR"], format!("{folder}/checkpoints"));
+        assert_eq!(env["XISUAN_INPUT_DIR"], format!("{folder}/inputs"));
+        assert_eq!(env["XISUAN_OUTPUT_DIR"], format!("{folder}/outputs"));
+        assert_eq!(w["workingDir"], format!("{folder}/src"));
+        assert_eq!(pod["volumes"][0]["persistentVolumeClaim"]["claimName"], "team-a-data");
+        assert_eq!(w["volumeMounts"][0]["mountPath"], store.display().to_string());
         serde_json::from_value::<Job>(j.clone()).expect("a batch/v1 Job");
     }
     // Each ran for its planned hours (one planning hour = 1 s here): started and finished

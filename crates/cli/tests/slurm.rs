@@ -41,10 +41,33 @@ fn slurm_time(s: &str) -> f64 {
 /// The testbed is shared: its tests take turns.
 static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// What the test's jobs run: a program that works by sleeping, `hours` planning hours in
+/// steps of `checkpoint_every_h`, and after each step saves a checkpoint as real jobs do (a
+/// folder, then the manifest written atomically), resuming from the newest one.
+fn runs(mut body: Value) -> Value {
+    let hours = body["hours"].as_f64().unwrap();
+    let every = body["checkpoint_every_h"].as_f64().unwrap_or(1.0);
+    let steps = (hours / every).round().max(1.0) as u64;
+    let step_s = hours * HOUR_S / steps as f64;
+    let script = format!(
+        r#"c="$XISUAN_CHECKPOINT_DIR"; i=0
+[ -f "$c/xisuan-checkpoint.json" ] && i=$(sed -n 's/.*"step": \([0-9]*\).*/\1/p' "$c/xisuan-checkpoint.json")
+echo "attempt $XISUAN_ATTEMPT at $XISUAN_SITE from step $i"
+while [ "$i" -lt {steps} ]; do
+  sleep {step_s:.3}; i=$((i+1)); mkdir -p "$c/step-$i"
+  printf '{{"step": %d, "total_steps": {steps}, "progress": 0, "path": "step-%d"}}' "$i" "$i" > "$c/m.tmp" && mv "$c/m.tmp" "$c/xisuan-checkpoint.json"
+  echo "step $i/{steps}"
+done"#
+    );
+    body["command"] = json!(["/bin/sh", "-c", script]);
+    body
+}
+
 /// The started testbed's directory (`XISUAN_TEST_SLURM`) and this test's turn on it, or `None`
 /// (the test is skipped, saying why) where no testbed runs.
 fn testbed() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
     let Ok(dir) = std::env::var("XISUAN_TEST_SLURM") else {
+        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_SLURM is not: the Slurm testbed did not start");
         eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
         return None;
     };
@@ -156,8 +179,8 @@ fn jobs_run_where_and_when_the_plan_says_on_real_slurm() {
     // once, so some are planned for later hours.
     let mut ids = Vec::new();
     for i in 0..30 {
-        let body = json!({"id": format!("s{i}"), "accelerators": ["h800"], "gpus": if i % 3 == 0 { 4 } else { 2 }, "hours": 0.5 + (i % 3) as f64 * 0.5,
-                          "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": 0.25});
+        let body = runs(json!({"id": format!("s{i}"), "accelerators": ["h800"], "gpus": if i % 3 == 0 { 4 } else { 2 }, "hours": 0.5 + (i % 3) as f64 * 0.5,
+                          "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": 0.25}));
         let (status, v) = c.post("/v1/jobs", &body, Some(&format!("s{i}"))).unwrap();
         assert_eq!(status, 201);
         ids.push(v["id"].as_str().unwrap().to_string());
@@ -217,7 +240,7 @@ fn a_failed_cluster_s_jobs_resume_elsewhere_from_their_checkpoints() {
     let (hours, ckpt) = (3.0, 0.5);
     let mut ids = Vec::new();
     for i in 0..6 {
-        let body = json!({"id": format!("f{i}"), "accelerators": ["h800"], "gpus": 4, "hours": hours, "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": ckpt});
+        let body = runs(json!({"id": format!("f{i}"), "accelerators": ["h800"], "gpus": 4, "hours": hours, "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": ckpt}));
         ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
     }
     // Once jobs have run at least a checkpoint interval, the cluster with the most running ones fails.
@@ -304,7 +327,7 @@ fn slurm_errors_become_events_and_the_work_waits() {
             .collect();
     let (_server, c, admin) = start_with("errors", dir.join("world.toml").to_str().unwrap(), &clusters);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/slurm-testbed");
-    let job = |id: &str, acc: &str, sites: &[&str]| json!({"id": id, "accelerators": [acc], "gpus": 2, "hours": 0.5, "data_site": sites[0], "sites": sites, "deadline_hour": 200, "checkpoint_every_h": 0.25});
+    let job = |id: &str, acc: &str, sites: &[&str]| runs(json!({"id": id, "accelerators": [acc], "gpus": 2, "hours": 0.5, "data_site": sites[0], "sites": sites, "deadline_hour": 200, "checkpoint_every_h": 0.25}));
     let part = c.post("/v1/jobs", &job("part", "h800", &["edwc-yrd"]), None).unwrap().1["id"].as_str().unwrap().to_string();
     let gres = c.post("/v1/jobs", &job("gres", "h20", &["edwc-qingyang"]), None).unwrap().1["id"].as_str().unwrap().to_string();
     // Both are refused, each with its site and Slurm's reason.
@@ -371,7 +394,7 @@ fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
     let down = events.iter().find(|e| e["kind"] == "site_down").unwrap();
     let reason = down["body"]["reason"].as_str().unwrap();
     assert!(reason.contains("edwc-qingyang") && reason.contains("token") && reason.contains("expired") && reason.contains("scontrol token username=root"), "{reason}");
-    let body = json!({"id": "tok", "accelerators": ["h800"], "gpus": 2, "hours": 0.5, "data_site": "edwc-qingyang", "sites": ["edwc-qingyang"], "deadline_hour": 200, "checkpoint_every_h": 0.25});
+    let body = runs(json!({"id": "tok", "accelerators": ["h800"], "gpus": 2, "hours": 0.5, "data_site": "edwc-qingyang", "sites": ["edwc-qingyang"], "deadline_hour": 200, "checkpoint_every_h": 0.25}));
     let id = c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string();
     std::thread::sleep(Duration::from_secs_f64(2.0 * HOUR_S));
     let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
@@ -396,7 +419,7 @@ fn a_silent_controller_s_jobs_wait_and_never_run_twice_at_once() {
     let (_server, c, admin) = start(&testbed, "silent");
     let mut ids = Vec::new();
     for i in 0..4 {
-        let body = json!({"id": format!("q{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 8.0, "data_site": "edwc-guian", "sites": ["edwc-guian", "edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 1.0});
+        let body = runs(json!({"id": format!("q{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 8.0, "data_site": "edwc-guian", "sites": ["edwc-guian", "edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 1.0}));
         ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
     }
     // Once a job runs on beta (edwc-guian), its controller stops.

@@ -4,6 +4,7 @@
 //! flap), and work whose start has come is dispatched.
 
 use crate::state::*;
+use crate::run::{CheckpointRef, TransferKind, TransferSpec, TransferStatus};
 use std::collections::{BTreeMap, BTreeSet};
 use xisuan_plan::{AcceleratorOption, Job, Plan, Problem};
 
@@ -62,7 +63,111 @@ pub fn checkpointed(state: &State, id: &str, done_h: f64, now_h: f64) -> Result<
     if !(done_h.is_finite() && done_h >= 0.0) {
         return Err(Rejection::Invalid(format!("checkpoint of {done_h} hours")));
     }
-    Ok(Event::JobCheckpointed { id: id.into(), done_h, at_h: now_h })
+    Ok(Event::JobCheckpointed { id: id.into(), done_h, at_h: now_h, checkpoint: None })
+}
+
+/// A real job saved a complete checkpoint (its manifest says `step` of `total_steps`): its
+/// progress is what it saved, as a share of its hours. An older or equal one changes nothing.
+pub fn saved(state: &State, id: &str, c: CheckpointRef, now_h: f64) -> Result<Event, Rejection> {
+    expect(state, id, &[Status::Running], "only a running job checkpoints")?;
+    let j = &state.jobs[id];
+    if c.total_steps == 0 || c.step > c.total_steps {
+        return Err(Rejection::Invalid(format!("checkpoint manifest of {id} says step {} of {}", c.step, c.total_steps)));
+    }
+    if j.checkpoint.as_ref().is_some_and(|old| old.step >= c.step && old.site == c.site) {
+        return Err(Rejection::Invalid(format!("checkpoint step {} of {id} is not newer", c.step)));
+    }
+    let done_h = j.spec.hours * c.step as f64 / c.total_steps as f64;
+    Ok(Event::JobCheckpointed { id: id.into(), done_h, at_h: now_h, checkpoint: Some(c) })
+}
+
+/// What a dispatched real job needs before it is handed to its cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Everything it reads is at its site, complete: submit it.
+    Ready,
+    /// Start these transfers (new, or again after a failure).
+    Start(Vec<TransferSpec>),
+    /// Transfers are running.
+    Wait,
+    /// A transfer failed `TRANSFER_TRIES` times: the attempt is given up, in these words.
+    GiveUp(String),
+}
+
+/// Where a dispatched job's staging stands at its site: the transfers its attempt needs
+/// (`run::staging`) against those recorded.
+pub fn stage(state: &State, id: &str) -> Stage {
+    let Some(j) = state.jobs.get(id) else { return Stage::Wait };
+    let (Some(run), Some(site)) = (&j.spec.run, &j.site) else { return Stage::Ready };
+    let mut start = Vec::new();
+    let mut waiting = false;
+    for t in crate::run::staging(id, run, j.checkpoint.as_ref(), site, j.attempts) {
+        match state.transfers.get(&t.id) {
+            None => start.push(t),
+            Some(r) => match r.status {
+                TransferStatus::Done => {}
+                TransferStatus::Running => waiting = true,
+                TransferStatus::Failed if r.tries >= crate::run::TRANSFER_TRIES => {
+                    return Stage::GiveUp(format!("{} transfer from {} failed {} times: {}", t.kind.name(), t.from_site, r.tries, r.note));
+                }
+                TransferStatus::Failed => start.push(t),
+            },
+        }
+    }
+    match (start.is_empty(), waiting) {
+        (false, _) => Stage::Start(start),
+        (true, true) => Stage::Wait,
+        (true, false) => Stage::Ready,
+    }
+}
+
+/// The edge starts a transfer for a job that still needs it.
+pub fn transfer_started(state: &State, spec: TransferSpec, now_h: f64) -> Result<Event, Rejection> {
+    let j = state.jobs.get(&spec.job).ok_or_else(|| Rejection::NotFound(spec.job.clone()))?;
+    if j.status.is_final() && spec.kind != TransferKind::Output {
+        return Err(Rejection::Illegal { id: spec.job.clone(), status: j.status.name(), what: "its inputs are not staged any more".into() });
+    }
+    if state.transfers.get(&spec.id).is_some_and(|t| t.status != TransferStatus::Failed) {
+        return Err(Rejection::Invalid(format!("transfer {} is already running or done", spec.id)));
+    }
+    Ok(Event::TransferStarted { spec, at_h: now_h })
+}
+
+/// A running transfer arrived complete and verified.
+pub fn transfer_finished(state: &State, id: &str, bytes_moved: f64, seconds: f64, note: &str, now_h: f64) -> Result<Event, Rejection> {
+    let t = state.transfers.get(id).filter(|t| t.status == TransferStatus::Running).ok_or_else(|| Rejection::NotFound(id.into()))?;
+    Ok(Event::TransferFinished { id: id.into(), job: t.spec.job.clone(), bytes_moved, seconds, note: note.into(), at_h: now_h })
+}
+
+/// A running transfer failed, in the engine's words.
+pub fn transfer_failed(state: &State, id: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
+    let t = state.transfers.get(id).filter(|t| t.status == TransferStatus::Running).ok_or_else(|| Rejection::NotFound(id.into()))?;
+    Ok(Event::TransferFailed { id: id.into(), job: t.spec.job.clone(), reason: reason.into(), at_h: now_h })
+}
+
+/// The transfer of a completed job's outputs to its data site, once, if it has one due.
+pub fn outputs_due(state: &State, id: &str) -> Option<TransferSpec> {
+    let j = state.jobs.get(id).filter(|j| j.status == Status::Completed)?;
+    let run = j.spec.run.as_ref()?;
+    let ran_at = j.attempt_sites.get(&j.attempts)?;
+    let t = crate::run::outputs_back(id, run, ran_at, &j.spec.data_site, j.attempts)?;
+    match state.transfers.get(&t.id) {
+        None => Some(t),
+        Some(r) if r.status == TransferStatus::Failed && r.tries < crate::run::TRANSFER_TRIES => Some(t),
+        _ => None,
+    }
+}
+
+/// An operator (an admin, through the API) says the work fenced by a silent site is gone
+/// there, so it may start elsewhere; the reason and who said it are recorded.
+pub fn release_fences(state: &State, site: &str, reason: &str, by: &str, now_h: f64) -> Result<Event, Rejection> {
+    if reason.trim().is_empty() {
+        return Err(Rejection::Invalid("give the reason the work there is known to be gone".into()));
+    }
+    if !state.jobs.values().any(|j| j.fence.as_ref().is_some_and(|f| f.site == site)) {
+        return Err(Rejection::Invalid(format!("no work is fenced by site {site}")));
+    }
+    Ok(Event::FencesReleased { site: site.into(), reason: reason.into(), by: by.into(), at_h: now_h })
 }
 
 /// A backend reports that a running job finished.
@@ -486,6 +591,7 @@ mod tests {
             pausable: false,
             allowed_sites: None,
             checkpoint_every_h: 1.0,
+            run: None,
         }
     }
 

@@ -21,9 +21,11 @@
 //! up to its last checkpoint; cancelled from any state but completed.
 
 mod decide;
+pub mod run;
 mod service;
 mod state;
 
 pub use decide::*;
+pub use run::{CheckpointRef, Input, RunSpec, TransferKind, TransferRecord, TransferSpec, TransferStatus};
 pub use service::*;
 pub use state::*;

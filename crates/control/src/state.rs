@@ -1,5 +1,6 @@
 //! The state, its events, and `State::apply`.
 
+use crate::run::{CheckpointRef, RunSpec, TransferRecord, TransferSpec, TransferStatus};
 use crate::service::{ServiceRecord, ServiceRound, ServiceSpec, ServiceStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +33,10 @@ pub struct JobSpec {
     pub allowed_sites: Option<Vec<String>>,
     /// Hours between checkpoints: a failure loses at most this much work.
     pub checkpoint_every_h: f64,
+    /// What it runs on a real cluster (`None`: planning-only work, which is never handed to
+    /// a real cluster; the simulated backend runs it as arithmetic).
+    #[serde(default)]
+    pub run: Option<RunSpec>,
 }
 
 /// Where a job is in its life.
@@ -139,7 +144,15 @@ pub enum Event {
     Planned(Round),
     JobDispatched { id: String, site: String, accelerator: String, start_h: f64, attempt: u32, at_h: f64 },
     JobStarted { id: String, at_h: f64 },
-    JobCheckpointed { id: String, done_h: f64, at_h: f64 },
+    JobCheckpointed {
+        id: String,
+        done_h: f64,
+        at_h: f64,
+        /// Where the job saved it and what its manifest says (a real job); `None` from the
+        /// simulated backend.
+        #[serde(default)]
+        checkpoint: Option<CheckpointRef>,
+    },
     JobFinished { id: String, at_h: f64 },
     /// Failed or preempted: back to pending with the work up to the last checkpoint.
     JobFailed { id: String, reason: String, at_h: f64 },
@@ -161,6 +174,15 @@ pub enum Event {
     SiteUp { site: String, at_h: f64 },
     ServiceSubmitted { id: String, tenant: String, spec: ServiceSpec, at_h: f64 },
     ServiceCancelled { id: String, at_h: f64 },
+    /// The edge started a transfer (again, after a failure, with the same id).
+    TransferStarted { spec: TransferSpec, at_h: f64 },
+    /// A transfer arrived complete and verified (sizes and checksums), or was already there.
+    TransferFinished { id: String, job: String, bytes_moved: f64, seconds: f64, note: String, at_h: f64 },
+    /// A transfer failed, in the engine's words.
+    TransferFailed { id: String, job: String, reason: String, at_h: f64 },
+    /// An operator says the work fenced by a silent site is gone (the cluster was lost, its
+    /// nodes powered off): it may start elsewhere. Recorded with who and why.
+    FencesReleased { site: String, reason: String, by: String, at_h: f64 },
 }
 
 impl Event {
@@ -180,6 +202,10 @@ impl Event {
             Event::SiteUp { .. } => "site_up",
             Event::ServiceSubmitted { .. } => "service_submitted",
             Event::ServiceCancelled { .. } => "service_cancelled",
+            Event::TransferStarted { .. } => "transfer_started",
+            Event::TransferFinished { .. } => "transfer_finished",
+            Event::TransferFailed { .. } => "transfer_failed",
+            Event::FencesReleased { .. } => "fences_released",
         }
     }
     /// The service an event is about, if any.
@@ -200,6 +226,8 @@ impl Event {
             | Event::JobFinished { id, .. }
             | Event::JobFailed { id, .. }
             | Event::JobRefused { id, .. } => Some(id),
+            Event::TransferStarted { spec, .. } => Some(&spec.job),
+            Event::TransferFinished { job, .. } | Event::TransferFailed { job, .. } => Some(job),
             _ => None,
         }
     }
@@ -256,6 +284,12 @@ pub struct JobRecord {
     /// elsewhere until that site answers (and it is cancelled there) or the fence's hour passes.
     #[serde(default)]
     pub fence: Option<Fence>,
+    /// The newest complete checkpoint seen (a real job's manifest), to resume from.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointRef>,
+    /// The site of each attempt.
+    #[serde(default)]
+    pub attempt_sites: BTreeMap<u32, String>,
 }
 
 impl JobRecord {
@@ -272,6 +306,9 @@ pub struct State {
     pub jobs: BTreeMap<String, JobRecord>,
     #[serde(default)]
     pub services: BTreeMap<String, ServiceRecord>,
+    /// Every transfer by id (`JOB/aATTEMPT/KIND/INDEX`).
+    #[serde(default)]
+    pub transfers: BTreeMap<String, TransferRecord>,
     pub sites_down: BTreeSet<String>,
     /// The latest planning round.
     pub last_round: Option<Round>,
@@ -315,6 +352,8 @@ impl State {
                         history: vec![(*at_h, "submitted".into())],
                         refused: BTreeMap::new(),
                         fence: None,
+                        checkpoint: None,
+                        attempt_sites: BTreeMap::new(),
                     },
                 );
             }
@@ -381,6 +420,7 @@ impl State {
                     j.accelerator = Some(accelerator.clone());
                     j.start_h = Some(*start_h);
                     j.attempts = *attempt;
+                    j.attempt_sites.insert(*attempt, site.clone());
                     j.history.push((*at_h, format!("dispatched to {site} (attempt {attempt})")));
                 }
             }
@@ -392,9 +432,13 @@ impl State {
                     j.history.push((*at_h, "started".into()));
                 }
             }
-            Event::JobCheckpointed { id, done_h, .. } => {
+            Event::JobCheckpointed { id, done_h, checkpoint, at_h } => {
                 if let Some(j) = self.jobs.get_mut(id) {
                     j.done_h = j.done_h.max(*done_h).min(j.spec.hours);
+                    if let Some(c) = checkpoint {
+                        j.history.push((*at_h, format!("checkpoint {} at {} (step {} of {})", c.path, c.site, c.step, c.total_steps)));
+                        j.checkpoint = Some(c.clone());
+                    }
                 }
             }
             Event::JobFinished { id, at_h } => {
@@ -475,6 +519,47 @@ impl State {
                     v.history.push((*at_h, "stopped".into()));
                     self.dirty = true;
                 }
+            }
+            Event::TransferStarted { spec, at_h } => {
+                let tries = self.transfers.get(&spec.id).map(|t| t.tries).unwrap_or(0) + 1;
+                if let Some(j) = self.jobs.get_mut(&spec.job) {
+                    j.history.push((*at_h, format!("{} transfer {} from {} to {} started (try {tries})", spec.kind.name(), spec.id, spec.from_site, spec.to_site)));
+                }
+                self.transfers.insert(
+                    spec.id.clone(),
+                    TransferRecord { spec: spec.clone(), status: TransferStatus::Running, tries, started_h: *at_h, ended_h: None, bytes_moved: 0.0, seconds: 0.0, note: String::new() },
+                );
+            }
+            Event::TransferFinished { id, bytes_moved, seconds, note, at_h, .. } => {
+                if let Some(t) = self.transfers.get_mut(id) {
+                    t.status = TransferStatus::Done;
+                    t.ended_h = Some(*at_h);
+                    t.bytes_moved = *bytes_moved;
+                    t.seconds = *seconds;
+                    t.note = note.clone();
+                    if let Some(j) = self.jobs.get_mut(&t.spec.job) {
+                        j.history.push((*at_h, format!("{} transfer {id} finished: {bytes_moved:.0} bytes in {seconds:.1} s{}", t.spec.kind.name(), if note.is_empty() { String::new() } else { format!(" ({note})") })));
+                    }
+                }
+            }
+            Event::TransferFailed { id, reason, at_h, .. } => {
+                if let Some(t) = self.transfers.get_mut(id) {
+                    t.status = TransferStatus::Failed;
+                    t.ended_h = Some(*at_h);
+                    t.note = reason.clone();
+                    if let Some(j) = self.jobs.get_mut(&t.spec.job) {
+                        j.history.push((*at_h, format!("{} transfer {id} failed: {reason}", t.spec.kind.name())));
+                    }
+                }
+            }
+            Event::FencesReleased { site, reason, by, at_h } => {
+                for j in self.jobs.values_mut() {
+                    if j.fence.as_ref().is_some_and(|f| &f.site == site) {
+                        j.fence = None;
+                        j.history.push((*at_h, format!("released by {by}: not running at {site} ({reason})")));
+                    }
+                }
+                self.dirty = true;
             }
         }
     }

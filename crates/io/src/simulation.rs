@@ -534,6 +534,7 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
                         pausable: j.pausable,
                         allowed_sites: j.allowed_sites.as_ref().map(|a| a.iter().map(|&s| sp.sites[s].id.clone()).collect()),
                         checkpoint_every_h: 1.0,
+                        run: None,
                     },
                 })
                 .collect()
@@ -555,6 +556,7 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
                     pausable: j.pausable,
                     allowed_sites: None,
                     checkpoint_every_h: 1.0,
+                    run: None,
                 },
             })
             .collect(),

@@ -84,6 +84,7 @@ fn replanning_round() {
             pausable: r.f64() < 0.2,
             allowed_sites: None,
             checkpoint_every_h: 1.0,
+            run: None,
         };
         let e = control::submit(&s, "t", &format!("job-{i:05}"), spec, h0).unwrap();
         s.apply(&e);

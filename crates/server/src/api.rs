@@ -193,6 +193,17 @@ pub struct JobView {
     /// Sites whose cluster refused it, with the cluster's words: it is not planned there again
     /// until the site has been down and up.
     pub refused: BTreeMap<String, String>,
+    /// What it runs (`null` for planning-only work): the command (or `script`), image and
+    /// inputs as submitted.
+    pub command: Option<Vec<String>>,
+    pub script: Option<String>,
+    pub image: Option<String>,
+    /// Inputs as `SITE:PATH`, and their sizes, bytes.
+    pub inputs: Vec<String>,
+    /// The newest complete checkpoint seen: its site, folder and step.
+    pub checkpoint: Option<String>,
+    /// The site of each attempt.
+    pub attempt_sites: BTreeMap<u32, String>,
     pub history: Vec<HistoryEntry>,
 }
 
@@ -215,6 +226,12 @@ impl JobView {
             attempts: j.attempts,
             reasons: j.reasons.clone(),
             refused: j.refused.clone(),
+            command: j.spec.run.as_ref().filter(|r| r.script.is_none()).map(|r| r.command.clone()),
+            script: j.spec.run.as_ref().and_then(|r| r.script.clone()),
+            image: j.spec.run.as_ref().and_then(|r| r.image.clone()),
+            inputs: j.spec.run.iter().flat_map(|r| r.inputs.iter().map(|i| format!("{}:{} ({:.0} bytes)", i.site, i.path, i.bytes))).collect(),
+            checkpoint: j.checkpoint.as_ref().map(|c| format!("{} at {} (step {} of {})", c.path, c.site, c.step, c.total_steps)),
+            attempt_sites: j.attempt_sites.clone(),
             history: j.history.iter().map(|(at_h, what)| HistoryEntry { at_h: *at_h, what: what.clone() }).collect(),
         }
     }
@@ -464,8 +481,8 @@ pub struct Estimate {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "xisuan control plane", description = "Submit training jobs and inference services, follow their plans and states, read the sites, metrics and estimates. Authenticate with `Authorization: Bearer TOKEN`."),
-    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, submit_service, list_services, get_service, cancel_service, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
-    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, ServiceRequest, DemandRequest, ServiceView, ServiceList, ReplicasView, DemandView, ServicePlanView, Submitted, JobView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
+    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, job_logs, list_transfers, release_site, submit_service, list_services, get_service, cancel_service, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
+    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, ServiceRequest, DemandRequest, ServiceView, ServiceList, ReplicasView, DemandView, ServicePlanView, Submitted, JobView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, ReleaseRequest, Released, LogView, TransferView, TransferList, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
     modifiers(&Security)
 )]
 pub struct Doc;
@@ -485,6 +502,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/tenants", post(create_tenant))
         .route("/v1/jobs", post(submit_job).get(list_jobs))
         .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
+        .route("/v1/jobs/{id}/logs", get(job_logs))
+        .route("/v1/transfers", get(list_transfers))
+        .route("/v1/sites/{id}/release", post(release_site))
         .route("/v1/services", post(submit_service).get(list_services))
         .route("/v1/services/{id}", get(get_service).delete(cancel_service))
         .route("/v1/plan", get(get_plan))
@@ -540,7 +560,11 @@ async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(re
     };
     let now = app.clock.now_h();
     let sites = app.sites_now(now).map_err(ApiError::internal)?;
-    let spec = to_spec(&req, &app.world, &sites, now)?;
+    // Inputs' sizes are read from their storage (a file system or rclone): off the async threads.
+    let spec = tokio::task::block_in_place(|| {
+        let clusters = crate::jobs::Clusters { stores: &app.config.stores, kube: &|s| app.config.kube.has(s), slurm: &|s| app.config.slurm.has(s) };
+        to_spec(&req, &app.world, &sites, &clusters, now)
+    })?;
     let id = format!("job-{}", crate::random_hex(8));
     let e = {
         let known = app.known.read().map_err(ApiError::internal)?;
@@ -805,6 +829,179 @@ async fn site_down(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P
     responses((status = 200, body = SiteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn site_up(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<SiteView>> {
     site_event(&app, &headers, &id, None).await
+}
+
+/// An operator's word that the work a silent site fenced is gone there.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// Why the work there is known to be gone (recorded in each job's history).
+    pub reason: String,
+}
+
+/// What a release did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Released {
+    pub site: String,
+    /// The jobs no longer fenced.
+    pub jobs: Vec<String>,
+}
+
+/// Releases the work fenced by a site that does not answer (admin): the operator says it is
+/// not running there (the cluster was lost, its nodes are off), so it may start elsewhere. The
+/// reason and who said it go in each job's history.
+#[utoipa::path(post, path = "/v1/sites/{id}/release", params(("id" = String, Path)), request_body = ReleaseRequest, security(("bearer" = [])),
+    responses((status = 200, body = Released), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn release_site(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<ReleaseRequest>) -> ApiResult<Json<Released>> {
+    let t = admin(&app, &headers)?;
+    if !app.world.site_ids.iter().any(|s| s == &id) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no site {id}")));
+    }
+    if req.reason.len() > 1000 {
+        return Err(ApiError::bad_request(Some("reason"), "at most 1,000 characters"));
+    }
+    let (e, jobs) = {
+        let known = app.known.read().map_err(ApiError::internal)?;
+        let jobs: Vec<String> = known.state.jobs.values().filter(|j| j.fence.as_ref().is_some_and(|f| f.site == id)).map(|j| j.id.clone()).collect();
+        (control::release_fences(&known.state, &id, &req.reason, &t.name, app.clock.now_h()).map_err(|r| ApiError::bad_request(Some("reason"), r.to_string()))?, jobs)
+    };
+    app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
+    Ok(Json(Released { site: id, jobs }))
+}
+
+/// Which attempt's log to read, and from which byte.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// The attempt (default: the latest).
+    pub attempt: Option<u32>,
+    /// Bytes of the log to skip (what a follower has read already).
+    pub offset: Option<u64>,
+}
+
+/// One attempt's output.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogView {
+    pub job: String,
+    pub attempt: u32,
+    /// Where that attempt ran.
+    pub site: String,
+    /// Every attempt and its site.
+    pub attempts: BTreeMap<u32, String>,
+    /// The job's state now (a follower stops once it is final).
+    pub state: String,
+    /// The byte `text` starts at, and the byte after it (pass as `offset` to read on).
+    pub offset: u64,
+    pub next_offset: u64,
+    /// stdout and stderr, as the program wrote them (UTF-8, invalid bytes replaced); empty
+    /// before the attempt has written anything.
+    pub text: String,
+    /// Whether the log exists yet at that site.
+    pub found: bool,
+}
+
+/// A job's stdout and stderr for one attempt, read from the storage of the site it ran at
+/// (the caller's jobs only; another tenant's job is 404).
+#[utoipa::path(get, path = "/v1/jobs/{id}/logs", params(("id" = String, Path), LogQuery), security(("bearer" = [])),
+    responses((status = 200, body = LogView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn job_logs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Q(q): Q<LogQuery>) -> ApiResult<Json<LogView>> {
+    let t = caller(&app, &headers)?;
+    let (attempts, state) = {
+        let known = app.known.read().map_err(ApiError::internal)?;
+        let j = known.state.jobs.get(&id).and_then(|j| visible(&t, j)).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
+        (j.attempt_sites.clone(), j.status.name().to_string())
+    };
+    let attempt = match q.attempt {
+        Some(a) => a,
+        None => *attempts.keys().last().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("job {id} has not been dispatched yet: no log")))?,
+    };
+    let site = attempts.get(&attempt).cloned().ok_or_else(|| ApiError::bad_request(Some("attempt"), format!("job {id} has attempts {:?}", attempts.keys().collect::<Vec<_>>())))?;
+    if !app.config.stores.has(&site) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("attempt {attempt} ran at {site}, which has no storage xisuan reads (the simulated backend writes no log)")));
+    }
+    let rel = control::run::log_file(&id, attempt);
+    let bytes = tokio::task::block_in_place(|| app.config.stores.read(&site, &rel)).map_err(ApiError::internal)?;
+    let found = bytes.is_some();
+    let bytes = bytes.unwrap_or_default();
+    let offset = q.offset.unwrap_or(0).min(bytes.len() as u64);
+    let text = String::from_utf8_lossy(&bytes[offset as usize..]).into_owned();
+    Ok(Json(LogView { job: id, attempt, site, attempts, state, offset, next_offset: bytes.len() as u64, text, found }))
+}
+
+/// A transfer as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferView {
+    pub id: String,
+    pub job: String,
+    pub attempt: u32,
+    /// input, checkpoint or output.
+    pub kind: String,
+    pub from_site: String,
+    pub from_path: String,
+    pub to_site: String,
+    pub to_path: String,
+    /// running, done or failed.
+    pub state: String,
+    pub tries: u32,
+    /// Bytes expected (0 where not known beforehand), bytes moved so far or in all.
+    pub bytes: f64,
+    pub bytes_moved: f64,
+    /// Wall seconds the engine took, and its rate, MB/s (finished transfers).
+    pub seconds: f64,
+    pub mb_per_s: Option<f64>,
+    /// Started and ended, hours since the Unix epoch (server clock).
+    pub started_h: f64,
+    pub ended_h: Option<f64>,
+    /// The engine's words when it failed, or a note.
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferList {
+    pub transfers: Vec<TransferView>,
+}
+
+/// Transfers of the caller's jobs (all for the admin): inputs staged at the site an attempt
+/// runs at, checkpoints carried to the next site, outputs copied back, with bytes and rates.
+#[utoipa::path(get, path = "/v1/transfers", security(("bearer" = [])), responses((status = 200, body = TransferList), (status = 401, body = ErrorBody)))]
+async fn list_transfers(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<TransferList>> {
+    let t = caller(&app, &headers)?;
+    let live = app.transfers_live.lock().map_err(ApiError::internal)?.clone();
+    let known = app.known.read().map_err(ApiError::internal)?;
+    let transfers = known
+        .state
+        .transfers
+        .values()
+        .filter(|r| known.state.jobs.get(&r.spec.job).is_some_and(|j| visible(&t, j).is_some()))
+        .map(|r| {
+            let moved = if r.status == control::TransferStatus::Running { live.get(&r.spec.id).copied().unwrap_or(0) as f64 } else { r.bytes_moved };
+            TransferView {
+                id: r.spec.id.clone(),
+                job: r.spec.job.clone(),
+                attempt: r.spec.attempt,
+                kind: r.spec.kind.name().into(),
+                from_site: r.spec.from_site.clone(),
+                from_path: r.spec.from_path.clone(),
+                to_site: r.spec.to_site.clone(),
+                to_path: r.spec.to_path.clone(),
+                state: match r.status {
+                    control::TransferStatus::Running => "running",
+                    control::TransferStatus::Done => "done",
+                    control::TransferStatus::Failed => "failed",
+                }
+                .into(),
+                tries: r.tries,
+                bytes: r.spec.bytes,
+                bytes_moved: moved,
+                seconds: r.seconds,
+                mb_per_s: (r.status == control::TransferStatus::Done && r.seconds > 0.0 && r.bytes_moved > 0.0).then(|| r.bytes_moved / r.seconds / 1e6),
+                started_h: r.started_h,
+                ended_h: r.ended_h,
+                note: r.note.clone(),
+            }
+        })
+        .collect();
+    Ok(Json(TransferList { transfers }))
 }
 
 /// The event log, a page at a time: the caller's jobs' events (every event for the admin).

@@ -17,6 +17,11 @@ impl Client {
         Client { base: base.trim_end_matches('/').to_string(), token, agent }
     }
 
+    /// The server's address.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     fn auth(&self) -> Option<String> {
         self.token.as_ref().map(|t| format!("Bearer {t}"))
     }

@@ -48,6 +48,65 @@ pub struct JobRequest {
     pub countries: Option<Vec<String>>,
     /// Hours between checkpoints (default 1): a failure loses at most this much work.
     pub checkpoint_every_h: Option<f64>,
+    /// What it runs: the program and its arguments (no shell), e.g.
+    /// `["python3", "inputs/train.py", "train"]`. Or `script`. Without either the job is
+    /// planning-only: planned and simulated, never handed to a real cluster.
+    pub command: Option<Vec<String>>,
+    /// What it runs, as a batch script's body (as for `sbatch`; `/bin/sh` unless it has a `#!`
+    /// line). Slurm's signals reach the script's process: `exec` the program, or forward them.
+    pub script: Option<String>,
+    /// Environment variables for the program (names not starting with XISUAN_ or SLURM_).
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    /// The working folder, relative to the job's folder at its site (default: that folder).
+    pub workdir: Option<String>,
+    /// An OCI image: required to run on a Kubernetes site; a job with one does not run on a
+    /// Slurm site without a container runtime.
+    pub image: Option<String>,
+    /// What it reads, as `SITE:PATH` on a site's storage (a file or a folder). Sizes come from
+    /// the storage; each is copied to `$XISUAN_INPUT_DIR/NAME` at the site it runs at.
+    pub inputs: Option<Vec<String>>,
+    /// Copy `$XISUAN_OUTPUT_DIR` back to `data_site` when it completes (default true).
+    pub copy_outputs: Option<bool>,
+}
+
+/// What the server knows of the real clusters and storage behind its sites, for checking a
+/// job that says what it runs.
+pub struct Clusters<'a> {
+    pub stores: &'a crate::storage::Stores,
+    pub kube: &'a dyn Fn(&str) -> bool,
+    pub slurm: &'a dyn Fn(&str) -> bool,
+}
+
+/// The job's run, checked in the core (`RunSpec::validate`), with its inputs' sizes read from
+/// the storage; `None` for a planning-only job.
+fn run_spec(req: &JobRequest, world: &WorldSpec, clusters: &Clusters) -> Result<Option<xisuan_control::RunSpec>, ApiError> {
+    let says = req.command.is_some() || req.script.is_some() || req.env.is_some() || req.workdir.is_some() || req.image.is_some() || req.inputs.is_some() || req.copy_outputs.is_some();
+    if !says {
+        return Ok(None);
+    }
+    let mut inputs = Vec::new();
+    for (k, uri) in req.inputs.iter().flatten().enumerate() {
+        let field = format!("inputs[{k}]");
+        let (site, path) = uri.split_once(':').ok_or_else(|| bad(&field, format!("`{uri}` is not SITE:PATH (a site's storage and a path under its root)")))?;
+        let site = world.catalog.resolve(site).map(|r| r.site.id.as_str().to_string()).map_err(|e| bad(&field, e.to_string()))?;
+        inputs.push(xisuan_control::Input { site, path: path.to_string(), bytes: 0.0 });
+    }
+    let mut run = xisuan_control::RunSpec {
+        command: req.command.clone().unwrap_or_default(),
+        script: req.script.clone(),
+        env: req.env.clone().unwrap_or_default(),
+        workdir: req.workdir.clone(),
+        image: req.image.clone(),
+        inputs,
+        copy_outputs: req.copy_outputs.unwrap_or(true),
+    };
+    // Checked before the storage is touched (no path leaves a storage's root).
+    run.validate(&|s| clusters.stores.has(s)).map_err(|e| bad(&e.field, e.message))?;
+    for (k, input) in run.inputs.iter_mut().enumerate() {
+        let bytes = clusters.stores.size(&input.site, &input.path).map_err(|e| bad(&format!("inputs[{k}]"), format!("{}:{} cannot be read on its storage: {e}", input.site, input.path)))?;
+        input.bytes = bytes as f64;
+    }
+    Ok(Some(run))
 }
 
 fn bad(field: &str, message: impl Into<String>) -> ApiError {
@@ -66,7 +125,7 @@ fn json_field(f: &str) -> &str {
 }
 
 /// Checks a request against the world and turns it into a `JobSpec` (times from `now_h`).
-pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site], now_h: f64) -> Result<JobSpec, ApiError> {
+pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site], clusters: &Clusters, now_h: f64) -> Result<JobSpec, ApiError> {
     if let Some(name) = &req.id {
         limits::id(name).map_err(|m| bad("id", m))?;
     }
@@ -104,7 +163,28 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
         Ok(id)
     };
     let data_site = site_of(&req.data_site, "data_site")?;
-    let allowed = residency(world, req.sites.as_deref(), req.countries.as_deref())?;
+    let mut allowed = residency(world, req.sites.as_deref(), req.countries.as_deref())?;
+    let run = run_spec(req, world, clusters)?;
+    if run.is_some() && req.data_tb > 0.0 {
+        return Err(bad("data_tb", "give data_tb (planning only) or inputs (their sizes come from the storage), not both"));
+    }
+    if let Some(r) = &run {
+        // A Kubernetes site runs images; a Slurm site here runs programs without one. A job
+        // that can run nowhere it may go is refused now, naming the image.
+        let fits = |id: &str| if r.image.is_some() { !(clusters.slurm)(id) } else { !(clusters.kube)(id) };
+        let may: Vec<String> = allowed.clone().unwrap_or_else(|| world.site_ids.clone());
+        let ok: Vec<String> = may.iter().filter(|id| fits(id)).cloned().collect();
+        if ok.is_empty() {
+            return Err(bad("image", match &r.image {
+                None => "every site it may run at is a Kubernetes cluster, which runs containers: give `image`".to_string(),
+                Some(i) => format!("every site it may run at is a Slurm cluster without a container runtime: it cannot run the image {i}; leave `image` out to run the command on the nodes"),
+            }));
+        }
+        if ok.len() < may.len() {
+            allowed = Some(ok);
+        }
+    }
+    let data_tb = run.as_ref().map(|r| r.inputs.iter().map(|i| i.bytes).sum::<f64>() / 1e12).unwrap_or(req.data_tb);
     limits::in_range(req.earliest_hour, 0.0, limits::MAX_HOURS as f64).map_err(|m| bad("earliest_hour", m))?;
     if let Some(d) = req.deadline_hour {
         limits::in_range(d, 0.0, 2.0 * limits::MAX_HOURS as f64).map_err(|m| bad("deadline_hour", m))?;
@@ -114,7 +194,7 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
     }
     let checkpoint = req.checkpoint_every_h.unwrap_or(1.0);
     limits::positive(checkpoint, limits::MAX_HOURS as f64).map_err(|m| bad("checkpoint_every_h", m))?;
-    limits::in_range(req.data_tb, 0.0, limits::MAX_BYTES / 1e12).map_err(|m| bad("data_tb", m))?;
+    limits::in_range(data_tb, 0.0, limits::MAX_BYTES / 1e12).map_err(|m| bad(if run.is_some() { "inputs" } else { "data_tb" }, m))?;
 
     // The core's own check, on a one-job problem over this world.
     let ix = |id: &str| sites.iter().position(|s| s.id == id);
@@ -128,7 +208,7 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
             hours,
             accelerators: accelerators.iter().map(|a| AcceleratorOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu }).collect(),
             data_site: ix(&data_site).unwrap_or(0),
-            data_bytes: req.data_tb * 1e12,
+            data_bytes: data_tb * 1e12,
             earliest: 0,
             deadline: 1,
             pausable: req.pausable,
@@ -153,12 +233,13 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
         hours,
         accelerators,
         data_site,
-        data_bytes: req.data_tb * 1e12,
+        data_bytes: data_tb * 1e12,
         earliest_h: now_h + req.earliest_hour,
         deadline_h: req.deadline_hour.map(|d| now_h + d),
         pausable: req.pausable,
         allowed_sites: allowed,
         checkpoint_every_h: checkpoint,
+        run,
     })
 }
 

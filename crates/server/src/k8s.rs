@@ -16,7 +16,7 @@
 //! them all at once).
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec, ResourceRequirements};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -77,6 +77,9 @@ pub struct Work {
     pub end_unix_s: i64,
     /// Hours it runs (the planned slots; fewer than end − start for a pausable job).
     pub run_hours: f64,
+    /// The job's own program (command, image, environment, its site's volume), when it says
+    /// what it runs; `None` for an exported plan, which runs the options' image.
+    pub program: Option<crate::slurm::Program>,
 }
 
 /// A Job name from xisuan's job id and attempt: lowercase letters, digits and '-', at most 63
@@ -155,7 +158,7 @@ pub fn job(w: &Work, o: &Options) -> Job {
         ("xisuan.io/run-hours".to_string(), format!("{}", w.run_hours)),
     ]);
     let gpus = Quantity(w.gpus.to_string());
-    let env = [
+    let mut env: Vec<EnvVar> = [
         ("XISUAN_JOB", w.job.clone()),
         ("XISUAN_ATTEMPT", w.attempt.to_string()),
         ("XISUAN_SITE", w.site.clone()),
@@ -165,6 +168,22 @@ pub fn job(w: &Work, o: &Options) -> Job {
         .into_iter()
         .map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() })
         .collect();
+    // The job's own program: its environment (XISUAN_* folders on the site's volume), its
+    // image and command, and the volume holding the site's storage at the same path.
+    let (mut image, mut command, mut working_dir, mut volumes, mut mounts) = (o.image.clone(), o.command.clone(), None, None, None);
+    if let Some(p) = &w.program {
+        env.extend(p.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() }));
+        image = p.image.clone().unwrap_or_default();
+        command = Some(match &p.script {
+            Some(s) => vec!["/bin/sh".into(), "-c".into(), s.clone()],
+            None => p.command.clone(),
+        });
+        working_dir = Some(p.chdir.clone());
+        if let Some(claim) = &p.pvc {
+            volumes = Some(vec![Volume { name: "xisuan-storage".into(), persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim.clone(), read_only: None }), ..Default::default() }]);
+            mounts = Some(vec![VolumeMount { name: "xisuan-storage".into(), mount_path: p.mount.clone(), ..Default::default() }]);
+        }
+    }
     // Time limit: the planned run with half again and a minute, as for Slurm.
     let limit_s = (w.run_hours * 3600.0 * 1.5 + 60.0).ceil() as i64;
     Job {
@@ -183,11 +202,14 @@ pub fn job(w: &Work, o: &Options) -> Job {
                 metadata: Some(ObjectMeta { labels: Some(BTreeMap::from([(MANAGED_LABEL.0.to_string(), MANAGED_LABEL.1.to_string())])), ..Default::default() }),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".into()),
+                    volumes,
                     node_selector: Some(BTreeMap::from([(ACCELERATOR_LABEL.to_string(), w.accelerator.clone())])),
                     containers: vec![Container {
                         name: "work".into(),
-                        image: Some(o.image.clone()),
-                        command: o.command.clone(),
+                        image: Some(image),
+                        command,
+                        working_dir,
+                        volume_mounts: mounts,
                         env: Some(env),
                         resources: Some(ResourceRequirements {
                             limits: Some(BTreeMap::from([(resource_name(&w.accelerator).to_string(), gpus.clone())])),
@@ -294,6 +316,7 @@ pub fn works_from_plan_json(text: &str) -> Result<Vec<Work>, String> {
                 start_unix_s: t0 + j.start_slot as i64 * 3600,
                 end_unix_s: t0 + j.end_slot as i64 * 3600,
                 run_hours: j.slots.len() as f64,
+                program: None,
             })
         })
         .collect()
@@ -496,7 +519,10 @@ impl crate::cluster::Backend for KubeClusters {
         let k = self.sites.get(site).ok_or_else(|| crate::slurm::SubmitError::Refused(format!("site {site} has no Kubernetes cluster")))?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let start = now + s.begin_in_s.max(0.0).round() as i64;
-        let w = Work { job: s.job.clone(), attempt: s.attempt, site: site.to_string(), accelerator: s.accelerator.clone(), gpus: s.gpus, start_unix_s: start, end_unix_s: start + s.run_s.round() as i64, run_hours: s.run_s / 3600.0 };
+        if s.program.image.is_none() {
+            return Err(crate::slurm::SubmitError::Refused("the job names no image, and a Kubernetes cluster runs containers: give `image`".into()));
+        }
+        let w = Work { job: s.job.clone(), attempt: s.attempt, site: site.to_string(), accelerator: s.accelerator.clone(), gpus: s.gpus, start_unix_s: start, end_unix_s: start + s.run_s.round() as i64, run_hours: s.run_s / 3600.0, program: Some(s.program.clone()) };
         let manifest = job(&w, &k.options(&self.prefix));
         let name = manifest.metadata.name.clone().unwrap_or_default();
         match self.call(site, move |k| Box::pin(async move { k.create(&manifest).await })) {
@@ -551,7 +577,7 @@ mod tests {
         assert!(KubeClusters::parse(&["edwc-guian=http://x,nodes=3".into()]).unwrap_err().contains("`nodes=3`"));
         assert!(KubeClusters::parse(&["a=http://x".into(), "a=http://y".into()]).unwrap_err().contains("named twice"));
         // The stand-in sleeps through the run; a queue-less Job starts unsuspended.
-        let w = Work { job: "j".into(), attempt: 1, site: "edwc-guian".into(), accelerator: "h800".into(), gpus: 2, start_unix_s: 0, end_unix_s: 90, run_hours: 0.025 };
+        let w = Work { job: "j".into(), attempt: 1, site: "edwc-guian".into(), accelerator: "h800".into(), gpus: 2, start_unix_s: 0, end_unix_s: 90, run_hours: 0.025, program: None };
         let j = job(&w, &k.sites["edwc-guian"].options("ab12"));
         assert_eq!(j.metadata.name.as_deref(), Some("xisuan-ab12-j-a1"));
         assert_eq!(j.spec.as_ref().unwrap().suspend, Some(false));

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod jobs;
 pub mod k8s;
 pub mod slurm;
+pub mod storage;
 pub mod store;
 pub mod ui;
 
@@ -52,6 +53,9 @@ pub struct Config {
     pub slurm: slurm::Slurm,
     /// Sites run by Kubernetes clusters (Jobs queued through Kueue).
     pub kube: k8s::KubeClusters,
+    /// Sites' storage (from the catalog's `storage` keys; `open` gives each cluster site
+    /// without one a local folder under the Slurm work directory).
+    pub stores: storage::Stores,
     /// How each round sees carbon and prices after the current hour: a forecast issued now
     /// from the hours before (`xisuan_model::forecast`), or `None` for the series themselves
     /// (hindsight, for replaying a known year).
@@ -72,6 +76,7 @@ impl Default for Config {
             snapshot_every: 10_000,
             slurm: slurm::Slurm::default(),
             kube: k8s::KubeClusters::default(),
+            stores: storage::Stores::default(),
             forecast: Some(xisuan_model::forecast::Model::Profile),
         }
     }
@@ -152,6 +157,8 @@ pub struct App {
     cluster_submitted: Mutex<BTreeSet<(String, u32)>>,
     /// Sites this process marked down because their cluster had no node up or did not answer.
     cluster_downed: Mutex<BTreeSet<String>>,
+    /// Transfers this process is running, with the bytes moved so far.
+    pub transfers_live: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Random bytes as lowercase hex (ids and tokens).
@@ -380,6 +387,17 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
             None => {}
         }
     }
+    // Storage: the catalog's, else a folder under the Slurm work directory for each site a
+    // real cluster runs (the same path on its nodes: one machine, or a shared filesystem).
+    for id in &scenario.world.site_ids {
+        if let Some(st) = scenario.world.catalog.site(id).and_then(|s| s.storage.as_ref()) {
+            config.stores.add(id, st);
+        } else if config.slurm.has(id) || config.kube.has(id) {
+            let root = std::path::absolute(config.slurm.workdir.join(id)).unwrap_or_else(|_| config.slurm.workdir.join(id));
+            eprintln!("xisuan server: site {id} names no storage; its jobs' folders are under {} (the cluster's nodes must see that path)", root.display());
+            config.stores.add(id, &xisuan_catalog::Storage::Local { root: root.display().to_string(), bwlimit: None, pvc: None, origin: "--slurm-workdir".into() });
+        }
+    }
     let mut template = scenario.problem.clone();
     template.jobs.clear();
     template.services.clear();
@@ -406,6 +424,7 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         snapshot_seq: std::sync::atomic::AtomicI64::new(0),
         cluster_submitted: Mutex::new(BTreeSet::new()),
         cluster_downed: Mutex::new(BTreeSet::new()),
+        transfers_live: Mutex::new(BTreeMap::new()),
     });
     app.restore().await?;
     app.sync().await?;
@@ -572,24 +591,15 @@ async fn cluster_follow(app: Arc<App>, site: String) {
         if !app.leader.load(Ordering::SeqCst) {
             continue;
         }
-        let events = match cluster_pass(&app, &site).await {
-            Ok(events) => events,
-            Err(e) => {
-                eprintln!("xisuan server: cluster at {site}: {e:#}");
-                continue;
-            }
-        };
-        if !events.is_empty() {
-            let rows = events.into_iter().map(|e| (tenant_of(&app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-            if let Err(e) = app.append(rows).await {
-                eprintln!("xisuan server: cluster at {site}: {e:#}");
-            }
+        if let Err(e) = cluster_pass(&app, &site).await {
+            eprintln!("xisuan server: cluster at {site}: {e:#}");
         }
     }
 }
 
-/// One look at one site's cluster; returns the events it calls for.
-async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
+/// One look at one site's cluster: appends the events it calls for, then starts the transfers
+/// those events recorded (a transfer is an event before it is an action).
+async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
     let now = app.clock.now_h();
     let state = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.clone();
     let backend = app.backend(site).ok_or_else(|| anyhow!("site {site} has no cluster"))?;
@@ -597,10 +607,18 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
     let hour_s = app.config.hour_seconds;
     let submitted = app.cluster_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
     let downed = app.cluster_downed.lock().map_err(|_| anyhow!("lock poisoned"))?.contains(site);
+    let live: BTreeSet<String> = app.transfers_live.lock().map_err(|_| anyhow!("lock poisoned"))?.keys().cloned().collect();
+    let stores = app.config.stores.clone();
     let site = site.to_string();
-    let (events, newly) = tokio::task::spawn_blocking(move || {
+    let (events, newly, launch) = tokio::task::spawn_blocking(move || {
         let mut events = Vec::new();
         let mut newly = Vec::new();
+        let mut launch: Vec<control::TransferSpec> = Vec::new();
+        // Transfers into this site recorded as running that no task of this process runs (a
+        // restarted server): run them again (the destination is checked first).
+        for t in state.transfers.values().filter(|t| t.status == control::TransferStatus::Running && t.spec.to_site == site && !live.contains(&t.spec.id)) {
+            launch.push(t.spec.clone());
+        }
         // A site that is down only has its leftovers cancelled, once its cluster answers; one
         // this process marked down for its cluster's health comes back up with it.
         let down = state.sites_down.contains(&site);
@@ -623,11 +641,11 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
             }
         };
         let queue = match if down { backend.queue(&site) } else { health.and_then(|_| backend.queue(&site)) } {
-            Err(_) if down => return (events, newly),
+            Err(_) if down => return (events, newly, launch),
             Ok(q) => q,
             Err(why) => {
                 events.extend(gone(&why));
-                return (events, newly);
+                return (events, newly, launch);
             }
         };
         let seen: BTreeMap<(String, u32), &slurm::SlurmJob> = queue.iter().map(|j| ((j.job.clone(), j.attempt), j)).collect();
@@ -645,43 +663,85 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
             let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
             match (j.status, seen.get(&key).map(|q| q.state.as_str())) {
                 (control::Status::Dispatched, None) if !submitted.contains(&key) => {
-                    let sub = slurm::Submission {
-                        job: j.id.clone(),
-                        attempt: j.attempts,
-                        accelerator: j.accelerator.clone().unwrap_or_default(),
-                        gpus: j.spec.gpus,
-                        begin_in_s: (j.start_h.unwrap_or(now) - now) * hour_s,
-                        run_s: j.remaining_h() / speed * hour_s,
-                        checkpoint_s: j.spec.checkpoint_every_h / speed * hour_s,
-                    };
-                    match backend.submit(&site, &sub) {
-                        Ok(_) => newly.push(key),
-                        // No answer: the site is down and its work goes back to pending.
-                        Err(slurm::SubmitError::Unreachable(why)) => {
-                            events.extend(gone(&why));
-                            return (events, newly);
+                    if j.spec.run.is_none() {
+                        let why = "it says nothing to run (no command or script): planning-only work is never handed to a real cluster";
+                        events.extend(control::refused(&state, &j.id, &site, why, now).ok());
+                        continue;
+                    }
+                    match control::stage(&state, &j.id) {
+                        control::Stage::Start(ts) => {
+                            for t in ts {
+                                if let Ok(e) = control::transfer_started(&state, t.clone(), now) {
+                                    events.push(e);
+                                    launch.push(t);
+                                }
+                            }
                         }
-                        // The cluster answered no: this job goes elsewhere (or waits).
-                        Err(slurm::SubmitError::Refused(why)) => events.extend(control::refused(&state, &j.id, &site, &format!("{kind}: {why}"), now).ok()),
+                        control::Stage::Wait => {}
+                        control::Stage::GiveUp(why) => events.extend(control::refused(&state, &j.id, &site, &format!("its data could not be staged: {why}"), now).ok()),
+                        control::Stage::Ready => {
+                            let work = match work_for(&stores, &site, j) {
+                                Ok(w) => w,
+                                Err(why) => {
+                                    events.extend(control::refused(&state, &j.id, &site, &format!("its folders at the site: {why}"), now).ok());
+                                    continue;
+                                }
+                            };
+                            let sub = slurm::Submission {
+                                job: j.id.clone(),
+                                attempt: j.attempts,
+                                accelerator: j.accelerator.clone().unwrap_or_default(),
+                                gpus: j.spec.gpus,
+                                begin_in_s: (j.start_h.unwrap_or(now) - now) * hour_s,
+                                run_s: j.remaining_h() / speed * hour_s,
+                                program: work,
+                            };
+                            match backend.submit(&site, &sub) {
+                                Ok(_) => newly.push(key),
+                                // No answer: the site is down and its work goes back to pending.
+                                Err(slurm::SubmitError::Unreachable(why)) => {
+                                    events.extend(gone(&why));
+                                    return (events, newly, launch);
+                                }
+                                // The cluster answered no: this job goes elsewhere (or waits).
+                                Err(slurm::SubmitError::Refused(why)) => events.extend(control::refused(&state, &j.id, &site, &format!("{kind}: {why}"), now).ok()),
+                            }
+                        }
                     }
                 }
                 (control::Status::Dispatched, Some("RUNNING" | "COMPLETING" | "COMPLETED")) => events.extend(control::started(&state, &j.id, now).ok()),
                 (control::Status::Running, Some("RUNNING" | "COMPLETING")) => {
-                    // Progress assumed from the time run; a checkpoint per full interval.
-                    let progress = j.spec.hours.min(j.saved_at_start_h + (now - j.start_h.unwrap_or(now)).max(0.0) * speed);
-                    let every = j.spec.checkpoint_every_h.max(1e-6);
-                    let saved = ((progress / every).floor() * every).min(j.spec.hours);
-                    if saved > j.done_h + 1e-9 && saved < j.spec.hours {
-                        events.extend(control::checkpointed(&state, &j.id, saved, now).ok());
+                    // Progress is what the job has saved: its newest complete checkpoint.
+                    match stores.manifest(&site, &j.id) {
+                        Ok(Some(m)) => {
+                            let c = control::CheckpointRef { site: site.clone(), path: m.path, step: m.step, total_steps: m.total_steps };
+                            events.extend(control::saved(&state, &j.id, c, now).ok());
+                        }
+                        Ok(None) => {}
+                        Err(e) => eprintln!("xisuan server: {e}"),
                     }
                 }
                 (control::Status::Running, Some("COMPLETED")) => events.extend(control::finished(&state, &j.id, now).ok()),
                 (_, Some(s @ ("FAILED" | "CANCELLED" | "TIMEOUT" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" | "DEADLINE"))) => {
+                    // What it saved before it ended counts.
+                    if let Ok(Some(m)) = stores.manifest(&site, &j.id) {
+                        let c = control::CheckpointRef { site: site.clone(), path: m.path, step: m.step, total_steps: m.total_steps };
+                        events.extend(control::saved(&state, &j.id, c, now).ok());
+                    }
                     let reason = seen.get(&key).map(|q| q.reason.clone()).unwrap_or_default();
                     events.extend(control::failed(&state, &j.id, &format!("{kind}: {s} at {site} ({reason})"), now).ok());
                 }
                 (control::Status::Running, None) => events.extend(control::failed(&state, &j.id, &format!("{kind}: the job left {site}'s queue unseen"), now).ok()),
                 _ => {}
+            }
+        }
+        // Outputs of work completed here go back to its data site.
+        for j in state.jobs.values().filter(|j| j.status == control::Status::Completed && j.attempt_sites.get(&j.attempts) == Some(&site)) {
+            if let Some(t) = control::outputs_due(&state, &j.id) {
+                if let Ok(e) = control::transfer_started(&state, t.clone(), now) {
+                    events.push(e);
+                    launch.push(t);
+                }
             }
         }
         // What runs there but should not (cancelled, re-placed after a failure, or an old
@@ -694,23 +754,102 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<Vec<Event>> {
                 }
             }
         }
-        (events, newly)
+        (events, newly, launch)
     })
     .await?;
     app.cluster_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.extend(newly);
-    let mut downed = app.cluster_downed.lock().map_err(|_| anyhow!("lock poisoned"))?;
-    for e in &events {
-        match e {
-            Event::SiteDown { site, .. } => {
-                downed.insert(site.clone());
+    {
+        let mut downed = app.cluster_downed.lock().map_err(|_| anyhow!("lock poisoned"))?;
+        for e in &events {
+            match e {
+                Event::SiteDown { site, .. } => {
+                    downed.insert(site.clone());
+                }
+                Event::SiteUp { site, .. } => {
+                    downed.remove(site);
+                }
+                _ => {}
             }
-            Event::SiteUp { site, .. } => {
-                downed.remove(site);
-            }
-            _ => {}
         }
     }
-    Ok(events)
+    if !events.is_empty() {
+        let rows = events.iter().cloned().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
+        app.append(rows).await?;
+    }
+    for t in launch {
+        spawn_transfer(app.clone(), t);
+    }
+    Ok(())
+}
+
+/// A job's program as its site's nodes see it: its folders made on the site's storage, and
+/// its environment (`XISUAN_*` and its own).
+fn work_for(stores: &storage::Stores, site: &str, j: &control::JobRecord) -> std::result::Result<slurm::Program, String> {
+    use control::run;
+    let r = j.spec.run.as_ref().ok_or("nothing to run")?;
+    let path = |rel: &str| stores.node_path(site, rel).ok_or_else(|| format!("site {site} has no storage"));
+    let workdir = match &r.workdir {
+        Some(w) => format!("{}/{w}", run::job_dir(&j.id)),
+        None => run::job_dir(&j.id),
+    };
+    stores.mkdirs(site, &[run::input_dir(&j.id), run::checkpoint_dir(&j.id), run::output_dir(&j.id), format!("{}/logs", run::job_dir(&j.id)), workdir.clone()])?;
+    let mut env = r.env.clone();
+    env.entry("PATH".into()).or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
+    for (k, v) in [
+        ("XISUAN_JOB_ID", j.id.clone()),
+        ("XISUAN_ATTEMPT", j.attempts.to_string()),
+        ("XISUAN_SITE", site.to_string()),
+        ("XISUAN_JOB_DIR", path(&run::job_dir(&j.id))?),
+        ("XISUAN_INPUT_DIR", path(&run::input_dir(&j.id))?),
+        ("XISUAN_CHECKPOINT_DIR", path(&run::checkpoint_dir(&j.id))?),
+        ("XISUAN_OUTPUT_DIR", path(&run::output_dir(&j.id))?),
+    ] {
+        env.insert(k.into(), v);
+    }
+    let (mount, pvc) = match stores.get(site) {
+        Some(xisuan_catalog::Storage::Local { root, pvc, .. } | xisuan_catalog::Storage::Sftp { root, pvc, .. }) => (root.clone(), pvc.clone()),
+        None => return Err(format!("site {site} has no storage")),
+    };
+    Ok(slurm::Program { command: r.command.clone(), script: r.script.clone(), env, chdir: path(&workdir)?, output: path(&run::log_file(&j.id, j.attempts))?, image: r.image.clone(), mount, pvc })
+}
+
+/// Runs one transfer on a thread of its own and records how it ended (finished, with bytes
+/// and seconds, or failed, in the engine's words).
+fn spawn_transfer(app: Arc<App>, t: control::TransferSpec) {
+    if let Ok(mut live) = app.transfers_live.lock() {
+        if live.insert(t.id.clone(), 0).is_some() {
+            return;
+        }
+    }
+    tokio::spawn(async move {
+        let (a, spec) = (app.clone(), t.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            a.config.stores.transfer(&spec, &mut |bytes| {
+                if let Ok(mut live) = a.transfers_live.lock() {
+                    live.insert(spec.id.clone(), bytes);
+                }
+            })
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the transfer's task failed: {e}")));
+        let now = app.clock.now_h();
+        let event = {
+            let k = app.known.read().ok();
+            k.and_then(|k| match &result {
+                Ok(m) => control::transfer_finished(&k.state, &t.id, m.bytes, m.seconds, &m.note, now).ok(),
+                Err(why) => control::transfer_failed(&k.state, &t.id, why, now).ok(),
+            })
+        };
+        if let Some(e) = event {
+            let tenant = tenant_of(&app, &e);
+            if let Err(e) = app.append(vec![(e, tenant, None)]).await {
+                eprintln!("xisuan server: transfer {}: {e:#}", t.id);
+            }
+        }
+        if let Ok(mut live) = app.transfers_live.lock() {
+            live.remove(&t.id);
+        }
+    });
 }
 
 fn tenant_of(app: &App, e: &Event) -> String {

@@ -111,7 +111,7 @@ impl SubmitError {
 pub struct Slurm {
     /// Site id → its cluster.
     pub sites: BTreeMap<String, Cluster>,
-    /// Where job scripts write their output and progress.
+    /// The server's folder (default storage for sites whose catalog entry names none).
     pub workdir: PathBuf,
     /// This store's id in job names (set when the server opens its store).
     pub prefix: String,
@@ -126,18 +126,59 @@ pub struct Submission {
     pub gpus: u32,
     /// Seconds from now to the planned start.
     pub begin_in_s: f64,
-    /// Seconds of work left at the accelerator's speed.
+    /// Seconds of work left at the accelerator's speed, as planned.
     pub run_s: f64,
-    /// Seconds between checkpoints.
-    pub checkpoint_s: f64,
+    /// What runs, as the cluster's nodes see it.
+    pub program: Program,
+}
+
+/// The job's program at its site: a command (argv) or a batch script, its whole environment
+/// (xisuan's `XISUAN_*` variables and the job's own), working folder and output file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Program {
+    pub command: Vec<String>,
+    pub script: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub chdir: String,
+    /// stdout and stderr of this attempt.
+    pub output: String,
+    pub image: Option<String>,
+    /// The storage's root on the nodes, and the PersistentVolumeClaim that holds it (Kubernetes).
+    pub mount: String,
+    pub pvc: Option<String>,
+}
+
+impl Program {
+    /// The batch script: the job's own, or one that `exec`s its command (so signals Slurm
+    /// sends the batch step reach the program itself).
+    pub fn batch_script(&self) -> String {
+        match &self.script {
+            Some(s) if s.starts_with("#!") => s.clone(),
+            Some(s) => format!("#!/bin/sh\n{s}"),
+            None => format!("#!/bin/sh\nexec {}\n", self.command.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ")),
+        }
+    }
+}
+
+/// A word quoted for sh: inside single quotes, each single quote as '\''.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// The time limit a submission gets, in minutes (Slurm's unit): half again its run, and a
-/// minute. Slurm ends a job at its limit (after its KillWait, 30 s by default), which is what
-/// lets xisuan start elsewhere work that a silent cluster may still be running.
+/// minute. Slurm ends a job at its limit (after its KillWait, 30 s by default).
 pub fn time_limit_min(run_s: f64) -> u64 {
     ((run_s * 1.5 + 60.0) / 60.0).ceil() as u64
 }
+
+/// Seconds before its time limit that a job gets SIGUSR1 (`--signal=B:USR1@N`) to save a
+/// checkpoint: a tenth of the limit, at least 10 s and at most 5 minutes.
+pub fn signal_lead_s(limit_min: u64) -> u64 {
+    (limit_min * 6).clamp(10, 300)
+}
+
+/// Seconds xisuan waits between SIGUSR1 and `scancel` when it cancels a running job.
+pub const CANCEL_GRACE_S: u64 = 5;
 
 /// Whether a Slurm error means the cluster did not answer (rather than answered no).
 pub fn is_unreachable(message: &str) -> bool {
@@ -252,16 +293,14 @@ impl Slurm {
 
     /// Submits a job; returns Slurm's job id, or why not.
     pub fn submit(&self, site: &str, s: &Submission) -> Result<String, SubmitError> {
-        std::fs::create_dir_all(&self.workdir).map_err(|e| SubmitError::Refused(format!("{}: {e}", self.workdir.display())))?;
         let name = job_name(&self.prefix, &s.job, s.attempt);
-        let progress = self.workdir.join(format!("{name}.progress"));
-        let steps = (s.run_s / s.checkpoint_s.max(0.001)).ceil().max(1.0) as u64;
-        let step = s.run_s / steps as f64;
-        // The work: sleep in checkpoint steps, recording progress after each.
-        let script = format!("#!/bin/sh\nfor i in $(seq 1 {steps}); do sleep {step:.3}; echo \"$i/{steps}\" > '{}'; done\n", progress.display());
+        if let Some(image) = &s.program.image {
+            return Err(SubmitError::Refused(format!("the job names the image {image}, and this site's Slurm cluster runs no container runtime xisuan knows (run it where a Kubernetes cluster is, or without an image)")));
+        }
+        let script = s.program.batch_script();
         let limit_min = time_limit_min(s.run_s);
+        let signal = format!("B:USR1@{}", signal_lead_s(limit_min));
         let begin = format!("now+{}", s.begin_in_s.max(0.0).round() as u64);
-        let output = self.workdir.join(format!("{name}.out"));
         let cluster = self.sites.get(site).ok_or_else(|| SubmitError::Refused(format!("site {site} has no Slurm cluster")))?;
         if let Access::Rest { .. } = cluster.access {
             let mut job = serde_json::json!({
@@ -270,9 +309,10 @@ impl Slurm {
                 "begin_time": begin,
                 "time_limit": limit_min,
                 "no_requeue": true,
-                "standard_output": output.display().to_string(),
-                "current_working_directory": self.workdir.display().to_string(),
-                "environment": {"PATH": "/bin:/usr/bin"},
+                "signal": signal,
+                "standard_output": s.program.output,
+                "current_working_directory": s.program.chdir,
+                "environment": s.program.env,
             });
             if let Some(p) = &cluster.partition {
                 job["partition"] = p.clone().into();
@@ -286,16 +326,35 @@ impl Slurm {
             format!("--gpus={}:{}", s.accelerator, s.gpus),
             format!("--begin={begin}"),
             format!("--time={limit_min}"),
+            format!("--signal={signal}"),
             "--no-requeue".to_string(),
-            format!("--output={}", output.display()),
-            format!("--chdir={}", self.workdir.display()),
-            format!("--wrap={script}"),
+            "--export=ALL".to_string(),
+            format!("--output={}", s.program.output),
+            format!("--chdir={}", s.program.chdir),
         ];
         if let Some(p) = &cluster.partition {
             args.push(format!("--partition={p}"));
         }
-        let out = self.run(site, "sbatch", &args).map_err(SubmitError::classify)?;
-        Ok(out.trim().split(';').next().unwrap_or("").to_string())
+        // The job's environment is exactly its own (sbatch's is cleared, so nothing of the
+        // server's, such as its tokens, reaches the job); the script comes on stdin.
+        let mut c = self.command(site, "sbatch").map_err(SubmitError::Refused)?;
+        c.env_clear();
+        if let Access::Commands { conf } = &cluster.access {
+            c.env("SLURM_CONF", conf);
+        }
+        c.envs(&s.program.env).args(&args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let failed = |e: std::io::Error| SubmitError::classify(format!("{site}: cannot run sbatch: {e}"));
+        let mut child = c.spawn().map_err(failed)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            stdin.write_all(script.as_bytes()).map_err(failed)?;
+        }
+        let out = child.wait_with_output().map_err(failed)?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(SubmitError::classify(format!("{site}: sbatch: {}", err.trim().lines().last().unwrap_or("failed"))));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap_or("").to_string())
     }
 
     fn is_rest(&self, site: &str) -> bool {
@@ -385,13 +444,27 @@ impl Slurm {
             .collect())
     }
 
-    /// Cancels our job (every attempt of it) on a site.
+    /// Cancels our job (every attempt of it) on a site. A running one gets SIGUSR1 first
+    /// (as before its time limit) and `CANCEL_GRACE_S` to save, then Slurm's own cancel
+    /// (SIGTERM, and SIGKILL after the cluster's KillWait).
     pub fn cancel(&self, site: &str, job: &str) -> Result<(), String> {
-        for j in self.queue(site)?.into_iter().filter(|j| j.job == job && matches!(j.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")) {
+        let live: Vec<SlurmJob> = self.queue(site)?.into_iter().filter(|j| j.job == job && matches!(j.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")).collect();
+        let running: Vec<&SlurmJob> = live.iter().filter(|j| j.state == "RUNNING").collect();
+        for j in &running {
+            if self.is_rest(site) {
+                self.rest(site, "DELETE", &format!("job/{}?signal=SIGUSR1", j.slurm_id), None)?;
+            } else {
+                self.run(site, "scancel", &["--batch".into(), "--signal=USR1".into(), j.slurm_id.clone()])?;
+            }
+        }
+        if !running.is_empty() {
+            std::thread::sleep(std::time::Duration::from_secs(CANCEL_GRACE_S));
+        }
+        for j in &live {
             if self.is_rest(site) {
                 self.rest(site, "DELETE", &format!("job/{}", j.slurm_id), None)?;
             } else {
-                self.run(site, "scancel", &[j.slurm_id])?;
+                self.run(site, "scancel", &[j.slurm_id.clone()])?;
             }
         }
         Ok(())

@@ -109,6 +109,7 @@ pub fn sites() -> Vec<Site> {
             capacity: illustrative_capacity(true, c.west),
             gpu_hour_price: BTreeMap::new(),
             dispatch: None,
+            storage: None,
         })
         .collect()
 }

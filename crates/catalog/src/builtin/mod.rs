@@ -91,6 +91,7 @@ pub(crate) fn cloud_site(
         capacity: illustrative_capacity(country == "CN", false),
         gpu_hour_price: BTreeMap::new(),
         dispatch: None,
+            storage: None,
     }
 }
 

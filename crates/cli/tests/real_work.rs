@@ -1,0 +1,368 @@
+//! A user's own training program run through `xisuan server` on the real Slurm testbed
+//! (`scripts/slurm-testbed`, three clusters standing for three sites), with its data really
+//! moved (rclone, each site with its own storage root, copies into each shaped to 20 MiB/s by
+//! rclone's `--bwlimit`), a whole cluster killed mid-run, and the job resumed at a third site
+//! from the checkpoint xisuan carried there. Checked against Slurm's own records, the bytes on
+//! each site's storage, and an uninterrupted run of the same program.
+//!
+//! Runs where `XISUAN_TEST_SLURM` names a started testbed (`.ci/run` starts one); where
+//! `XISUAN_REQUIRE_SERVICES` is set (as `.ci/run` sets it) a missing testbed fails the test.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use xisuan_server::client::Client;
+
+const ADMIN: &str = "real-work-admin";
+/// Wall seconds per planning hour.
+const HOUR_S: f64 = 4.0;
+/// The copy rate into each site's storage: rclone's `--bwlimit` 20M, 20 MiB/s.
+const BWLIMIT: &str = "20M";
+const BW_BYTES_PER_S: f64 = 20.0 * 1024.0 * 1024.0;
+/// The line rate the world's links say, Gbps, so that at the network model's 80% efficiency a
+/// transfer runs at the shaped rate.
+const LINK_GBPS: f64 = BW_BYTES_PER_S * 8.0 / 1e9 / 0.8;
+const STEPS: u64 = 3000;
+const EVERY: u64 = 150;
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn testbed() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
+    match std::env::var("XISUAN_TEST_SLURM") {
+        Ok(dir) => Some((dir, TESTBED.lock().unwrap_or_else(|e| e.into_inner()))),
+        Err(_) if std::env::var("XISUAN_REQUIRE_SERVICES").is_ok() => panic!("XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_SLURM is not: the Slurm testbed did not start"),
+        Err(_) => {
+            eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
+            None
+        }
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn python() -> &'static str {
+    // Debian's python3 with numpy (a pyenv shim earlier on PATH may lack it).
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// One record of a cluster's completion log (jobcomp/filetxt).
+fn completions(testbed: &str, cluster: &str) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(format!("{testbed}/{cluster}/log/jobcomp.txt")).unwrap_or_default();
+    text.lines().map(|l| l.split_whitespace().filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()).collect()
+}
+
+fn records(testbed: &str, cluster: &str, id: &str) -> Vec<BTreeMap<String, String>> {
+    completions(testbed, cluster).into_iter().filter(|r| r.get("Name").is_some_and(|n| n.starts_with("xisuan-") && n.contains(&format!("-{id}-a")))).collect()
+}
+
+fn slurm_time(s: &str) -> f64 {
+    let out = Command::new("date").args(["-d", s, "+%s"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// A world of three EDWC hubs on the testbed's clusters, each with its own storage under
+/// `root`: the data's hub (alpha) dear, beta cheapest, gamma between; flat prices (no hour
+/// is cheaper than another, so nothing waits); links at the shaped rate, free.
+fn world(testbed: &str, root: &Path, beta_storage: &str) -> PathBuf {
+    let dir = root.join("world");
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = |id: &str, cluster: &str, usd: f64, storage: &str| {
+        format!(
+            "[[sites]]\nid = \"{id}\"\ncapacity = {{ h800 = 8, h20 = 0, \"ascend-910b\" = 0 }}\nprice_usd_per_kwh = {usd}\ncarbon_g_per_kwh = 500\ndispatch = {{ kind = \"slurm\", conf = \"{testbed}/{cluster}/slurm.conf\" }}\nstorage = {storage}\nsource = \"scripts/slurm-testbed: cluster {cluster}\"\n\n"
+        )
+    };
+    let local = |c: &str| format!("{{ kind = \"local\", root = \"{}\", bwlimit = \"{BWLIMIT}\" }}", root.join("storage").join(c).display());
+    let mut sites = String::new();
+    sites += &site("edwc-yrd", "alpha", 0.5, &local("alpha"));
+    sites += &site("edwc-guian", "beta", 0.05, beta_storage);
+    sites += &site("edwc-qingyang", "gamma", 0.15, &local("gamma"));
+    for (a, b) in [("edwc-yrd", "edwc-guian"), ("edwc-yrd", "edwc-qingyang"), ("edwc-guian", "edwc-qingyang")] {
+        sites += &format!("[[links]]\nfrom = \"{a}\"\nto = \"{b}\"\nbandwidth_gbps = {LINK_GBPS}\nusd_per_gb = 0.0\nsource = \"the test's rclone --bwlimit {BWLIMIT} at the network model's 80% efficiency\"\n\n");
+    }
+    std::fs::write(dir.join("sites.toml"), sites).unwrap();
+    std::fs::write(
+        dir.join("world.toml"),
+        "[scenario]\nname = \"real work on the Slurm testbed\"\nstart = \"2023-07-03T00:00:00+08:00\"\nhours = 168\n\n[catalog]\noverlay = \"sites.toml\"\nsites = [\"edwc-yrd\", \"edwc-guian\", \"edwc-qingyang\"]\n\n[objective]\ncost_weight = 1.0\ncarbon_usd_per_t = 10.0\ndelay_usd_per_hour = 1.0\n",
+    )
+    .unwrap();
+    dir.join("world.toml")
+}
+
+fn start(root: &Path, world: &Path) -> (Kill, Client, Client, Client) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let args: Vec<String> = vec!["server".into(), "--listen".into(), format!("127.0.0.1:{port}"), "--db".into(), "sqlite:s.db".into(), "--world".into(), world.display().to_string(), "--hour-seconds".into(), HOUR_S.to_string()];
+    let log = std::fs::File::create(root.join("server.log")).unwrap();
+    let server = Kill(Command::new(env!("CARGO_BIN_EXE_xisuan")).args(&args).env("XISUAN_ADMIN_TOKEN", ADMIN).current_dir(root).stdout(Stdio::null()).stderr(log).spawn().unwrap());
+    let url = format!("http://127.0.0.1:{port}");
+    let t0 = Instant::now();
+    while Client::new(&url, None).get("/readyz").is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "server did not come up: {}", std::fs::read_to_string(root.join("server.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let admin = Client::new(&url, Some(ADMIN.into()));
+    let token = |name: &str| admin.post("/v1/tenants", &json!({ "name": name }), None).unwrap().1["token"].as_str().unwrap().to_string();
+    let (me, other) = (Client::new(&url, Some(token("trainer"))), Client::new(&url, Some(token("someone-else"))));
+    (server, me, other, admin)
+}
+
+fn wait_for(c: &Client, id: &str, secs: u64, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+        if ok(&j) {
+            return j;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(secs), "{what}: {j:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn sha256_lines(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("sha256.txt")).unwrap_or_else(|e| panic!("{}: {e}", dir.join("sha256.txt").display()))
+}
+
+/// The example training program, its 200 MB dataset at the eastern hub, planned west (beta);
+/// beta's whole cluster is killed mid-run; an operator says so; xisuan carries the newest
+/// checkpoint to gamma and the program resumes there. Its final weights equal an
+/// uninterrupted run's byte for byte; Slurm's records show both attempts; the transfers have
+/// their bytes and agree with the network model within 20%; the logs show each attempt.
+#[test]
+fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere() {
+    let Some((testbed, _turn)) = testbed() else { return };
+    let root = std::env::temp_dir().join(format!("xisuan-real-work-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for c in ["alpha", "beta", "gamma"] {
+        std::fs::create_dir_all(root.join("storage").join(c)).unwrap();
+    }
+    // The program and its dataset at the data's site (alpha's storage).
+    let alpha = root.join("storage/alpha");
+    std::fs::create_dir_all(alpha.join("code")).unwrap();
+    std::fs::copy(repo().join("examples/train/train.py"), alpha.join("code/train.py")).unwrap();
+    let gen = Command::new(python()).args(["examples/train/train.py", "gen", "--out"]).arg(alpha.join("datasets")).args(["--mb", "200"]).current_dir(repo()).output().unwrap();
+    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    let dataset_bytes = std::fs::metadata(alpha.join("datasets/dataset.npy")).unwrap().len() as f64;
+    assert!(dataset_bytes >= 2e8 - 100.0, "{dataset_bytes}");
+
+    let beta_storage = format!("{{ kind = \"local\", root = \"{}\", bwlimit = \"{BWLIMIT}\" }}", root.join("storage/beta").display());
+    let world = world(&testbed, &root, &beta_storage);
+    let (_server, me, other, admin) = start(&root, &world);
+    // About 45 s of work on this machine, at 4 s per planning hour: 12 h; data to move 200 MB.
+    let body = json!({
+        "id": "mlp", "accelerators": ["h800"], "gpus": 4, "hours": 12.0, "data_site": "edwc-yrd", "deadline_hour": 60,
+        "checkpoint_every_h": 0.5,
+        "command": ["python3", "inputs/train.py", "train", "--steps", STEPS.to_string(), "--checkpoint-every", EVERY.to_string()],
+        "inputs": ["edwc-yrd:code/train.py", "edwc-yrd:datasets/dataset.npy"],
+        "env": {"OMP_NUM_THREADS": "1"}
+    });
+    let (status, v) = me.post("/v1/jobs", &body, Some("mlp-1")).unwrap();
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+
+    // Planned west (beta), its inputs copied there first, then it runs and checkpoints.
+    let j = wait_for(&me, &id, 120, "never saved a checkpoint at beta", |j| j["state"] == "running" && j["checkpoint"].as_str().is_some_and(|c| c.contains("at edwc-guian")));
+    assert_eq!(j["attempt_sites"]["1"], "edwc-guian", "{j:#}");
+    // Let it save a few more, then the whole cluster dies (controller, daemons, the job).
+    wait_for(&me, &id, 120, "no third checkpoint", |j| j["done_hours"].as_f64().unwrap_or(0.0) >= 3.0 * 12.0 * EVERY as f64 / STEPS as f64);
+    let out = Command::new(repo().join("scripts/slurm-testbed")).args(["kill", &testbed, "beta"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let killed_at = unix_now();
+    // Whatever happens below, the testbed gets beta back for the tests after this one.
+    let mut revive = Revive(Some(testbed.clone()));
+    // xisuan sees a silent controller: the work is fenced, not started elsewhere.
+    wait_for(&me, &id, 60, "not fenced", |j| j["history"].as_array().unwrap().iter().any(|h| h["what"].as_str().unwrap_or("").contains("may still be running at edwc-guian")));
+    std::thread::sleep(Duration::from_secs(3));
+    let j = me.get(&format!("/v1/jobs/{id}")).unwrap();
+    assert_eq!(j["attempts"], 1, "started elsewhere while fenced: {j:#}");
+    // The operator, who knows the cluster is gone, says so.
+    let (status, r) = admin.post("/v1/sites/edwc-guian/release", &json!({"reason": "test: cluster beta killed (slurmctld, slurmd and the job)"}), None).unwrap();
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["jobs"], json!([id]));
+
+    // Re-placed at gamma (cheaper than the data's hub), the checkpoint carried there.
+    let done = wait_for(&me, &id, 300, "did not complete at gamma", |j| j["state"] == "completed");
+    assert_eq!(done["attempt_sites"], json!({"1": "edwc-guian", "2": "edwc-qingyang"}), "{done:#}");
+
+    // Slurm's record: attempt 2 completed at gamma, after the kill.
+    let g = records(&testbed, "gamma", &id);
+    assert_eq!(g.len(), 1, "{g:?}");
+    assert!(g[0]["Name"].ends_with("-a2") && g[0]["JobState"] == "COMPLETED", "{g:?}");
+    assert!(slurm_time(&g[0]["StartTime"]) >= killed_at - 1.0, "attempt 2 started before the kill: {g:?}");
+
+    // The transfers, with their bytes, and their times against the network model.
+    let transfers = me.get("/v1/transfers").unwrap()["transfers"].as_array().unwrap().clone();
+    let find = |attempt: u64, kind: &str, to: &str| transfers.iter().find(|t| t["attempt"] == attempt && t["kind"] == kind && t["to_site"] == to && t["state"] == "done" && (kind != "input" || t["from_path"] == "datasets/dataset.npy")).unwrap_or_else(|| panic!("no {kind} transfer to {to}: {transfers:#?}")).clone();
+    let d1 = find(1, "input", "edwc-guian");
+    let d2 = find(2, "input", "edwc-qingyang");
+    let ck = find(2, "checkpoint", "edwc-qingyang");
+    let model_s = dataset_bytes * 8.0 / (LINK_GBPS * 1e9 * 0.8);
+    for d in [&d1, &d2] {
+        let (moved, secs) = (d["bytes_moved"].as_f64().unwrap(), d["seconds"].as_f64().unwrap());
+        assert_eq!(moved, dataset_bytes, "{d:#}");
+        println!("dataset to {}: {:.0} bytes in {secs:.2} s measured ({:.1} MB/s), {model_s:.2} s by the network model ({:+.1}%)", d["to_site"], moved, moved / secs / 1e6, (secs / model_s - 1.0) * 100.0);
+        assert!((secs / model_s - 1.0).abs() <= 0.20, "measured {secs:.2} s against the model's {model_s:.2} s");
+    }
+    let ck_bytes = ck["bytes_moved"].as_f64().unwrap();
+    let ck_model = ck_bytes * 8.0 / (LINK_GBPS * 1e9 * 0.8);
+    println!("checkpoint from {} to {}: {ck_bytes:.0} bytes in {:.2} s measured, {ck_model:.2} s by the network model ({})", ck["from_site"], ck["to_site"], ck["seconds"].as_f64().unwrap(), ck["note"]);
+    assert!(ck_bytes > 0.0 && ck["from_site"] == "edwc-guian", "{ck:#}");
+
+    // The outputs came back to the data's site; the same bytes as an uninterrupted run.
+    let t0 = Instant::now();
+    let back = loop {
+        let all = me.get("/v1/transfers").unwrap()["transfers"].as_array().unwrap().clone();
+        if let Some(t) = all.iter().find(|t| t["kind"] == "output" && t["to_site"] == "edwc-yrd" && t["state"] == "done") {
+            break t.clone();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "outputs never came back: {all:#?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("outputs from {} back to {}: {:.0} bytes in {:.2} s", back["from_site"], back["to_site"], back["bytes_moved"].as_f64().unwrap(), back["seconds"].as_f64().unwrap());
+    let returned = alpha.join(format!("xisuan/jobs/{id}/outputs"));
+    let reference = root.join("reference");
+    let run = Command::new(python())
+        .args(["examples/train/train.py", "train", "--steps", &STEPS.to_string(), "--checkpoint-every", &EVERY.to_string(), "--input-dir"])
+        .arg(alpha.join("datasets"))
+        .arg("--checkpoint-dir")
+        .arg(reference.join("checkpoints"))
+        .arg("--output-dir")
+        .arg(reference.join("outputs"))
+        .env("OMP_NUM_THREADS", "1")
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(sha256_lines(&returned), sha256_lines(&reference.join("outputs")), "the weights differ from an uninterrupted run");
+    for f in ["W1.npy", "b1.npy", "W2.npy", "b2.npy"] {
+        assert_eq!(std::fs::read(returned.join(f)).unwrap(), std::fs::read(reference.join("outputs").join(f)).unwrap(), "{f}");
+    }
+
+    // The logs of each attempt; the work redone is at most one checkpoint interval.
+    let log1 = me.get(&format!("/v1/jobs/{id}/logs?attempt=1")).unwrap();
+    let log2 = me.get(&format!("/v1/jobs/{id}/logs?attempt=2")).unwrap();
+    let (t1, t2) = (log1["text"].as_str().unwrap(), log2["text"].as_str().unwrap());
+    assert!(t1.contains("starting fresh") && log1["site"] == "edwc-guian", "{log1:#}");
+    let last1: u64 = t1.lines().filter_map(|l| l.strip_prefix("step ")).filter_map(|l| l.split('/').next()?.parse().ok()).max().unwrap();
+    let resumed: u64 = t2.lines().find_map(|l| l.strip_prefix("resumed from step ")).and_then(|l| l.split_whitespace().next()?.parse().ok()).unwrap_or_else(|| panic!("{t2}"));
+    println!("attempt 1 printed its last checkpoint at step {last1}; attempt 2 resumed from step {resumed} (interval {EVERY} steps)");
+    assert!(resumed + EVERY >= last1 && resumed <= last1, "redone more than one checkpoint interval: {resumed} vs {last1}");
+    assert!(t2.contains("final sha256"), "{t2}");
+    let cli = Command::new(env!("CARGO_BIN_EXE_xisuan")).args(["logs", &id, "--attempt", "2", "--url", &admin_url(&admin), "--token", ADMIN]).output().unwrap();
+    assert!(String::from_utf8_lossy(&cli.stdout).contains("resumed from step"), "{}", String::from_utf8_lossy(&cli.stderr));
+    let e = other.get(&format!("/v1/jobs/{id}/logs")).unwrap_err().to_string();
+    assert!(e.contains("404"), "another tenant read the logs: {e}");
+
+    // Bring beta back: Slurm's own record of attempt 1 (it ended with its node), and xisuan
+    // marks the site up again.
+    revive.now();
+    let t0 = Instant::now();
+    loop {
+        let b = records(&testbed, "beta", &id);
+        if let Some(r) = b.iter().find(|r| r["Name"].ends_with("-a1")) {
+            println!("Slurm's record of attempt 1 at beta: {} ({} to {}); of attempt 2 at gamma: {} ({} to {})", r["JobState"], r["StartTime"], r["EndTime"], g[0]["JobState"], g[0]["StartTime"], g[0]["EndTime"]);
+            assert_ne!(r["JobState"], "COMPLETED", "{r:?}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "beta never recorded attempt 1: {:?}", completions(&testbed, "beta"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Brings a killed cluster (beta) back, once: when asked, or when the test ends.
+struct Revive(Option<String>);
+impl Revive {
+    fn now(&mut self) {
+        if let Some(testbed) = self.0.take() {
+            let out = Command::new(repo().join("scripts/slurm-testbed")).args(["revive", &testbed, "beta"]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+impl Drop for Revive {
+    fn drop(&mut self) {
+        if let Some(testbed) = self.0.take() {
+            let _ = Command::new(repo().join("scripts/slurm-testbed")).args(["revive", &testbed, "beta"]).status();
+        }
+    }
+}
+
+fn admin_url(c: &Client) -> String {
+    c.base().to_string()
+}
+
+/// Bad runs get one clear 400 naming the field; a transfer that cannot reach its storage is
+/// a `transfer_failed` with rclone's words, retried, then the job goes elsewhere and never
+/// starts where its data did not arrive.
+#[test]
+fn bad_runs_are_refused_and_a_failed_transfer_replans_the_job() {
+    let Some((testbed, _turn)) = testbed() else { return };
+    let root = std::env::temp_dir().join(format!("xisuan-real-work-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for c in ["alpha", "gamma"] {
+        std::fs::create_dir_all(root.join("storage").join(c).join("data")).unwrap();
+    }
+    std::fs::write(root.join("storage/alpha/data/small.bin"), vec![7u8; 4_000_000]).unwrap();
+    // Beta's storage is an SFTP server that is not there.
+    let key = root.join("id_none");
+    std::fs::write(&key, "not a key").unwrap();
+    let beta = format!("{{ kind = \"sftp\", host = \"127.0.0.1\", port = 9, user = \"xisuan\", key_file = \"{}\", root = \"/srv/xisuan\" }}", key.display());
+    let world = world(&testbed, &root, &beta);
+    let (_server, me, _other, admin) = start(&root, &world);
+    let base = json!({"accelerators": ["h800"], "gpus": 2, "hours": 2.0, "data_site": "edwc-yrd", "deadline_hour": 60,
+                      "command": ["/bin/sh", "-c", "cat \"$XISUAN_INPUT_DIR/small.bin\" | wc -c > \"$XISUAN_OUTPUT_DIR/count\""],
+                      "inputs": ["edwc-yrd:data/small.bin"]});
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    for (body, field) in [
+        (with("inputs", json!(["edwc-yrd:data/none.bin"])), "inputs[0]"),
+        (with("inputs", json!(["edwc-yrd:../../etc/passwd"])), "inputs[0]"),
+        (with("command", json!([])), "command"),
+        (with("env", json!({"XISUAN_JOB_ID": "x"})), "env.XISUAN_JOB_ID"),
+        // Every site it may use runs Slurm without containers: an image cannot run anywhere.
+        (with("image", json!("docker.io/library/python:3.12")), "image"),
+    ] {
+        let e = me.post("/v1/jobs", &body, None).unwrap_err().to_string();
+        assert!(e.contains("HTTP 400") && e.ends_with(&format!("(field `{field}`)")), "{e}");
+        println!("{e}");
+    }
+    // Planned at beta (cheapest); its input cannot get there: transfer_failed in rclone's
+    // words, three tries, then refused there and run at gamma.
+    let (status, v) = me.post("/v1/jobs", &base, None).unwrap();
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let done = wait_for(&me, &id, 240, "never completed elsewhere", |j| j["state"] == "completed");
+    assert_eq!(done["attempt_sites"]["1"], "edwc-guian", "{done:#}");
+    assert_ne!(done["attempt_sites"]["2"], "edwc-guian", "{done:#}");
+    assert!(done["refused"]["edwc-guian"].as_str().unwrap().contains("could not be staged"), "{done:#}");
+    let events = admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().clone();
+    let failed: Vec<&Value> = events.iter().filter(|e| e["kind"] == "transfer_failed").collect();
+    assert_eq!(failed.len(), 3, "{failed:#?}");
+    println!("transfer_failed: {}", failed[0]);
+    assert!(failed[0].to_string().contains("rclone"), "{failed:#?}");
+    // Beta's cluster never saw it: it was never submitted without its data.
+    assert!(records(&testbed, "beta", &id).is_empty());
+    let _ = std::fs::remove_dir_all(&root);
+}
