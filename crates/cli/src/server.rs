@@ -63,8 +63,8 @@ pub struct ServerArgs {
     slurmrest: Vec<String>,
     /// A site run by a Kubernetes cluster: SITE=URL[,namespace=NS][,queue=Q][,image=IMG] (the
     /// API server over plain HTTP, e.g. `kubectl proxy`; Jobs go through Kueue's LocalQueue Q,
-    /// default `xisuan`, `queue=` for none; the image defaults to a stand-in that sleeps through
-    /// the planned run). Repeatable; or `dispatch = { kind = "kubernetes", url = ... }` in the
+    /// default `xisuan`, `queue=` for none; `image=` is the image for jobs that name none, without
+    /// it a job must give its own `image`). Repeatable; or `dispatch = { kind = "kubernetes", url = ... }` in the
     /// world's catalog file.
     #[arg(long, value_name = "SITE=URL,...")]
     kube: Vec<String>,

@@ -562,7 +562,7 @@ async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(re
     let sites = app.sites_now(now).map_err(ApiError::internal)?;
     // Inputs' sizes are read from their storage (a file system or rclone): off the async threads.
     let spec = tokio::task::block_in_place(|| {
-        let clusters = crate::jobs::Clusters { stores: &app.config.stores, kube: &|s| app.config.kube.has(s), slurm: &|s| app.config.slurm.has(s) };
+        let clusters = crate::jobs::Clusters { stores: &app.config.stores, needs_image: &|s| app.config.kube.needs_image(s), slurm: &|s| app.config.slurm.has(s) };
         to_spec(&req, &app.world, &sites, &clusters, now)
     })?;
     let id = format!("job-{}", crate::random_hex(8));

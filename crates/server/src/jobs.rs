@@ -73,7 +73,9 @@ pub struct JobRequest {
 /// job that says what it runs.
 pub struct Clusters<'a> {
     pub stores: &'a crate::storage::Stores,
-    pub kube: &'a dyn Fn(&str) -> bool,
+    /// A Kubernetes site with no default image (a job must name its own).
+    pub needs_image: &'a dyn Fn(&str) -> bool,
+    /// A Slurm site (it runs programs on its nodes, not images).
     pub slurm: &'a dyn Fn(&str) -> bool,
 }
 
@@ -171,7 +173,7 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
     if let Some(r) = &run {
         // A Kubernetes site runs images; a Slurm site here runs programs without one. A job
         // that can run nowhere it may go is refused now, naming the image.
-        let fits = |id: &str| if r.image.is_some() { !(clusters.slurm)(id) } else { !(clusters.kube)(id) };
+        let fits = |id: &str| if r.image.is_some() { !(clusters.slurm)(id) } else { !(clusters.needs_image)(id) };
         let may: Vec<String> = allowed.clone().unwrap_or_else(|| world.site_ids.clone());
         let ok: Vec<String> = may.iter().filter(|id| fits(id)).cloned().collect();
         if ok.is_empty() {
@@ -256,7 +258,8 @@ pub struct DemandRequest {
     pub utc_offset_hours: Option<f64>,
 }
 
-/// An inference service: the fields of a scenario file's `[[services]]` entry.
+/// An inference service: the fields of a scenario file's `[[services]]` entry. Planning-only:
+/// its replicas are planned hour by hour, never dispatched to a cluster.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRequest {

@@ -173,7 +173,7 @@ pub fn job(w: &Work, o: &Options) -> Job {
     let (mut image, mut command, mut working_dir, mut volumes, mut mounts) = (o.image.clone(), o.command.clone(), None, None, None);
     if let Some(p) = &w.program {
         env.extend(p.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() }));
-        image = p.image.clone().unwrap_or_default();
+        image = p.image.clone().unwrap_or(image);
         command = Some(match &p.script {
             Some(s) => vec!["/bin/sh".into(), "-c".into(), s.clone()],
             None => p.command.clone(),
@@ -389,17 +389,13 @@ pub struct KubeSite {
     pub namespace: String,
     /// Kueue LocalQueue ("" for none: Jobs then start unsuspended).
     pub queue: String,
-    pub image: String,
-    pub command: Option<Vec<String>>,
+    /// The image for jobs that name none (`image=`); without it, a job must name its own.
+    pub image: Option<String>,
 }
-
-/// The stand-in workload when no image is given: sleep through the planned run.
-pub const DEFAULT_IMAGE: &str = "busybox:1.36";
 
 impl KubeSite {
     fn options(&self, prefix: &str) -> Options {
-        let command = self.command.clone().or_else(|| (self.image == DEFAULT_IMAGE).then(|| vec!["sh".into(), "-c".into(), "sleep \"$XISUAN_RUN_SECONDS\"".into()]));
-        Options { namespace: self.namespace.clone(), queue: self.queue.clone(), image: self.image.clone(), command, store: Some(prefix.to_string()), ..Options::default() }
+        Options { namespace: self.namespace.clone(), queue: self.queue.clone(), image: self.image.clone().unwrap_or_default(), command: None, store: Some(prefix.to_string()), ..Options::default() }
     }
 }
 
@@ -415,12 +411,12 @@ impl KubeClusters {
             let (site, spec) = p.split_once('=').ok_or_else(usage)?;
             let mut parts = spec.split(',');
             let url = parts.next().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or_else(usage)?.trim_end_matches('/').to_string();
-            let mut k = KubeSite { url, namespace: "default".into(), queue: "xisuan".into(), image: DEFAULT_IMAGE.into(), command: None };
+            let mut k = KubeSite { url, namespace: "default".into(), queue: "xisuan".into(), image: None };
             for kv in parts {
                 match kv.split_once('=') {
                     Some(("namespace", v)) if !v.is_empty() => k.namespace = v.to_string(),
                     Some(("queue", v)) => k.queue = v.to_string(),
-                    Some(("image", v)) if !v.is_empty() => k.image = v.to_string(),
+                    Some(("image", v)) if !v.is_empty() => k.image = Some(v.to_string()),
                     _ => return Err(format!("{site}: `{kv}`: expected namespace=NS, queue=Q or image=IMG")),
                 }
             }
@@ -441,12 +437,18 @@ impl KubeClusters {
             return Ok(());
         }
         let or = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_string());
-        self.sites.insert(site.to_string(), KubeSite { url: url.clone(), namespace: or(namespace, "default"), queue: or(queue, "xisuan"), image: or(image, DEFAULT_IMAGE), command: None });
+        self.sites.insert(site.to_string(), KubeSite { url: url.clone(), namespace: or(namespace, "default"), queue: or(queue, "xisuan"), image: image.clone() });
         Ok(())
     }
 
     pub fn has(&self, site: &str) -> bool {
         self.sites.contains_key(site)
+    }
+
+    /// Whether a job must name its own image to run at `site` (a Kubernetes site with no
+    /// default image).
+    pub fn needs_image(&self, site: &str) -> bool {
+        self.sites.get(site).is_some_and(|k| k.image.is_none())
     }
 
     /// Runs one request against a site's API server from a blocking thread of the runtime.
@@ -519,8 +521,8 @@ impl crate::cluster::Backend for KubeClusters {
         let k = self.sites.get(site).ok_or_else(|| crate::slurm::SubmitError::Refused(format!("site {site} has no Kubernetes cluster")))?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let start = now + s.begin_in_s.max(0.0).round() as i64;
-        if s.program.image.is_none() {
-            return Err(crate::slurm::SubmitError::Refused("the job names no image, and a Kubernetes cluster runs containers: give `image`".into()));
+        if s.program.image.is_none() && k.image.is_none() {
+            return Err(crate::slurm::SubmitError::Refused("the job names no image, nor does the site (image=), and a Kubernetes cluster runs containers: give `image`".into()));
         }
         let w = Work { job: s.job.clone(), attempt: s.attempt, site: site.to_string(), accelerator: s.accelerator.clone(), gpus: s.gpus, start_unix_s: start, end_unix_s: start + s.run_s.round() as i64, run_hours: s.run_s / 3600.0, program: Some(s.program.clone()) };
         let manifest = job(&w, &k.options(&self.prefix));
@@ -571,18 +573,17 @@ mod tests {
     #[test]
     fn kube_flags_parse_with_defaults_and_say_what_is_wrong() {
         let k = KubeClusters::parse(&["edwc-guian=http://127.0.0.1:8001/,namespace=train,queue=".into(), "edwc-yrd=https://k.example".into()]).unwrap();
-        assert_eq!(k.sites["edwc-guian"], KubeSite { url: "http://127.0.0.1:8001".into(), namespace: "train".into(), queue: String::new(), image: DEFAULT_IMAGE.into(), command: None });
+        assert_eq!(k.sites["edwc-guian"], KubeSite { url: "http://127.0.0.1:8001".into(), namespace: "train".into(), queue: String::new(), image: None });
         assert_eq!((k.sites["edwc-yrd"].namespace.as_str(), k.sites["edwc-yrd"].queue.as_str()), ("default", "xisuan"));
         assert!(KubeClusters::parse(&["edwc-guian=ftp://x".into()]).unwrap_err().contains("SITE=URL"));
         assert!(KubeClusters::parse(&["edwc-guian=http://x,nodes=3".into()]).unwrap_err().contains("`nodes=3`"));
         assert!(KubeClusters::parse(&["a=http://x".into(), "a=http://y".into()]).unwrap_err().contains("named twice"));
-        // The stand-in sleeps through the run; a queue-less Job starts unsuspended.
+        // A queue-less Job starts unsuspended.
         let w = Work { job: "j".into(), attempt: 1, site: "edwc-guian".into(), accelerator: "h800".into(), gpus: 2, start_unix_s: 0, end_unix_s: 90, run_hours: 0.025, program: None };
         let j = job(&w, &k.sites["edwc-guian"].options("ab12"));
         assert_eq!(j.metadata.name.as_deref(), Some("xisuan-ab12-j-a1"));
         assert_eq!(j.spec.as_ref().unwrap().suspend, Some(false));
         let c = &j.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
-        assert_eq!(c.command.as_ref().unwrap()[2], "sleep \"$XISUAN_RUN_SECONDS\"");
         assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "XISUAN_RUN_SECONDS" && e.value.as_deref() == Some("90")));
     }
 

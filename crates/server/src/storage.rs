@@ -22,6 +22,10 @@ pub struct Stores {
     pub sites: BTreeMap<String, Storage>,
 }
 
+/// No config file; one try of a whole operation (xisuan retries a failed transfer itself, and
+/// records each try), a few of a single request, and a connection given up after 10 s.
+const QUIET_RETRIES: [&str; 8] = ["--config", "/dev/null", "--retries", "1", "--low-level-retries", "3", "--contimeout", "10s"];
+
 /// What a transfer did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Moved {
@@ -97,7 +101,7 @@ impl Stores {
 
     /// Runs rclone; its words on failure (the last lines of what it printed).
     fn rclone(&self, args: &[String]) -> Result<String, String> {
-        let out = Command::new("rclone").args(args).arg("--config").arg("/dev/null").arg("--retries").arg("1").output().map_err(|e| format!("cannot run rclone: {e} (install Debian's rclone package)"))?;
+        let out = Command::new("rclone").args(args).args(QUIET_RETRIES).output().map_err(|e| format!("cannot run rclone: {e} (install Debian's rclone package)"))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -217,7 +221,8 @@ impl Stores {
     /// reading its JSON stats for progress; returns the bytes moved.
     fn copy(&self, from_site: &str, from: &str, to_site: &str, to: &str, dir: bool, progress: &mut dyn FnMut(u64)) -> Result<Moved, String> {
         let t0 = Instant::now();
-        let mut args = vec![if dir { "copy" } else { "copyto" }.to_string(), self.remote(from_site, from)?, self.remote(to_site, to)?, "--stats".into(), "1s".into(), "--use-json-log".into(), "-v".into(), "--config".into(), "/dev/null".into(), "--retries".into(), "1".into()];
+        let mut args = vec![if dir { "copy" } else { "copyto" }.to_string(), self.remote(from_site, from)?, self.remote(to_site, to)?, "--stats".into(), "1s".into(), "--use-json-log".into(), "-v".into()];
+        args.extend(QUIET_RETRIES.iter().map(|s| s.to_string()));
         if let Some(b) = self.bwlimit(to_site) {
             args.push("--bwlimit".into());
             args.push(b);
