@@ -186,7 +186,7 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
             allowed = Some(ok);
         }
     }
-    let data_tb = run.as_ref().map(|r| r.inputs.iter().map(|i| i.bytes).sum::<f64>() / 1e12).unwrap_or(req.data_tb);
+    let data_tb = run.as_ref().map(|r| r.inputs.iter().fold(0.0, |t, i| t + i.bytes) / 1e12).unwrap_or(req.data_tb);
     limits::in_range(req.earliest_hour, 0.0, limits::MAX_HOURS as f64).map_err(|m| bad("earliest_hour", m))?;
     if let Some(d) = req.deadline_hour {
         limits::in_range(d, 0.0, 2.0 * limits::MAX_HOURS as f64).map_err(|m| bad("deadline_hour", m))?;

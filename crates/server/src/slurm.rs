@@ -4,15 +4,17 @@
 //! read from a file on every request, so a rotated token is picked up; an expired one is
 //! reported as such and the site is down until the file holds a valid one).
 //!
-//! A dispatched placement becomes a batch job named `xisuan-JOB-aATTEMPT`: its accelerators as
-//! `--gpus=TYPE:N` (Slurm picks the nodes), its start as `--begin` (the planned start in wall
-//! time, with planning hours scaled by `--hour-seconds`), a time limit of its wall time plus a
-//! margin, and a script that sleeps through its work in checkpoint steps, writing its progress
-//! after each (a stand-in for a training job that checkpoints). What Slurm reports comes back as
-//! the controller's observations: running → started, gone from the queue as completed →
-//! finished, failed, cancelled by others or timed out → failed (back to pending with the work up
-//! to the last checkpoint, which the controller assumes from the time run). A cluster whose
-//! nodes are all down or unreachable is reported, and its site is marked down.
+//! A dispatched placement becomes a batch job named `xisuan-JOB-aATTEMPT` that runs the job's
+//! own program (`Program`: its command `exec`ed from a batch script, or its script) in its
+//! folder on the site's storage, with exactly its own environment and the `XISUAN_*` folders,
+//! stdout and stderr into `logs/attempt-N.out` there: its accelerators as `--gpus=TYPE:N`
+//! (Slurm picks the nodes), its start as `--begin` (the planned start in wall time, with
+//! planning hours scaled by `--hour-seconds`), a time limit of its planned run plus a margin,
+//! and `--signal=B:USR1` before that limit so it can save. What Slurm reports comes back as the
+//! controller's observations: running → started, gone from the queue as completed → finished,
+//! failed, cancelled by others or timed out → failed (back to pending from its newest saved
+//! checkpoint). A cluster whose nodes are all down or unreachable is reported, and its site is
+//! marked down.
 //!
 //! Names are `xisuan-STORE-JOB-aATTEMPT`, where STORE is a random id kept in the store's
 //! metadata: a restarted server (or another replica on the same database) recognises what it
@@ -309,7 +311,9 @@ impl Slurm {
                 "begin_time": begin,
                 "time_limit": limit_min,
                 "no_requeue": true,
-                "signal": signal,
+                // slurmrestd v0.0.38 refuses the `B:` (batch script) form: the signal reaches
+                // the job's steps (srun) only.
+                "signal": signal.trim_start_matches("B:"),
                 "standard_output": s.program.output,
                 "current_working_directory": s.program.chdir,
                 "environment": s.program.env,
@@ -451,11 +455,12 @@ impl Slurm {
         let live: Vec<SlurmJob> = self.queue(site)?.into_iter().filter(|j| j.job == job && matches!(j.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")).collect();
         let running: Vec<&SlurmJob> = live.iter().filter(|j| j.state == "RUNNING").collect();
         for j in &running {
-            if self.is_rest(site) {
-                self.rest(site, "DELETE", &format!("job/{}?signal=SIGUSR1", j.slurm_id), None)?;
+            // The warning is a courtesy: the cancel below happens whether it got through or not.
+            let _ = if self.is_rest(site) {
+                self.rest(site, "DELETE", &format!("job/{}?signal=SIGUSR1", j.slurm_id), None).map(|_| String::new())
             } else {
-                self.run(site, "scancel", &["--batch".into(), "--signal=USR1".into(), j.slurm_id.clone()])?;
-            }
+                self.run(site, "scancel", &["--batch".into(), "--signal=USR1".into(), j.slurm_id.clone()])
+            };
         }
         if !running.is_empty() {
             std::thread::sleep(std::time::Duration::from_secs(CANCEL_GRACE_S));

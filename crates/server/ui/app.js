@@ -353,13 +353,32 @@ async function renderJob() {
       <dt>Work</dt><dd>${fmt(j.done_hours, 2)} of ${fmt(j.hours, 2)} h saved by checkpoints; ${j.attempts} attempt(s)</dd>
       <dt>Data</dt><dd>${fmt(j.data_tb, 2)} TB at ${esc(j.data_site)}${j.site && j.site !== j.data_site && j.data_tb > 0 ? ` (moves to ${esc(j.site)})` : ""}</dd>
       ${p ? `<dt>Planned cost</dt><dd>${fmt(p.cost_usd, 2)} USD, ${fmt(p.carbon_kg, 1)} kgCO2e</dd>` : ""}
+      <dt>Runs</dt><dd id="job-runs">${j.command ? `<code>${esc(j.command.join(" "))}</code>` : j.script ? "a batch script" : "nothing (planning-only: never handed to a real cluster)"}${j.image ? ` in ${esc(j.image)}` : ""}</dd>
+      ${(j.inputs || []).length ? `<dt>Inputs</dt><dd>${j.inputs.map(esc).join("<br>")}</dd>` : ""}
+      ${j.checkpoint ? `<dt>Newest checkpoint</dt><dd>${esc(j.checkpoint)}</dd>` : ""}
     </dl>
+    <div id="job-transfers"></div>
+    <div id="job-log"></div>
     <h4>${u ? "Why it is not placed" : "Why not the other sites"}</h4>
     <ul class="reasons" id="job-reasons">${(j.reasons || []).map((r) => `<li>${esc(r)}</li>`).join("") || "<li>none given (no other site to compare, or not planned yet)</li>"}</ul>
     ${Object.keys(j.refused || {}).length ? `<h4>Refused by</h4><ul class="reasons">${Object.entries(j.refused).map(([s, r]) => `<li>${esc(s)}: ${esc(r)}</li>`).join("")}</ul>` : ""}
     <h4>Events</h4>
     <table><thead><tr><th scope="col">when</th><th scope="col">what</th></tr></thead><tbody>${(j.history || []).map((h) => `<tr><td>${hourText(h.at_h)}</td><td>${esc(h.what)}</td></tr>`).join("")}</tbody></table>
     <p>${cancellable ? `<button id="job-cancel">Cancel this job</button>` : ""} <span id="job-msg" role="status"></span></p>`;
+  // Its transfers and the tail of its latest attempt's output (where it ran on a real cluster).
+  if ((j.inputs || []).length || Object.keys(j.attempt_sites || {}).length) {
+    try {
+      const ts = (await api("/v1/transfers")).transfers.filter((t) => t.job === j.id);
+      if (ts.length) $("job-transfers").innerHTML = `<h4>Transfers</h4><table><thead><tr><th scope="col">what</th><th scope="col">from → to</th><th scope="col">state</th><th scope="col">moved</th><th scope="col">rate</th></tr></thead><tbody>${ts.map((t) => `<tr><td>${esc(t.kind)} (attempt ${t.attempt})</td><td>${esc(t.from_site)} → ${esc(t.to_site)}</td><td>${esc(t.state)}${t.state === "failed" ? ": " + esc(t.note) : ""}</td><td>${fmt(t.bytes_moved / 1e6, 1)} MB</td><td>${t.mb_per_s ? fmt(t.mb_per_s, 1) + " MB/s" : "–"}</td></tr>`).join("")}</tbody></table>`;
+    } catch (e) { /* no transfers to show */ }
+    if (Object.keys(j.attempt_sites || {}).length) {
+      try {
+        const l = await api("/v1/jobs/" + encodeURIComponent(j.id) + "/logs");
+        const tail = l.text.split("\n").slice(-15).join("\n");
+        $("job-log").innerHTML = `<h4>Output of attempt ${l.attempt} at ${esc(l.site)} (last lines)</h4><pre class="log">${esc(tail) || "(nothing written yet)"}</pre>`;
+      } catch (e) { /* no log at this site (the simulated backend writes none) */ }
+    }
+  }
   if (cancellable) $("job-cancel").onclick = async () => {
     try {
       await api("/v1/jobs/" + encodeURIComponent(j.id), { method: "DELETE" });
