@@ -354,7 +354,7 @@ pub fn transfers(a: &TransfersArgs) -> anyhow::Result<()> {
         return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?));
     }
     let list = v["transfers"].as_array().cloned().unwrap_or_default();
-    let mut t = Table::new(&["transfer", "kind", "from", "to", "state", "moved (MB)", "seconds", "rate (MB/s)", "note"]);
+    let mut t = Table::new(&["transfer", "kind", "from", "to", "state", "moved", "seconds", "rate", "note"]);
     for x in &list {
         t.row(vec![
             x["id"].as_str().unwrap_or("").into(),
@@ -362,13 +362,19 @@ pub fn transfers(a: &TransfersArgs) -> anyhow::Result<()> {
             x["from_site"].as_str().unwrap_or("").into(),
             x["to_site"].as_str().unwrap_or("").into(),
             format!("{} (try {})", x["state"].as_str().unwrap_or(""), x["tries"]),
-            format!("{:.1}", x["bytes_moved"].as_f64().unwrap_or(0.0) / 1e6),
-            format!("{:.1}", x["seconds"].as_f64().unwrap_or(0.0)),
-            x["mb_per_s"].as_f64().map(|r| format!("{r:.1}")).unwrap_or_else(|| "-".into()),
+            bytes_text(x["bytes_moved"].as_f64().unwrap_or(0.0)),
+            format!("{:.1} s", x["seconds"].as_f64().unwrap_or(0.0)),
+            x["mb_per_s"].as_f64().map(|r| format!("{}/s", bytes_text(r * 1e6))).unwrap_or_else(|| "-".into()),
             x["note"].as_str().unwrap_or("").chars().take(70).collect(),
         ]);
     }
     crate::emit(&format!("{} transfer(s)\n{}", list.len(), t.render()))
+}
+
+/// Bytes with an SI prefix: 14.2 kB, 200.0 MB.
+fn bytes_text(b: f64) -> String {
+    let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    units.iter().find(|(u, _)| b >= *u).map(|(u, name)| format!("{:.1} {name}", b / u)).unwrap_or_else(|| format!("{b:.0} B"))
 }
 
 /// `xisuan plan --server URL`: the server's latest round.
