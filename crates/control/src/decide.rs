@@ -286,6 +286,7 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
             pausable: false,
             allowed_sites: Some(vec![s]),
             previous: None,
+            data_at: Vec::new(),
         });
         pinned.insert(j.id.clone());
     }
@@ -353,6 +354,7 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
             pausable: j.spec.pausable,
             allowed_sites: (allowed.len() < w.sites.len()).then_some(allowed),
             previous,
+            data_at: crate::run::inputs_held(state, j).iter().filter_map(|s| ix.get(s.as_str()).copied()).collect(),
         });
     }
     crate::service::add_services(&mut p, state.active_services().map(|v| (v.id.as_str(), &v.spec)));

@@ -311,6 +311,27 @@ pub fn staging(job: &str, run: &RunSpec, checkpoint: Option<&CheckpointRef>, sit
     out
 }
 
+/// Sites other than its data site that hold every input of a job, verified (an earlier
+/// attempt's finished input transfers): the planner moves nothing to run there again.
+pub fn inputs_held(state: &crate::State, job: &crate::JobRecord) -> Vec<String> {
+    let Some(run) = &job.spec.run else { return Vec::new() };
+    if run.inputs.is_empty() {
+        return Vec::new();
+    }
+    let mut held: BTreeMap<&str, usize> = BTreeMap::new();
+    // Transfers are keyed JOB/aN/input/K: each (site, K) counts once.
+    let mut seen = std::collections::BTreeSet::new();
+    for t in state.transfers.range(format!("{}/", job.id)..).take_while(|(id, _)| id.starts_with(&format!("{}/", job.id))).map(|(_, t)| t) {
+        if t.spec.kind == TransferKind::Input && t.status == TransferStatus::Done && t.spec.to_site != job.spec.data_site {
+            let k = t.spec.id.rsplit('/').next().unwrap_or("");
+            if seen.insert((t.spec.to_site.clone(), k.to_string())) {
+                *held.entry(t.spec.to_site.as_str()).or_default() += 1;
+            }
+        }
+    }
+    held.into_iter().filter(|(_, n)| *n == run.inputs.len()).map(|(s, _)| s.to_string()).collect()
+}
+
 /// The transfer that copies a completed job's outputs back to its data site, if one is due.
 pub fn outputs_back(job: &str, run: &RunSpec, ran_at: &str, data_site: &str, attempt: u32) -> Option<TransferSpec> {
     (run.copy_outputs && ran_at != data_site).then(|| TransferSpec {
@@ -370,6 +391,29 @@ mod tests {
         // Resumed where it saved: only the inputs.
         assert_eq!(staging("j1", &r, Some(&c), "b", 2).len(), 1);
         assert!(outputs_back("j1", &r, "a", "a", 1).is_none());
+        // After attempt 1 staged its input at b, b holds it: the planner moves nothing there.
+        let mut state = crate::State::default();
+        state.apply(&crate::Event::TenantCreated { id: "t".into(), name: "t".into(), token_sha256: "x".into(), quota_gpus: None, admin: false, at_h: 0.0 });
+        let spec = crate::JobSpec {
+            name: None,
+            gpus: 1,
+            hours: 1.0,
+            accelerators: vec![],
+            data_site: "a".into(),
+            data_bytes: 2e8,
+            earliest_h: 0.0,
+            deadline_h: None,
+            pausable: false,
+            allowed_sites: None,
+            checkpoint_every_h: 1.0,
+            run: Some(r.clone()),
+        };
+        state.apply(&crate::Event::JobSubmitted { id: "j1".into(), tenant: "t".into(), spec, at_h: 0.0 });
+        assert!(inputs_held(&state, &state.jobs["j1"]).is_empty());
+        state.apply(&crate::Event::TransferStarted { spec: at_b[0].clone(), at_h: 0.1 });
+        assert!(inputs_held(&state, &state.jobs["j1"]).is_empty(), "not before it has arrived");
+        state.apply(&crate::Event::TransferFinished { id: at_b[0].id.clone(), job: "j1".into(), bytes_moved: 2e8, seconds: 10.0, note: String::new(), at_h: 0.2 });
+        assert_eq!(inputs_held(&state, &state.jobs["j1"]), vec!["b".to_string()]);
         assert_eq!(outputs_back("j1", &r, "c", "a", 2).unwrap().to_site, "a");
     }
 }

@@ -596,6 +596,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             pausable: j.pausable,
             allowed_sites: residency(&j.sites, &j.countries, je.span(), &field)?,
             previous: None,
+            data_at: Vec::new(),
         });
     }
     for (bi, be) in file.job_batches.iter().enumerate() {
@@ -652,6 +653,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
                 pausable: rng.f64() < b.pausable_share,
                 allowed_sites: allowed.clone(),
                 previous: None,
+            data_at: Vec::new(),
             });
         }
     }

@@ -134,7 +134,7 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
                         rejected.push(SiteRejection { site: name(s), reason });
                     }
                 }
-                let transfer = (o.site != job.data_site && job.data_bytes > 0.0).then(|| TransferPlan {
+                let transfer = job.moves_data_to(o.site).then(|| TransferPlan {
                     from: name(job.data_site),
                     to: name(o.site),
                     bytes: job.data_bytes,

@@ -247,7 +247,7 @@ impl<'a> Ctx<'a> {
                     continue;
                 }
             }
-            let (transfer_hours, transfer_usd) = if s == j.data_site {
+            let (transfer_hours, transfer_usd) = if !j.moves_data_to(s) {
                 (0.0, 0.0)
             } else {
                 let l = &p.links[j.data_site][s];

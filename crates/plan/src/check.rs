@@ -52,7 +52,7 @@ pub fn check(p: &Problem, plan: &Plan) -> Vec<String> {
                 v.push(format!("job {} placed at {} against its residency rule", jp.job, jp.site));
             }
         }
-        let transfer_h = if s == j.data_site { 0.0 } else { p.links[j.data_site][s].hours(j.data_bytes) };
+        let transfer_h = if j.moves_data_to(s) { p.links[j.data_site][s].hours(j.data_bytes) } else { 0.0 };
         let first = jp.slots.first().copied().unwrap_or(0);
         if (first as f64) < j.earliest as f64 + transfer_h - 1e-6 {
             v.push(format!("job {} starts at slot {first} before its data arrives ({:.2} h after slot {})", jp.job, transfer_h, j.earliest));

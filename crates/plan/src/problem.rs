@@ -53,6 +53,14 @@ pub struct AcceleratorOption {
     pub kw_per_gpu: f64,
 }
 
+impl Job {
+    /// Whether running at site `s` moves the job's data there (it is neither the data's site
+    /// nor one that holds a copy, and there is data).
+    pub fn moves_data_to(&self, s: SiteIx) -> bool {
+        s != self.data_site && self.data_bytes > 0.0 && !self.data_at.contains(&s)
+    }
+}
+
 /// A training or fine-tuning job.
 #[derive(Debug, Clone, Serialize)]
 pub struct Job {
@@ -64,6 +72,9 @@ pub struct Job {
     /// Where the input data is, and how much of it must move to run elsewhere.
     pub data_site: SiteIx,
     pub data_bytes: f64,
+    /// Other sites that already hold a complete copy of the data (an earlier attempt's
+    /// verified transfer): nothing moves to run there.
+    pub data_at: Vec<SiteIx>,
     /// First slot the job may start (data transfer may begin then too).
     pub earliest: u32,
     /// Slot by which the job must have finished (exclusive end).
@@ -417,6 +428,9 @@ impl Problem {
                 if let Err(m) = in_range(a.kw_per_gpu, 0.0, MAX_KW_PER_ACCELERATOR) {
                     return fail(at("accelerators"), w(&format!("kW per accelerator of {}", a.accelerator)), m);
                 }
+            }
+            if let Some(&bad) = j.data_at.iter().find(|&&s| s >= n) {
+                return fail(at("data_at"), w("data_at"), format!("site index {bad} out of range"));
             }
             if j.data_site >= n {
                 return fail(at("data_site"), w("data_site"), format!("site index {} out of range", j.data_site));

@@ -115,6 +115,7 @@ pub fn synthetic(seed: u64, shape: &Shape) -> Problem {
             pausable: r.f64() < shape.pausable_share,
             allowed_sites: if r.f64() < 0.1 { Some(vec![r.below(n as u64) as usize]) } else { None },
             previous: None,
+            data_at: Vec::new(),
         });
     }
     let services = (0..shape.services)

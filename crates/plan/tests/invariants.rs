@@ -58,3 +58,29 @@ fn an_impossible_deadline_is_reported_with_its_reasons() {
     assert_eq!(u.reasons.len(), 3, "one reason per site: {:?}", u.reasons);
     assert!(u.reasons.iter().all(|r| matches!(r.reason, xisuan_plan::Reason::Deadline { .. } | xisuan_plan::Reason::AcceleratorType { .. } | xisuan_plan::Reason::Residency)), "{:?}", u.reasons);
 }
+
+/// A site that already holds a job's data (an earlier attempt's verified copy) is priced and
+/// timed with nothing to move: no transfer in the plan, no earlier-start constraint, and the
+/// plan still passes `check`.
+#[test]
+fn data_already_at_a_site_is_not_moved_again() {
+    let mut p = synthetic(7, &shape(3, 24, 1, 0));
+    let j = &mut p.jobs[0];
+    j.data_site = 0;
+    j.data_bytes = 50e12;
+    j.allowed_sites = Some(vec![1]);
+    j.earliest = 0;
+    j.deadline = 24;
+    j.hours = 2.0;
+    let moved = solve(&p, &Heuristic::default());
+    let t = moved.jobs[0].transfer.as_ref().expect("50 TB moves to site 1");
+    assert!(t.bytes == 50e12 && moved.jobs[0].start_slot as f64 >= t.hours, "{t:?}");
+    p.jobs[0].data_at = vec![1];
+    p.validate().unwrap();
+    let held = solve(&p, &Heuristic::default());
+    assert!(held.jobs[0].transfer.is_none() && held.totals.bytes_moved == 0.0, "{:?}", held.jobs[0]);
+    assert!(held.jobs[0].start_slot < moved.jobs[0].start_slot, "no wait for data that is there");
+    assert!(check(&p, &held).is_empty(), "{:#?}", check(&p, &held));
+    p.jobs[0].data_at = vec![9];
+    assert!(p.validate().is_err());
+}

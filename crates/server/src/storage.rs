@@ -172,8 +172,11 @@ impl Stores {
             let m = self.manifest(&t.from_site, &t.job)?.ok_or_else(|| format!("{}: no checkpoint manifest in {}", t.from_site, t.from_path))?;
             let dir = |p: &str| format!("{p}/{}", m.path);
             let a = self.copy(&t.from_site, &dir(&t.from_path), &t.to_site, &dir(&t.to_path), true, progress)?;
-            let b = self.copy(&t.from_site, &format!("{}/{CHECKPOINT_MANIFEST}", t.from_path), &t.to_site, &format!("{}/{CHECKPOINT_MANIFEST}", t.to_path), false, &mut |_| {})?;
-            return Ok(Moved { bytes: a.bytes + b.bytes, seconds: t0.elapsed().as_secs_f64(), note: format!("checkpoint {} (step {} of {})", m.path, m.step, m.total_steps) });
+            self.check(&t.from_site, &dir(&t.from_path), &t.to_site, &dir(&t.to_path)).map_err(|e| format!("verification after the copy failed: {e}"))?;
+            let manifest = format!("{}/{CHECKPOINT_MANIFEST}", t.from_path);
+            let b = self.copy(&t.from_site, &manifest, &t.to_site, &format!("{}/{CHECKPOINT_MANIFEST}", t.to_path), false, &mut |_| {})?;
+            self.check(&t.from_site, &manifest, &t.to_site, &t.to_path).map_err(|e| format!("verification after the copy failed: {e}"))?;
+            return Ok(Moved { bytes: a.bytes + b.bytes, seconds: t0.elapsed().as_secs_f64(), note: format!("checkpoint {} (step {} of {}), verified", m.path, m.step, m.total_steps) });
         }
         if t.from_site == t.to_site {
             if let Some(root) = self.local_root(&t.to_site) {
