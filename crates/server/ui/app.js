@@ -49,8 +49,8 @@ async function refresh() {
   S.busy = true;
   const t0 = performance.now();
   try {
-    const [jobs, plan, sites] = await Promise.all([allJobs(), api("/v1/plan"), api("/v1/sites")]);
-    S.jobs = jobs; S.plan = plan; S.sites = sites;
+    const [jobs, plan, sites, transfers] = await Promise.all([allJobs(), api("/v1/plan"), api("/v1/sites"), api("/v1/transfers")]);
+    S.jobs = jobs; S.plan = plan; S.sites = sites; S.transfers = transfers.transfers;
     S.lastFetchMs = performance.now() - t0;
     window.xisuanStats.refreshes++;
     window.xisuanStats.lastRefreshMs = S.lastFetchMs;
@@ -104,6 +104,12 @@ function render() {
   if (S.view === "submit") renderSubmit();
 }
 
+// Bytes with an SI prefix and its unit: 13.4 kB, 200.0 MB, 44.8 TB.
+function bytesText(b) {
+  for (const [u, n] of [[1e12, "TB"], [1e9, "GB"], [1e6, "MB"], [1e3, "kB"]]) if (b >= u) return `${fmt(b / u, 1)} ${n}`;
+  return `${fmt(b, 0)} B`;
+}
+
 // ---------- overview ----------
 function carbonColour(k) {
   // 0 kg/kWh green → 0.9+ red, through yellow.
@@ -136,6 +142,22 @@ function renderOverview() {
     out += `<line class="transfer" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}"><title>${esc(j.name || j.id)}: ${fmt(j.data_tb, 1)} TB from ${esc(j.data_site)} to ${esc(j.site)}</title></line>`;
     transfers++;
   }
+  // Transfers really running (rclone, between sites' storage), one line per link with what is
+  // moving on it: count and bytes moved of bytes expected.
+  const links = new Map();
+  for (const t of S.transfers || []) {
+    if (t.state !== "running" || t.from_site === t.to_site) continue;
+    const k = t.from_site + "\u2192" + t.to_site;
+    const l = links.get(k) || { from: t.from_site, to: t.to_site, n: 0, moved: 0, bytes: 0 };
+    l.n++; l.moved += t.bytes_moved; l.bytes += t.bytes;
+    links.set(k, l);
+  }
+  for (const l of links.values()) {
+    const a = byId.get(l.from), b = byId.get(l.to);
+    if (!a || !b) continue;
+    const [x1, y1] = proj([a.lon, a.lat]), [x2, y2] = proj([b.lon, b.lat]);
+    out += `<line class="moving" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}"><title>${l.n} transfer(s) running from ${esc(l.from)} to ${esc(l.to)}: ${bytesText(l.moved)} of ${bytesText(l.bytes)} moved</title></line>`;
+  }
   for (const s of sites) {
     const [x, y] = proj([s.lon, s.lat]);
     const gpus = s.capacity.reduce((a, c) => a + c[1], 0);
@@ -144,7 +166,7 @@ function renderOverview() {
       + `<text x="${x + r + 2}" y="${y + 4}">${esc(s.id)}${s.down ? " (down)" : ""}</text></g>`;
   }
   svg.innerHTML = out;
-  $("map-caption").textContent = `${sites.length} sites coloured by this hour's grid carbon intensity (green low, red high; white: down); circle area by accelerators; ${transfers} planned data transfers dashed.`;
+  $("map-caption").textContent = `${sites.length} sites coloured by this hour's grid carbon intensity (green low, red high; white: down); circle area by accelerators; ${transfers} planned data transfers dashed; ${links.size} link(s) with data moving now solid.`;
   // Headline figures.
   const counts = {};
   for (const j of S.jobs) counts[j.state] = (counts[j.state] || 0) + 1;
@@ -351,7 +373,7 @@ async function renderJob() {
       <dt>Accelerators</dt><dd>${fmt(j.gpus)} × ${esc(j.accelerator || "(any of its types)")}</dd>
       <dt>Start, end</dt><dd>${hourText(j.start_h)} → ${hourText(j.end_h)}</dd>
       <dt>Work</dt><dd>${fmt(j.done_hours, 2)} of ${fmt(j.hours, 2)} h saved by checkpoints; ${j.attempts} attempt(s)</dd>
-      <dt>Data</dt><dd>${fmt(j.data_tb, 2)} TB at ${esc(j.data_site)}${j.site && j.site !== j.data_site && j.data_tb > 0 ? ` (moves to ${esc(j.site)})` : ""}</dd>
+      <dt>Data</dt><dd>${bytesText(j.data_tb * 1e12)} at ${esc(j.data_site)}${j.site && j.site !== j.data_site && j.data_tb > 0 ? ` (moves to ${esc(j.site)})` : ""}</dd>
       ${p ? `<dt>Planned cost</dt><dd>${fmt(p.cost_usd, 2)} USD, ${fmt(p.carbon_kg, 1)} kgCO2e</dd>` : ""}
       <dt>Runs</dt><dd id="job-runs">${j.command ? `<code>${esc(j.command.join(" "))}</code>` : j.script ? "a batch script" : "nothing (planning-only: never handed to a real cluster)"}${j.image ? ` in ${esc(j.image)}` : ""}</dd>
       ${(j.inputs || []).length ? `<dt>Inputs</dt><dd>${j.inputs.map(esc).join("<br>")}</dd>` : ""}
@@ -369,7 +391,7 @@ async function renderJob() {
   if ((j.inputs || []).length || Object.keys(j.attempt_sites || {}).length) {
     try {
       const ts = (await api("/v1/transfers")).transfers.filter((t) => t.job === j.id);
-      if (ts.length) $("job-transfers").innerHTML = `<h4>Transfers</h4><table><thead><tr><th scope="col">what</th><th scope="col">from → to</th><th scope="col">state</th><th scope="col">moved</th><th scope="col">rate</th></tr></thead><tbody>${ts.map((t) => `<tr><td>${esc(t.kind)} (attempt ${t.attempt})</td><td>${esc(t.from_site)} → ${esc(t.to_site)}</td><td>${esc(t.state)}${t.state === "failed" ? ": " + esc(t.note) : ""}</td><td>${fmt(t.bytes_moved / 1e6, 1)} MB</td><td>${t.mb_per_s ? fmt(t.mb_per_s, 1) + " MB/s" : "–"}</td></tr>`).join("")}</tbody></table>`;
+      if (ts.length) $("job-transfers").innerHTML = `<h4>Transfers</h4><table><thead><tr><th scope="col">what</th><th scope="col">from → to</th><th scope="col">state</th><th scope="col">moved</th><th scope="col">rate</th></tr></thead><tbody>${ts.map((t) => `<tr><td>${esc(t.kind)} (attempt ${t.attempt})</td><td>${esc(t.from_site)} → ${esc(t.to_site)}</td><td>${esc(t.state)}${t.state === "failed" ? ": " + esc(t.note) : ""}</td><td>${bytesText(t.bytes_moved)}</td><td>${t.mb_per_s ? bytesText(t.mb_per_s * 1e6) + "/s" : "–"}</td></tr>`).join("")}</tbody></table>`;
     } catch (e) { /* no transfers to show */ }
     if (Object.keys(j.attempt_sites || {}).length) {
       try {
