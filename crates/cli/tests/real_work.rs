@@ -11,9 +11,12 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use xisuan_server::client::Client;
+
+mod testbed;
+use testbed::{completions, slurm_time, testbed, unix_now, Kill, TESTBED};
 
 const ADMIN: &str = "real-work-admin";
 /// Wall seconds per planning hour.
@@ -34,31 +37,6 @@ fn model_seconds(bytes: f64) -> f64 {
 const STEPS: u64 = 3000;
 const EVERY: u64 = 150;
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn testbed() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
-    match std::env::var("XISUAN_TEST_SLURM") {
-        Ok(dir) => Some((dir, TESTBED.lock().unwrap_or_else(|e| e.into_inner()))),
-        Err(_) if std::env::var("XISUAN_REQUIRE_SERVICES").is_ok() => panic!("XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_SLURM is not: the Slurm testbed did not start"),
-        Err(_) => {
-            eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
-            None
-        }
-    }
-}
-
 fn repo() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
@@ -72,20 +50,11 @@ fn python() -> &'static str {
     }
 }
 
-/// One record of a cluster's completion log (jobcomp/filetxt).
-fn completions(testbed: &str, cluster: &str) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(format!("{testbed}/{cluster}/log/jobcomp.txt")).unwrap_or_default();
-    text.lines().map(|l| l.split_whitespace().filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()).collect()
-}
 
 fn records(testbed: &str, cluster: &str, id: &str) -> Vec<BTreeMap<String, String>> {
     completions(testbed, cluster).into_iter().filter(|r| r.get("Name").is_some_and(|n| n.starts_with("xisuan-") && n.contains(&format!("-{id}-a")))).collect()
 }
 
-fn slurm_time(s: &str) -> f64 {
-    let out = Command::new("date").args(["-d", s, "+%s"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
 
 /// A world of three EDWC hubs on the testbed's clusters, each with its own storage under
 /// `root`: the data's hub (alpha) dear, beta cheapest, gamma between; flat prices (no hour

@@ -6,40 +6,16 @@
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use xisuan_server::client::Client;
+
+mod testbed;
+use testbed::{completions, slurm_time, testbed, unix_now, Kill};
 
 const ADMIN: &str = "slurm-test-admin";
 const HOUR_S: f64 = 2.0;
 const SITES: [(&str, &str); 3] = [("edwc-yrd", "alpha"), ("edwc-guian", "beta"), ("edwc-qingyang", "gamma")];
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-/// One record of a cluster's completion log (jobcomp/filetxt): `Key=Value` fields.
-fn completions(testbed: &str, cluster: &str) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(format!("{testbed}/{cluster}/log/jobcomp.txt")).unwrap_or_default();
-    text.lines().map(|l| l.split_whitespace().filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()).collect()
-}
-
-/// Slurm's times (`2026-11-28T12:47:23`, the machine's local time, UTC here) as Unix seconds.
-fn slurm_time(s: &str) -> f64 {
-    let out = Command::new("date").args(["-d", s, "+%s"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-/// The testbed is shared: its tests take turns.
-static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// What the test's jobs run: a program that works by sleeping, `hours` planning hours in
 /// steps of `checkpoint_every_h`, and after each step saves a checkpoint as real jobs do (a
@@ -61,17 +37,6 @@ done"#
     );
     body["command"] = json!(["/bin/sh", "-c", script]);
     body
-}
-
-/// The started testbed's directory (`XISUAN_TEST_SLURM`) and this test's turn on it, or `None`
-/// (the test is skipped, saying why) where no testbed runs.
-fn testbed() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
-    let Ok(dir) = std::env::var("XISUAN_TEST_SLURM") else {
-        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_SLURM is not: the Slurm testbed did not start");
-        eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
-        return None;
-    };
-    Some((dir, TESTBED.lock().unwrap_or_else(|e| e.into_inner())))
 }
 
 /// Waits until one job is completed; returns it as the API shows it.
