@@ -132,6 +132,32 @@ async fn create(State(api): State<Arc<Api>>, Path(ns): Path<String>, Json(mut jo
     (StatusCode::CREATED, Json(obj)).into_response()
 }
 
+/// The pod the Job controller made for an admitted Job (`job-name=NAME`), as a PodList.
+async fn list_pods(State(api): State<Arc<Api>>, Path(ns): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let inner = api.inner.lock().unwrap();
+    let want = q.get("labelSelector").and_then(|s| s.strip_prefix("job-name=")).map(str::to_string);
+    let items: Vec<Value> = inner
+        .jobs
+        .iter()
+        .filter(|((n, name), j)| *n == ns && want.as_deref().is_none_or(|w| w == name) && j["spec"]["suspend"] == json!(false))
+        .map(|((_, name), _)| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": format!("{name}-pod"), "namespace": ns, "labels": {"job-name": name}}}))
+        .collect();
+    Json(json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": inner.version.to_string()}, "items": items})).into_response()
+}
+
+/// A pod's log, as a stand-in kubelet writes it: what the container was told to run, where,
+/// and for which job (so a test sees that xisuan reads the pod's log, not that a program ran).
+async fn pod_log(State(api): State<Arc<Api>>, Path((ns, pod)): Path<(String, String)>) -> Response {
+    let inner = api.inner.lock().unwrap();
+    let Some(job) = pod.strip_suffix("-pod").and_then(|name| inner.jobs.get(&(ns, name.to_string()))) else {
+        return status(StatusCode::NOT_FOUND, "NotFound", format!("pods \"{pod}\" not found"));
+    };
+    let c = &job["spec"]["template"]["spec"]["containers"][0];
+    let env = |k: &str| c["env"].as_array().and_then(|e| e.iter().find(|v| v["name"] == k)).and_then(|v| v["value"].as_str()).unwrap_or("").to_string();
+    let cmd: Vec<&str> = c["command"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+    format!("stand-in kubelet: {} ran `{}` in {} (job {}, attempt {})\n", c["image"].as_str().unwrap_or(""), cmd.join(" "), c["workingDir"].as_str().unwrap_or(""), env("XISUAN_JOB_ID"), env("XISUAN_ATTEMPT")).into_response()
+}
+
 async fn list_or_watch(State(api): State<Arc<Api>>, Path(ns): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
     let selector = q.get("labelSelector").cloned();
     if q.get("watch").map(String::as_str) != Some("true") {
@@ -200,6 +226,8 @@ async fn fake_api_server(max_run: Duration) -> (String, Arc<Api>) {
         .route("/version", get(version))
         .route("/apis/batch/v1/namespaces/{ns}/jobs", get(list_or_watch).post(create))
         .route("/apis/batch/v1/namespaces/{ns}/jobs/{name}", get(get_one).delete(delete))
+        .route("/api/v1/namespaces/{ns}/pods", get(list_pods))
+        .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(pod_log))
         .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
             let down = gate.unavailable.load(std::sync::atomic::Ordering::SeqCst);
             async move {
@@ -429,6 +457,10 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
         assert_eq!(w["workingDir"], format!("{folder}/src"));
         assert_eq!(pod["volumes"][0]["persistentVolumeClaim"]["claimName"], "team-a-data");
         assert_eq!(w["volumeMounts"][0]["mountPath"], store.display().to_string());
+        // Its output is its pod's log, through the API and to its tenant only.
+        let log = c.get(&format!("/v1/jobs/{id}/logs")).unwrap();
+        let text = log["text"].as_str().unwrap();
+        assert!(text.contains("ran `python3 train.py --epochs 3`") && text.contains(&format!("job {id}, attempt 1")), "{log:#}");
         serde_json::from_value::<Job>(j.clone()).expect("a batch/v1 Job");
     }
     // Each ran for its planned hours (one planning hour = 1 s here): started and finished

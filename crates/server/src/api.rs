@@ -901,9 +901,10 @@ pub struct LogView {
 }
 
 /// A job's stdout and stderr for one attempt, read from the storage of the site it ran at
-/// (the caller's jobs only; another tenant's job is 404).
+/// (Slurm's output file), or its pod's log (Kubernetes); the caller's jobs only, another
+/// tenant's job is 404.
 #[utoipa::path(get, path = "/v1/jobs/{id}/logs", params(("id" = String, Path), LogQuery), security(("bearer" = [])),
-    responses((status = 200, body = LogView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = LogView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "the Kubernetes API server did not give the pod's log")))]
 async fn job_logs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Q(q): Q<LogQuery>) -> ApiResult<Json<LogView>> {
     let t = caller(&app, &headers)?;
     let (attempts, state) = {
@@ -916,11 +917,15 @@ async fn job_logs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<
         None => *attempts.keys().last().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("job {id} has not been dispatched yet: no log")))?,
     };
     let site = attempts.get(&attempt).cloned().ok_or_else(|| ApiError::bad_request(Some("attempt"), format!("job {id} has attempts {:?}", attempts.keys().collect::<Vec<_>>())))?;
-    if !app.config.stores.has(&site) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("attempt {attempt} ran at {site}, which has no storage xisuan reads (the simulated backend writes no log)")));
-    }
-    let rel = control::run::log_file(&id, attempt);
-    let bytes = tokio::task::block_in_place(|| app.config.stores.read(&site, &rel)).map_err(ApiError::internal)?;
+    let bytes = if app.config.kube.has(&site) {
+        // A pod's log, from the site's API server.
+        tokio::task::block_in_place(|| app.config.kube.logs(&site, &id, attempt)).map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e))?.map(String::into_bytes)
+    } else if app.config.stores.has(&site) {
+        let rel = control::run::log_file(&id, attempt);
+        tokio::task::block_in_place(|| app.config.stores.read(&site, &rel)).map_err(ApiError::internal)?
+    } else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("attempt {attempt} ran at {site}, which has no cluster (the simulated backend writes no log)")));
+    };
     let found = bytes.is_some();
     let bytes = bytes.unwrap_or_default();
     let offset = q.offset.unwrap_or(0).min(bytes.len() as u64);

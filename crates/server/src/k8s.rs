@@ -326,6 +326,7 @@ pub fn works_from_plan_json(text: &str) -> Result<Vec<Work>, String> {
 pub struct Kube {
     pub api: kube::Api<Job>,
     client: kube::Client,
+    namespace: String,
 }
 
 impl Kube {
@@ -336,12 +337,23 @@ impl Kube {
         config.connect_timeout = Some(std::time::Duration::from_secs(5));
         config.read_timeout = Some(std::time::Duration::from_secs(30));
         let client = kube::Client::try_from(config).map_err(|e| format!("{url}: {e}"))?;
-        Ok(Kube { api: kube::Api::namespaced(client.clone(), namespace), client })
+        Ok(Kube { api: kube::Api::namespaced(client.clone(), namespace), client, namespace: namespace.to_string() })
     }
 
     /// The API server's version: whether it answers.
     pub async fn version(&self) -> Result<String, kube::Error> {
         Ok(self.client.apiserver_version().await?.git_version)
+    }
+
+    /// The output of a Job's pod (Kubernetes labels a Job's pods `job-name=NAME`; with
+    /// `backoffLimit: 0` there is one), or `None` before it has one.
+    pub async fn job_log(&self, job_name: &str) -> Result<Option<String>, kube::Error> {
+        let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(self.client.clone(), &self.namespace);
+        let list = pods.list(&kube::api::ListParams::default().labels(&format!("job-name={job_name}"))).await?;
+        match list.items.into_iter().filter_map(|p| p.metadata.name).next_back() {
+            None => Ok(None),
+            Some(name) => Ok(Some(pods.logs(&name, &kube::api::LogParams::default()).await?)),
+        }
     }
 
     /// The Jobs with these labels (`a=b,c=d`).
@@ -443,6 +455,13 @@ impl KubeClusters {
 
     pub fn has(&self, site: &str) -> bool {
         self.sites.contains_key(site)
+    }
+
+    /// The output of one attempt of a job at `site` (its pod's log), or `None` before it has
+    /// a pod.
+    pub fn logs(&self, site: &str, job: &str, attempt: u32) -> Result<Option<String>, String> {
+        let name = job_name(&format!("{}-{job}", self.prefix), attempt);
+        self.call(site, move |k| Box::pin(async move { k.job_log(&name).await })).map_err(|e| Self::words(site, e))
     }
 
     /// Whether a job must name its own image to run at `site` (a Kubernetes site with no
