@@ -449,6 +449,7 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
         assert_eq!(w["command"], json!(["python3", "train.py", "--epochs", "3"]));
         let env: BTreeMap<String, String> = w["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap().to_string(), e["value"].as_str().unwrap_or("").to_string())).collect();
         let folder = format!("{}/xisuan/jobs/{id}", store.display());
+        assert_eq!(env.len(), w["env"].as_array().unwrap().len(), "a variable set twice: {w:#}");
         assert_eq!(env["WANDB_MODE"], "offline");
         assert_eq!(env["XISUAN_JOB_ID"], id.as_str());
         assert_eq!(env["XISUAN_CHECKPOINT_DIR"], format!("{folder}/checkpoints"));

@@ -167,7 +167,8 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
     let data_site = site_of(&req.data_site, "data_site")?;
     let mut allowed = residency(world, req.sites.as_deref(), req.countries.as_deref())?;
     let run = run_spec(req, world, clusters)?;
-    if run.is_some() && req.data_tb > 0.0 {
+    let has_inputs = run.as_ref().is_some_and(|r| !r.inputs.is_empty());
+    if has_inputs && req.data_tb > 0.0 {
         return Err(bad("data_tb", "give data_tb (planning only) or inputs (their sizes come from the storage), not both"));
     }
     if let Some(r) = &run {

@@ -172,6 +172,7 @@ pub fn job(w: &Work, o: &Options) -> Job {
     // image and command, and the volume holding the site's storage at the same path.
     let (mut image, mut command, mut working_dir, mut volumes, mut mounts) = (o.image.clone(), o.command.clone(), None, None, None);
     if let Some(p) = &w.program {
+        env.retain(|e| !p.env.contains_key(&e.name));
         env.extend(p.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() }));
         image = p.image.clone().unwrap_or(image);
         command = Some(match &p.script {
