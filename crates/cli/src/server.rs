@@ -150,6 +150,10 @@ file works: its other tables are ignored); times are hours from now. Example:
   hours = 12
   data_site = \"edwc-yrd\"
   deadline_hour = 48
+  # What it runs (without these it is planning-only; see docs/run.md):
+  command = [\"python3\", \"inputs/train.py\"]
+  inputs = [\"edwc-yrd:datasets/train.npy\"]   # SITE:PATH on that site's storage
+  env = { OMP_NUM_THREADS = \"8\" }
 
   [[services]]
   id = \"chat-yrd\"
