@@ -16,18 +16,32 @@ impl Drop for Kill {
 }
 
 pub fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// One record of a cluster's completion log (jobcomp/filetxt): `Key=Value` fields.
 pub fn completions(testbed: &str, cluster: &str) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(format!("{testbed}/{cluster}/log/jobcomp.txt")).unwrap_or_default();
-    text.lines().map(|l| l.split_whitespace().filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()).collect()
+    let text =
+        std::fs::read_to_string(format!("{testbed}/{cluster}/log/jobcomp.txt")).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|f| f.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
 }
 
 /// Slurm's times (`2026-11-28T12:47:23`, the machine's local time, UTC here) as Unix seconds.
 pub fn slurm_time(s: &str) -> f64 {
-    let out = Command::new("date").args(["-d", s, "+%s"]).output().unwrap();
+    let out = Command::new("date")
+        .args(["-d", s, "+%s"])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
