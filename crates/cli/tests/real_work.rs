@@ -239,15 +239,7 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
     wait_for(&me, &id, 120, "no third checkpoint", |j| {
         j["done_hours"].as_f64().unwrap_or(0.0) >= 3.0 * 12.0 * EVERY as f64 / STEPS as f64
     });
-    let out = Command::new(repo().join("scripts/slurm-testbed"))
-        .args(["kill", &testbed, "beta"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    testbed_script(&["kill", &testbed, "beta"]);
     let killed_at = unix_now();
     // Whatever happens below, the testbed gets beta back for the tests after this one.
     let mut revive = Revive(Some(testbed.clone()));
@@ -473,20 +465,25 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Runs `scripts/slurm-testbed` with these arguments; it must succeed.
+fn testbed_script(args: &[&str]) {
+    let out = Command::new(repo().join("scripts/slurm-testbed"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "slurm-testbed {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Brings a killed cluster (beta) back, once: when asked, or when the test ends.
 struct Revive(Option<String>);
 impl Revive {
     fn now(&mut self) {
         if let Some(testbed) = self.0.take() {
-            let out = Command::new(repo().join("scripts/slurm-testbed"))
-                .args(["revive", &testbed, "beta"])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            testbed_script(&["revive", &testbed, "beta"]);
         }
     }
 }
