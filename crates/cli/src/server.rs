@@ -78,6 +78,11 @@ pub struct ServerArgs {
     /// (the series themselves: hindsight, for replaying a known period).
     #[arg(long, default_value = "profile", value_name = "MODEL")]
     forecast: String,
+    /// Seconds a job handed to a real cluster may wait there (pending for resources, priority
+    /// or nodes) past its planned start before xisuan cancels it there, waits for the cluster to
+    /// confirm, and places it again with the capacity the clusters report.
+    #[arg(long, default_value_t = 1800.0, value_name = "SECONDS")]
+    pending_limit: f64,
 }
 
 pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
@@ -86,6 +91,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
     limits::positive(a.hour_seconds, 1e6).map_err(|m| BadInput(format!("--hour-seconds: {m}")))?;
     limits::count(a.horizon_h as u64, 1, limits::MAX_HOURS as u64).map_err(|m| BadInput(format!("--horizon-h: {m}")))?;
     limits::positive(a.plan_budget, 3600.0).map_err(|m| BadInput(format!("--plan-budget: {m}")))?;
+    limits::positive(a.pending_limit, 1e9).map_err(|m| BadInput(format!("--pending-limit: {m}")))?;
     limits::in_range(a.churn_usd, 0.0, limits::MAX_USD_RATE).map_err(|m| BadInput(format!("--churn-usd: {m}")))?;
     if let Some(w) = &a.world {
         if !w.exists() {
@@ -109,6 +115,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         hour_seconds: a.hour_seconds,
         horizon_h: a.horizon_h,
         plan_budget_s: a.plan_budget,
+        pending_limit_s: a.pending_limit,
         churn_usd: a.churn_usd,
         control_loop: !a.no_control_loop,
         snapshot_every: a.snapshot_every,

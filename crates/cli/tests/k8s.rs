@@ -428,7 +428,7 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     assert_eq!(failures.len(), 1, "{failures:#?}");
     assert_eq!(failures[0]["body"]["id"], flaky.as_str());
     let why = failures[0]["body"]["reason"].as_str().unwrap();
-    assert!(why.starts_with("kubernetes: FAILED at edwc-guian (BackoffLimitExceeded"), "{why}");
+    assert!(why.starts_with("kubernetes: attempt 1 at edwc-guian: FAILED (BackoffLimitExceeded"), "{why}");
     assert_eq!(state(&flaky)["attempts"], 2);
     let jobs: Vec<Value> = api.inner.lock().unwrap().jobs.values().filter(|j| j["metadata"]["annotations"]["xisuan.io/job"] != flaky.as_str()).cloned().collect();
     assert_eq!(jobs.len(), 4, "one Job per placement");

@@ -17,20 +17,73 @@ const ADMIN: &str = "slurm-test-admin";
 const HOUR_S: f64 = 2.0;
 const SITES: [(&str, &str); 3] = [("edwc-yrd", "alpha"), ("edwc-guian", "beta"), ("edwc-qingyang", "gamma")];
 
+/// Where a test job's attempts write their progress lines ("ATTEMPT SITE UNIX_SECONDS", about
+/// every half second while they run): a file outside every site's storage, read by the tests as
+/// the nodes' own record of what ran when.
+fn progress_file(id: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("xisuan-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(id).display().to_string()
+}
+
+/// Each attempt's first and last progress line: attempt → (site, first, last), Unix seconds.
+fn progress(id: &str) -> BTreeMap<u32, (String, f64, f64)> {
+    let mut by: BTreeMap<u32, (String, f64, f64)> = BTreeMap::new();
+    for l in std::fs::read_to_string(progress_file(id)).unwrap_or_default().lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (Some(a), Some(site), Some(t)) = (f.first().and_then(|a| a.parse().ok()), f.get(1), f.get(2).and_then(|t| t.parse::<f64>().ok())) else { continue };
+        let e = by.entry(a).or_insert((site.to_string(), t, t));
+        e.1 = e.1.min(t);
+        e.2 = e.2.max(t);
+    }
+    by
+}
+
+/// By the progress the nodes wrote, no two attempts of the job ran at the same moment.
+fn assert_never_twice_at_once(id: &str) {
+    let p = progress(id);
+    let spans: Vec<&(String, f64, f64)> = p.values().collect();
+    for w in spans.windows(2) {
+        assert!(w[1].1 > w[0].2, "{id}: attempts overlap by the nodes' progress lines: {p:?}");
+    }
+}
+
+/// Slurm's accounting (sacct, over the three clusters) of one of our jobs: (cluster, state).
+fn sacct(testbed: &str, id: &str) -> Vec<(String, String)> {
+    let out = Command::new("sacct")
+        .env("SLURM_CONF", format!("{testbed}/alpha/slurm.conf"))
+        .args(["-X", "-n", "-P", "-D", "-S", "2000-01-01", "-M", "alpha,beta,gamma", "-o", "Cluster,JobName,State"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "sacct: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            (f.len() == 3 && f[1].starts_with("xisuan-") && f[1].contains(&format!("-{id}-a"))).then(|| (f[0].to_string(), f[2].to_string()))
+        })
+        .collect()
+}
+
 /// What the test's jobs run: a program that works by sleeping, `hours` planning hours in
 /// steps of `checkpoint_every_h`, and after each step saves a checkpoint as real jobs do (a
-/// folder, then the manifest written atomically), resuming from the newest one.
+/// folder, then the manifest written atomically), resuming from the newest one. While it works
+/// it writes a progress line about every half second (`progress_file`).
 fn runs(mut body: Value) -> Value {
     let hours = body["hours"].as_f64().unwrap();
     let every = body["checkpoint_every_h"].as_f64().unwrap_or(1.0);
     let steps = (hours / every).round().max(1.0) as u64;
     let step_s = hours * HOUR_S / steps as f64;
+    let ticks = (step_s / 0.5).round().max(1.0) as u64;
+    let tick_s = step_s / ticks as f64;
+    body["env"] = json!({"TEST_PROGRESS": progress_file(body["id"].as_str().unwrap())});
     let script = format!(
         r#"c="$XISUAN_CHECKPOINT_DIR"; i=0
 [ -f "$c/xisuan-checkpoint.json" ] && i=$(sed -n 's/.*"step": \([0-9]*\).*/\1/p' "$c/xisuan-checkpoint.json")
 echo "attempt $XISUAN_ATTEMPT at $XISUAN_SITE from step $i"
 while [ "$i" -lt {steps} ]; do
-  sleep {step_s:.3}; i=$((i+1)); mkdir -p "$c/step-$i"
+  t=0; while [ "$t" -lt {ticks} ]; do sleep {tick_s:.3}; t=$((t+1)); echo "$XISUAN_ATTEMPT $XISUAN_SITE $(date +%s.%N)" >> "$TEST_PROGRESS"; done
+  i=$((i+1)); mkdir -p "$c/step-$i"
   printf '{{"step": %d, "total_steps": {steps}, "progress": 0, "path": "step-%d"}}' "$i" "$i" > "$c/m.tmp" && mv "$c/m.tmp" "$c/xisuan-checkpoint.json"
   echo "step $i/{steps}"
 done"#
@@ -86,6 +139,16 @@ fn start_with(name: &str, world: &str, clusters: &[(String, String)]) -> (Kill, 
     let dir = std::env::temp_dir().join(format!("xisuan-slurm-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    let (server, url) = serve(&dir, world, clusters);
+    let admin = Client::new(&url, Some(ADMIN.into()));
+    let (_, v) = admin.post("/v1/tenants", &json!({"name": "slurm"}), None).unwrap();
+    let c = Client::new(&url, Some(v["token"].as_str().unwrap().into()));
+    (server, c, admin)
+}
+
+/// Starts `xisuan server` in `dir` (its database there, kept across restarts); returns it and
+/// its address once it answers.
+fn serve(dir: &std::path::Path, world: &str, clusters: &[(String, String)]) -> (Kill, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut args: Vec<String> =
         vec!["server".into(), "--listen".into(), format!("127.0.0.1:{port}"), "--db".into(), "sqlite:s.db".into(), "--world".into(), world.into(), "--hour-seconds".into(), HOUR_S.to_string()];
@@ -93,7 +156,7 @@ fn start_with(name: &str, world: &str, clusters: &[(String, String)]) -> (Kill, 
         args.push(flag.clone());
         args.push(value.clone());
     }
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
     let server = Kill(Command::new(env!("CARGO_BIN_EXE_xisuan")).args(&args).env("XISUAN_ADMIN_TOKEN", ADMIN).current_dir(&dir).stdout(Stdio::null()).stderr(log).spawn().unwrap());
     let url = format!("http://127.0.0.1:{port}");
     let t0 = Instant::now();
@@ -101,10 +164,7 @@ fn start_with(name: &str, world: &str, clusters: &[(String, String)]) -> (Kill, 
         assert!(t0.elapsed() < Duration::from_secs(30), "server did not come up: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let admin = Client::new(&url, Some(ADMIN.into()));
-    let (_, v) = admin.post("/v1/tenants", &json!({"name": "slurm"}), None).unwrap();
-    let c = Client::new(&url, Some(v["token"].as_str().unwrap().into()));
-    (server, c, admin)
+    (server, url)
 }
 
 /// Every Slurm record of one of our jobs, on any cluster: (cluster, record).
@@ -418,4 +478,176 @@ fn a_silent_controller_s_jobs_wait_and_never_run_twice_at_once() {
         spans.sort_by(|a, b| a.0.total_cmp(&b.0));
         assert!(spans.windows(2).all(|w| w[1].0 >= w[0].1), "{id} ran twice at once: {spans:?}");
     }
+}
+
+/// Runs the testbed script (`scripts/slurm-testbed CMD DIR CLUSTER`).
+fn testbed_do(testbed: &str, cmd: &str, cluster: &str) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/slurm-testbed");
+    assert!(Command::new(script).args([cmd, testbed, cluster]).status().unwrap().success(), "slurm-testbed {cmd} {cluster}");
+}
+
+/// Waits until every one of `ids` is running at `site`.
+fn until_running_at(c: &Client, ids: &[String], site: &str, secs: u64) {
+    let t0 = Instant::now();
+    loop {
+        let jobs: Vec<Value> = ids.iter().map(|id| c.get(&format!("/v1/jobs/{id}")).unwrap()).collect();
+        if jobs.iter().all(|j| j["state"] == "running" && j["site"] == site) {
+            return;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(secs), "not all running at {site}: {jobs:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Fault 1 and 2 of issue 23: the controller of a site reached through slurmrestd is killed
+/// (kill -9) while two jobs run there. slurmrestd then answers HTTP 500 with Slurm's error -1:
+/// xisuan counts that as silence and fences both jobs (they start nowhere else, whatever the
+/// time). They finish on the nodes while the controller is dead; once it is back (showing them
+/// COMPLETING, then COMPLETED) they are credited, never run again: one attempt each, one
+/// COMPLETED record each in Slurm's accounting, progress lines from attempt 1 only.
+#[test]
+fn a_killed_controller_behind_slurmrestd_fences_its_work_and_credits_what_finished() {
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
+    let (_server, c, admin) = start(&testbed, "rest-kill");
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        let body = runs(json!({"id": format!("rk{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 10.0, "data_site": "edwc-qingyang", "sites": ["edwc-qingyang", "edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 2.0}));
+        ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
+    }
+    until_running_at(&c, &ids, "edwc-qingyang", 60);
+    // Long enough for the controller to have saved its state (a controller killed within
+    // seconds of a submission may lose the job; see the README).
+    std::thread::sleep(Duration::from_secs(8));
+    testbed_do(&testbed, "ctl-kill", "gamma");
+    let ev = until_events(&admin, 60, "edwc-qingyang down", |ev| ev.iter().any(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-qingyang"));
+    let down = ev.iter().find(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-qingyang").unwrap();
+    assert_eq!(down["body"]["fences"].as_array().map(|f| f.len()), Some(2), "{down:#}");
+    // The jobs end on the nodes (20 s of work) while the controller is dead; meanwhile they
+    // start nowhere.
+    std::thread::sleep(Duration::from_secs(20));
+    for id in &ids {
+        let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+        assert_eq!((j["state"].as_str(), j["attempts"].as_u64()), (Some("pending"), Some(1)), "{j:#}");
+        assert!(j["reasons"][0].as_str().unwrap().contains("may still be running at edwc-qingyang"), "{j:#}");
+    }
+    testbed_do(&testbed, "ctl-up", "gamma");
+    let jobs = until_all_complete(&c, 120);
+    for (i, id) in ids.iter().enumerate() {
+        let j = jobs.iter().find(|j| j["id"] == id.as_str()).unwrap();
+        assert_eq!(j["attempts"], 1, "credited, not run again: {j:#}");
+        assert_eq!(sacct(&testbed, id), [("gamma".to_string(), "COMPLETED".to_string())], "{id}");
+        let p = progress(&format!("rk{i}"));
+        assert_eq!(p.keys().copied().collect::<Vec<_>>(), [1], "{id}: {p:?}");
+    }
+}
+
+/// Fault 3: `xisuan server` is killed (kill -9) while four jobs run; they finish and Slurm's
+/// controller forgets them (`MinJobAge`) before it is started again. The restarted server
+/// finds them in Slurm's accounting as completed: credited, nothing run twice.
+#[test]
+fn a_restart_after_slurm_forgot_finished_work_reruns_nothing() {
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
+    let (mut server, c, _admin) = start(&testbed, "forgot");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let body = runs(json!({"id": format!("mf{i}"), "accelerators": ["h800"], "gpus": 2, "hours": 2.0, "data_site": "edwc-guian", "sites": ["edwc-guian"], "deadline_hour": 100, "checkpoint_every_h": 1.0}));
+        ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
+    }
+    until_running_at(&c, &ids, "edwc-guian", 60);
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    // Until beta's controller no longer lists any of them.
+    let t0 = Instant::now();
+    loop {
+        let out = Command::new("squeue").env("SLURM_CONF", format!("{testbed}/beta/slurm.conf")).args(["-h", "-t", "all", "-o", "%j"]).output().unwrap();
+        let listed = String::from_utf8_lossy(&out.stdout).lines().filter(|n| ids.iter().any(|id| n.contains(&format!("-{id}-a")))).count();
+        if listed == 0 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(150), "Slurm still lists our jobs after 150 s");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let dir = std::env::temp_dir().join(format!("xisuan-slurm-test-forgot-{}", std::process::id()));
+    let world = std::env::temp_dir().join(format!("xisuan-slurm-world-forgot-{}", std::process::id())).join("world.toml");
+    let (_server, url) = serve(&dir, world.to_str().unwrap(), &[("--slurm".to_string(), format!("edwc-guian={testbed}/beta/slurm.conf"))]);
+    let c = Client::new(&url, c.token().map(|t| t.to_string()));
+    let jobs = until_all_complete(&c, 60);
+    for (i, id) in ids.iter().enumerate() {
+        let j = jobs.iter().find(|j| j["id"] == id.as_str()).unwrap();
+        assert_eq!(j["attempts"], 1, "{j:#}");
+        assert_eq!(sacct(&testbed, id), [("beta".to_string(), "COMPLETED".to_string())], "{id}");
+        assert_eq!(progress(&format!("mf{i}")).keys().copied().collect::<Vec<_>>(), [1], "{id}");
+    }
+}
+
+/// Fault 4: both slurmd of a cluster are killed (kill -9) while two jobs run there. The jobs'
+/// programs go on running on the nodes; the controller, once it notices the nodes are silent,
+/// records a node failure that no node has confirmed. xisuan fences the jobs until the nodes
+/// answer again (and have stopped what they ran), then runs them again from their checkpoints.
+/// By the progress lines the nodes wrote, no job ran at two places at the same moment.
+#[test]
+fn dead_slurmd_fence_their_jobs_until_the_nodes_answer() {
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
+    let (_server, c, admin) = start(&testbed, "slurmd");
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        let body = runs(json!({"id": format!("sd{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 30.0, "data_site": "edwc-guian", "sites": ["edwc-guian", "edwc-yrd"], "deadline_hour": 200, "checkpoint_every_h": 2.0}));
+        ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
+    }
+    until_running_at(&c, &ids, "edwc-guian", 60);
+    std::thread::sleep(Duration::from_secs(5));
+    testbed_do(&testbed, "slurmd-kill", "beta");
+    until_events(&admin, 90, "edwc-guian down", |ev| ev.iter().any(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian"));
+    std::thread::sleep(Duration::from_secs(5));
+    for id in &ids {
+        let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+        assert_eq!((j["state"].as_str(), j["attempts"].as_u64()), (Some("pending"), Some(1)), "{j:#}");
+    }
+    testbed_do(&testbed, "slurmd-up", "beta");
+    until_all_complete(&c, 240);
+    for (i, id) in ids.iter().enumerate() {
+        assert_never_twice_at_once(&format!("sd{i}"));
+        let done: Vec<(String, String)> = sacct(&testbed, id).into_iter().filter(|r| r.1 == "COMPLETED").collect();
+        assert_eq!(done.len(), 1, "{id}: {:?}", sacct(&testbed, id));
+    }
+}
+
+/// Fault 6: another user's work holds 6 of a cluster's 8 GPUs. xisuan reads that from the
+/// cluster (sinfo's GRES in use, less its own work) and does not hand it a 4-GPU job that
+/// cannot start there: the job waits, unplaced, and Slurm never sees it, until the other work
+/// ends; then it runs there once.
+#[test]
+fn capacity_others_hold_is_observed_not_assumed() {
+    let Some((testbed, _one_at_a_time)) = testbed() else { return };
+    let (_server, c, _admin) = start(&testbed, "capacity");
+    let conf = format!("{testbed}/alpha/slurm.conf");
+    let other = |gpus: u32| {
+        let out = Command::new("sbatch").env("SLURM_CONF", &conf).args(["--parsable", "-J", "someone-else", &format!("--gpus=h800:{gpus}"), "-N1", "--wrap", "sleep 300"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let theirs = [other(3), other(3)];
+    // Until both run (Slurm's own view of its GRES in use).
+    let t0 = Instant::now();
+    loop {
+        let out = Command::new("squeue").env("SLURM_CONF", &conf).args(["-h", "-t", "R", "-n", "someone-else", "-o", "%i"]).output().unwrap();
+        if String::from_utf8_lossy(&out.stdout).lines().count() == 2 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "the other user's jobs did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let body = runs(json!({"id": "cap0", "accelerators": ["h800"], "gpus": 4, "hours": 2.0, "data_site": "edwc-yrd", "sites": ["edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 1.0}));
+    let id = c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string();
+    // Three planning hours: it is not handed to the cluster that has no room for it.
+    std::thread::sleep(Duration::from_secs_f64(3.0 * HOUR_S));
+    let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
+    assert_eq!((j["state"].as_str(), j["attempts"].as_u64()), (Some("pending"), Some(0)), "{j:#}");
+    assert!(sacct(&testbed, &id).is_empty(), "Slurm saw it: {:?}", sacct(&testbed, &id));
+    let out = Command::new("scancel").env("SLURM_CONF", &conf).args(&theirs).output().unwrap();
+    assert!(out.status.success());
+    let j = until_completed(&c, &id, 90);
+    assert_eq!(j["attempts"], 1, "{j:#}");
+    assert_eq!(sacct(&testbed, &id), [("alpha".to_string(), "COMPLETED".to_string())]);
 }

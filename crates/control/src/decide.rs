@@ -3,6 +3,7 @@
 //! pinned where it runs, planned work may move (at a churn charge per move, so plans do not
 //! flap), and work whose start has come is dispatched.
 
+use crate::cluster::{meaning, Meaning, Seen};
 use crate::state::*;
 use crate::run::{CheckpointRef, TransferKind, TransferSpec, TransferStatus};
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,8 +70,12 @@ pub fn checkpointed(state: &State, id: &str, done_h: f64, now_h: f64) -> Result<
 /// A real job saved a complete checkpoint (its manifest says `step` of `total_steps`): its
 /// progress is what it saved, as a share of its hours. An older or equal one changes nothing.
 pub fn saved(state: &State, id: &str, c: CheckpointRef, now_h: f64) -> Result<Event, Rejection> {
-    expect(state, id, &[Status::Running], "only a running job checkpoints")?;
-    let j = &state.jobs[id];
+    let j = state.jobs.get(id).ok_or_else(|| Rejection::NotFound(id.to_string()))?;
+    // Work fenced at a site saves there until its attempt is confirmed ended.
+    let fenced_there = j.status == Status::Pending && j.fence.as_ref().is_some_and(|f| f.site == c.site);
+    if j.status != Status::Running && !fenced_there {
+        return Err(Rejection::Illegal { id: id.into(), status: j.status.name(), what: "only a running job (or one fenced where it saved) checkpoints".into() });
+    }
     if c.total_steps == 0 || c.step > c.total_steps {
         return Err(Rejection::Invalid(format!("checkpoint manifest of {id} says step {} of {}", c.step, c.total_steps)));
     }
@@ -189,7 +194,79 @@ pub fn finished_while_silent(state: &State, id: &str, site: &str, now_h: f64) ->
 /// A backend reports a failure or preemption of dispatched or running work.
 pub fn failed(state: &State, id: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
     expect(state, id, &[Status::Dispatched, Status::Running], "only dispatched or running work can fail")?;
-    Ok(Event::JobFailed { id: id.into(), reason: reason.into(), at_h: now_h })
+    Ok(Event::JobFailed { id: id.into(), reason: reason.into(), at_h: now_h, fence: false })
+}
+
+/// A dispatched or running attempt that left its cluster's queue with no record of how it
+/// ended: back to pending, fenced at its site until an operator releases it.
+pub fn lost(state: &State, id: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
+    expect(state, id, &[Status::Dispatched, Status::Running], "only dispatched or running work can be lost")?;
+    Ok(Event::JobFailed { id: id.into(), reason: reason.into(), at_h: now_h, fence: true })
+}
+
+/// A dispatched attempt still pending at its cluster (for want of resources, priority, nodes;
+/// not its own begin time) longer than `limit_h` after its planned start: it goes back to
+/// pending, fenced there (its cluster cancels it and confirms before it starts elsewhere), and
+/// the next round places it with the capacity the clusters report.
+pub fn overdue(state: &State, id: &str, site: &str, kind: &str, a: &crate::cluster::Attempt, limit_h: f64, now_h: f64) -> Option<Event> {
+    let j = state.jobs.get(id)?;
+    if j.status != Status::Dispatched || j.site.as_deref() != Some(site) || a.attempt != j.attempts || a.state != crate::cluster::JobState::Pending || a.reason == "BeginTime" {
+        return None;
+    }
+    let waited_h = now_h - j.start_h.unwrap_or(now_h);
+    (waited_h > limit_h).then(|| Event::JobFailed {
+        id: id.into(),
+        reason: format!("{kind}: attempt {} at {site}: still pending ({}) {:.2} h after its planned start (limit {:.2} h): cancelled there, placed again", j.attempts, a.reason, waited_h, limit_h),
+        at_h: now_h,
+        fence: true,
+    })
+}
+
+/// What a cluster's report of a job's attempt at `site` calls for: the one place where a
+/// cluster's word becomes the controller's events (`kind` starts the reasons: "slurm").
+/// `silent_nodes` are the cluster's nodes that do not answer. It covers the job's current
+/// attempt there (started, finished, failed, or failed and fenced when its end is not
+/// confirmed) and an attempt fenced there (credited if it completed, the fence lifted once the
+/// cluster confirms it ended; while `site_answers`, one still queued or running there is
+/// followed there again rather than cancelled). Submitting is the edge's: a dispatched attempt
+/// no record knows calls for nothing here.
+pub fn observe(state: &State, id: &str, site: &str, kind: &str, seen: &Seen, silent_nodes: &BTreeSet<String>, site_answers: bool, now_h: f64) -> Vec<Event> {
+    let Some(j) = state.jobs.get(id) else { return Vec::new() };
+    if let Some(f) = j.fence.as_ref().filter(|f| f.site == site) {
+        let n = f.attempt;
+        let lift = |reason: String| vec![Event::FenceLifted { job: id.into(), site: site.into(), reason, at_h: now_h }];
+        return match seen {
+            Seen::Reported(a) if a.attempt == n => match meaning(a, silent_nodes) {
+                Meaning::Completed if j.status == Status::Pending => vec![Event::JobFinished { id: id.into(), at_h: now_h }],
+                Meaning::Completed => lift(format!("attempt {n} completed")),
+                Meaning::Ended(why) => lift(format!("attempt {n} ended: {why}")),
+                m @ (Meaning::Queued | Meaning::Running) if site_answers && j.status == Status::Pending && j.accelerator.is_some() => {
+                    vec![Event::AttemptResumed { id: id.into(), site: site.into(), attempt: n, running: m == Meaning::Running, at_h: now_h }]
+                }
+                _ => Vec::new(),
+            },
+            Seen::Nowhere => lift(format!("neither its queue nor its accounting knows attempt {n}: it never reached the cluster")),
+            _ => Vec::new(),
+        };
+    }
+    if j.site.as_deref() != Some(site) || !j.status.holds_capacity() {
+        return Vec::new();
+    }
+    let n = j.attempts;
+    let fail = |why: String, fence: bool| vec![Event::JobFailed { id: id.into(), reason: format!("{kind}: attempt {n} at {site}: {why}"), at_h: now_h, fence }];
+    match (j.status, seen) {
+        (status, Seen::Reported(a)) if a.attempt == n => match (status, meaning(a, silent_nodes)) {
+            (_, Meaning::Queued) | (Status::Running, Meaning::Running | Meaning::Ending) => Vec::new(),
+            (Status::Dispatched, Meaning::Running | Meaning::Ending | Meaning::Completed) => vec![Event::JobStarted { id: id.into(), at_h: now_h }],
+            (_, Meaning::Completed) => vec![Event::JobFinished { id: id.into(), at_h: now_h }],
+            (_, Meaning::Ended(why)) => fail(why, false),
+            (_, Meaning::Unconfirmed(why)) => fail(why, true),
+            _ => Vec::new(),
+        },
+        (Status::Running, Seen::Nowhere) => fail("it left the queue and the cluster's accounting has no record of it".into(), true),
+        (Status::Running, Seen::Unknown) => fail("it left the queue and the cluster keeps no accounting to say how it ended: it starts nowhere else until an operator releases it".into(), true),
+        _ => Vec::new(),
+    }
 }
 
 /// A site's backend refused dispatched work: it goes back to pending and avoids that site.
@@ -206,10 +283,11 @@ pub fn site_down(state: &State, site: &str, reason: &str, now_h: f64) -> Result<
     Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h, fences: Vec::new() })
 }
 
-/// A site whose controller does not answer: down, and the work that held capacity there may
-/// still be running, so it is fenced (`until_h(job)`: the hour after which the site's time
-/// limit has ended it, as the backend that set the limit knows).
-pub fn site_unreachable(state: &State, site: &str, reason: &str, until_h: &dyn Fn(&JobRecord) -> f64, now_h: f64) -> Result<Event, Rejection> {
+/// A site whose real cluster is down or does not answer: down, and every attempt handed to it
+/// (dispatched or running there) may still be running, so each is fenced until the cluster
+/// confirms it ended (`observe`) or an operator releases it. No time limit lifts a fence: the
+/// controller that enforces time limits may be the part that is down.
+pub fn cluster_down(state: &State, site: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
     if state.sites_down.contains(site) {
         return Err(Rejection::Invalid(format!("site {site} is already down")));
     }
@@ -217,7 +295,7 @@ pub fn site_unreachable(state: &State, site: &str, reason: &str, until_h: &dyn F
         .jobs
         .values()
         .filter(|j| j.site.as_deref() == Some(site) && j.status.holds_capacity())
-        .map(|j| Fence { job: j.id.clone(), site: site.into(), until_h: until_h(j) })
+        .map(|j| Fence { job: j.id.clone(), site: site.into(), attempt: j.attempts, reason: reason.into() })
         .collect();
     Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h, fences })
 }
@@ -297,10 +375,13 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         *held.entry(j.tenant.as_str()).or_default() += j.spec.gpus as u64;
     }
     for j in state.jobs.values().filter(|j| matches!(j.status, Status::Pending | Status::Planned)) {
-        if let Some(f) = j.fence.as_ref().filter(|f| state.sites_down.contains(&f.site) && now < f.until_h) {
+        if let Some(f) = j.fence.as_ref() {
             unplaced.push(Unplaced {
                 job: j.id.clone(),
-                reasons: vec![format!("may still be running at {} (it does not answer): waits until {} answers and cancels it, or until hour {:.0}, when its time limit there has ended", f.site, f.site, f.until_h)],
+                reasons: vec![format!(
+                    "may still be running at {} (attempt {}: {}): starts nowhere else until {} confirms it ended, or an operator releases it (POST /v1/sites/{}/release)",
+                    f.site, f.attempt, f.reason, f.site, f.site
+                )],
             });
             continue;
         }
@@ -678,35 +759,91 @@ mod tests {
         assert!(s.jobs["j1"].refused.is_empty());
     }
 
-    /// A site stops answering while a job runs there: the job may still be running, so it
-    /// waits (fenced) rather than start elsewhere, until the site answers again or the fence's
-    /// hour passes.
+    /// A site's cluster stops answering while a job runs there: the job may still be running,
+    /// so it waits (fenced) rather than start elsewhere, however long, until the cluster confirms
+    /// the attempt ended (crediting it if it completed) or an operator releases it.
     #[test]
-    fn work_at_a_silent_site_waits_until_it_answers_or_its_limit_passes() {
+    fn work_at_a_silent_site_waits_until_the_cluster_confirms_it_ended() {
+        use crate::cluster::{Attempt, JobState};
+        let report = |state: &str, nodes: &[&str]| Seen::Reported(Attempt { cluster_id: "1".into(), job: "j1".into(), attempt: 1, state: JobState::parse(state), reason: String::new(), nodes: nodes.iter().map(|n| n.to_string()).collect() });
+        let none = BTreeSet::new();
         let mut s = state_with_tenant();
         let (start, site) = dispatched(&mut s, "j1");
         s.apply(&started(&s, "j1", start).unwrap());
-        let e = site_unreachable(&s, &site, "slurm: Unable to contact slurm controller", &|j| j.start_h.unwrap() + 5.0, start + 1.0).unwrap();
-        s.apply(&e);
+        s.apply(&cluster_down(&s, &site, "slurm: Unable to contact slurm controller", start + 1.0).unwrap());
         assert_eq!(s.jobs["j1"].status, Status::Pending);
-        assert_eq!(s.jobs["j1"].fence.as_ref().map(|f| f.until_h), Some(start + 5.0));
-        // While the site is silent and the fence holds, it is not planned anywhere.
-        round(&mut s, start + 2.0);
+        assert_eq!(s.jobs["j1"].fence.as_ref().map(|f| (f.site.as_str(), f.attempt)), Some((site.as_str(), 1)));
+        // However long the site is silent, and after it is up again, it is not planned anywhere.
+        round(&mut s, start + 500.0);
         assert_eq!(s.jobs["j1"].status, Status::Pending);
         assert!(s.jobs["j1"].reasons[0].contains("may still be running"), "{:?}", s.jobs["j1"].reasons);
-        // After the fence's hour it goes elsewhere even though the site is still silent.
-        round(&mut s, start + 5.5);
-        assert!(matches!(s.jobs["j1"].status, Status::Planned | Status::Dispatched), "{:?}", s.jobs["j1"].status);
-        assert_ne!(s.jobs["j1"].site.as_deref(), Some(site.as_str()));
-        // A plain site_down (nodes lost: the work is gone) fences nothing; site_up clears fences.
-        let mut t = state_with_tenant();
-        let (start, site) = dispatched(&mut t, "j2");
-        t.apply(&site_unreachable(&t, &site, "silent", &|_| 1e9, start).unwrap());
-        assert!(t.jobs["j2"].fence.is_some());
-        t.apply(&site_up(&t, &site, start + 1.0).unwrap());
-        assert!(t.jobs["j2"].fence.is_none());
-        round(&mut t, start + 1.0);
-        assert!(matches!(t.jobs["j2"].status, Status::Planned | Status::Dispatched), "{:?}", t.jobs["j2"].status);
+        s.apply(&site_up(&s, &site, start + 501.0).unwrap());
+        assert!(s.jobs["j1"].fence.is_some(), "a site back up does not lift fences");
+        // Still running, or ending: the fence holds (the edge cancels what runs there).
+        for state in ["RUNNING", "COMPLETING", "PENDING"] {
+            assert!(observe(&s, "j1", &site, "slurm", &report(state, &["n1"]), &none, false, start + 502.0).is_empty(), "{state}");
+        }
+        // Still running where the site answers again: followed there again, not run elsewhere.
+        let e = observe(&s, "j1", &site, "slurm", &report("RUNNING", &["n1"]), &none, true, start + 502.0);
+        assert!(matches!(e.as_slice(), [Event::AttemptResumed { attempt: 1, running: true, .. }]), "{e:?}");
+        let mut r = s.clone();
+        r.apply(&e[0]);
+        assert_eq!((r.jobs["j1"].status, r.jobs["j1"].site.as_deref(), r.jobs["j1"].attempts, r.jobs["j1"].fence.is_none()), (Status::Running, Some(site.as_str()), 1, true));
+        // Cancelled on a node that does not answer: not confirmed.
+        let silent: BTreeSet<String> = ["n1".to_string()].into();
+        assert!(observe(&s, "j1", &site, "slurm", &report("CANCELLED", &["n1"]), &silent, false, start + 502.0).is_empty());
+        assert!(observe(&s, "j1", &site, "slurm", &Seen::Unknown, &none, false, start + 502.0).is_empty(), "no accounting: an operator decides");
+        // Confirmed: the fence lifts and the job goes elsewhere.
+        let e = observe(&s, "j1", &site, "slurm", &report("CANCELLED", &["n1"]), &none, false, start + 502.0);
+        assert!(matches!(e.as_slice(), [Event::FenceLifted { .. }]), "{e:?}");
+        let mut t = s.clone();
+        t.apply(&e[0]);
+        round(&mut t, start + 502.0);
+        assert!(matches!(t.jobs["j1"].status, Status::Planned | Status::Dispatched), "{:?}", t.jobs["j1"].status);
+        // Completed while silent: credited, never run again.
+        let e = observe(&s, "j1", &site, "slurm", &report("COMPLETED", &["n1"]), &silent, false, start + 502.0);
+        assert!(matches!(e.as_slice(), [Event::JobFinished { .. }]), "{e:?}");
+        s.apply(&e[0]);
+        assert_eq!(s.jobs["j1"].status, Status::Completed);
+    }
+
+    #[test]
+    fn work_pending_at_a_cluster_too_long_is_placed_again() {
+        use crate::cluster::{Attempt, JobState};
+        let mut s = state_with_tenant();
+        let (start, site) = dispatched(&mut s, "j1");
+        let pending = |reason: &str| Attempt { cluster_id: "1".into(), job: "j1".into(), attempt: 1, state: JobState::Pending, reason: reason.into(), nodes: Vec::new() };
+        assert_eq!(overdue(&s, "j1", &site, "slurm", &pending("Resources"), 0.5, start + 0.4), None);
+        assert_eq!(overdue(&s, "j1", &site, "slurm", &pending("BeginTime"), 0.5, start + 3.0), None, "waiting for its own start");
+        let e = overdue(&s, "j1", &site, "slurm", &pending("Resources"), 0.5, start + 0.6).unwrap();
+        assert!(matches!(&e, Event::JobFailed { fence: true, reason, .. } if reason.contains("still pending (Resources)")), "{e:?}");
+        s.apply(&e);
+        assert_eq!((s.jobs["j1"].status, s.jobs["j1"].fence.as_ref().map(|f| f.attempt)), (Status::Pending, Some(1)));
+    }
+
+    /// A running attempt's report, state by state.
+    #[test]
+    fn a_running_attempt_s_report_is_read_state_by_state() {
+        use crate::cluster::{Attempt, JobState};
+        let report = |state: &str, nodes: &[&str]| Seen::Reported(Attempt { cluster_id: "1".into(), job: "j1".into(), attempt: 1, state: JobState::parse(state), reason: "r".into(), nodes: nodes.iter().map(|n| n.to_string()).collect() });
+        let none = BTreeSet::new();
+        let mut s = state_with_tenant();
+        let (start, site) = dispatched(&mut s, "j1");
+        let e = observe(&s, "j1", &site, "slurm", &report("COMPLETING", &["n1"]), &none, false, start);
+        assert!(matches!(e.as_slice(), [Event::JobStarted { .. }]), "{e:?}");
+        s.apply(&e[0]);
+        assert!(observe(&s, "j1", &site, "slurm", &report("COMPLETING", &["n1"]), &none, false, start).is_empty(), "ending, not yet ended");
+        let fenced = observe(&s, "j1", &site, "slurm", &report("NODE_FAIL", &["n1"]), &["n1".to_string()].into(), false, start);
+        assert!(matches!(fenced.as_slice(), [Event::JobFailed { fence: true, .. }]), "{fenced:?}");
+        let failed = observe(&s, "j1", &site, "slurm", &report("OUT_OF_MEMORY", &["n1"]), &none, false, start);
+        assert!(matches!(failed.as_slice(), [Event::JobFailed { fence: false, .. }]), "{failed:?}");
+        let lost = observe(&s, "j1", &site, "slurm", &Seen::Unknown, &none, false, start);
+        assert!(matches!(lost.as_slice(), [Event::JobFailed { fence: true, .. }]), "{lost:?}");
+        let mut t = s.clone();
+        t.apply(&lost[0]);
+        assert_eq!((t.jobs["j1"].status, t.jobs["j1"].fence.as_ref().map(|f| f.attempt)), (Status::Pending, Some(1)));
+        let done = observe(&s, "j1", &site, "slurm", &report("COMPLETED", &[]), &none, false, start);
+        assert!(matches!(done.as_slice(), [Event::JobFinished { .. }]), "{done:?}");
     }
 
     #[test]

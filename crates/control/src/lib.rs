@@ -20,6 +20,7 @@
 //! or its site going down sends dispatched or running work back to pending with the work done
 //! up to its last checkpoint; cancelled from any state but completed.
 
+pub mod cluster;
 mod decide;
 pub mod run;
 mod service;

@@ -154,16 +154,24 @@ pub enum Event {
         checkpoint: Option<CheckpointRef>,
     },
     JobFinished { id: String, at_h: f64 },
-    /// Failed or preempted: back to pending with the work up to the last checkpoint.
-    JobFailed { id: String, reason: String, at_h: f64 },
+    /// Failed or preempted: back to pending with the work up to the last checkpoint. With
+    /// `fence`, the attempt's end is not confirmed (a node that does not answer, a job that left
+    /// the queue with no accounting to say how): it is fenced at its site until confirmed.
+    JobFailed {
+        id: String,
+        reason: String,
+        at_h: f64,
+        #[serde(default)]
+        fence: bool,
+    },
     /// A site's backend refused the dispatched job (a bad partition, an accelerator type its
     /// cluster lacks, a QOS limit): back to pending, and not planned at that site again until
     /// the site comes back up after being down.
     JobRefused { id: String, site: String, reason: String, at_h: f64 },
     /// A site goes down: its planned, dispatched and running work goes back to pending. With
-    /// `fences` (its controller does not answer, so work may still be running there), those
-    /// jobs wait until the site answers again, or until the hour after which the site's own
-    /// time limit has ended them, before they start elsewhere.
+    /// `fences` (a real cluster, which may still be running that work), those jobs start
+    /// nowhere else until the cluster confirms each attempt ended (`FenceLifted`) or an operator
+    /// says so (`FencesReleased`).
     SiteDown {
         site: String,
         reason: String,
@@ -183,6 +191,12 @@ pub enum Event {
     /// An operator says the work fenced by a silent site is gone (the cluster was lost, its
     /// nodes powered off): it may start elsewhere. Recorded with who and why.
     FencesReleased { site: String, reason: String, by: String, at_h: f64 },
+    /// The cluster confirmed a fenced attempt has ended (in its words): the job may start
+    /// elsewhere.
+    FenceLifted { job: String, site: String, reason: String, at_h: f64 },
+    /// A fenced attempt is still queued (`running` false) or running at its site, which
+    /// answers again: it is followed there again rather than cancelled and run elsewhere.
+    AttemptResumed { id: String, site: String, attempt: u32, running: bool, at_h: f64 },
 }
 
 impl Event {
@@ -206,6 +220,8 @@ impl Event {
             Event::TransferFinished { .. } => "transfer_finished",
             Event::TransferFailed { .. } => "transfer_failed",
             Event::FencesReleased { .. } => "fences_released",
+            Event::FenceLifted { .. } => "fence_lifted",
+            Event::AttemptResumed { .. } => "attempt_resumed",
         }
     }
     /// The service an event is about, if any.
@@ -225,9 +241,10 @@ impl Event {
             | Event::JobCheckpointed { id, .. }
             | Event::JobFinished { id, .. }
             | Event::JobFailed { id, .. }
-            | Event::JobRefused { id, .. } => Some(id),
+            | Event::JobRefused { id, .. }
+            | Event::AttemptResumed { id, .. } => Some(id),
             Event::TransferStarted { spec, .. } => Some(&spec.job),
-            Event::TransferFinished { job, .. } | Event::TransferFailed { job, .. } => Some(job),
+            Event::TransferFinished { job, .. } | Event::TransferFailed { job, .. } | Event::FenceLifted { job, .. } => Some(job),
             _ => None,
         }
     }
@@ -243,13 +260,17 @@ pub struct Tenant {
     pub admin: bool,
 }
 
-/// A job that may still be running at a site that does not answer, and the hour after which
-/// the site's time limit has certainly ended it.
+/// An attempt of a job that may still be running at a site: the job starts nowhere else until
+/// that site's cluster confirms the attempt ended, or an operator says it is gone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fence {
     pub job: String,
     pub site: String,
-    pub until_h: f64,
+    #[serde(default)]
+    pub attempt: u32,
+    /// Why it is fenced, in words.
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// A job and everything the control plane knows about it.
@@ -280,8 +301,8 @@ pub struct JobRecord {
     pub history: Vec<(f64, String)>,
     /// Sites whose backend refused it, with the reason: not planned there again.
     #[serde(default)]
-    pub refused: BTreeMap<String, String>,    /// Set while it may still be running at a site that does not answer: it is not started
-    /// elsewhere until that site answers (and it is cancelled there) or the fence's hour passes.
+    pub refused: BTreeMap<String, String>,    /// Set while an attempt may still be running at a site: it is not started elsewhere until
+    /// that site's cluster confirms the attempt ended or an operator releases it.
     #[serde(default)]
     pub fence: Option<Fence>,
     /// The newest complete checkpoint seen (a real job's manifest), to resume from.
@@ -450,8 +471,14 @@ impl State {
                     self.dirty = true;
                 }
             }
-            Event::JobFailed { id, reason, at_h } => {
+            Event::JobFailed { id, reason, at_h, fence } => {
                 if let Some(j) = self.jobs.get_mut(id) {
+                    if *fence {
+                        if let Some(site) = j.site.clone() {
+                            j.fence = Some(Fence { job: id.clone(), site: site.clone(), attempt: j.attempts, reason: reason.clone() });
+                            j.history.push((*at_h, format!("may still be running at {site}: starts nowhere else until {site} confirms attempt {} ended", j.attempts)));
+                        }
+                    }
                     j.status = Status::Pending;
                     j.site = None;
                     j.start_h = None;
@@ -477,7 +504,7 @@ impl State {
                     if let Some(j) = self.jobs.get_mut(&f.job) {
                         if j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() {
                             j.fence = Some(f.clone());
-                            j.history.push((*at_h, format!("may still be running at {site}: not started elsewhere until {site} answers or hour {:.0}", f.until_h)));
+                            j.history.push((*at_h, format!("may still be running at {site}: starts nowhere else until {site} confirms attempt {} ended", f.attempt)));
                         }
                     }
                 }
@@ -494,13 +521,10 @@ impl State {
             }
             Event::SiteUp { site, .. } => {
                 self.sites_down.remove(site);
-                // A site back from being down (repaired, reconfigured) may take what it refused;
-                // work fenced by it is free (its backend cancels what is left there first).
+                // A site back from being down (repaired, reconfigured) may take what it refused.
+                // Work fenced there stays fenced until its cluster confirms each attempt ended.
                 for j in self.jobs.values_mut() {
                     j.refused.remove(site);
-                    if j.fence.as_ref().is_some_and(|f| &f.site == site) {
-                        j.fence = None;
-                    }
                 }
                 self.dirty = true;
             }
@@ -549,6 +573,29 @@ impl State {
                     t.note = reason.clone();
                     if let Some(j) = self.jobs.get_mut(&t.spec.job) {
                         j.history.push((*at_h, format!("{} transfer {id} failed: {reason}", t.spec.kind.name())));
+                    }
+                }
+            }
+            Event::FenceLifted { job, site, reason, at_h } => {
+                if let Some(j) = self.jobs.get_mut(job) {
+                    if j.fence.as_ref().is_some_and(|f| &f.site == site) {
+                        j.fence = None;
+                        j.history.push((*at_h, format!("{site} confirms it is not running there: {reason}")));
+                        self.dirty = true;
+                    }
+                }
+            }
+            Event::AttemptResumed { id, site, attempt, running, at_h } => {
+                if let Some(j) = self.jobs.get_mut(id) {
+                    if j.status == Status::Pending && j.fence.as_ref().is_some_and(|f| &f.site == site && f.attempt == *attempt) {
+                        j.fence = None;
+                        j.status = if *running { Status::Running } else { Status::Dispatched };
+                        j.site = Some(site.clone());
+                        j.attempts = *attempt;
+                        j.start_h = Some(*at_h);
+                        j.saved_at_start_h = j.done_h;
+                        j.history.push((*at_h, format!("attempt {attempt} is still {} at {site}, which answers again: followed there again", if *running { "running" } else { "queued" })));
+                        self.dirty = true;
                     }
                 }
             }

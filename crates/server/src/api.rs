@@ -807,6 +807,9 @@ async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<Strin
     let e = {
         let known = app.known.read().map_err(ApiError::internal)?;
         match &down {
+            // A real cluster may still run what it was handed: that work is fenced there
+            // until the cluster confirms each attempt ended.
+            Some(reason) if app.on_cluster(id) => control::cluster_down(&known.state, id, reason, now)?,
             Some(reason) => control::site_down(&known.state, id, reason, now)?,
             None => control::site_up(&known.state, id, now)?,
         }
@@ -817,7 +820,8 @@ async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<Strin
     Ok(Json(SiteView::of(b, down.is_some(), now)))
 }
 
-/// Marks a site down (admin): its planned, dispatched and running work goes back to pending.
+/// Marks a site down (admin): its planned, dispatched and running work goes back to pending
+/// (work its real cluster was handed is fenced there until the cluster confirms it ended).
 #[utoipa::path(post, path = "/v1/sites/{id}/down", params(("id" = String, Path)), request_body = SiteDownRequest, security(("bearer" = [])),
     responses((status = 200, body = SiteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn site_down(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<SiteDownRequest>) -> ApiResult<Json<SiteView>> {

@@ -22,6 +22,11 @@ impl Client {
         &self.base
     }
 
+    /// The bearer token it sends, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     fn auth(&self) -> Option<String> {
         self.token.as_ref().map(|t| format!("Bearer {t}"))
     }

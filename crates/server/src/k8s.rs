@@ -520,11 +520,16 @@ impl crate::cluster::Backend for KubeClusters {
         "kubernetes"
     }
 
-    fn health(&self, site: &str) -> Result<(), String> {
-        self.call(site, |k| Box::pin(async move { k.version().await })).map(|_| ()).map_err(|e| Self::words(site, e))
+    fn health(&self, site: &str) -> Result<crate::cluster::Health, String> {
+        self.call(site, |k| Box::pin(async move { k.version().await })).map(|_| Default::default()).map_err(|e| Self::words(site, e))
     }
 
-    fn queue(&self, site: &str) -> Result<Vec<crate::slurm::SlurmJob>, String> {
+    /// The API server is the record: a Job that is not listed was deleted with its pods.
+    fn accounting(&self, _site: &str, _job: &str, _attempt: u32) -> Result<Option<xisuan_control::cluster::Attempt>, String> {
+        Ok(None)
+    }
+
+    fn queue(&self, site: &str) -> Result<Vec<xisuan_control::cluster::Attempt>, String> {
         let selector = self.selector();
         let jobs = self.call(site, move |k| Box::pin(async move { k.list(&selector).await })).map_err(|e| Self::words(site, e))?;
         Ok(jobs
@@ -532,7 +537,14 @@ impl crate::cluster::Backend for KubeClusters {
             .filter_map(|j| {
                 let ann = j.metadata.annotations.as_ref()?;
                 let (state, reason) = state_of(j);
-                Some(crate::slurm::SlurmJob { slurm_id: j.metadata.name.clone()?, job: ann.get("xisuan.io/job")?.clone(), attempt: ann.get("xisuan.io/attempt")?.parse().ok()?, state, reason })
+                Some(xisuan_control::cluster::Attempt {
+                    cluster_id: j.metadata.name.clone()?,
+                    job: ann.get("xisuan.io/job")?.clone(),
+                    attempt: ann.get("xisuan.io/attempt")?.parse().ok()?,
+                    state: xisuan_control::cluster::JobState::parse(&state),
+                    reason,
+                    nodes: Vec::new(),
+                })
             })
             .collect())
     }
@@ -558,8 +570,8 @@ impl crate::cluster::Backend for KubeClusters {
     }
 
     fn cancel(&self, site: &str, job_id: &str) -> Result<(), String> {
-        for j in self.queue(site)?.into_iter().filter(|j| j.job == job_id && matches!(j.state.as_str(), "PENDING" | "RUNNING")) {
-            let name = j.slurm_id.clone();
+        for j in self.queue(site)?.into_iter().filter(|j| j.job == job_id && j.state.is_active()) {
+            let name = j.cluster_id.clone();
             match self.call(site, move |k| Box::pin(async move { k.delete(&name).await })) {
                 Ok(()) => {}
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
@@ -567,10 +579,6 @@ impl crate::cluster::Backend for KubeClusters {
             }
         }
         Ok(())
-    }
-
-    fn is_unreachable(&self, message: &str) -> bool {
-        message.contains(NO_ANSWER)
     }
 }
 

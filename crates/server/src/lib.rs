@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use store::{Appended, Db, Leadership, NewEvent, Store};
+use xisuan_control::cluster::{Attempt, JobState, Seen};
 use xisuan_control::{self as control, Event, State};
 use xisuan_io::world::{BuiltSite, WorldSpec};
 use xisuan_plan::{Problem, Solver};
@@ -60,6 +61,9 @@ pub struct Config {
     /// from the hours before (`xisuan_model::forecast`), or `None` for the series themselves
     /// (hindsight, for replaying a known year).
     pub forecast: Option<xisuan_model::forecast::Model>,
+    /// Seconds a dispatched attempt may sit pending at its cluster after its planned start
+    /// (for resources, priority, nodes) before it is cancelled there and placed again.
+    pub pending_limit_s: f64,
 }
 
 impl Default for Config {
@@ -78,6 +82,7 @@ impl Default for Config {
             kube: k8s::KubeClusters::default(),
             stores: storage::Stores::default(),
             forecast: Some(xisuan_model::forecast::Model::Profile),
+            pending_limit_s: 1800.0,
         }
     }
 }
@@ -157,6 +162,9 @@ pub struct App {
     cluster_submitted: Mutex<BTreeSet<(String, u32)>>,
     /// Sites this process marked down because their cluster had no node up or did not answer.
     cluster_downed: Mutex<BTreeSet<String>>,
+    /// Accelerators each cluster site reports in use by work that is not ours, by type: taken
+    /// from the catalog's capacity in every round.
+    cluster_others: Mutex<BTreeMap<String, BTreeMap<String, u32>>>,
     /// Transfers this process is running, with the bytes moved so far.
     pub transfers_live: Mutex<BTreeMap<String, u64>>,
 }
@@ -241,7 +249,7 @@ impl App {
     }
 
     /// Whether a real cluster runs a site's work (the others use the simulated backend).
-    fn on_cluster(&self, site: &str) -> bool {
+    pub(crate) fn on_cluster(&self, site: &str) -> bool {
         self.config.slurm.has(site) || self.config.kube.has(site)
     }
 
@@ -309,6 +317,15 @@ impl App {
         p.start_hour = now_h.floor() as i64;
         p.slots = self.config.horizon_h;
         p.sites = self.sites_now(now_h)?;
+        // Capacity observed, not assumed: what others' work holds at a cluster is not ours.
+        let others = self.cluster_others.lock().map_err(|_| anyhow!("lock poisoned"))?;
+        for s in p.sites.iter_mut() {
+            if let Some(used) = others.get(&s.id) {
+                for (acc, cap) in s.capacity.iter_mut() {
+                    *cap = cap.saturating_sub(used.get(acc).copied().unwrap_or(0));
+                }
+            }
+        }
         p.objective.churn_usd = self.config.churn_usd;
         Ok(p)
     }
@@ -424,6 +441,7 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         snapshot_seq: std::sync::atomic::AtomicI64::new(0),
         cluster_submitted: Mutex::new(BTreeSet::new()),
         cluster_downed: Mutex::new(BTreeSet::new()),
+        cluster_others: Mutex::new(BTreeMap::new()),
         transfers_live: Mutex::new(BTreeMap::new()),
     });
     app.restore().await?;
@@ -610,7 +628,10 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
     let live: BTreeSet<String> = app.transfers_live.lock().map_err(|_| anyhow!("lock poisoned"))?.keys().cloned().collect();
     let stores = app.config.stores.clone();
     let site = site.to_string();
-    let (events, newly, launch) = tokio::task::spawn_blocking(move || {
+    let pending_limit_h = app.config.pending_limit_s / hour_s;
+    let site_id = site.clone();
+    let (events, newly, launch, others) = tokio::task::spawn_blocking(move || {
+        let mut others: Option<BTreeMap<String, u32>> = None;
         let mut events = Vec::new();
         let mut newly = Vec::new();
         let mut launch: Vec<control::TransferSpec> = Vec::new();
@@ -619,120 +640,168 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
         for t in state.transfers.values().filter(|t| t.status == control::TransferStatus::Running && t.spec.to_site == site && !live.contains(&t.spec.id)) {
             launch.push(t.spec.clone());
         }
-        // A site that is down only has its leftovers cancelled, once its cluster answers; one
-        // this process marked down for its cluster's health comes back up with it.
+        // A site that is down only has its leftovers cancelled and its fenced attempts
+        // confirmed, once its cluster answers; one this process marked down for its cluster's
+        // health comes back up with it.
         let down = state.sites_down.contains(&site);
         let health = backend.health(&site);
-        if down && health.is_ok() && downed {
+        let fine = matches!(&health, Ok(h) if h.trouble.is_none());
+        if down && fine && downed {
             events.extend(control::site_up(&state, &site, now).ok());
         }
-        // A controller that does not answer may still be running our work: that work is fenced
-        // until it answers (and is cancelled there) or its time limit there has passed.
-        let fence_until = |j: &control::JobRecord| {
-            let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
-            let limit_s = (slurm::time_limit_min(j.spec.hours / speed * hour_s) as f64 + 2.0) * 60.0;
-            j.start_h.unwrap_or(now).max(now) + limit_s / hour_s
-        };
-        let gone = |why: &str| {
-            if backend.is_unreachable(why) {
-                control::site_unreachable(&state, &site, &format!("{kind}: {why}"), &fence_until, now).ok()
-            } else {
-                control::site_down(&state, &site, &format!("{kind}: {why}"), now).ok()
+        // Down or silent: every attempt handed to it is fenced until it confirms each ended.
+        let gone = |why: &str| control::cluster_down(&state, &site, &format!("{kind}: {why}"), now).ok();
+        let silent = match (&health, down) {
+            (Ok(h), _) if h.trouble.is_none() || down => h.silent.clone(),
+            (Ok(h), _) => {
+                events.extend(gone(h.trouble.as_deref().unwrap_or("no node up")));
+                return (events, newly, launch, others);
             }
+            (Err(why), false) => {
+                events.extend(gone(why));
+                return (events, newly, launch, others);
+            }
+            (Err(_), true) => return (events, newly, launch, others),
         };
-        let queue = match if down { backend.queue(&site) } else { health.and_then(|_| backend.queue(&site)) } {
-            Err(_) if down => return (events, newly, launch),
+        let queue = match backend.queue(&site) {
             Ok(q) => q,
             Err(why) => {
-                events.extend(gone(&why));
-                return (events, newly, launch);
+                if !down {
+                    events.extend(gone(&why));
+                }
+                return (events, newly, launch, others);
             }
         };
-        let seen: BTreeMap<(String, u32), &slurm::SlurmJob> = queue.iter().map(|j| ((j.job.clone(), j.attempt), j)).collect();
-        // Back from silence: work fenced by this site that finished there meanwhile is done;
-        // what still runs there is cancelled below before it can start elsewhere.
-        if down && events.iter().any(|e| matches!(e, Event::SiteUp { .. })) {
-            for j in state.jobs.values().filter(|j| j.fence.as_ref().is_some_and(|f| f.site == site)) {
-                if seen.get(&(j.id.clone(), j.attempts)).is_some_and(|q| q.state == "COMPLETED") {
-                    events.extend(control::finished_while_silent(&state, &j.id, &site, now).ok());
+        // Whether the site takes work after this pass (it was up, or comes up now).
+        let answers = !down || (fine && downed);
+        let in_queue: BTreeMap<(String, u32), &Attempt> = queue.iter().map(|a| ((a.job.clone(), a.attempt), a)).collect();
+        // Accelerators in use there by others: all in use, less what our attempts hold.
+        if let Ok(h) = &health {
+            let mut used = h.gpus_used.clone();
+            for a in queue.iter().filter(|a| matches!(a.state, JobState::Running | JobState::Suspended | JobState::Completing)) {
+                if let Some(j) = state.jobs.get(&a.job) {
+                    let acc = j.accelerator.clone().unwrap_or_default();
+                    if let Some(u) = used.get_mut(&acc) {
+                        *u = u.saturating_sub(j.spec.gpus);
+                    }
                 }
             }
+            others = Some(used);
+        }
+        // The cluster's record of an attempt: its queue, else its accounting. With no
+        // accounting, an attempt out of the queue whose log was never made on the site's
+        // storage never started (Slurm makes it as the job starts); one whose log is there
+        // has an unknown fate.
+        let look = |id: &str, attempt: u32| -> Seen {
+            if let Some(a) = in_queue.get(&(id.to_string(), attempt)) {
+                return Seen::Reported((*a).clone());
+            }
+            match backend.accounting(&site, id, attempt) {
+                Ok(Some(a)) => Seen::Reported(a.from_accounting()),
+                Ok(None) => Seen::Nowhere,
+                Err(_) if stores.size(&site, &control::run::log_file(id, attempt)).is_err() => Seen::Nowhere,
+                Err(_) => Seen::Unknown,
+            }
+        };
+        // What a job saved counts, whatever then happens to it.
+        let saved = |j: &control::JobRecord| match stores.manifest(&site, &j.id) {
+            Ok(Some(m)) => control::saved(&state, &j.id, control::CheckpointRef { site: site.clone(), path: m.path, step: m.step, total_steps: m.total_steps }, now).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                eprintln!("xisuan server: {e}");
+                None
+            }
+        };
+        // Attempts fenced here: credited if they completed, released once confirmed ended.
+        for j in state.jobs.values().filter(|j| j.fence.as_ref().is_some_and(|f| f.site == site)) {
+            let n = j.fence.as_ref().map(|f| f.attempt).unwrap_or(j.attempts);
+            let seen = look(&j.id, n);
+            if matches!(&seen, Seen::Reported(a) if !a.state.is_active()) {
+                events.extend(saved(j));
+            }
+            events.extend(control::observe(&state, &j.id, &site, kind, &seen, &silent, answers, now));
         }
         for j in state.jobs.values().filter(|j| !down && j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity()) {
             let key = (j.id.clone(), j.attempts);
-            let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
-            match (j.status, seen.get(&key).map(|q| q.state.as_str())) {
-                (control::Status::Dispatched, None) if !submitted.contains(&key) => {
-                    if j.spec.run.is_none() {
-                        let why = "it says nothing to run (no command or script): planning-only work is never handed to a real cluster";
-                        events.extend(control::refused(&state, &j.id, &site, why, now).ok());
-                        continue;
-                    }
-                    match control::stage(&state, &j.id) {
-                        control::Stage::Start(ts) => {
-                            for t in ts {
-                                if let Ok(e) = control::transfer_started(&state, t.clone(), now) {
-                                    events.push(e);
-                                    launch.push(t);
-                                }
-                            }
-                        }
-                        control::Stage::Wait => {}
-                        control::Stage::GiveUp(why) => events.extend(control::refused(&state, &j.id, &site, &format!("its data could not be staged: {why}"), now).ok()),
-                        control::Stage::Ready => {
-                            let work = match work_for(&stores, &site, j) {
-                                Ok(w) => w,
-                                Err(why) => {
-                                    events.extend(control::refused(&state, &j.id, &site, &format!("its folders at the site: {why}"), now).ok());
-                                    continue;
-                                }
-                            };
-                            let sub = slurm::Submission {
-                                job: j.id.clone(),
-                                attempt: j.attempts,
-                                accelerator: j.accelerator.clone().unwrap_or_default(),
-                                gpus: j.spec.gpus,
-                                begin_in_s: (j.start_h.unwrap_or(now) - now) * hour_s,
-                                run_s: j.remaining_h() / speed * hour_s,
-                                program: work,
-                            };
-                            match backend.submit(&site, &sub) {
-                                Ok(_) => newly.push(key),
-                                // No answer: the site is down and its work goes back to pending.
-                                Err(slurm::SubmitError::Unreachable(why)) => {
-                                    events.extend(gone(&why));
-                                    return (events, newly, launch);
-                                }
-                                // The cluster answered no: this job goes elsewhere (or waits).
-                                Err(slurm::SubmitError::Refused(why)) => events.extend(control::refused(&state, &j.id, &site, &format!("{kind}: {why}"), now).ok()),
-                            }
+            if let Some(a) = in_queue.get(&key) {
+                if j.status == control::Status::Running || !a.state.is_active() {
+                    events.extend(saved(j));
+                }
+                if let Some(e) = control::overdue(&state, &j.id, &site, kind, a, pending_limit_h, now) {
+                    events.push(e);
+                    continue;
+                }
+                events.extend(control::observe(&state, &j.id, &site, kind, &Seen::Reported((*a).clone()), &silent, answers, now));
+                continue;
+            }
+            if j.status == control::Status::Running {
+                // It left the queue: its accounting says how it ended.
+                let seen = look(&j.id, j.attempts);
+                events.extend(saved(j));
+                events.extend(control::observe(&state, &j.id, &site, kind, &seen, &silent, answers, now));
+                continue;
+            }
+            if j.spec.run.is_none() {
+                let why = "it says nothing to run (no command or script): planning-only work is never handed to a real cluster";
+                events.extend(control::refused(&state, &j.id, &site, why, now).ok());
+                continue;
+            }
+            match control::stage(&state, &j.id) {
+                control::Stage::Start(ts) => {
+                    for t in ts {
+                        if let Ok(e) = control::transfer_started(&state, t.clone(), now) {
+                            events.push(e);
+                            launch.push(t);
                         }
                     }
                 }
-                (control::Status::Dispatched, Some("RUNNING" | "COMPLETING" | "COMPLETED")) => events.extend(control::started(&state, &j.id, now).ok()),
-                (control::Status::Running, Some("RUNNING" | "COMPLETING")) => {
-                    // Progress is what the job has saved: its newest complete checkpoint.
-                    match stores.manifest(&site, &j.id) {
-                        Ok(Some(m)) => {
-                            let c = control::CheckpointRef { site: site.clone(), path: m.path, step: m.step, total_steps: m.total_steps };
-                            events.extend(control::saved(&state, &j.id, c, now).ok());
+                control::Stage::Wait => {}
+                control::Stage::GiveUp(why) => events.extend(control::refused(&state, &j.id, &site, &format!("its data could not be staged: {why}"), now).ok()),
+                control::Stage::Ready => {
+                    // Before handing it over: the cluster may have it already (this process,
+                    // or one before a restart, submitted it, and it ended and left the queue).
+                    match look(&j.id, j.attempts) {
+                        seen @ Seen::Reported(_) => {
+                            events.extend(control::observe(&state, &j.id, &site, kind, &seen, &silent, answers, now));
+                            continue;
                         }
-                        Ok(None) => {}
-                        Err(e) => eprintln!("xisuan server: {e}"),
+                        Seen::Unknown => {
+                            let why = "it started (its log is there) and is not in the queue, and the cluster keeps no accounting to say how it ended: it starts nowhere else until an operator releases it";
+                            events.extend(control::lost(&state, &j.id, &format!("{kind}: attempt {} at {site}: {why}", j.attempts), now).ok());
+                            continue;
+                        }
+                        _ if submitted.contains(&key) => continue,
+                        _ => {}
+                    }
+                    let work = match work_for(&stores, &site, j) {
+                        Ok(w) => w,
+                        Err(why) => {
+                            events.extend(control::refused(&state, &j.id, &site, &format!("its folders at the site: {why}"), now).ok());
+                            continue;
+                        }
+                    };
+                    let speed = j.spec.accelerators.iter().find(|a| Some(&a.accelerator) == j.accelerator.as_ref()).map(|a| a.speed).unwrap_or(1.0);
+                    let sub = slurm::Submission {
+                        job: j.id.clone(),
+                        attempt: j.attempts,
+                        accelerator: j.accelerator.clone().unwrap_or_default(),
+                        gpus: j.spec.gpus,
+                        begin_in_s: (j.start_h.unwrap_or(now) - now) * hour_s,
+                        run_s: j.remaining_h() / speed * hour_s,
+                        program: work,
+                    };
+                    match backend.submit(&site, &sub) {
+                        Ok(_) => newly.push(key),
+                        // No answer (or not certain it did not take the job): the site is down
+                        // and this attempt fenced there with the rest.
+                        Err(slurm::SubmitError::Unreachable(why)) => {
+                            events.extend(gone(&why));
+                            return (events, newly, launch, others);
+                        }
+                        // The cluster answered no: this job goes elsewhere (or waits).
+                        Err(slurm::SubmitError::Refused(why)) => events.extend(control::refused(&state, &j.id, &site, &format!("{kind}: {why}"), now).ok()),
                     }
                 }
-                (control::Status::Running, Some("COMPLETED")) => events.extend(control::finished(&state, &j.id, now).ok()),
-                (_, Some(s @ ("FAILED" | "CANCELLED" | "TIMEOUT" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" | "DEADLINE"))) => {
-                    // What it saved before it ended counts.
-                    if let Ok(Some(m)) = stores.manifest(&site, &j.id) {
-                        let c = control::CheckpointRef { site: site.clone(), path: m.path, step: m.step, total_steps: m.total_steps };
-                        events.extend(control::saved(&state, &j.id, c, now).ok());
-                    }
-                    let reason = seen.get(&key).map(|q| q.reason.clone()).unwrap_or_default();
-                    events.extend(control::failed(&state, &j.id, &format!("{kind}: {s} at {site} ({reason})"), now).ok());
-                }
-                (control::Status::Running, None) => events.extend(control::failed(&state, &j.id, &format!("{kind}: the job left {site}'s queue unseen"), now).ok()),
-                _ => {}
             }
         }
         // Outputs of work completed here go back to its data site.
@@ -746,18 +815,25 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
         }
         // What runs there but should not (cancelled, re-placed after a failure, or an old
         // attempt) is cancelled, so nothing runs twice.
-        for q in queue.iter().filter(|q| matches!(q.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")) {
-            let ours = state.jobs.get(&q.job).is_some_and(|j| j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() && j.attempts == q.attempt);
+        for q in queue.iter().filter(|q| q.state.is_active()) {
+            let ours = state.jobs.get(&q.job).is_some_and(|j| {
+                (j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() && j.attempts == q.attempt)
+                    // A fenced attempt at a site that answers is followed there again (above).
+                    || (answers && j.status == control::Status::Pending && j.fence.as_ref().is_some_and(|f| f.site == site && f.attempt == q.attempt))
+            });
             if !ours {
                 if let Err(e) = backend.cancel(&site, &q.job) {
                     eprintln!("xisuan server: {e}");
                 }
             }
         }
-        (events, newly, launch)
+        (events, newly, launch, others)
     })
     .await?;
     app.cluster_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.extend(newly);
+    if let Some(o) = others {
+        app.cluster_others.lock().map_err(|_| anyhow!("lock poisoned"))?.insert(site_id, o);
+    }
     {
         let mut downed = app.cluster_downed.lock().map_err(|_| anyhow!("lock poisoned"))?;
         for e in &events {

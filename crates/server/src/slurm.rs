@@ -25,15 +25,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::cluster::Health;
+use xisuan_control::cluster::{Attempt, JobState};
+
 impl crate::cluster::Backend for Slurm {
     fn kind(&self) -> &'static str {
         "slurm"
     }
-    fn health(&self, site: &str) -> Result<(), String> {
+    fn health(&self, site: &str) -> Result<Health, String> {
         Slurm::health(self, site)
     }
-    fn queue(&self, site: &str) -> Result<Vec<SlurmJob>, String> {
+    fn queue(&self, site: &str) -> Result<Vec<Attempt>, String> {
         Slurm::queue(self, site)
+    }
+    fn accounting(&self, site: &str, job: &str, attempt: u32) -> Result<Option<Attempt>, String> {
+        Slurm::accounting(self, site, job, attempt)
     }
     fn submit(&self, site: &str, s: &Submission) -> Result<String, SubmitError> {
         Slurm::submit(self, site, s)
@@ -41,21 +47,6 @@ impl crate::cluster::Backend for Slurm {
     fn cancel(&self, site: &str, job: &str) -> Result<(), String> {
         Slurm::cancel(self, site, job)
     }
-    fn is_unreachable(&self, message: &str) -> bool {
-        is_unreachable(message)
-    }
-}
-
-/// One job as Slurm shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SlurmJob {
-    pub slurm_id: String,
-    /// Our job id and attempt, parsed from the name.
-    pub job: String,
-    pub attempt: u32,
-    /// PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, ...
-    pub state: String,
-    pub reason: String,
 }
 
 /// How xisuan talks to a cluster.
@@ -79,32 +70,50 @@ pub struct Cluster {
 /// Why a submission did not go through.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubmitError {
-    /// The controller did not answer (down, unreachable, timed out): the site is down.
+    /// The controller did not answer, or it is not certain that it did not take the job
+    /// (down, unreachable, timed out, an answer lost): the site is down and the attempt fenced
+    /// there until the cluster confirms it does not have it.
     Unreachable(String),
     /// The cluster answered and said no (unknown partition, an accelerator type or count it
     /// does not have, a QOS or account limit): this job should go elsewhere.
     Refused(String),
 }
 
+/// Slurm's error numbers (slurm_errno.h) that mean its controller was not reached or did not
+/// answer, rather than answered no: communication (1000–1099, 1800–1899), sockets
+/// (5000–5099), authentication (6000–6099), and -1 (an unspecified error, which is what
+/// slurmrestd 22.05 returns for every request while its controller is down, with HTTP 500;
+/// with a lower status it is an answer).
+pub fn errno_is_silence(errno: i64) -> bool {
+    matches!(errno, -1 | 1000..=1099 | 1800..=1899 | 5000..=5099 | 6000..=6099)
+}
+
 impl SubmitError {
-    /// Slurm's words for a controller that did not answer, as its commands print them.
+    /// sbatch's words. Only an answer from the controller ("Batch job submission failed:"
+    /// with a reason other than not reaching it) is a refusal; anything else may mean the job
+    /// was taken, and counts as no answer.
     fn classify(message: String) -> SubmitError {
-        const NO_ANSWER: [&str; 9] = [
-            "Unable to contact slurm controller",
-            "Socket timed out",
-            "Connection refused",
-            "Zero Bytes were transmitted",
-            "cannot run sbatch",
-            "no answer from slurmrestd",
-            "slurmrestd token",
-            "slurm_load_ctl_conf",
-            "Authentication",
-        ];
-        if NO_ANSWER.iter().any(|m| message.contains(m)) {
-            SubmitError::Unreachable(message)
-        } else {
+        const NO_ANSWER: [&str; 6] = ["Unable to contact slurm controller", "Socket timed out", "Connection refused", "Zero Bytes were transmitted", "Authentication", "Protocol authentication"];
+        if message.contains("Batch job submission failed:") && !NO_ANSWER.iter().any(|m| message.contains(m)) {
             SubmitError::Refused(message)
+        } else {
+            SubmitError::Unreachable(message)
         }
+    }
+}
+
+/// A slurmrestd request that failed: `silent` when the cluster did not answer (no connection,
+/// HTTP 5xx, an error number that means the controller was not reached, a token that has
+/// expired), else it answered no.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestError {
+    pub silent: bool,
+    pub message: String,
+}
+
+impl From<RestError> for String {
+    fn from(e: RestError) -> String {
+        e.message
     }
 }
 
@@ -182,9 +191,68 @@ pub fn signal_lead_s(limit_min: u64) -> u64 {
 /// Seconds xisuan waits between SIGUSR1 and `scancel` when it cancels a running job.
 pub const CANCEL_GRACE_S: u64 = 5;
 
-/// Whether a Slurm error means the cluster did not answer (rather than answered no).
-pub fn is_unreachable(message: &str) -> bool {
-    matches!(SubmitError::classify(message.to_string()), SubmitError::Unreachable(_))
+/// GPUs by type in a node's GRES (`gpu:h800:2(IDX:0-1)`, `gpu:h800:1,gpu:a100:2`); a GPU
+/// without a type counts as type "".
+pub fn gres_counts(gres: &str) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut item = String::new();
+    for c in gres.chars().chain([',']) {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                let f: Vec<&str> = item.split(':').collect();
+                match f.as_slice() {
+                    ["gpu", t, n] => out.extend(n.parse().ok().map(|n| (t.to_string(), n))),
+                    ["gpu", n] => out.extend(n.parse().ok().map(|n| (String::new(), n))),
+                    _ => {}
+                }
+                item.clear();
+            }
+            _ if depth == 0 => item.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A Slurm host list (`beta[1-2,4],gpu07`) as node names.
+pub fn expand_hostlist(list: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    let mut parts = Vec::new();
+    for (i, c) in list.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&list[start..]);
+    for p in parts.into_iter().map(str::trim).filter(|p| !p.is_empty() && *p != "None" && *p != "(null)") {
+        let Some((prefix, rest)) = p.split_once('[') else {
+            names.push(p.to_string());
+            continue;
+        };
+        let (ranges, suffix) = rest.split_once(']').unwrap_or((rest, ""));
+        for r in ranges.split(',') {
+            match r.split_once('-') {
+                Some((a, b)) => {
+                    let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) else { continue };
+                    for n in x..=y.min(x + 100_000) {
+                        names.push(format!("{prefix}{n:0width$}{suffix}", width = a.len()));
+                    }
+                }
+                None => names.push(format!("{prefix}{r}{suffix}")),
+            }
+        }
+    }
+    names
 }
 
 pub fn job_name(prefix: &str, job: &str, attempt: u32) -> String {
@@ -321,7 +389,7 @@ impl Slurm {
             if let Some(p) = &cluster.partition {
                 job["partition"] = p.clone().into();
             }
-            let v = self.rest(site, "POST", "job/submit", Some(serde_json::json!({"script": script, "job": job}))).map_err(SubmitError::classify)?;
+            let v = self.rest(site, "POST", "job/submit", Some(serde_json::json!({"script": script, "job": job}))).map_err(|e| if e.silent { SubmitError::Unreachable(e.message) } else { SubmitError::Refused(e.message) })?;
             return Ok(v["job_id"].to_string());
         }
         let mut args = vec![
@@ -367,13 +435,20 @@ impl Slurm {
 
     /// One slurmrestd request; its `errors` (or no answer, or a token that has expired) as
     /// `Err` in words, prefixed with the site.
-    fn rest(&self, site: &str, method: &str, path: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value, String> {
+    fn rest(&self, site: &str, method: &str, path: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value, RestError> {
+        self.rest_at(site, method, "slurm", path, body)
+    }
+
+    /// A request to one of slurmrestd's APIs: `api` is "slurm" (the controller) or "slurmdb"
+    /// (accounting).
+    fn rest_at(&self, site: &str, method: &str, api: &str, path: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value, RestError> {
+        let silent = |message: String| RestError { silent: true, message };
         let Some(Cluster { access: Access::Rest { url, version, token_file }, .. }) = self.sites.get(site) else {
-            return Err(format!("site {site} has no slurmrestd"));
+            return Err(RestError { silent: false, message: format!("site {site} has no slurmrestd") });
         };
-        let text = std::fs::read_to_string(token_file).map_err(|e| format!("{site}: slurmrestd token {}: {e}", token_file.display()))?;
+        let text = std::fs::read_to_string(token_file).map_err(|e| silent(format!("{site}: slurmrestd token {}: {e}", token_file.display())))?;
         let token = text.trim().trim_start_matches("SLURM_JWT=").trim().to_string();
-        let claims = jwt_claims(&token).ok_or_else(|| format!("{site}: slurmrestd token {}: not a JWT", token_file.display()))?;
+        let claims = jwt_claims(&token).ok_or_else(|| silent(format!("{site}: slurmrestd token {}: not a JWT", token_file.display())))?;
         let user = claims["sun"].as_str().unwrap_or("").to_string();
         // Whether the token has expired, `slack` seconds early: slurmrestd counts in whole
         // seconds, so an answer that fails in the token's last second failed for its expiry.
@@ -383,10 +458,10 @@ impl Slurm {
             (exp <= now + slack).then(|| format!("{site}: slurmrestd token in {} expired {:.0} s ago (issue a new one: scontrol token username={user})", token_file.display(), (now - exp).max(0.0)))
         };
         if let Some(why) = expired(0.0) {
-            return Err(why);
+            return Err(silent(why));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
-        let full = format!("{url}/slurm/{version}/{path}");
+        let full = format!("{url}/{api}/{version}/{path}");
         let send = || match (method, &body) {
             // slurmrestd 22.05 takes exactly `application/json` (not with a charset).
             ("POST", Some(b)) => agent.post(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).header("Content-Type", "application/json").send(b.to_string()),
@@ -403,28 +478,40 @@ impl Slurm {
             }
             a => a,
         };
-        let mut r = answer.map_err(|e| expired(1.0).unwrap_or_else(|| format!("{site}: no answer from slurmrestd at {url}: {e}")))?;
+        let mut r = answer.map_err(|e| silent(expired(1.0).unwrap_or_else(|| format!("{site}: no answer from slurmrestd at {url}: {e}"))))?;
         let status = r.status().as_u16();
-        let text = r.body_mut().read_to_string().map_err(|e| format!("{site}: no answer from slurmrestd at {url}: {e}"))?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| format!("{site}: slurmrestd {path}: {} (HTTP {status})", text.trim().chars().take(200).collect::<String>()))?;
-        let errors: Vec<String> = v["errors"]
+        let text = r.body_mut().read_to_string().map_err(|e| silent(format!("{site}: no answer from slurmrestd at {url}: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|_| RestError { silent: status >= 500, message: format!("{site}: slurmrestd {path}: {} (HTTP {status})", text.trim().chars().take(200).collect::<String>()) })?;
+        let errors: Vec<(i64, String)> = v["errors"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|e| [e["error"].as_str(), e["description"].as_str()].into_iter().flatten().filter(|x| !x.is_empty() && *x != "Unspecified error").collect::<Vec<_>>().join(": "))
+            .map(|e| {
+                let words = [e["error"].as_str(), e["description"].as_str()].into_iter().flatten().filter(|x| !x.is_empty()).collect::<Vec<_>>().join(": ");
+                (e["error_number"].as_i64().or_else(|| e["errno"].as_i64()).unwrap_or(-1), words)
+            })
             .collect();
+        // A submission that names the job it made succeeded, whatever warnings come with it
+        // (slurmrestd 22.05 lists "Required node not available" as an error for a job it queued).
+        if status < 400 && v["job_id"].as_u64().is_some_and(|id| id > 0) {
+            return Ok(v);
+        }
         if !errors.is_empty() || status >= 400 {
             if let Some(why) = expired(1.0) {
-                return Err(why);
+                return Err(silent(why));
             }
-            return Err(format!("{site}: slurmrestd {path}: {} (HTTP {status})", if errors.is_empty() { "failed".to_string() } else { errors.join("; ") }));
+            // Classified by HTTP status and Slurm's error numbers, not by the words.
+            let silence = status >= 500 || errors.iter().any(|(n, _)| *n != -1 && errno_is_silence(*n));
+            let words = if errors.is_empty() { "failed".to_string() } else { errors.iter().map(|(n, w)| format!("{w} (error {n})")).collect::<Vec<_>>().join("; ") };
+            return Err(RestError { silent: silence, message: format!("{site}: slurmrestd {path}: {words} (HTTP {status})") });
         }
         Ok(v)
     }
 
     /// Our jobs in the cluster's queue (pending, running, and recently ended ones Slurm still
     /// lists).
-    pub fn queue(&self, site: &str) -> Result<Vec<SlurmJob>, String> {
+    pub fn queue(&self, site: &str) -> Result<Vec<Attempt>, String> {
         if self.is_rest(site) {
             let v = self.rest(site, "GET", "jobs", None)?;
             return Ok(v["jobs"]
@@ -433,33 +520,82 @@ impl Slurm {
                 .flatten()
                 .filter_map(|j| {
                     let (job, attempt) = parse_name(&self.prefix, j["name"].as_str()?)?;
-                    Some(SlurmJob { slurm_id: j["job_id"].to_string(), job, attempt, state: j["job_state"].as_str()?.to_string(), reason: j["state_reason"].as_str().unwrap_or("").to_string() })
+                    Some(Attempt {
+                        cluster_id: j["job_id"].to_string(),
+                        job,
+                        attempt,
+                        state: JobState::parse(j["job_state"].as_str()?),
+                        reason: j["state_reason"].as_str().unwrap_or("").to_string(),
+                        nodes: expand_hostlist(j["nodes"].as_str().unwrap_or("")),
+                    })
                 })
                 .collect());
         }
-        let out = self.run(site, "squeue", &["-h".into(), "-t".into(), "all".into(), "-o".into(), "%i|%j|%T|%r".into()])?;
+        let out = self.run(site, "squeue", &["-h".into(), "-t".into(), "all".into(), "-o".into(), "%i|%j|%T|%r|%N".into()])?;
         Ok(out
             .lines()
             .filter_map(|l| {
                 let f: Vec<&str> = l.split('|').collect();
                 let (job, attempt) = parse_name(&self.prefix, f.get(1)?)?;
-                Some(SlurmJob { slurm_id: f[0].to_string(), job, attempt, state: f.get(2)?.to_string(), reason: f.get(3).unwrap_or(&"").to_string() })
+                Some(Attempt { cluster_id: f[0].to_string(), job, attempt, state: JobState::parse(f.get(2)?), reason: f.get(3).unwrap_or(&"").to_string(), nodes: expand_hostlist(f.get(4).unwrap_or(&"")) })
             })
             .collect())
+    }
+
+    /// An attempt as the cluster's accounting (slurmdbd, through `sacct` or slurmrestd's
+    /// slurmdb API) recorded it, once the controller has forgotten it (`MinJobAge`):
+    /// `Ok(None)` when accounting has no record of it; `Err` when there is no accounting to
+    /// ask, or it did not answer.
+    pub fn accounting(&self, site: &str, job: &str, attempt: u32) -> Result<Option<Attempt>, String> {
+        let name = job_name(&self.prefix, job, attempt);
+        let found: Vec<Attempt> = if self.is_rest(site) {
+            let v = self.rest_at(site, "GET", "slurmdb", &format!("jobs?job_name={name}"), None).map_err(|e| format!("{} (accounting)", e.message))?;
+            v["jobs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|j| j["name"].as_str() == Some(name.as_str()))
+                .map(|j| Attempt {
+                    cluster_id: j["job_id"].to_string(),
+                    job: job.to_string(),
+                    attempt,
+                    state: JobState::parse(j["state"]["current"].as_str().unwrap_or("")),
+                    reason: j["state"]["reason"].as_str().unwrap_or("").to_string(),
+                    nodes: expand_hostlist(j["nodes"].as_str().unwrap_or("")),
+                })
+                .collect()
+        } else {
+            let out = self.run(site, "sacct", &["-X".into(), "-n".into(), "-P".into(), "-S".into(), "2000-01-01".into(), "-E".into(), "now".into(), format!("--name={name}"), "-o".into(), "JobIDRaw,JobName,State,Reason,NodeList".into()])?;
+            out.lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split('|').collect();
+                    (f.get(1) == Some(&name.as_str())).then(|| Attempt {
+                        cluster_id: f[0].to_string(),
+                        job: job.to_string(),
+                        attempt,
+                        state: JobState::parse(f.get(2).unwrap_or(&"")),
+                        reason: f.get(3).unwrap_or(&"").to_string(),
+                        nodes: expand_hostlist(f.get(4).unwrap_or(&"")),
+                    })
+                })
+                .collect()
+        };
+        // The newest record of that name (a requeued job has several).
+        Ok(found.into_iter().max_by_key(|a| a.cluster_id.parse::<u64>().unwrap_or(0)))
     }
 
     /// Cancels our job (every attempt of it) on a site. A running one gets SIGUSR1 first
     /// (as before its time limit) and `CANCEL_GRACE_S` to save, then Slurm's own cancel
     /// (SIGTERM, and SIGKILL after the cluster's KillWait).
     pub fn cancel(&self, site: &str, job: &str) -> Result<(), String> {
-        let live: Vec<SlurmJob> = self.queue(site)?.into_iter().filter(|j| j.job == job && matches!(j.state.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED")).collect();
-        let running: Vec<&SlurmJob> = live.iter().filter(|j| j.state == "RUNNING").collect();
+        let live: Vec<Attempt> = self.queue(site)?.into_iter().filter(|j| j.job == job && j.state.is_active()).collect();
+        let running: Vec<&Attempt> = live.iter().filter(|j| j.state == JobState::Running).collect();
         for j in &running {
             // The warning is a courtesy: the cancel below happens whether it got through or not.
             let _ = if self.is_rest(site) {
-                self.rest(site, "DELETE", &format!("job/{}?signal=SIGUSR1", j.slurm_id), None).map(|_| String::new())
+                self.rest(site, "DELETE", &format!("job/{}?signal=SIGUSR1", j.cluster_id), None).map(|_| String::new()).map_err(String::from)
             } else {
-                self.run(site, "scancel", &["--batch".into(), "--signal=USR1".into(), j.slurm_id.clone()])
+                self.run(site, "scancel", &["--batch".into(), "--signal=USR1".into(), j.cluster_id.clone()])
             };
         }
         if !running.is_empty() {
@@ -467,43 +603,59 @@ impl Slurm {
         }
         for j in &live {
             if self.is_rest(site) {
-                self.rest(site, "DELETE", &format!("job/{}", j.slurm_id), None)?;
+                self.rest(site, "DELETE", &format!("job/{}", j.cluster_id), None)?;
             } else {
-                self.run(site, "scancel", &[j.slurm_id.clone()])?;
+                self.run(site, "scancel", &[j.cluster_id.clone()])?;
             }
         }
         Ok(())
     }
 
-    /// Whether the cluster answers and has a node that can run work; `Err` says why not.
-    pub fn health(&self, site: &str) -> Result<(), String> {
-        let states: BTreeSet<String> = if self.is_rest(site) {
+    /// Its nodes as the controller sees them (`Err`: the controller did not answer).
+    pub fn health(&self, site: &str) -> Result<Health, String> {
+        let mut gpus_used: BTreeMap<String, u32> = BTreeMap::new();
+        let nodes: Vec<(String, String)> = if self.is_rest(site) {
             let v = self.rest(site, "GET", "nodes", None)?;
             v["nodes"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .map(|n| {
+                    let name = n["name"].as_str().unwrap_or("").to_string();
+                    for (t, k) in gres_counts(n["gres_used"].as_str().unwrap_or("")) {
+                        *gpus_used.entry(t).or_default() += k;
+                    }
                     let flags: Vec<&str> = n["state_flags"].as_array().into_iter().flatten().filter_map(|f| f.as_str()).collect();
                     // Flags such as DRAIN or NOT_RESPONDING as sinfo shows them.
                     let state = n["state"].as_str().unwrap_or("unknown").to_lowercase();
-                    if flags.iter().any(|f| f.starts_with("DRAIN")) {
+                    let state = if flags.iter().any(|f| f.starts_with("DRAIN")) {
                         "drained".to_string()
                     } else if flags.contains(&"NOT_RESPONDING") {
                         format!("{state}*")
                     } else {
                         state
-                    }
+                    };
+                    (name, state)
                 })
                 .collect()
         } else {
-            self.run(site, "sinfo", &["-h".into(), "-N".into(), "-o".into(), "%T".into()])?.lines().map(|l| l.trim().to_string()).collect()
+            let out = self.run(site, "sinfo", &["-h".into(), "-N".into(), "-O".into(), "NodeList:|,StateLong:|,GresUsed:".into()])?;
+            out.lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split('|').map(str::trim).collect();
+                    for (t, k) in gres_counts(f.get(2).unwrap_or(&"")) {
+                        *gpus_used.entry(t).or_default() += k;
+                    }
+                    Some((f.first()?.to_string(), f.get(1)?.to_string()))
+                })
+                .collect()
         };
-        if states.iter().any(|s| !s.starts_with("down") && !s.starts_with("drain") && !s.starts_with("fail") && !s.ends_with('*')) {
-            Ok(())
-        } else {
-            Err(format!("{site}: no node up (states: {})", states.into_iter().collect::<Vec<_>>().join(", ")))
-        }
+        // sinfo marks a node that does not answer with `*` (slurmrestd: NOT_RESPONDING).
+        let silent: BTreeSet<String> = nodes.iter().filter(|(_, s)| s.ends_with('*')).map(|(n, _)| n.clone()).collect();
+        let states: BTreeSet<String> = nodes.into_iter().map(|(_, s)| s).collect();
+        let usable = states.iter().any(|s| !s.starts_with("down") && !s.starts_with("drain") && !s.starts_with("fail") && !s.ends_with('*'));
+        let trouble = (!usable).then(|| format!("{site}: no node up (states: {})", states.into_iter().collect::<Vec<_>>().join(", ")));
+        Ok(Health { silent, trouble, gpus_used })
     }
 }
 
@@ -569,6 +721,21 @@ mod tests {
     }
 
     #[test]
+    fn gres_in_use_is_read_by_type() {
+        assert_eq!(gres_counts("gpu:h800:2(IDX:0-1)"), [("h800".to_string(), 2)]);
+        assert_eq!(gres_counts("gpu:h800:1(IDX:3),gpu:a100:2(IDX:0,2)"), [("h800".to_string(), 1), ("a100".to_string(), 2)]);
+        assert_eq!(gres_counts("gpu:h800:0(IDX:N/A)"), [("h800".to_string(), 0)]);
+        assert!(gres_counts("(null)").is_empty());
+    }
+
+    #[test]
+    fn host_lists_are_expanded() {
+        assert_eq!(expand_hostlist("beta[1-2,4],gpu07"), ["beta1", "beta2", "beta4", "gpu07"]);
+        assert_eq!(expand_hostlist("n[08-10]"), ["n08", "n09", "n10"]);
+        assert!(expand_hostlist("None").is_empty() && expand_hostlist("").is_empty());
+    }
+
+    #[test]
     fn a_silent_controller_is_told_apart_from_a_refusal() {
         // Slurm 22.05's words, as sbatch prints them.
         let down = SubmitError::classify("gamma: sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)".into());
@@ -576,6 +743,11 @@ mod tests {
         for no in ["sbatch: error: Batch job submission failed: Invalid partition name specified", "sbatch: error: Batch job submission failed: Requested node configuration is not available"] {
             assert!(matches!(SubmitError::classify(no.into()), SubmitError::Refused(_)), "{no}");
         }
+        // Anything that is not the controller's answer may mean the job was taken.
+        assert!(matches!(SubmitError::classify("gamma: cannot run sbatch: Broken pipe".into()), SubmitError::Unreachable(_)));
+        // slurmrestd 22.05 with its controller down: HTTP 500, error -1 ("Unspecified error").
+        assert!(errno_is_silence(-1) && errno_is_silence(1800) && errno_is_silence(5004) && errno_is_silence(1007));
+        assert!(!errno_is_silence(2015) && !errno_is_silence(2072), "invalid partition, invalid gres: answers");
     }
 
     #[test]
@@ -589,9 +761,9 @@ mod tests {
         let file = std::env::temp_dir().join(format!("xisuan-jwt-{}", std::process::id()));
         std::fs::write(&file, format!("SLURM_JWT={token}\n")).unwrap();
         let s = Slurm::parse(&[], &[format!("c=http://127.0.0.1:9,token={}", file.display())], PathBuf::new()).unwrap();
-        let err = s.health("c").unwrap_err();
+        let err = s.health("c").map(|_| ()).unwrap_err();
         assert!(err.contains("expired") && err.contains("scontrol token username=ops"), "{err}");
-        assert!(matches!(SubmitError::classify(err), SubmitError::Unreachable(_)));
+        assert!(s.rest("c", "GET", "nodes", None).unwrap_err().silent, "an expired token: the cluster cannot be asked");
         let _ = std::fs::remove_file(file);
     }
 }
