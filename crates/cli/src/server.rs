@@ -61,6 +61,12 @@ pub struct ServerArgs {
     /// token marks the site down, saying so, until the file holds a valid one.
     #[arg(long, value_name = "SITE=URL,token=PATH")]
     slurmrest: Vec<String>,
+    /// The Slurm account a tenant's work is charged to on every Slurm site: TENANT=ACCOUNT
+    /// (the tenant's name; repeatable). The account must exist in the clusters' accounting
+    /// (`sacctmgr add account`) with the submitting user in it. Without it, Slurm's default
+    /// account of the user xisuan submits as.
+    #[arg(long, value_name = "TENANT=ACCOUNT")]
+    slurm_account: Vec<String>,
     /// A site run by a Kubernetes cluster: SITE=URL[,namespace=NS][,queue=Q][,image=IMG] (the
     /// API server over plain HTTP, e.g. `kubectl proxy`; Jobs go through Kueue's LocalQueue Q,
     /// default `xisuan`, `queue=` for none; `image=` is the image for jobs that name none, without
@@ -102,7 +108,13 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         Some(d) => d.clone(),
         None => std::env::current_dir()?.join("slurm-jobs"),
     };
-    let slurm = xisuan_server::slurm::Slurm::parse(&a.slurm, &a.slurmrest, workdir).map_err(|m| BadInput(format!("--slurm/--slurmrest: {m}")))?;
+    let mut slurm = xisuan_server::slurm::Slurm::parse(&a.slurm, &a.slurmrest, workdir).map_err(|m| BadInput(format!("--slurm/--slurmrest: {m}")))?;
+    for pair in &a.slurm_account {
+        let (tenant, account) = pair.split_once('=').filter(|(t, a)| !t.is_empty() && !a.is_empty()).ok_or_else(|| BadInput(format!("--slurm-account: `{pair}` is not TENANT=ACCOUNT")))?;
+        if slurm.accounts.insert(tenant.to_string(), account.to_string()).is_some() {
+            return Err(BadInput(format!("--slurm-account: tenant {tenant} is named twice")).into());
+        }
+    }
     let kube = xisuan_server::k8s::KubeClusters::parse(&a.kube).map_err(|m| BadInput(format!("--kube: {m}")))?;
     let forecast = match a.forecast.as_str() {
         "perfect" => None,

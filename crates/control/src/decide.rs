@@ -280,14 +280,16 @@ pub fn site_down(state: &State, site: &str, reason: &str, now_h: f64) -> Result<
     if state.sites_down.contains(site) {
         return Err(Rejection::Invalid(format!("site {site} is already down")));
     }
-    Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h, fences: Vec::new() })
+    Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h, fences: Vec::new(), by_cluster: false })
 }
 
 /// A site whose real cluster is down or does not answer: down, and every attempt handed to it
 /// (dispatched or running there) may still be running, so each is fenced until the cluster
 /// confirms it ended (`observe`) or an operator releases it. No time limit lifts a fence: the
 /// controller that enforces time limits may be the part that is down.
-pub fn cluster_down(state: &State, site: &str, reason: &str, now_h: f64) -> Result<Event, Rejection> {
+/// `by_cluster`: the cluster's own health says so (it comes back up with the cluster), rather
+/// than an operator.
+pub fn cluster_down(state: &State, site: &str, reason: &str, by_cluster: bool, now_h: f64) -> Result<Event, Rejection> {
     if state.sites_down.contains(site) {
         return Err(Rejection::Invalid(format!("site {site} is already down")));
     }
@@ -297,7 +299,7 @@ pub fn cluster_down(state: &State, site: &str, reason: &str, now_h: f64) -> Resu
         .filter(|j| j.site.as_deref() == Some(site) && j.status.holds_capacity())
         .map(|j| Fence { job: j.id.clone(), site: site.into(), attempt: j.attempts, reason: reason.into() })
         .collect();
-    Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h, fences })
+    Ok(Event::SiteDown { site: site.into(), reason: reason.into(), at_h: now_h, fences, by_cluster })
 }
 
 pub fn site_up(state: &State, site: &str, now_h: f64) -> Result<Event, Rejection> {
@@ -770,7 +772,8 @@ mod tests {
         let mut s = state_with_tenant();
         let (start, site) = dispatched(&mut s, "j1");
         s.apply(&started(&s, "j1", start).unwrap());
-        s.apply(&cluster_down(&s, &site, "slurm: Unable to contact slurm controller", start + 1.0).unwrap());
+        s.apply(&cluster_down(&s, &site, "slurm: Unable to contact slurm controller", true, start + 1.0).unwrap());
+        assert!(s.down_by_cluster.contains(&site), "it comes back up with its cluster, also after a restart");
         assert_eq!(s.jobs["j1"].status, Status::Pending);
         assert_eq!(s.jobs["j1"].fence.as_ref().map(|f| (f.site.as_str(), f.attempt)), Some((site.as_str(), 1)));
         // However long the site is silent, and after it is up again, it is not planned anywhere.

@@ -178,6 +178,10 @@ pub enum Event {
         at_h: f64,
         #[serde(default)]
         fences: Vec<Fence>,
+        /// Its cluster's own health took it down (not an operator): it comes back up by itself
+        /// when the cluster does.
+        #[serde(default)]
+        by_cluster: bool,
     },
     SiteUp { site: String, at_h: f64 },
     ServiceSubmitted { id: String, tenant: String, spec: ServiceSpec, at_h: f64 },
@@ -331,6 +335,9 @@ pub struct State {
     #[serde(default)]
     pub transfers: BTreeMap<String, TransferRecord>,
     pub sites_down: BTreeSet<String>,
+    /// The sites down for their cluster's health (a subset of `sites_down`).
+    #[serde(default)]
+    pub down_by_cluster: BTreeSet<String>,
     /// The latest planning round.
     pub last_round: Option<Round>,
     pub rounds: u64,
@@ -464,6 +471,8 @@ impl State {
             }
             Event::JobFinished { id, at_h } => {
                 if let Some(j) = self.jobs.get_mut(id) {
+                    // Completed (also where it was fenced): nothing of it runs anywhere now.
+                    j.fence = None;
                     j.status = Status::Completed;
                     j.done_h = j.spec.hours;
                     j.end_h = Some(*at_h);
@@ -498,8 +507,13 @@ impl State {
                     self.dirty = true;
                 }
             }
-            Event::SiteDown { site, reason, at_h, fences } => {
+            Event::SiteDown { site, reason, at_h, fences, by_cluster } => {
                 self.sites_down.insert(site.clone());
+                if *by_cluster {
+                    self.down_by_cluster.insert(site.clone());
+                } else {
+                    self.down_by_cluster.remove(site);
+                }
                 for f in fences {
                     if let Some(j) = self.jobs.get_mut(&f.job) {
                         if j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() {
@@ -521,6 +535,7 @@ impl State {
             }
             Event::SiteUp { site, .. } => {
                 self.sites_down.remove(site);
+                self.down_by_cluster.remove(site);
                 // A site back from being down (repaired, reconfigured) may take what it refused.
                 // Work fenced there stays fenced until its cluster confirms each attempt ended.
                 for j in self.jobs.values_mut() {

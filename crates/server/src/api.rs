@@ -809,7 +809,7 @@ async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<Strin
         match &down {
             // A real cluster may still run what it was handed: that work is fenced there
             // until the cluster confirms each attempt ended.
-            Some(reason) if app.on_cluster(id) => control::cluster_down(&known.state, id, reason, now)?,
+            Some(reason) if app.on_cluster(id) => control::cluster_down(&known.state, id, reason, false, now)?,
             Some(reason) => control::site_down(&known.state, id, reason, now)?,
             None => control::site_up(&known.state, id, now)?,
         }

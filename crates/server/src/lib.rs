@@ -160,8 +160,6 @@ pub struct App {
     snapshot_seq: std::sync::atomic::AtomicI64,
     /// Job attempts this process submitted to a cluster (its queue shows them once accepted).
     cluster_submitted: Mutex<BTreeSet<(String, u32)>>,
-    /// Sites this process marked down because their cluster had no node up or did not answer.
-    cluster_downed: Mutex<BTreeSet<String>>,
     /// Accelerators each cluster site reports in use by work that is not ours, by type: taken
     /// from the catalog's capacity in every round.
     cluster_others: Mutex<BTreeMap<String, BTreeMap<String, u32>>>,
@@ -440,7 +438,6 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         catch_up: tokio::sync::Mutex::new(()),
         snapshot_seq: std::sync::atomic::AtomicI64::new(0),
         cluster_submitted: Mutex::new(BTreeSet::new()),
-        cluster_downed: Mutex::new(BTreeSet::new()),
         cluster_others: Mutex::new(BTreeMap::new()),
         transfers_live: Mutex::new(BTreeMap::new()),
     });
@@ -624,7 +621,6 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
     let kind = backend.kind();
     let hour_s = app.config.hour_seconds;
     let submitted = app.cluster_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.clone();
-    let downed = app.cluster_downed.lock().map_err(|_| anyhow!("lock poisoned"))?.contains(site);
     let live: BTreeSet<String> = app.transfers_live.lock().map_err(|_| anyhow!("lock poisoned"))?.keys().cloned().collect();
     let stores = app.config.stores.clone();
     let site = site.to_string();
@@ -644,13 +640,16 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
         // confirmed, once its cluster answers; one this process marked down for its cluster's
         // health comes back up with it.
         let down = state.sites_down.contains(&site);
+        // Down for its cluster's health (by this process or one before a restart), not by an
+        // operator: it comes back up with the cluster.
+        let downed = state.down_by_cluster.contains(&site);
         let health = backend.health(&site);
         let fine = matches!(&health, Ok(h) if h.trouble.is_none());
         if down && fine && downed {
             events.extend(control::site_up(&state, &site, now).ok());
         }
         // Down or silent: every attempt handed to it is fenced until it confirms each ended.
-        let gone = |why: &str| control::cluster_down(&state, &site, &format!("{kind}: {why}"), now).ok();
+        let gone = |why: &str| control::cluster_down(&state, &site, &format!("{kind}: {why}"), true, now).ok();
         let silent = match (&health, down) {
             (Ok(h), _) if h.trouble.is_none() || down => h.silent.clone(),
             (Ok(h), _) => {
@@ -788,6 +787,7 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
                         gpus: j.spec.gpus,
                         begin_in_s: (j.start_h.unwrap_or(now) - now) * hour_s,
                         run_s: j.remaining_h() / speed * hour_s,
+                        tenant: state.tenants.get(&j.tenant).map(|t| t.name.clone()).unwrap_or_default(),
                         program: work,
                     };
                     match backend.submit(&site, &sub) {
@@ -833,20 +833,6 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
     app.cluster_submitted.lock().map_err(|_| anyhow!("lock poisoned"))?.extend(newly);
     if let Some(o) = others {
         app.cluster_others.lock().map_err(|_| anyhow!("lock poisoned"))?.insert(site_id, o);
-    }
-    {
-        let mut downed = app.cluster_downed.lock().map_err(|_| anyhow!("lock poisoned"))?;
-        for e in &events {
-            match e {
-                Event::SiteDown { site, .. } => {
-                    downed.insert(site.clone());
-                }
-                Event::SiteUp { site, .. } => {
-                    downed.remove(site);
-                }
-                _ => {}
-            }
-        }
     }
     if !events.is_empty() {
         let rows = events.iter().cloned().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();

@@ -126,6 +126,43 @@ pub struct Slurm {
     pub workdir: PathBuf,
     /// This store's id in job names (set when the server opens its store).
     pub prefix: String,
+    /// Tenant name → the Slurm account its work is charged to (`--account`).
+    pub accounts: BTreeMap<String, String>,
+    /// Site → accelerator type → the most a node there has (from each health check), for the
+    /// layout of multi-node jobs.
+    pub per_node: std::sync::Arc<std::sync::Mutex<BTreeMap<String, BTreeMap<String, u32>>>>,
+    /// Site → the OpenAPI version agreed with its slurmrestd (read from its `/openapi/v3`).
+    pub versions: std::sync::Arc<std::sync::Mutex<BTreeMap<String, String>>>,
+}
+
+/// The versions of slurmrestd's API this client speaks, newest first. v0.0.38 is Slurm
+/// 22.05's, tested on the testbed; a slurmrestd that serves none of them is refused, naming
+/// what it serves.
+pub const REST_VERSIONS: [&str; 1] = ["v0.0.38"];
+
+/// The version to use with a slurmrestd that serves `served` (controller API versions), when
+/// the site's configuration names `configured`: that one if it is served and known, else the
+/// newest known one served.
+pub fn choose_version(configured: &str, served: &BTreeSet<String>) -> Result<String, String> {
+    if served.contains(configured) && REST_VERSIONS.contains(&configured) {
+        return Ok(configured.to_string());
+    }
+    REST_VERSIONS.iter().find(|v| served.contains(**v)).map(|v| v.to_string()).ok_or_else(|| {
+        format!("it serves the API versions {}, and this xisuan speaks {} (Slurm 22.05)", served.iter().cloned().collect::<Vec<_>>().join(", "), REST_VERSIONS.join(", "))
+    })
+}
+
+/// The nodes a job of `gpus` accelerators asks for and the accelerators on each, where a node
+/// has at most `per_node`: one node when it fits, else the fewest nodes that hold it, the
+/// accelerators spread evenly (rounded up: 6 on nodes of 4 is 2 × 3; 7 is 2 × 4).
+pub fn layout(gpus: u32, per_node: Option<u32>) -> (u32, u32) {
+    match per_node {
+        Some(p) if p > 0 && gpus > p => {
+            let nodes = gpus.div_ceil(p);
+            (nodes, gpus.div_ceil(nodes))
+        }
+        _ => (1, gpus),
+    }
 }
 
 /// What a submission asks for.
@@ -139,6 +176,8 @@ pub struct Submission {
     pub begin_in_s: f64,
     /// Seconds of work left at the accelerator's speed, as planned.
     pub run_s: f64,
+    /// The tenant's name (its Slurm account, where one is configured).
+    pub tenant: String,
     /// What runs, as the cluster's nodes see it.
     pub program: Program,
 }
@@ -303,7 +342,7 @@ impl Slurm {
                 return Err(format!("site {site} is named twice"));
             }
         }
-        Ok(Slurm { sites, workdir, prefix: String::new() })
+        Ok(Slurm { sites, workdir, ..Slurm::default() })
     }
 
     /// Adds the cluster a catalog file names for `site` (`dispatch = {...}`), unless a flag
@@ -372,10 +411,17 @@ impl Slurm {
         let signal = format!("B:USR1@{}", signal_lead_s(limit_min));
         let begin = format!("now+{}", s.begin_in_s.max(0.0).round() as u64);
         let cluster = self.sites.get(site).ok_or_else(|| SubmitError::Refused(format!("site {site} has no Slurm cluster")))?;
+        let largest = self.per_node.lock().ok().and_then(|m| m.get(site).and_then(|t| t.get(&s.accelerator)).copied());
+        let (nodes, per_node) = layout(s.gpus, largest);
+        let account = self.accounts.get(&s.tenant);
         if let Access::Rest { .. } = cluster.access {
             let mut job = serde_json::json!({
                 "name": name,
-                "gpus": format!("{}:{}", s.accelerator, s.gpus),
+                // A count (slurmrestd 22.05 ignores the [minimum, maximum] form its schema
+                // documents: measured, the job got one node).
+                "nodes": nodes,
+                "gpus_per_node": format!("{}:{}", s.accelerator, per_node),
+                "tasks_per_node": 1,
                 "begin_time": begin,
                 "time_limit": limit_min,
                 "no_requeue": true,
@@ -389,13 +435,18 @@ impl Slurm {
             if let Some(p) = &cluster.partition {
                 job["partition"] = p.clone().into();
             }
+            if let Some(a) = account {
+                job["account"] = a.clone().into();
+            }
             let v = self.rest(site, "POST", "job/submit", Some(serde_json::json!({"script": script, "job": job}))).map_err(|e| if e.silent { SubmitError::Unreachable(e.message) } else { SubmitError::Refused(e.message) })?;
             return Ok(v["job_id"].to_string());
         }
         let mut args = vec![
             "--parsable".to_string(),
             format!("--job-name={name}"),
-            format!("--gpus={}:{}", s.accelerator, s.gpus),
+            format!("--nodes={nodes}"),
+            format!("--gpus-per-node={}:{per_node}", s.accelerator),
+            "--ntasks-per-node=1".to_string(),
             format!("--begin={begin}"),
             format!("--time={limit_min}"),
             format!("--signal={signal}"),
@@ -406,6 +457,9 @@ impl Slurm {
         ];
         if let Some(p) = &cluster.partition {
             args.push(format!("--partition={p}"));
+        }
+        if let Some(a) = account {
+            args.push(format!("--account={a}"));
         }
         // The job's environment is exactly its own (sbatch's is cleared, so nothing of the
         // server's, such as its tokens, reaches the job); the script comes on stdin.
@@ -461,7 +515,9 @@ impl Slurm {
             return Err(silent(why));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
-        let full = format!("{url}/{api}/{version}/{path}");
+        let version = self.versions.lock().ok().and_then(|v| v.get(site).cloned()).unwrap_or_else(|| version.clone());
+        // An empty `api`: a path of slurmrestd's own (its OpenAPI document).
+        let full = if api.is_empty() { format!("{url}/{path}") } else { format!("{url}/{api}/{version}/{path}") };
         let send = || match (method, &body) {
             // slurmrestd 22.05 takes exactly `application/json` (not with a charset).
             ("POST", Some(b)) => agent.post(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).header("Content-Type", "application/json").send(b.to_string()),
@@ -507,6 +563,27 @@ impl Slurm {
             return Err(RestError { silent: silence, message: format!("{site}: slurmrestd {path}: {words} (HTTP {status})") });
         }
         Ok(v)
+    }
+
+    /// Agrees on the API version with a site's slurmrestd, once: reads the paths its
+    /// OpenAPI document (`/openapi/v3`) serves.
+    fn negotiate(&self, site: &str) -> Result<(), String> {
+        if self.versions.lock().map(|v| v.contains_key(site)).unwrap_or(false) {
+            return Ok(());
+        }
+        let Some(Cluster { access: Access::Rest { url, version, .. }, .. }) = self.sites.get(site) else { return Ok(()) };
+        let doc = self.rest_at(site, "GET", "", "openapi/v3", None)?;
+        let served: BTreeSet<String> = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.keys())
+            .filter_map(|p| p.strip_prefix("/slurm/")?.split('/').next().map(str::to_string))
+            .collect();
+        let chosen = choose_version(version, &served).map_err(|why| format!("{site}: slurmrestd at {url}: {why}"))?;
+        if let Ok(mut v) = self.versions.lock() {
+            v.insert(site.to_string(), chosen);
+        }
+        Ok(())
     }
 
     /// Our jobs in the cluster's queue (pending, running, and recently ended ones Slurm still
@@ -614,7 +691,9 @@ impl Slurm {
     /// Its nodes as the controller sees them (`Err`: the controller did not answer).
     pub fn health(&self, site: &str) -> Result<Health, String> {
         let mut gpus_used: BTreeMap<String, u32> = BTreeMap::new();
+        let mut largest: BTreeMap<String, u32> = BTreeMap::new();
         let nodes: Vec<(String, String)> = if self.is_rest(site) {
+            self.negotiate(site)?;
             let v = self.rest(site, "GET", "nodes", None)?;
             v["nodes"]
                 .as_array()
@@ -622,6 +701,10 @@ impl Slurm {
                 .flatten()
                 .map(|n| {
                     let name = n["name"].as_str().unwrap_or("").to_string();
+                    for (t, k) in gres_counts(n["gres"].as_str().unwrap_or("")) {
+                        let m = largest.entry(t).or_default();
+                        *m = (*m).max(k);
+                    }
                     for (t, k) in gres_counts(n["gres_used"].as_str().unwrap_or("")) {
                         *gpus_used.entry(t).or_default() += k;
                     }
@@ -639,12 +722,16 @@ impl Slurm {
                 })
                 .collect()
         } else {
-            let out = self.run(site, "sinfo", &["-h".into(), "-N".into(), "-O".into(), "NodeList:|,StateLong:|,GresUsed:".into()])?;
+            let out = self.run(site, "sinfo", &["-h".into(), "-N".into(), "-O".into(), "NodeList:|,StateLong:|,GresUsed:|,Gres:".into()])?;
             out.lines()
                 .filter_map(|l| {
                     let f: Vec<&str> = l.split('|').map(str::trim).collect();
                     for (t, k) in gres_counts(f.get(2).unwrap_or(&"")) {
                         *gpus_used.entry(t).or_default() += k;
+                    }
+                    for (t, k) in gres_counts(f.get(3).unwrap_or(&"")) {
+                        let m = largest.entry(t).or_default();
+                        *m = (*m).max(k);
                     }
                     Some((f.first()?.to_string(), f.get(1)?.to_string()))
                 })
@@ -655,6 +742,9 @@ impl Slurm {
         let states: BTreeSet<String> = nodes.into_iter().map(|(_, s)| s).collect();
         let usable = states.iter().any(|s| !s.starts_with("down") && !s.starts_with("drain") && !s.starts_with("fail") && !s.ends_with('*'));
         let trouble = (!usable).then(|| format!("{site}: no node up (states: {})", states.into_iter().collect::<Vec<_>>().join(", ")));
+        if let Ok(mut m) = self.per_node.lock() {
+            m.insert(site.to_string(), largest);
+        }
         Ok(Health { silent, trouble, gpus_used })
     }
 }
@@ -718,6 +808,25 @@ mod tests {
         assert!(Slurm::parse(&[], &["c=h:1,token=x".into()], PathBuf::new()).is_err());
         assert!(Slurm::parse(&[format!("c={c}")], &["c=http://h:1,token=x".into()], PathBuf::new()).unwrap_err().contains("named twice"));
         let _ = std::fs::remove_file(conf);
+    }
+
+    #[test]
+    fn the_api_version_is_agreed_with_slurmrestd() {
+        let served = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
+        assert_eq!(choose_version("v0.0.38", &served(&["v0.0.37", "v0.0.38"])), Ok("v0.0.38".into()));
+        assert_eq!(choose_version("v0.0.36", &served(&["v0.0.36", "v0.0.38"])), Ok("v0.0.38".into()), "a version this client does not speak is not used");
+        let e = choose_version("v0.0.38", &served(&["v0.0.39", "v0.0.40"])).unwrap_err();
+        assert!(e.contains("v0.0.39, v0.0.40") && e.contains("speaks v0.0.38"), "{e}");
+    }
+
+    #[test]
+    fn multi_node_jobs_ask_for_their_layout() {
+        assert_eq!(layout(4, Some(4)), (1, 4));
+        assert_eq!(layout(8, Some(4)), (2, 4));
+        assert_eq!(layout(6, Some(4)), (2, 3));
+        assert_eq!(layout(7, Some(4)), (2, 4));
+        assert_eq!(layout(16, Some(8)), (2, 8));
+        assert_eq!(layout(3, None), (1, 3));
     }
 
     #[test]

@@ -57,5 +57,29 @@ pub fn testbed() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
         eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
         return None;
     };
-    Some((dir, TESTBED.lock().unwrap_or_else(|e| e.into_inner())))
+    let turn = TESTBED.lock().unwrap_or_else(|e| e.into_inner());
+    idle(&dir);
+    Some((dir, turn))
+}
+
+/// Cancels whatever an earlier test left on the three clusters and waits until none of it
+/// holds a node, so each test starts on an idle testbed (xisuan reads what others' work holds,
+/// so leftovers would change its plans).
+pub fn idle(dir: &str) {
+    for cluster in ["alpha", "beta", "gamma"] {
+        let conf = format!("{dir}/{cluster}/slurm.conf");
+        let _ = Command::new("scancel").env("SLURM_CONF", &conf).args(["--user=root"]).status();
+    }
+    let t0 = std::time::Instant::now();
+    for cluster in ["alpha", "beta", "gamma"] {
+        let conf = format!("{dir}/{cluster}/slurm.conf");
+        loop {
+            let out = Command::new("squeue").env("SLURM_CONF", &conf).args(["-h", "-t", "PD,R,CG,S,CF"]).output();
+            let busy = out.map(|o| !o.status.success() || !o.stdout.is_empty()).unwrap_or(true);
+            if !busy || t0.elapsed() > std::time::Duration::from_secs(60) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
 }
