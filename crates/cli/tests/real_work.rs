@@ -255,6 +255,7 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
     std::thread::sleep(Duration::from_secs(3));
     let j = me.get(&format!("/v1/jobs/{id}")).unwrap();
     assert_eq!(j["attempts"], 1, "started elsewhere while fenced: {j:#}");
+    assert_eq!((j["fence"]["site"].as_str(), j["fence"]["attempt"].as_u64()), (Some("edwc-guian"), Some(1)), "{j:#}");
     // The operator, who knows the cluster is gone, says so.
     let (status, r) = admin
         .post(

@@ -204,7 +204,20 @@ pub struct JobView {
     pub checkpoint: Option<String>,
     /// The site of each attempt.
     pub attempt_sites: BTreeMap<u32, String>,
+    /// Set while an attempt may still be running at a site: the job starts nowhere else until
+    /// that site's cluster confirms the attempt ended, or an admin releases it
+    /// (`POST /v1/sites/{site}/release`).
+    pub fence: Option<FenceView>,
     pub history: Vec<HistoryEntry>,
+}
+
+/// An attempt that may still be running at a site.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FenceView {
+    pub site: String,
+    pub attempt: u32,
+    /// Why it is fenced.
+    pub reason: String,
 }
 
 impl JobView {
@@ -232,6 +245,7 @@ impl JobView {
             inputs: j.spec.run.iter().flat_map(|r| r.inputs.iter().map(|i| format!("{}:{} ({:.0} bytes)", i.site, i.path, i.bytes))).collect(),
             checkpoint: j.checkpoint.as_ref().map(|c| format!("{} at {} (step {} of {})", c.path, c.site, c.step, c.total_steps)),
             attempt_sites: j.attempt_sites.clone(),
+            fence: j.fence.as_ref().map(|f| FenceView { site: f.site.clone(), attempt: f.attempt, reason: f.reason.clone() }),
             history: j.history.iter().map(|(at_h, what)| HistoryEntry { at_h: *at_h, what: what.clone() }).collect(),
         }
     }
@@ -482,7 +496,7 @@ pub struct Estimate {
 #[openapi(
     info(title = "xisuan control plane", description = "Submit training jobs and inference services, follow their plans and states, read the sites, metrics and estimates. Authenticate with `Authorization: Bearer TOKEN`."),
     paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, job_logs, list_transfers, release_site, submit_service, list_services, get_service, cancel_service, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
-    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, ServiceRequest, DemandRequest, ServiceView, ServiceList, ReplicasView, DemandView, ServicePlanView, Submitted, JobView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, ReleaseRequest, Released, LogView, TransferView, TransferList, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
+    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, ServiceRequest, DemandRequest, ServiceView, ServiceList, ReplicasView, DemandView, ServicePlanView, Submitted, JobView, FenceView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, ReleaseRequest, Released, LogView, TransferView, TransferList, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
     modifiers(&Security)
 )]
 pub struct Doc;

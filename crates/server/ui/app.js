@@ -378,6 +378,8 @@ async function renderJob() {
       <dt>Runs</dt><dd id="job-runs">${j.command ? `<code>${esc(j.command.join(" "))}</code>` : j.script ? "a batch script" : "nothing (planning-only: never handed to a real cluster)"}${j.image ? ` in ${esc(j.image)}` : ""}</dd>
       ${(j.inputs || []).length ? `<dt>Inputs</dt><dd>${j.inputs.map(esc).join("<br>")}</dd>` : ""}
       ${j.checkpoint ? `<dt>Newest checkpoint</dt><dd>${esc(j.checkpoint)}</dd>` : ""}
+      ${j.fence ? `<dt>Fenced</dt><dd id="job-fence">attempt ${j.fence.attempt} may still be running at ${esc(j.fence.site)} (${esc(j.fence.reason)}): it starts nowhere else until ${esc(j.fence.site)}'s cluster confirms it ended, or an admin who knows the work there is gone releases it<br>
+        <input id="release-reason" placeholder="why the work there is known to be gone" size="40" aria-label="reason for the release"> <button id="job-release">Release the work fenced at ${esc(j.fence.site)}</button></dd>` : ""}
     </dl>
     <div id="job-transfers"></div>
     <div id="job-log"></div>
@@ -401,6 +403,16 @@ async function renderJob() {
       } catch (e) { /* no log at this site (the simulated backend writes none) */ }
     }
   }
+  // An admin's word that fenced work is gone there (the API refuses anyone else, saying so).
+  if (j.fence) $("job-release").onclick = async () => {
+    try {
+      const reason = $("release-reason").value.trim();
+      const r = await api("/v1/sites/" + encodeURIComponent(j.fence.site) + "/release", { method: "POST", body: JSON.stringify({ reason }) });
+      $("job-msg").textContent = `Released ${r.jobs.length} job(s) fenced at ${r.site}.`;
+      $("job-msg").className = "ok";
+      await refresh();
+    } catch (e) { $("job-msg").textContent = e.message; $("job-msg").className = "error"; }
+  };
   if (cancellable) $("job-cancel").onclick = async () => {
     try {
       await api("/v1/jobs/" + encodeURIComponent(j.id), { method: "DELETE" });
