@@ -12,8 +12,9 @@ pub struct Health {
     pub silent: BTreeSet<String>,
     /// Why no node can run work, if none can.
     pub trouble: Option<String>,
-    /// Accelerators in use on its nodes, by type (everyone's work, ours included).
-    pub gpus_used: std::collections::BTreeMap<String, u32>,
+    /// Accelerators that cannot take new work, by type: those in use on nodes that can
+    /// (everyone's work, ours included), and all those of nodes down, drained or silent.
+    pub gpus_held: std::collections::BTreeMap<String, u32>,
 }
 
 /// A cluster behind sites, as the follower task beside the control loop sees it: Slurm's

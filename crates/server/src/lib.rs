@@ -676,7 +676,7 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
         let in_queue: BTreeMap<(String, u32), &Attempt> = queue.iter().map(|a| ((a.job.clone(), a.attempt), a)).collect();
         // Accelerators in use there by others: all in use, less what our attempts hold.
         if let Ok(h) = &health {
-            let mut used = h.gpus_used.clone();
+            let mut used = h.gpus_held.clone();
             for a in queue.iter().filter(|a| matches!(a.state, JobState::Running | JobState::Suspended | JobState::Completing)) {
                 if let Some(j) = state.jobs.get(&a.job) {
                     let acc = j.accelerator.clone().unwrap_or_default();

@@ -690,9 +690,10 @@ impl Slurm {
 
     /// Its nodes as the controller sees them (`Err`: the controller did not answer).
     pub fn health(&self, site: &str) -> Result<Health, String> {
-        let mut gpus_used: BTreeMap<String, u32> = BTreeMap::new();
         let mut largest: BTreeMap<String, u32> = BTreeMap::new();
-        let nodes: Vec<(String, String)> = if self.is_rest(site) {
+        // Each node: name, state as sinfo words it, its GPUs, its GPUs in use.
+        type Node = (String, String, Vec<(String, u32)>, Vec<(String, u32)>);
+        let nodes: Vec<Node> = if self.is_rest(site) {
             self.negotiate(site)?;
             let v = self.rest(site, "GET", "nodes", None)?;
             v["nodes"]
@@ -701,13 +702,6 @@ impl Slurm {
                 .flatten()
                 .map(|n| {
                     let name = n["name"].as_str().unwrap_or("").to_string();
-                    for (t, k) in gres_counts(n["gres"].as_str().unwrap_or("")) {
-                        let m = largest.entry(t).or_default();
-                        *m = (*m).max(k);
-                    }
-                    for (t, k) in gres_counts(n["gres_used"].as_str().unwrap_or("")) {
-                        *gpus_used.entry(t).or_default() += k;
-                    }
                     let flags: Vec<&str> = n["state_flags"].as_array().into_iter().flatten().filter_map(|f| f.as_str()).collect();
                     // Flags such as DRAIN or NOT_RESPONDING as sinfo shows them.
                     let state = n["state"].as_str().unwrap_or("unknown").to_lowercase();
@@ -718,7 +712,7 @@ impl Slurm {
                     } else {
                         state
                     };
-                    (name, state)
+                    (name, state, gres_counts(n["gres"].as_str().unwrap_or("")), gres_counts(n["gres_used"].as_str().unwrap_or("")))
                 })
                 .collect()
         } else {
@@ -726,26 +720,32 @@ impl Slurm {
             out.lines()
                 .filter_map(|l| {
                     let f: Vec<&str> = l.split('|').map(str::trim).collect();
-                    for (t, k) in gres_counts(f.get(2).unwrap_or(&"")) {
-                        *gpus_used.entry(t).or_default() += k;
-                    }
-                    for (t, k) in gres_counts(f.get(3).unwrap_or(&"")) {
-                        let m = largest.entry(t).or_default();
-                        *m = (*m).max(k);
-                    }
-                    Some((f.first()?.to_string(), f.get(1)?.to_string()))
+                    Some((f.first()?.to_string(), f.get(1)?.to_string(), gres_counts(f.get(3).unwrap_or(&"")), gres_counts(f.get(2).unwrap_or(&""))))
                 })
                 .collect()
         };
         // sinfo marks a node that does not answer with `*` (slurmrestd: NOT_RESPONDING).
-        let silent: BTreeSet<String> = nodes.iter().filter(|(_, s)| s.ends_with('*')).map(|(n, _)| n.clone()).collect();
-        let states: BTreeSet<String> = nodes.into_iter().map(|(_, s)| s).collect();
-        let usable = states.iter().any(|s| !s.starts_with("down") && !s.starts_with("drain") && !s.starts_with("fail") && !s.ends_with('*'));
+        let silent: BTreeSet<String> = nodes.iter().filter(|n| n.1.ends_with('*')).map(|n| n.0.clone()).collect();
+        let takes_work = |s: &str| !s.starts_with("down") && !s.starts_with("drain") && !s.starts_with("fail") && !s.ends_with('*');
+        // What cannot take new work: the GPUs in use on nodes that can, and every GPU of a node
+        // that cannot (down, drained, failed, silent).
+        let mut gpus_held: BTreeMap<String, u32> = BTreeMap::new();
+        for (_, state, total, used) in &nodes {
+            for (t, k) in total {
+                let m = largest.entry(t.clone()).or_default();
+                *m = (*m).max(*k);
+            }
+            for (t, k) in if takes_work(state) { used } else { total } {
+                *gpus_held.entry(t.clone()).or_default() += k;
+            }
+        }
+        let states: BTreeSet<String> = nodes.into_iter().map(|n| n.1).collect();
+        let usable = states.iter().any(|s| takes_work(s));
         let trouble = (!usable).then(|| format!("{site}: no node up (states: {})", states.into_iter().collect::<Vec<_>>().join(", ")));
         if let Ok(mut m) = self.per_node.lock() {
             m.insert(site.to_string(), largest);
         }
-        Ok(Health { silent, trouble, gpus_used })
+        Ok(Health { silent, trouble, gpus_held })
     }
 }
 
