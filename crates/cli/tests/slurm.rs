@@ -48,8 +48,23 @@ fn assert_never_twice_at_once(id: &str) {
     }
 }
 
-/// Slurm's accounting (sacct, over the three clusters) of one of our jobs: (cluster, state).
+/// Slurm's accounting (sacct, over the three clusters) of one of our jobs: (cluster, state),
+/// once settled: slurmdbd hears of an end a moment after the controller, so this waits (up to
+/// 15 s) until there is a record and every record is in a final state.
 fn sacct(testbed: &str, id: &str) -> Vec<(String, String)> {
+    let t0 = Instant::now();
+    loop {
+        let r = sacct_now(testbed, id);
+        let settled = !r.is_empty() && r.iter().all(|(_, s)| !["PENDING", "RUNNING", "COMPLETING", "REQUEUED", "SUSPENDED"].contains(&s.as_str()));
+        if settled || t0.elapsed() > Duration::from_secs(15) {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Slurm's accounting of one of our jobs as it is now.
+fn sacct_now(testbed: &str, id: &str) -> Vec<(String, String)> {
     let out = Command::new("sacct")
         .env("SLURM_CONF", format!("{testbed}/alpha/slurm.conf"))
         .args(["-X", "-n", "-P", "-D", "-S", "2000-01-01", "-M", "alpha,beta,gamma", "-o", "Cluster,JobName,State"])
@@ -657,7 +672,7 @@ fn capacity_others_hold_is_observed_not_assumed() {
     std::thread::sleep(Duration::from_secs_f64(3.0 * HOUR_S));
     let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
     assert_eq!((j["state"].as_str(), j["attempts"].as_u64()), (Some("pending"), Some(0)), "{j:#}");
-    assert!(sacct(&testbed, &id).is_empty(), "Slurm saw it: {:?}", sacct(&testbed, &id));
+    assert!(sacct_now(&testbed, &id).is_empty(), "Slurm saw it: {:?}", sacct_now(&testbed, &id));
     let out = Command::new("scancel").env("SLURM_CONF", &conf).args(&theirs).output().unwrap();
     assert!(out.status.success());
     let j = until_completed(&c, &id, 90);

@@ -637,11 +637,9 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
             launch.push(t.spec.clone());
         }
         // A site that is down only has its leftovers cancelled and its fenced attempts
-        // confirmed, once its cluster answers; one this process marked down for its cluster's
-        // health comes back up with it.
+        // confirmed, once its cluster answers. One down for its cluster's health (by this
+        // process or one before a restart), not by an operator, comes back up with it.
         let down = state.sites_down.contains(&site);
-        // Down for its cluster's health (by this process or one before a restart), not by an
-        // operator: it comes back up with the cluster.
         let downed = state.down_by_cluster.contains(&site);
         let health = backend.health(&site);
         let fine = matches!(&health, Ok(h) if h.trouble.is_none());
