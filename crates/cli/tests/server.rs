@@ -432,6 +432,43 @@ fn bad_requests_are_4xx_naming_the_field() {
     assert!(doc["paths"]["/v1/jobs"]["post"].is_object());
 }
 
+/// Issue 24, failures 1, 7 and 11: an idempotency key names one request (the same key for a
+/// service, or with another body, is refused: 409 and 422, nothing written); a finished job
+/// cannot be cancelled (409) and stays completed; a tenant name is taken once.
+#[test]
+fn idempotency_keys_names_and_cancels_are_checked() {
+    let dir = tempdir("idem");
+    let server = Server::start("sqlite:i.db", &dir, &[]);
+    let admin = server.client(Some(ADMIN));
+    let t = server.client(Some(&tenant(&admin, "keys", None)));
+    let e = admin.post("/v1/tenants", &json!({"name": "keys"}), None).unwrap_err().to_string();
+    assert!(e.contains("HTTP 409") && e.contains("a tenant named keys exists"), "{e}");
+    let (status, first) = t.post("/v1/jobs", &job("k1", 8, 0.5), Some("key-1")).unwrap();
+    assert_eq!(status, 201);
+    let (status, again) = t.post("/v1/jobs", &job("k1", 8, 0.5), Some("key-1")).unwrap();
+    assert_eq!((status, &again["id"]), (200, &first["id"]));
+    let e = t.post("/v1/jobs", &job("k1", 4, 0.5), Some("key-1")).unwrap_err().to_string();
+    assert!(e.contains("HTTP 422") && e.contains("different request"), "{e}");
+    let service = json!({"accelerator": "h20", "gpus_per_replica": 8, "replica_rps": 6.0, "slo_ms": 10, "demand": [{"city": "Shanghai", "peak_rps": 30}]});
+    let e = t.post("/v1/services", &service, Some("key-1")).unwrap_err().to_string();
+    assert!(e.contains("HTTP 409") && e.contains("job_submitted"), "{e}");
+    let (status, svc) = t.post("/v1/services", &service, Some("key-2")).unwrap();
+    assert_eq!(status, 201, "{svc}");
+    let e = t.post("/v1/jobs", &job("k2", 8, 0.5), Some("key-2")).unwrap_err().to_string();
+    assert!(e.contains("HTTP 409") && e.contains("service_submitted"), "{e}");
+    assert_eq!(t.get("/v1/jobs").unwrap()["jobs"].as_array().unwrap().len(), 1);
+    // Finished work is not cancelled.
+    let id = first["id"].as_str().unwrap();
+    let t0 = Instant::now();
+    while t.get(&format!("/v1/jobs/{id}")).unwrap()["state"] != "completed" {
+        assert!(t0.elapsed() < Duration::from_secs(60), "{}", t.get(&format!("/v1/jobs/{id}")).unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let e = t.delete(&format!("/v1/jobs/{id}")).unwrap_err().to_string();
+    assert!(e.contains("HTTP 409"), "{e}");
+    assert_eq!(t.get(&format!("/v1/jobs/{id}")).unwrap()["state"], "completed");
+}
+
 #[test]
 fn a_second_replica_takes_over_the_control_loop_when_the_leader_dies() {
     let Some(db) = postgres_db("failover") else {

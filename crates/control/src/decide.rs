@@ -30,7 +30,7 @@ pub fn submit(state: &State, tenant: &str, id: &str, spec: JobSpec, now_h: f64) 
     if state.jobs.contains_key(id) {
         return Err(Rejection::Invalid(format!("job id {id} is taken")));
     }
-    Ok(Event::JobSubmitted { id: id.to_string(), tenant: tenant.to_string(), spec, at_h: now_h })
+    Ok(Event::JobSubmitted { id: id.to_string(), tenant: tenant.to_string(), spec, at_h: now_h, request_sha256: None })
 }
 
 /// Cancels a job the caller owns (an admin may cancel any). A job the caller may not see is
@@ -524,8 +524,8 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         unplaced,
         services,
         seconds: 0.0,
+        seen_events: Some(state.events),
     };
-    // Work whose start has come is dispatched now.
     // Work whose dispatch has come (its start, or its data transfer's start) is dispatched now.
     for p in round.placements.iter().filter(|p| p.dispatch_h.unwrap_or(p.start_h) <= now + 1e-9) {
         let attempt = state.jobs.get(&p.job).map(|j| j.attempts + 1).unwrap_or(1);
@@ -735,6 +735,82 @@ mod tests {
         let caller = s.tenants["t1"].clone();
         s.apply(&cancel(&s, &caller, "j1", start + 3.0).unwrap());
         assert!(matches!(cancel(&s, &caller, "j1", start + 3.0), Err(Rejection::Illegal { .. })));
+    }
+
+    /// Issue 24, failure 1, as deterministic interleavings: decisions taken on a state that
+    /// changed before they were written. The fold refuses what is no longer legal, so a
+    /// cancelled job never comes back and a finished one is never cancelled.
+    #[test]
+    fn decisions_on_an_older_state_never_bring_a_job_back() {
+        let mut s = state_with_tenant();
+        let caller = s.tenants["t1"].clone();
+        // Cancel between the decision to dispatch and its write.
+        s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
+        let w = world();
+        let decided = plan_round(&s, &RoundInput { world: &w, now_h: 1000.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
+        assert!(decided.iter().any(|e| matches!(e, Event::JobDispatched { id, .. } if id == "j1")), "{decided:?}");
+        let refused_before = s.refused_events;
+        s.apply(&cancel(&s, &caller, "j1", 1000.0).unwrap());
+        for e in &decided {
+            s.apply(e);
+        }
+        s.apply(&Event::JobStarted { id: "j1".into(), at_h: 1000.0 });
+        s.apply(&Event::JobFinished { id: "j1".into(), at_h: 1003.0 });
+        assert_eq!(s.jobs["j1"].status, Status::Cancelled, "{:?}", s.jobs["j1"].history);
+        assert_eq!(s.jobs["j1"].attempts, 0);
+        assert_eq!(s.refused_events, refused_before + 3, "dispatch, start and finish refused");
+        // Cancel decided while running, written after the finish: refused.
+        let (start, _) = dispatched(&mut s, "j2");
+        s.apply(&started(&s, "j2", start).unwrap());
+        let late_cancel = cancel(&s, &caller, "j2", start + 2.0).unwrap();
+        s.apply(&Event::JobFinished { id: "j2".into(), at_h: start + 3.0 });
+        s.apply(&late_cancel);
+        assert_eq!(s.jobs["j2"].status, Status::Completed);
+        // One attempt dispatched twice (two leaders deciding on one state): the second is refused.
+        s.apply(&submit(&s, "t1", "j3", spec(3.0, 8), 1001.0).unwrap());
+        let rounds = s.rounds;
+        let w = world();
+        let decided = plan_round(&s, &RoundInput { world: &w, now_h: 1001.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
+        for e in decided.iter().chain(decided.iter()) {
+            s.apply(e);
+        }
+        assert_eq!(s.rounds, rounds + 1, "a round written twice counts once");
+        let start = s.jobs["j3"].start_h.unwrap();
+        let d = due(&s, start);
+        for e in d.iter().chain(d.iter()) {
+            s.apply(e);
+        }
+        assert_eq!(s.jobs["j3"].attempts, 1);
+        assert_eq!(s.jobs["j3"].history.iter().filter(|h| h.1.starts_with("dispatched")).count(), 1);
+        // A dispatch decided before the job was fenced is refused after.
+        let mut t = state_with_tenant();
+        let (start, site) = dispatched(&mut t, "j4");
+        t.apply(&lost(&t, "j4", "no accounting", start + 0.5).unwrap());
+        round(&mut t, start + 1.0);
+        assert!(t.jobs["j4"].fence.is_some() && t.jobs["j4"].status == Status::Pending, "{:?}", t.jobs["j4"]);
+        let stale = Event::JobDispatched { id: "j4".into(), site, accelerator: "h100".into(), start_h: start + 1.0, attempt: 2, at_h: start + 1.0 };
+        t.apply(&stale);
+        assert_eq!((t.jobs["j4"].status, t.jobs["j4"].attempts), (Status::Pending, 1));
+    }
+
+    /// Issue 24, failure 2: work accepted while a round was being decided wants a round of its
+    /// own: the round's `planned` event does not clear what it did not see.
+    #[test]
+    fn work_accepted_during_a_round_is_planned_by_the_next() {
+        let mut s = state_with_tenant();
+        s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
+        let w = world();
+        let decided = plan_round(&s, &RoundInput { world: &w, now_h: 1000.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
+        // Accepted while the round ran, written before it.
+        s.apply(&submit(&s, "t1", "j2", spec(3.0, 8), 1000.0).unwrap());
+        for e in &decided {
+            s.apply(e);
+        }
+        assert_eq!(s.jobs["j2"].status, Status::Pending);
+        assert!(s.wants_round(1000.1), "a job the round never saw waits for the next hour");
+        round(&mut s, 1000.1);
+        assert!(matches!(s.jobs["j2"].status, Status::Planned | Status::Dispatched), "{:?}", s.jobs["j2"]);
+        assert!(!s.wants_round(1000.2));
     }
 
     /// A site's backend refuses a job: the job waits pending with the site and the reason, is

@@ -592,6 +592,7 @@ mod tests {
             tenant: "t".into(),
             spec,
             at_h: 0.0,
+            request_sha256: None,
         });
         assert!(inputs_held(&state, &state.jobs["j1"]).is_empty());
         state.apply(&crate::Event::TransferStarted {

@@ -96,7 +96,7 @@ pub fn submit_service(state: &State, tenant: &str, id: &str, spec: ServiceSpec, 
     if state.services.contains_key(id) || state.jobs.contains_key(id) {
         return Err(Rejection::Invalid(format!("id {id} is taken")));
     }
-    Ok(Event::ServiceSubmitted { id: id.to_string(), tenant: tenant.to_string(), spec, at_h: now_h })
+    Ok(Event::ServiceSubmitted { id: id.to_string(), tenant: tenant.to_string(), spec, at_h: now_h, request_sha256: None })
 }
 
 /// Stops a service the caller owns (an admin may stop any); another tenant's is not found.

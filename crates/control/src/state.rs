@@ -132,6 +132,9 @@ pub struct Round {
     pub services: Vec<ServiceRound>,
     /// Wall time of the round, filled in by the edge (which has the clock).
     pub seconds: f64,
+    /// Events the state it was decided on had folded (what it saw).
+    #[serde(default)]
+    pub seen_events: Option<u64>,
 }
 
 /// What happened. The store records these; `State::apply` folds them in.
@@ -139,7 +142,16 @@ pub struct Round {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     TenantCreated { id: String, name: String, token_sha256: String, quota_gpus: Option<u32>, admin: bool, at_h: f64 },
-    JobSubmitted { id: String, tenant: String, spec: JobSpec, at_h: f64 },
+    JobSubmitted {
+        id: String,
+        tenant: String,
+        spec: JobSpec,
+        at_h: f64,
+        /// SHA-256 (hex) of the request as the edge read it: a retry with the same idempotency
+        /// key must carry the same request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_sha256: Option<String>,
+    },
     JobCancelled { id: String, at_h: f64 },
     Planned(Round),
     JobDispatched { id: String, site: String, accelerator: String, start_h: f64, attempt: u32, at_h: f64 },
@@ -184,7 +196,14 @@ pub enum Event {
         by_cluster: bool,
     },
     SiteUp { site: String, at_h: f64 },
-    ServiceSubmitted { id: String, tenant: String, spec: ServiceSpec, at_h: f64 },
+    ServiceSubmitted {
+        id: String,
+        tenant: String,
+        spec: ServiceSpec,
+        at_h: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_sha256: Option<String>,
+    },
     ServiceCancelled { id: String, at_h: f64 },
     /// The edge started a transfer (again, after a failure, with the same id).
     TransferStarted { spec: TransferSpec, at_h: f64 },
@@ -346,6 +365,95 @@ pub struct State {
     pub submissions: u64,
     /// Set when something happened that the next planning round should see.
     pub dirty: bool,
+    /// `events` when `dirty` was last set: a round decided on a state that had folded fewer
+    /// events did not see that change, so its `planned` event leaves `dirty` set.
+    #[serde(default)]
+    pub dirty_at: u64,
+    /// Events the fold refused as illegal for the state they arrived in (decided on a state
+    /// that changed before they were written: a dispatch after a cancel, a cancel after the
+    /// finish, a second dispatch of one attempt). They change nothing.
+    #[serde(default)]
+    pub refused_events: u64,
+}
+
+/// The one statement of which event may follow which: whether `e` is legal for `state` (the
+/// job's or service's status, its fence and attempt, the site's state), and why not. The fold
+/// (`State::apply`) refuses what this refuses, so a decision taken on an older state can never
+/// bring a job back from cancelled or completed, or dispatch one attempt twice.
+pub fn legal(state: &State, e: &Event) -> Result<(), String> {
+    use Status::*;
+    let job = |id: &str| state.jobs.get(id).ok_or_else(|| format!("no job {id}"));
+    let is = |id: &str, allowed: &[Status], what: &str| -> Result<(), String> {
+        let j = job(id)?;
+        if allowed.contains(&j.status) {
+            Ok(())
+        } else {
+            Err(format!("{id} is {}: {what}", j.status.name()))
+        }
+    };
+    match e {
+        Event::TenantCreated { id, name, .. } => {
+            if state.tenants.contains_key(id) || state.tenants.values().any(|t| &t.name == name) {
+                return Err(format!("a tenant {name} ({id}) exists"));
+            }
+            Ok(())
+        }
+        Event::JobSubmitted { id, .. } => match state.jobs.contains_key(id) {
+            true => Err(format!("a job {id} exists")),
+            false => Ok(()),
+        },
+        Event::JobCancelled { id, .. } => is(id, &[Pending, Planned, Dispatched, Running], "it cannot be cancelled"),
+        Event::Planned(r) if r.round != state.rounds + 1 => Err(format!("round {} is not the next (the log has {} rounds)", r.round, state.rounds)),
+        Event::Planned(_) => Ok(()),
+        Event::JobDispatched { id, site, attempt, .. } => {
+            is(id, &[Planned], "only planned work is dispatched")?;
+            let j = job(id)?;
+            if let Some(f) = &j.fence {
+                return Err(format!("{id} may still be running at {} (attempt {})", f.site, f.attempt));
+            }
+            if *attempt != j.attempts + 1 {
+                return Err(format!("{id} has had {} attempts: attempt {attempt} is not the next", j.attempts));
+            }
+            if state.sites_down.contains(site) {
+                return Err(format!("site {site} is down"));
+            }
+            Ok(())
+        }
+        Event::JobStarted { id, .. } => is(id, &[Dispatched], "only a dispatched job can start"),
+        Event::JobCheckpointed { id, .. } => is(id, &[Pending, Planned, Dispatched, Running], "a finished or cancelled job saves nothing more"),
+        Event::JobFinished { id, .. } => {
+            let j = job(id)?;
+            if j.status.holds_capacity() || (j.status == Pending && j.fence.is_some()) {
+                Ok(())
+            } else {
+                Err(format!("{id} is {}: only dispatched, running or fenced work finishes", j.status.name()))
+            }
+        }
+        Event::JobFailed { id, .. } => is(id, &[Dispatched, Running], "only dispatched or running work can fail"),
+        Event::JobRefused { id, .. } => is(id, &[Dispatched], "only dispatched work can be refused"),
+        Event::AttemptResumed { id, site, attempt, .. } => {
+            is(id, &[Pending], "only fenced pending work is followed again")?;
+            match &job(id)?.fence {
+                Some(f) if &f.site == site && f.attempt == *attempt => Ok(()),
+                _ => Err(format!("{id} is not fenced at {site} for attempt {attempt}")),
+            }
+        }
+        Event::FenceLifted { job: id, site, .. } => match &job(id)?.fence {
+            Some(f) if &f.site == site => Ok(()),
+            _ => Err(format!("{id} is not fenced at {site}")),
+        },
+        Event::ServiceSubmitted { id, .. } => match state.services.contains_key(id) {
+            true => Err(format!("a service {id} exists")),
+            false => Ok(()),
+        },
+        Event::ServiceCancelled { id, .. } => match state.services.get(id) {
+            Some(v) if v.status == ServiceStatus::Active => Ok(()),
+            Some(_) => Err(format!("{id} is stopped")),
+            None => Err(format!("no service {id}")),
+        },
+        Event::SiteDown { .. } | Event::SiteUp { .. } | Event::FencesReleased { .. } => Ok(()),
+        Event::TransferStarted { .. } | Event::TransferFinished { .. } | Event::TransferFailed { .. } => Ok(()),
+    }
 }
 
 impl State {
@@ -353,13 +461,17 @@ impl State {
     /// not fit (a job unknown here) changes nothing rather than failing the replay.
     pub fn apply(&mut self, e: &Event) {
         self.events += 1;
+        if legal(self, e).is_err() {
+            self.refused_events += 1;
+            return;
+        }
         match e {
             Event::TenantCreated { id, name, token_sha256, quota_gpus, admin, .. } => {
                 self.tenants.insert(id.clone(), Tenant { id: id.clone(), name: name.clone(), token_sha256: token_sha256.clone(), quota_gpus: *quota_gpus, admin: *admin });
             }
-            Event::JobSubmitted { id, tenant, spec, at_h } => {
+            Event::JobSubmitted { id, tenant, spec, at_h, .. } => {
                 self.submissions += 1;
-                self.dirty = true;
+                self.mark_dirty();
                 self.jobs.insert(
                     id.clone(),
                     JobRecord {
@@ -389,7 +501,7 @@ impl State {
                 if let Some(j) = self.jobs.get_mut(id) {
                     j.status = Status::Cancelled;
                     j.history.push((*at_h, "cancelled".into()));
-                    self.dirty = true;
+                    self.mark_dirty();
                 }
             }
             Event::Planned(round) => {
@@ -439,7 +551,11 @@ impl State {
                     }
                 }
                 self.last_round = Some(round.clone());
-                self.dirty = false;
+                // Only what the round saw is planned: a change folded after it was decided
+                // (a job submitted while it ran) still wants a round.
+                if round.seen_events.is_none_or(|n| n >= self.dirty_at) {
+                    self.dirty = false;
+                }
             }
             Event::JobDispatched { id, site, accelerator, start_h, attempt, at_h } => {
                 if let Some(j) = self.jobs.get_mut(id) {
@@ -477,7 +593,7 @@ impl State {
                     j.done_h = j.spec.hours;
                     j.end_h = Some(*at_h);
                     j.history.push((*at_h, "completed".into()));
-                    self.dirty = true;
+                    self.mark_dirty();
                 }
             }
             Event::JobFailed { id, reason, at_h, fence } => {
@@ -493,7 +609,7 @@ impl State {
                     j.start_h = None;
                     j.end_h = None;
                     j.history.push((*at_h, format!("back to pending: {reason}; {:.2} h of work kept", j.done_h)));
-                    self.dirty = true;
+                    self.mark_dirty();
                 }
             }
             Event::JobRefused { id, site, reason, at_h } => {
@@ -504,7 +620,7 @@ impl State {
                     j.end_h = None;
                     j.refused.insert(site.clone(), reason.clone());
                     j.history.push((*at_h, format!("refused by {site} ({reason}); back to pending, not planned there again")));
-                    self.dirty = true;
+                    self.mark_dirty();
                 }
             }
             Event::SiteDown { site, reason, at_h, fences, by_cluster } => {
@@ -531,7 +647,7 @@ impl State {
                         j.history.push((*at_h, format!("site {site} down ({reason}); back to pending with {:.2} h of work kept", j.done_h)));
                     }
                 }
-                self.dirty = true;
+                self.mark_dirty();
             }
             Event::SiteUp { site, .. } => {
                 self.sites_down.remove(site);
@@ -541,11 +657,11 @@ impl State {
                 for j in self.jobs.values_mut() {
                     j.refused.remove(site);
                 }
-                self.dirty = true;
+                self.mark_dirty();
             }
-            Event::ServiceSubmitted { id, tenant, spec, at_h } => {
+            Event::ServiceSubmitted { id, tenant, spec, at_h, .. } => {
                 self.submissions += 1;
-                self.dirty = true;
+                self.mark_dirty();
                 self.services.insert(
                     id.clone(),
                     ServiceRecord { id: id.clone(), tenant: tenant.clone(), spec: spec.clone(), status: ServiceStatus::Active, submitted_h: *at_h, latest: None, history: vec![(*at_h, "submitted".into())] },
@@ -556,7 +672,7 @@ impl State {
                     v.status = ServiceStatus::Cancelled;
                     v.latest = None;
                     v.history.push((*at_h, "stopped".into()));
-                    self.dirty = true;
+                    self.mark_dirty();
                 }
             }
             Event::TransferStarted { spec, at_h } => {
@@ -596,7 +712,7 @@ impl State {
                     if j.fence.as_ref().is_some_and(|f| &f.site == site) {
                         j.fence = None;
                         j.history.push((*at_h, format!("{site} confirms it is not running there: {reason}")));
-                        self.dirty = true;
+                        self.mark_dirty();
                     }
                 }
             }
@@ -610,7 +726,7 @@ impl State {
                         j.start_h = Some(*at_h);
                         j.saved_at_start_h = j.done_h;
                         j.history.push((*at_h, format!("attempt {attempt} is still {} at {site}, which answers again: followed there again", if *running { "running" } else { "queued" })));
-                        self.dirty = true;
+                        self.mark_dirty();
                     }
                 }
             }
@@ -621,9 +737,15 @@ impl State {
                         j.history.push((*at_h, format!("released by {by}: not running at {site} ({reason})")));
                     }
                 }
-                self.dirty = true;
+                self.mark_dirty();
             }
         }
+    }
+
+    /// Something the next planning round should see happened (the event just folded).
+    fn mark_dirty(&mut self) {
+        self.dirty = true;
+        self.dirty_at = self.events;
     }
 
     /// Jobs in each state.

@@ -545,7 +545,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 /// Creates a tenant and returns its token (admin only).
 #[utoipa::path(post, path = "/v1/tenants", request_body = TenantRequest, security(("bearer" = [])),
-    responses((status = 201, body = TenantCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = TenantCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "a tenant of that name exists")))]
 async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<TenantRequest>) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
     admin(&app, &headers)?;
     xisuan_model::limits::id(&req.name).map_err(|m| ApiError::bad_request(Some("name"), m))?;
@@ -553,15 +553,23 @@ async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body
         xisuan_model::limits::count(q as u64, 1, xisuan_model::limits::MAX_SITE_ACCELERATORS as u64).map_err(|m| ApiError::bad_request(Some("quota_gpus"), m))?;
     }
     let (id, token) = (format!("tenant-{}", crate::random_hex(6)), crate::random_hex(24));
-    let e = control::Event::TenantCreated { id: id.clone(), name: req.name, token_sha256: sha256_hex(&token), quota_gpus: req.quota_gpus, admin: false, at_h: app.clock.now_h() };
+    let taken = || ApiError::new(StatusCode::CONFLICT, format!("a tenant named {} exists", req.name));
+    if app.known.read().map_err(ApiError::internal)?.state.tenants.values().any(|t| t.name == req.name) {
+        return Err(taken());
+    }
+    let e = control::Event::TenantCreated { id: id.clone(), name: req.name.clone(), token_sha256: sha256_hex(&token), quota_gpus: req.quota_gpus, admin: false, at_h: app.clock.now_h() };
     app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
+    // Two requests for one name at once: the log keeps the first (the fold refuses the other).
+    if !app.known.read().map_err(ApiError::internal)?.state.tenants.contains_key(&id) {
+        return Err(taken());
+    }
     Ok((StatusCode::CREATED, Json(TenantCreated { id, token })))
 }
 
 /// Submits a job. A retry with the same `Idempotency-Key` header returns the first job's id.
 #[utoipa::path(post, path = "/v1/jobs", request_body = JobRequest, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission")),
-    responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "the key was first used for something else"), (status = 422, body = ErrorBody, description = "the key was first used with a different request")))]
 async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<JobRequest>) -> ApiResult<(StatusCode, Json<Submitted>)> {
     let t = caller(&app, &headers)?;
     let key = match headers.get("idempotency-key") {
@@ -580,20 +588,50 @@ async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(re
         to_spec(&req, &app.world, &sites, &clusters, now)
     })?;
     let id = format!("job-{}", crate::random_hex(8));
-    let e = {
+    let digest = request_digest(&req)?;
+    let mut e = {
         let known = app.known.read().map_err(ApiError::internal)?;
         control::submit(&known.state, &t.id, &id, spec, now)?
     };
+    if let control::Event::JobSubmitted { request_sha256, .. } = &mut e {
+        *request_sha256 = Some(digest.clone());
+    }
     let appended = app.append(vec![(e, t.id.clone(), key)]).await.map_err(ApiError::internal)?;
     match appended.into_iter().next() {
         Some(crate::store::Appended::Existing(_, body)) => {
             let first: control::Event = serde_json::from_str(&body).map_err(ApiError::internal)?;
-            let id = first.job().unwrap_or_default().to_string();
+            let id = match &first {
+                control::Event::JobSubmitted { id, request_sha256, .. } => {
+                    same_request(request_sha256.as_deref(), &digest)?;
+                    id.clone()
+                }
+                other => return Err(key_taken(other)),
+            };
             let state = app.known.read().map_err(ApiError::internal)?.state.jobs.get(&id).map(|j| j.status.name()).unwrap_or("pending").to_string();
             Ok((StatusCode::OK, Json(Submitted { id, state })))
         }
         _ => Ok((StatusCode::CREATED, Json(Submitted { id, state: "pending".into() }))),
     }
+}
+
+/// SHA-256 of a request as read (its fields in a fixed order), to tell a retry from a new
+/// request under the same idempotency key.
+fn request_digest(req: &impl serde::Serialize) -> ApiResult<String> {
+    Ok(sha256_hex(&serde_json::to_string(req).map_err(ApiError::internal)?))
+}
+
+/// A retry must carry the request the key was first used with (422 otherwise, as the
+/// IETF idempotency-key draft says); a first use recorded before requests were hashed passes.
+fn same_request(first: Option<&str>, now: &str) -> ApiResult<()> {
+    match first {
+        Some(f) if f != now => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "this Idempotency-Key was first used with a different request: use a new key for a new request".to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// The idempotency key names something of another kind (409).
+fn key_taken(first: &control::Event) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, format!("this Idempotency-Key was first used for a {}: use a new key", first.kind()))
 }
 
 fn visible<'a>(t: &Tenant, j: &'a JobRecord) -> Option<&'a JobRecord> {
@@ -637,16 +675,23 @@ async fn get_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<S
 }
 
 /// Cancels a job of the caller's.
-#[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody, description = "the job kept changing: try again")))]
 async fn cancel_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<Submitted>> {
     let t = caller(&app, &headers)?;
-    let e = {
-        let known = app.known.read().map_err(ApiError::internal)?;
-        control::cancel(&known.state, &t, &id, app.clock.now_h())?
-    };
-    let tenant = app.known.read().map_err(ApiError::internal)?.state.jobs.get(&id).map(|j| j.tenant.clone()).unwrap_or_default();
-    app.append(vec![(e, tenant, None)]).await.map_err(ApiError::internal)?;
-    Ok(Json(Submitted { id, state: Status::Cancelled.name().into() }))
+    // Decided on the state as of a point in the log; where the job changed since (it finished,
+    // or was dispatched), decided again on the newer state.
+    for _ in 0..8 {
+        let (e, tenant, at) = {
+            let known = app.known.read().map_err(ApiError::internal)?;
+            let e = control::cancel(&known.state, &t, &id, app.clock.now_h())?;
+            (e, known.state.jobs.get(&id).map(|j| j.tenant.clone()).unwrap_or_default(), known.seq)
+        };
+        match app.append_decided(vec![(e, tenant, None)], Some(at)).await.map_err(ApiError::internal)?.first() {
+            Some(crate::store::Appended::Conflict) => app.sync().await.map_err(ApiError::internal)?,
+            _ => return Ok(Json(Submitted { id, state: Status::Cancelled.name().into() })),
+        }
+    }
+    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{id} kept changing while it was being cancelled: try again")))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -664,7 +709,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 /// latency objective. A retry with the same `Idempotency-Key` returns the first one's id.
 #[utoipa::path(post, path = "/v1/services", request_body = ServiceRequest, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission")),
-    responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "the key was first used for something else"), (status = 422, body = ErrorBody, description = "the key was first used with a different request")))]
 async fn submit_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<ServiceRequest>) -> ApiResult<(StatusCode, Json<Submitted>)> {
     let t = caller(&app, &headers)?;
     let key = idempotency_key(&headers)?;
@@ -672,15 +717,25 @@ async fn submit_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bod
     let sites = app.sites_now(now).map_err(ApiError::internal)?;
     let spec = to_service_spec(&req, &app.world, &sites)?;
     let id = format!("svc-{}", crate::random_hex(8));
-    let e = {
+    let digest = request_digest(&req)?;
+    let mut e = {
         let known = app.known.read().map_err(ApiError::internal)?;
         control::submit_service(&known.state, &t.id, &id, spec, now)?
     };
+    if let control::Event::ServiceSubmitted { request_sha256, .. } = &mut e {
+        *request_sha256 = Some(digest.clone());
+    }
     let appended = app.append(vec![(e, t.id.clone(), key)]).await.map_err(ApiError::internal)?;
     match appended.into_iter().next() {
         Some(crate::store::Appended::Existing(_, body)) => {
             let first: control::Event = serde_json::from_str(&body).map_err(ApiError::internal)?;
-            let id = first.service().or(first.job()).unwrap_or_default().to_string();
+            let id = match &first {
+                control::Event::ServiceSubmitted { id, request_sha256, .. } => {
+                    same_request(request_sha256.as_deref(), &digest)?;
+                    id.clone()
+                }
+                other => return Err(key_taken(other)),
+            };
             let state = app.known.read().map_err(ApiError::internal)?.state.services.get(&id).map(|v| v.status.name()).unwrap_or("active").to_string();
             Ok((StatusCode::OK, Json(Submitted { id, state })))
         }
@@ -717,16 +772,21 @@ async fn get_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id):
 }
 
 /// Stops a service of the caller's.
-#[utoipa::path(delete, path = "/v1/services/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/services/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody, description = "the service kept changing: try again")))]
 async fn cancel_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<Submitted>> {
     let t = caller(&app, &headers)?;
-    let e = {
-        let known = app.known.read().map_err(ApiError::internal)?;
-        control::cancel_service(&known.state, &t, &id, app.clock.now_h())?
-    };
-    let tenant = app.known.read().map_err(ApiError::internal)?.state.services.get(&id).map(|v| v.tenant.clone()).unwrap_or_default();
-    app.append(vec![(e, tenant, None)]).await.map_err(ApiError::internal)?;
-    Ok(Json(Submitted { id, state: control::ServiceStatus::Cancelled.name().into() }))
+    for _ in 0..8 {
+        let (e, tenant, at) = {
+            let known = app.known.read().map_err(ApiError::internal)?;
+            let e = control::cancel_service(&known.state, &t, &id, app.clock.now_h())?;
+            (e, known.state.services.get(&id).map(|v| v.tenant.clone()).unwrap_or_default(), known.seq)
+        };
+        match app.append_decided(vec![(e, tenant, None)], Some(at)).await.map_err(ApiError::internal)?.first() {
+            Some(crate::store::Appended::Conflict) => app.sync().await.map_err(ApiError::internal)?,
+            _ => return Ok(Json(Submitted { id, state: control::ServiceStatus::Cancelled.name().into() })),
+        }
+    }
+    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{id} kept changing while it was being stopped: try again")))
 }
 
 /// The latest planning round: placements with their reasons, the objective, bound and gap, and

@@ -5,7 +5,7 @@
 //! like a scenario file's; its errors come back naming the JSON field.
 
 use crate::api::ApiError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use xisuan_control::{AccOption, JobSpec};
 use xisuan_estimate::{estimate_train, find_accelerator, TrainInput};
@@ -14,7 +14,7 @@ use xisuan_model::limits;
 use xisuan_plan::{AcceleratorOption, At, Job, Problem};
 
 /// A training or fine-tuning job. Times are hours from now.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
     /// Your name for the job (it also gets a server id).
@@ -248,7 +248,7 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
 }
 
 /// Demand from one city, as in a scenario's `[[services]]` `demand` entries.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DemandRequest {
     /// A city the catalog knows (`xisuan sites --json`, `user_regions`).
@@ -262,7 +262,7 @@ pub struct DemandRequest {
 
 /// An inference service: the fields of a scenario file's `[[services]]` entry. Planning-only:
 /// its replicas are planned hour by hour, never dispatched to a cluster.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRequest {
     /// Your name for the service (it also gets a server id).

@@ -225,20 +225,40 @@ impl App {
 
     /// Appends events (with tenant and idempotency key), durably, then folds them in.
     pub async fn append(&self, events: Vec<(Event, String, Option<String>)>) -> Result<Vec<Appended>> {
+        self.append_decided(events, None).await
+    }
+
+    /// Appends events decided on the state as of log sequence `decided_at` (optimistic
+    /// concurrency): an event about a job or service that something was written about since
+    /// is not written (`Appended::Conflict`); the caller decides again on the newer state.
+    pub async fn append_decided(&self, events: Vec<(Event, String, Option<String>)>, decided_at: Option<i64>) -> Result<Vec<Appended>> {
         let at_ms = (unix_s() * 1000.0) as i64;
         let rows: Vec<NewEvent> = events
             .iter()
             .map(|(e, tenant, key)| {
-                Ok(NewEvent { at_ms, tenant: tenant.clone(), idem_key: key.clone(), kind: e.kind().into(), job: e.job().map(str::to_string), body: serde_json::to_string(e)? })
+                Ok(NewEvent {
+                    at_ms,
+                    tenant: tenant.clone(),
+                    idem_key: key.clone(),
+                    kind: e.kind().into(),
+                    job: e.job().or(e.service()).map(str::to_string),
+                    body: serde_json::to_string(e)?,
+                    decided_at,
+                })
             })
             .collect::<Result<_>>()?;
         let out = self.store.append(rows).await?;
         // Wait until the state has folded these events in. Concurrent requests share one read
         // of the log: whoever holds `catch_up` reads everything new, the others find their
         // events already folded when they get it.
-        let last = out.iter().map(|a| match a {
-            Appended::New(s) | Appended::Existing(s, _) => *s,
-        }).max().unwrap_or(0);
+        let last = out
+            .iter()
+            .map(|a| match a {
+                Appended::New(s) | Appended::Existing(s, _) => *s,
+                Appended::Conflict => 0,
+            })
+            .max()
+            .unwrap_or(0);
         let _turn = self.catch_up.lock().await;
         if self.known.read().map_err(|_| anyhow!("state lock poisoned"))?.seq < last {
             self.sync().await?;
@@ -534,14 +554,14 @@ async fn step(app: &Arc<App>) -> Result<()> {
     let now = app.clock.now_h();
     // The simulated backend: dispatched work starts at its start, running work checkpoints and
     // finishes in (scaled) time.
-    let observed: Vec<Event> = {
+    let (observed, at): (Vec<Event>, i64) = {
         let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
         let on_cluster = |e: &Event| e.job().and_then(|id| k.state.jobs.get(id)).and_then(|j| j.site.as_deref()).is_some_and(|s| app.on_cluster(s));
-        control::simulated_backend(&k.state, now).into_iter().filter(|e| !on_cluster(e)).collect()
+        (control::simulated_backend(&k.state, now).into_iter().filter(|e| !on_cluster(e)).collect(), k.seq)
     };
     if !observed.is_empty() {
         let rows = observed.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-        app.append(rows).await?;
+        app.append_decided(rows, Some(at)).await?;
     }
     // Re-plan when something changed or a new hour began.
     let wants = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.wants_round(now);
@@ -549,12 +569,13 @@ async fn step(app: &Arc<App>) -> Result<()> {
         let world = app.world_now(now)?;
         let started = Instant::now();
         let budget = app.config.plan_budget_s;
-        let result = {
+        let (result, at) = {
             let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
             let baseline = k.state.jobs.len() <= 2000;
-            control::plan_round(&k.state, &control::RoundInput { world: &world, now_h: now, baseline }, &mut |p| {
+            let r = control::plan_round(&k.state, &control::RoundInput { world: &world, now_h: now, baseline }, &mut |p| {
                 xisuan_milp::auto::Auto { time_budget_s: budget, ..Default::default() }.solve(p).map_err(|e| e.to_string())
-            })
+            });
+            (r, k.seq)
         };
         let secs = started.elapsed().as_secs_f64();
         match result {
@@ -562,9 +583,10 @@ async fn step(app: &Arc<App>) -> Result<()> {
                 if let Some(Event::Planned(r)) = events.first_mut() {
                     r.seconds = secs;
                 }
-                let n = events.iter().filter(|e| matches!(e, Event::JobDispatched { .. })).count();
+                let dispatch: Vec<bool> = events.iter().map(|e| matches!(e, Event::JobDispatched { .. })).collect();
                 let rows = events.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-                app.append(rows).await?;
+                let out = app.append_decided(rows, Some(at)).await?;
+                let n = out.iter().zip(dispatch).filter(|(a, d)| *d && matches!(a, Appended::New(_))).count();
                 app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
                 if let Ok(mut r) = app.rounds.lock() {
                     r.count += 1;
@@ -581,14 +603,14 @@ async fn step(app: &Arc<App>) -> Result<()> {
         }
     }
     // Planned work whose start has come.
-    let due = {
+    let (due, at) = {
         let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
-        control::due(&k.state, now)
+        (control::due(&k.state, now), k.seq)
     };
     if !due.is_empty() {
-        let n = due.len();
         let rows = due.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-        app.append(rows).await?;
+        let out = app.append_decided(rows, Some(at)).await?;
+        let n = out.iter().filter(|a| matches!(a, Appended::New(_))).count();
         app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
     }
     Ok(())
@@ -616,7 +638,10 @@ async fn cluster_follow(app: Arc<App>, site: String) {
 /// those events recorded (a transfer is an event before it is an action).
 async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
     let now = app.clock.now_h();
-    let state = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.clone();
+    let (state, at) = {
+        let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
+        (k.state.clone(), k.seq)
+    };
     let backend = app.backend(site).ok_or_else(|| anyhow!("site {site} has no cluster"))?;
     let kind = backend.kind();
     let hour_s = app.config.hour_seconds;
@@ -832,11 +857,19 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
     if let Some(o) = others {
         app.cluster_others.lock().map_err(|_| anyhow!("lock poisoned"))?.insert(site_id, o);
     }
+    // A transfer is started only where its event was written (not one decided on a state that
+    // changed meanwhile: the next pass decides again).
+    let mut unwritten: BTreeSet<String> = BTreeSet::new();
     if !events.is_empty() {
         let rows = events.iter().cloned().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-        app.append(rows).await?;
+        let out = app.append_decided(rows, Some(at)).await?;
+        for (e, a) in events.iter().zip(out) {
+            if let (Event::TransferStarted { spec, .. }, Appended::Conflict) = (e, a) {
+                unwritten.insert(spec.id.clone());
+            }
+        }
     }
-    for t in launch {
+    for t in launch.into_iter().filter(|t| !unwritten.contains(&t.id)) {
         spawn_transfer(app.clone(), t);
     }
     Ok(())

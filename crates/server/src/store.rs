@@ -29,6 +29,10 @@ pub struct NewEvent {
     pub kind: String,
     pub job: Option<String>,
     pub body: String,
+    /// The log's last sequence number when the event was decided (optimistic concurrency):
+    /// where any event about the same job or service was written after it (by another
+    /// request), this one is not written (`Appended::Conflict`) and the caller decides again.
+    pub decided_at: Option<i64>,
 }
 
 /// What appending one event did.
@@ -38,12 +42,55 @@ pub enum Appended {
     New(i64),
     /// An event with the same tenant and idempotency key was stored before: its seq and body.
     Existing(i64, String),
+    /// Not written: something about its job or service was written after it was decided.
+    Conflict,
+}
+
+/// Which events of one request conflict: those about a job or service (`NewEvent::job`) with
+/// an event written after the request's decision (earlier requests of a group commit
+/// included). `later(job, after)` lists the sequence numbers of that job's events after `after`.
+fn conflicts(events: &[NewEvent], mut later: impl FnMut(&str, i64) -> Result<Vec<i64>>) -> Result<Vec<bool>> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut seen: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    for e in events {
+        let c = match (&e.job, e.decided_at) {
+            (Some(job), Some(at)) => match seen.get(job) {
+                Some(c) => *c,
+                None => {
+                    let c = !later(job, at)?.is_empty();
+                    seen.insert(job.clone(), c);
+                    c
+                }
+            },
+            _ => false,
+        };
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// The requests of a group commit, as ranges of its events.
+fn requests(n: usize, sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+    if sizes.is_empty() {
+        return vec![0..n];
+    }
+    let mut at = 0;
+    sizes
+        .iter()
+        .map(|k| {
+            let r = at..(at + k).min(n);
+            at += k;
+            r
+        })
+        .collect()
 }
 
 /// A database the log lives in.
 pub trait Backend: Send {
-    /// Appends the events in one transaction, in order.
-    fn append(&mut self, batch: &[NewEvent]) -> Result<Vec<Appended>>;
+    /// Appends a group commit's events in one transaction, in order: `sizes` splits them into
+    /// requests, each checked for conflicts (`NewEvent::decided_at`) before any of its events
+    /// is written.
+    fn append(&mut self, batch: &[NewEvent], sizes: &[usize]) -> Result<Vec<Appended>>;
     /// Events after `seq`, in order, at most `limit`.
     fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>>;
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
@@ -84,13 +131,20 @@ impl Sqlite {
 }
 
 impl Backend for Sqlite {
-    fn append(&mut self, batch: &[NewEvent]) -> Result<Vec<Appended>> {
+    fn append(&mut self, batch: &[NewEvent], sizes: &[usize]) -> Result<Vec<Appended>> {
         let tx = self.0.transaction()?;
         let mut out = Vec::with_capacity(batch.len());
-        {
+        for r in requests(batch.len(), sizes) {
+            let events = &batch[r];
+            let mut later = tx.prepare_cached("SELECT seq FROM events WHERE job = ?1 AND seq > ?2")?;
+            let conflict = conflicts(events, |job, at| Ok(later.query_map(rusqlite::params![job, at], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?))?;
             let mut ins = tx.prepare_cached("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING seq")?;
             let mut find = tx.prepare_cached("SELECT seq, body FROM events WHERE tenant = ?1 AND idem_key = ?2")?;
-            for e in batch {
+            for (e, c) in events.iter().zip(conflict) {
+                if c {
+                    out.push(Appended::Conflict);
+                    continue;
+                }
                 let seq: Option<i64> = ins
                     .query_row(rusqlite::params![e.at_ms, e.tenant, e.idem_key, e.kind, e.job, e.body], |r| r.get(0))
                     .map(Some)
@@ -165,21 +219,30 @@ pub fn redact(url: &str) -> String {
 }
 
 impl Backend for Postgres {
-    fn append(&mut self, batch: &[NewEvent]) -> Result<Vec<Appended>> {
+    fn append(&mut self, batch: &[NewEvent], sizes: &[usize]) -> Result<Vec<Appended>> {
         let mut tx = self.0.transaction()?;
         tx.batch_execute("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")?;
         let ins = tx.prepare("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING seq")?;
         let find = tx.prepare("SELECT seq, body FROM events WHERE tenant = $1 AND idem_key = $2")?;
+        let later = tx.prepare("SELECT seq FROM events WHERE job = $1 AND seq > $2")?;
         let mut out = Vec::with_capacity(batch.len());
-        for e in batch {
-            let rows = tx.query(&ins, &[&e.at_ms, &e.tenant, &e.idem_key, &e.kind, &e.job, &e.body])?;
-            out.push(match rows.first() {
-                Some(r) => Appended::New(r.get(0)),
-                None => {
-                    let r = tx.query_one(&find, &[&e.tenant, &e.idem_key])?;
-                    Appended::Existing(r.get(0), r.get(1))
+        for r in requests(batch.len(), sizes) {
+            let events = &batch[r];
+            let conflict = conflicts(events, |job, at| Ok(tx.query(&later, &[&job, &at])?.iter().map(|r| r.get(0)).collect()))?;
+            for (e, c) in events.iter().zip(conflict) {
+                if c {
+                    out.push(Appended::Conflict);
+                    continue;
                 }
-            });
+                let rows = tx.query(&ins, &[&e.at_ms, &e.tenant, &e.idem_key, &e.kind, &e.job, &e.body])?;
+                out.push(match rows.first() {
+                    Some(r) => Appended::New(r.get(0)),
+                    None => {
+                        let r = tx.query_one(&find, &[&e.tenant, &e.idem_key])?;
+                        Appended::Existing(r.get(0), r.get(1))
+                    }
+                });
+            }
         }
         tx.commit()?;
         Ok(out)
@@ -357,7 +420,8 @@ impl Store {
                     }
                 }
                 let events: Vec<NewEvent> = batch.iter().flat_map(|w| w.events.iter().cloned()).collect();
-                match writer.append(&events) {
+                let sizes: Vec<usize> = batch.iter().map(|w| w.events.len()).collect();
+                match writer.append(&events, &sizes) {
                     Ok(results) => {
                         let mut it = results.into_iter();
                         for w in batch {
@@ -402,5 +466,65 @@ impl Store {
 
     pub async fn put_snapshot(&self, seq: i64, at_ms: i64, body: String) -> Result<()> {
         self.reader.call(move |b| b.put_snapshot(seq, at_ms, &body)).await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(job: &str, kind: &str, decided_at: Option<i64>) -> NewEvent {
+        NewEvent { at_ms: 0, tenant: "t".into(), idem_key: None, kind: kind.into(), job: Some(job.into()), body: format!("{{\"kind\":\"{kind}\"}}"), decided_at }
+    }
+
+    /// Issue 24, failure 1, at the store: a dispatch decided at seq 1 is not written once a
+    /// cancel of the same job was written after seq 1, whether the cancel came in an earlier
+    /// transaction or earlier in the same group commit; a request's own events do not
+    /// conflict with each other, and other jobs' events do not conflict with it.
+    fn decisions_conflict_per_job(b: &mut dyn Backend) {
+        let s1 = match b.append(&[ev("j1", "job_submitted", None), ev("j2", "job_submitted", None)], &[]).unwrap()[..] {
+            [Appended::New(a), Appended::New(_)] => a,
+            ref other => panic!("{other:?}"),
+        };
+        let at = s1 + 1;
+        b.append(&[ev("j1", "job_cancelled", Some(at))], &[]).unwrap();
+        let out = b.append(&[ev("j1", "job_dispatched", Some(at)), ev("j1", "job_started", Some(at)), ev("j2", "job_dispatched", Some(at)), ev("j2", "job_started", Some(at))], &[]).unwrap();
+        assert!(matches!(out[..], [Appended::Conflict, Appended::Conflict, Appended::New(_), Appended::New(_)]), "{out:?}");
+        // In one group commit: a cancel (request 1), then a dispatch decided before it (request 2).
+        let head = match b.append(&[ev("j3", "job_submitted", None)], &[]).unwrap()[..] {
+            [Appended::New(s)] => s,
+            ref other => panic!("{other:?}"),
+        };
+        let out = b.append(&[ev("j3", "job_cancelled", Some(head)), ev("j3", "job_dispatched", Some(head))], &[1, 1]).unwrap();
+        assert!(matches!(out[..], [Appended::New(_), Appended::Conflict]), "{out:?}");
+        // Undecided appends (submissions) never conflict.
+        assert!(matches!(b.append(&[ev("j3", "job_checkpointed", None)], &[]).unwrap()[..], [Appended::New(_)]));
+    }
+
+    #[test]
+    fn decisions_conflict_per_job_on_sqlite() {
+        let dir = std::env::temp_dir().join(format!("xisuan-store-conflict-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut b = Sqlite::open(dir.join("s.db").to_str().unwrap()).unwrap();
+        decisions_conflict_per_job(&mut b);
+    }
+
+    /// The same on PostgreSQL, where `XISUAN_TEST_POSTGRES` names a server (`.ci/run` starts
+    /// one; with `XISUAN_REQUIRE_SERVICES` set its absence fails the test).
+    #[test]
+    fn decisions_conflict_per_job_on_postgres() {
+        let Ok(admin) = std::env::var("XISUAN_TEST_POSTGRES") else {
+            assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not");
+            eprintln!("XISUAN_TEST_POSTGRES not set: PostgreSQL not tested here");
+            return;
+        };
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("XISUAN_TEST_POSTGRES reachable");
+        let db = format!("xisuan_store_conflict_{}", std::process::id());
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        let base = admin.rsplit_once('/').map(|x| x.0).unwrap_or(&admin);
+        let mut b = Postgres::open(&format!("{base}/{db}")).unwrap();
+        decisions_conflict_per_job(&mut b);
     }
 }
