@@ -530,6 +530,113 @@ fn a_second_replica_takes_over_the_control_loop_when_the_leader_dies() {
     assert_eq!(planned, ids);
 }
 
+/// Issue 24, failure 3, end to end on PostgreSQL: a leader frozen for 10 s (SIGSTOP) is
+/// replaced within the lease (5 s) and its renewal (1 s), and the new leader plans meanwhile;
+/// woken, the old one is a follower and writes nothing. Then every connection both servers
+/// hold is cut (pg_terminate_backend): they reconnect and one leads. The raw log afterwards:
+/// every round once and in order, every attempt dispatched once, and the loop's writes in
+/// epoch order (no write from an epoch after a later one began).
+#[test]
+fn a_frozen_or_cut_off_leader_is_replaced_and_writes_nothing_after() {
+    let Some(db) = postgres_db("splitbrain") else {
+        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start");
+        eprintln!("XISUAN_TEST_POSTGRES not set: not tested here (.ci/run sets it)");
+        return;
+    };
+    let dir = tempdir("splitbrain");
+    let servers = [Server::start(&db, &dir, &[]), Server::start(&db, &dir, &[])];
+    let leads = |s: &Server| -> bool {
+        let text = ureq_text(&format!("{}/metrics", s.url()));
+        text.lines().any(|l| l == "xisuan_leader 1")
+    };
+    let one_leader = |secs: u64| -> usize {
+        let t0 = Instant::now();
+        loop {
+            let l: Vec<bool> = servers.iter().map(leads).collect();
+            if l.iter().filter(|x| **x).count() == 1 {
+                return l.iter().position(|x| *x).unwrap();
+            }
+            assert!(t0.elapsed() < Duration::from_secs(secs), "no single leader: {l:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let leader = one_leader(30);
+    let follower = 1 - leader;
+    let admin = servers[follower].client(Some(ADMIN));
+    let t = servers[follower].client(Some(&tenant(&admin, "sb", None)));
+    for i in 0..6 {
+        t.post("/v1/jobs", &job(&format!("a-{i}"), 8, 2.0), None).unwrap();
+    }
+    // Freeze the leader.
+    let pid = servers[leader].child.as_ref().unwrap().id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let t0 = Instant::now();
+    while !leads(&servers[follower]) {
+        assert!(t0.elapsed() < Duration::from_secs(8), "the follower did not take over from a frozen leader");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = t0.elapsed();
+    let before = events(&admin).iter().filter(|e| e["kind"] == "planned").count();
+    for i in 0..6 {
+        t.post("/v1/jobs", &job(&format!("b-{i}"), 8, 2.0), None).unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(t0.elapsed()));
+    assert!(events(&admin).iter().filter(|e| e["kind"] == "planned").count() > before, "nobody planned while the old leader was frozen");
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(one_leader(5), follower, "the woken leader is a follower");
+    // Cut every connection the servers hold.
+    let dbname = db.rsplit('/').next().unwrap().to_string();
+    let mut c = postgres::Client::connect(&std::env::var("XISUAN_TEST_POSTGRES").unwrap(), postgres::NoTls).unwrap();
+    let cut: i64 = c.query_one("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) x", &[&dbname]).unwrap().get(0);
+    assert!(cut >= 4, "{cut} connections cut");
+    for i in 0..6 {
+        let body = job(&format!("c-{i}"), 8, 2.0);
+        let t1 = Instant::now();
+        // The first request after the cut may meet the dead connection; a retry with the same
+        // key is answered.
+        while t.post("/v1/jobs", &body, Some(&format!("c-{i}"))).is_err() {
+            assert!(t1.elapsed() < Duration::from_secs(10), "the servers did not reconnect");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    one_leader(15);
+    let t1 = Instant::now();
+    loop {
+        let jobs = t.get("/v1/jobs").unwrap()["jobs"].as_array().unwrap().clone();
+        if jobs.len() == 18 && jobs.iter().all(|j| j["state"] == "completed") {
+            break;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(90), "{:?}", jobs.iter().map(|j| j["state"].clone()).collect::<Vec<_>>());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("a frozen leader was replaced in {:.1} s", took.as_secs_f64());
+    // The raw log.
+    let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+    let rows = c.query("SELECT seq, kind, job, body, epoch FROM events ORDER BY seq", &[]).unwrap();
+    let mut rounds = Vec::new();
+    let mut dispatched: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    let mut last_epoch = 0i64;
+    for r in &rows {
+        let (seq, kind, body, epoch): (i64, String, String, Option<i64>) = (r.get(0), r.get(1), r.get(3), r.get(4));
+        let body: Value = serde_json::from_str(&body).unwrap();
+        if kind == "planned" {
+            rounds.push(body["round"].as_u64().unwrap());
+        }
+        if kind == "job_dispatched" {
+            *dispatched.entry((r.get::<_, Option<String>>(2).unwrap(), body["attempt"].as_u64().unwrap())).or_default() += 1;
+        }
+        if let Some(e) = epoch {
+            assert!(e >= last_epoch, "event {seq} written under epoch {e} after epoch {last_epoch} began");
+            last_epoch = e;
+        }
+    }
+    assert!(last_epoch >= 2, "the lease changed hands: {last_epoch}");
+    assert_eq!(rounds, (1..=rounds.len() as u64).collect::<Vec<_>>(), "rounds once each, in order");
+    assert!(dispatched.values().all(|&n| n == 1), "dispatched twice: {dispatched:?}");
+    assert_eq!(dispatched.len(), 18);
+}
+
 fn ureq_text(url: &str) -> String {
     Client::new(url, None).get("").map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default()
 }

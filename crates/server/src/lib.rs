@@ -150,6 +150,10 @@ pub struct App {
     pub config: Config,
     pub ready: AtomicBool,
     pub leader: AtomicBool,
+    /// This process's name as a lease holder, and the lease while it holds it (with the local
+    /// instant it must be renewed by: after it, this process acts as a follower until renewed).
+    pub holder: String,
+    lease: Mutex<Option<(store::Lease, Instant)>>,
     rounds: Mutex<RoundStats>,
     /// Sites built for the current hour, cached per hour.
     sites_cache: Mutex<Option<(i64, Vec<BuiltSite>)>>,
@@ -232,6 +236,26 @@ impl App {
     /// concurrency): an event about a job or service that something was written about since
     /// is not written (`Appended::Conflict`); the caller decides again on the newer state.
     pub async fn append_decided(&self, events: Vec<(Event, String, Option<String>)>, decided_at: Option<i64>) -> Result<Vec<Appended>> {
+        self.append_with(events, decided_at, None).await
+    }
+
+    /// The lease this process holds now, if it leads (and its lease has not run out by the
+    /// local clock: a process frozen past it acts as a follower until it renews).
+    pub fn leading(&self) -> Option<store::Lease> {
+        let l = self.lease.lock().ok()?;
+        l.as_ref().filter(|(_, until)| Instant::now() < *until).map(|(l, _)| l.clone())
+    }
+
+    /// Appends the control loop's decisions under this process's lease (`append_decided`):
+    /// written only while its epoch is the current one, `Appended::Deposed` otherwise.
+    pub async fn append_as_leader(&self, events: Vec<(Event, String, Option<String>)>, decided_at: i64) -> Result<Vec<Appended>> {
+        match self.leading() {
+            Some(lease) => self.append_with(events, Some(decided_at), Some(lease)).await,
+            None => Ok(events.iter().map(|_| Appended::Deposed).collect()),
+        }
+    }
+
+    async fn append_with(&self, events: Vec<(Event, String, Option<String>)>, decided_at: Option<i64>, lease: Option<store::Lease>) -> Result<Vec<Appended>> {
         let at_ms = (unix_s() * 1000.0) as i64;
         let rows: Vec<NewEvent> = events
             .iter()
@@ -247,7 +271,7 @@ impl App {
                 })
             })
             .collect::<Result<_>>()?;
-        let out = self.store.append(rows).await?;
+        let out = self.store.append(rows, lease).await?;
         // Wait until the state has folded these events in. Concurrent requests share one read
         // of the log: whoever holds `catch_up` reads everything new, the others find their
         // events already folded when they get it.
@@ -255,7 +279,7 @@ impl App {
             .iter()
             .map(|a| match a {
                 Appended::New(s) | Appended::Existing(s, _) => *s,
-                Appended::Conflict => 0,
+                Appended::Conflict | Appended::Deposed => 0,
             })
             .max()
             .unwrap_or(0);
@@ -451,6 +475,8 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         config,
         ready: AtomicBool::new(false),
         leader: AtomicBool::new(false),
+        holder: format!("{}-{}", std::process::id(), random_hex(6)),
+        lease: Mutex::new(None),
         rounds: Mutex::new(RoundStats::default()),
         sites_cache: Mutex::new(None),
         series_notes: Mutex::new(Vec::new()),
@@ -488,6 +514,7 @@ pub async fn serve(config: Config) -> Result<()> {
     let app = open(config).await?;
     eprintln!("xisuan server: listening on http://{}, store {}, {} sites, {} s per planning hour", listener.local_addr()?, app.store.db.describe(), app.world.site_ids.len(), app.config.hour_seconds);
     if app.config.control_loop {
+        tokio::spawn(lease_loop(app.clone()));
         let a = app.clone();
         tokio::spawn(async move { control_loop(a).await });
         for site in app.config.slurm.sites.keys().chain(app.config.kube.sites.keys()) {
@@ -503,35 +530,70 @@ pub async fn serve(config: Config) -> Result<()> {
             }
         });
     }
-    axum::serve(listener, api::router(app)).with_graceful_shutdown(async {
+    axum::serve(listener, api::router(app.clone())).with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    if app.config.control_loop {
+        resign(&app).await;
+    }
     Ok(())
+}
+
+/// Takes and renews the leader's lease every `store::LEASE_RENEW_MS`, on a connection of its
+/// own (apart from the loop, so a long planning round does not let it lapse). The lease is
+/// good locally until `LEASE_MS` less a second after the renewal was sent: the database's
+/// expiry is later than that, so this process stops acting as leader before anyone else may
+/// start.
+async fn lease_loop(app: Arc<App>) {
+    let mut leadership: Option<store::Actor<Leadership>> = None;
+    loop {
+        if leadership.is_none() {
+            let (db, holder) = (app.store.db.clone(), app.holder.clone());
+            leadership = store::Actor::spawn("xisuan-leader", move || Leadership::connect(&db, &holder)).ok();
+        }
+        let sent = Instant::now();
+        let held = match &leadership {
+            Some(l) => match l.call(|l| l.try_lead()).await {
+                Ok(Ok(epoch)) => epoch,
+                Ok(Err(e)) => {
+                    eprintln!("xisuan server: leader lease: {e:#}");
+                    leadership = None;
+                    None
+                }
+                Err(_) => {
+                    leadership = None;
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Ok(mut l) = app.lease.lock() {
+            let before = l.as_ref().map(|x| x.0.epoch);
+            *l = held.map(|epoch| (store::Lease { holder: app.holder.clone(), epoch }, sent + Duration::from_millis(store::LEASE_MS as u64 - 1000)));
+            if held.is_some() && before != held {
+                eprintln!("xisuan server: leading, epoch {}", held.unwrap_or_default());
+            }
+        }
+        app.leader.store(app.leading().is_some(), Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(store::LEASE_RENEW_MS)).await;
+    }
+}
+
+/// Gives the lease up at a clean stop, so another replica leads at once.
+async fn resign(app: &Arc<App>) {
+    let (db, holder) = (app.store.db.clone(), app.holder.clone());
+    let _ = tokio::task::spawn_blocking(move || Leadership::connect(&db, &holder).and_then(|mut l| l.resign())).await;
 }
 
 /// The control loop: while this process leads, it follows the log, reports what the simulated
 /// backend did, dispatches planned work whose start has come, and re-plans when something
 /// changed or an hour has passed.
 async fn control_loop(app: Arc<App>) {
-    let mut leadership: Option<store::Actor<Leadership>> = None;
     let tick = Duration::from_secs_f64((app.config.hour_seconds / 20.0).clamp(0.05, 2.0));
     loop {
         tokio::time::sleep(tick).await;
-        if leadership.is_none() {
-            let db = app.store.db.clone();
-            leadership = store::Actor::spawn("xisuan-leader", move || Leadership::connect(&db)).ok();
-        }
-        let lead = match &leadership {
-            Some(l) => match l.call(|l| l.try_lead()).await {
-                Ok(Ok(held)) => held,
-                _ => {
-                    leadership = None;
-                    false
-                }
-            },
-            None => false,
-        };
+        let lead = app.leading().is_some();
         app.leader.store(lead, Ordering::SeqCst);
         if let Err(e) = app.sync().await {
             eprintln!("xisuan server: cannot read the log: {e:#}");
@@ -561,7 +623,7 @@ async fn step(app: &Arc<App>) -> Result<()> {
     };
     if !observed.is_empty() {
         let rows = observed.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-        app.append_decided(rows, Some(at)).await?;
+        app.append_as_leader(rows, at).await?;
     }
     // Re-plan when something changed or a new hour began.
     let wants = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.wants_round(now);
@@ -585,7 +647,7 @@ async fn step(app: &Arc<App>) -> Result<()> {
                 }
                 let dispatch: Vec<bool> = events.iter().map(|e| matches!(e, Event::JobDispatched { .. })).collect();
                 let rows = events.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-                let out = app.append_decided(rows, Some(at)).await?;
+                let out = app.append_as_leader(rows, at).await?;
                 let n = out.iter().zip(dispatch).filter(|(a, d)| *d && matches!(a, Appended::New(_))).count();
                 app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
                 if let Ok(mut r) = app.rounds.lock() {
@@ -609,7 +671,7 @@ async fn step(app: &Arc<App>) -> Result<()> {
     };
     if !due.is_empty() {
         let rows = due.into_iter().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-        let out = app.append_decided(rows, Some(at)).await?;
+        let out = app.append_as_leader(rows, at).await?;
         let n = out.iter().filter(|a| matches!(a, Appended::New(_))).count();
         app.dispatches.fetch_add(n as u64, Ordering::Relaxed);
     }
@@ -625,7 +687,7 @@ async fn cluster_follow(app: Arc<App>, site: String) {
     let tick = Duration::from_secs_f64((app.config.hour_seconds / 20.0).clamp(0.05, 2.0));
     loop {
         tokio::time::sleep(tick).await;
-        if !app.leader.load(Ordering::SeqCst) {
+        if app.leading().is_none() {
             continue;
         }
         if let Err(e) = cluster_pass(&app, &site).await {
@@ -651,6 +713,7 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
     let site = site.to_string();
     let pending_limit_h = app.config.pending_limit_s / hour_s;
     let site_id = site.clone();
+    let leads = app.clone();
     let (events, newly, launch, others) = tokio::task::spawn_blocking(move || {
         let mut others: Option<BTreeMap<String, u32>> = None;
         let mut events = Vec::new();
@@ -813,6 +876,10 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
                         tenant: state.tenants.get(&j.tenant).map(|t| t.name.clone()).unwrap_or_default(),
                         program: work,
                     };
+                    // Only while this process leads (it may have been frozen past its lease).
+                    if leads.leading().is_none() {
+                        return (events, newly, launch, others);
+                    }
                     match backend.submit(&site, &sub) {
                         Ok(_) => newly.push(key),
                         // No answer (or not certain it did not take the job): the site is down
@@ -844,7 +911,7 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
                     // A fenced attempt at a site that answers is followed there again (above).
                     || (answers && j.status == control::Status::Pending && j.fence.as_ref().is_some_and(|f| f.site == site && f.attempt == q.attempt))
             });
-            if !ours {
+            if !ours && leads.leading().is_some() {
                 if let Err(e) = backend.cancel(&site, &q.job) {
                     eprintln!("xisuan server: {e}");
                 }
@@ -862,7 +929,7 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
     let mut unwritten: BTreeSet<String> = BTreeSet::new();
     if !events.is_empty() {
         let rows = events.iter().cloned().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
-        let out = app.append_decided(rows, Some(at)).await?;
+        let out = app.append_as_leader(rows, at).await?;
         for (e, a) in events.iter().zip(out) {
             if let (Event::TransferStarted { spec, .. }, Appended::Conflict) = (e, a) {
                 unwritten.insert(spec.id.clone());

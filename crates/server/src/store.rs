@@ -44,6 +44,23 @@ pub enum Appended {
     Existing(i64, String),
     /// Not written: something about its job or service was written after it was decided.
     Conflict,
+    /// Not written: it was the control loop's, under a leader's epoch that has moved on.
+    Deposed,
+}
+
+/// A leader's lease as its writes carry it: who holds it, and its epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub holder: String,
+    pub epoch: i64,
+}
+
+/// One request of a group commit: its number of events, and the lease of the leader that
+/// decided them (none for a request from the API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub len: usize,
+    pub lease: Option<Lease>,
 }
 
 /// Which events of one request conflict: those about a job or service (`NewEvent::job`) with
@@ -69,28 +86,39 @@ fn conflicts(events: &[NewEvent], mut later: impl FnMut(&str, i64) -> Result<Vec
     Ok(out)
 }
 
-/// The requests of a group commit, as ranges of its events.
-fn requests(n: usize, sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
-    if sizes.is_empty() {
-        return vec![0..n];
+/// The requests of a group commit, as ranges of its events with their leases.
+fn requests(n: usize, reqs: &[Request]) -> Vec<(std::ops::Range<usize>, Option<Lease>)> {
+    if reqs.is_empty() {
+        return vec![(0..n, None)];
     }
     let mut at = 0;
-    sizes
-        .iter()
-        .map(|k| {
-            let r = at..(at + k).min(n);
-            at += k;
-            r
+    reqs.iter()
+        .map(|q| {
+            let r = at..(at + q.len).min(n);
+            at += q.len;
+            (r, q.lease.clone())
         })
         .collect()
 }
+
+/// How long a leader's lease lasts unless renewed, ms. The leader renews it every
+/// `LEASE_RENEW_MS`; a leader that stops renewing (dead, frozen, cut off) is replaced within
+/// `LEASE_MS + LEASE_RENEW_MS`.
+pub const LEASE_MS: i64 = 5000;
+pub const LEASE_RENEW_MS: u64 = 1000;
 
 /// A database the log lives in.
 pub trait Backend: Send {
     /// Appends a group commit's events in one transaction, in order: `sizes` splits them into
     /// requests, each checked for conflicts (`NewEvent::decided_at`) before any of its events
     /// is written.
-    fn append(&mut self, batch: &[NewEvent], sizes: &[usize]) -> Result<Vec<Appended>>;
+    fn append(&mut self, batch: &[NewEvent], requests: &[Request]) -> Result<Vec<Appended>>;
+    /// Takes or renews the leader's lease for `holder` (for `LEASE_MS` from now, by the
+    /// database's clock): its epoch if held, a new epoch when it changes hands; `None` while
+    /// another holder's lease runs.
+    fn lead(&mut self, holder: &str) -> Result<Option<i64>>;
+    /// Gives the lease up (a clean stop), so another server takes it at once.
+    fn resign(&mut self, holder: &str) -> Result<()>;
     /// Events after `seq`, in order, at most `limit`.
     fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>>;
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
@@ -102,8 +130,16 @@ pub trait Backend: Send {
     fn put_snapshot(&mut self, seq: i64, at_ms: i64, body: &str) -> Result<()>;
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_events.sql")), (2, include_str!("../migrations/sqlite/0002_snapshots.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_events.sql")), (2, include_str!("../migrations/postgres/0002_snapshots.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_events.sql")),
+    (2, include_str!("../migrations/sqlite/0002_snapshots.sql")),
+    (3, include_str!("../migrations/sqlite/0003_leader.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_events.sql")),
+    (2, include_str!("../migrations/postgres/0002_snapshots.sql")),
+    (3, include_str!("../migrations/postgres/0003_leader.sql")),
+];
 
 /// Snapshots kept (the newest ones); older ones are deleted when a new one is written.
 const SNAPSHOTS_KEPT: i64 = 2;
@@ -131,14 +167,22 @@ impl Sqlite {
 }
 
 impl Backend for Sqlite {
-    fn append(&mut self, batch: &[NewEvent], sizes: &[usize]) -> Result<Vec<Appended>> {
+    fn append(&mut self, batch: &[NewEvent], reqs: &[Request]) -> Result<Vec<Appended>> {
         let tx = self.0.transaction()?;
         let mut out = Vec::with_capacity(batch.len());
-        for r in requests(batch.len(), sizes) {
+        for (r, lease) in requests(batch.len(), reqs) {
             let events = &batch[r];
+            if let Some(l) = &lease {
+                let now: Option<(String, i64)> = tx.query_row("SELECT holder, epoch FROM leader WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).map(Some).or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+                if now != Some((l.holder.clone(), l.epoch)) {
+                    out.extend(events.iter().map(|_| Appended::Deposed));
+                    continue;
+                }
+            }
+            let epoch = lease.as_ref().map(|l| l.epoch);
             let mut later = tx.prepare_cached("SELECT seq FROM events WHERE job = ?1 AND seq > ?2")?;
             let conflict = conflicts(events, |job, at| Ok(later.query_map(rusqlite::params![job, at], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?))?;
-            let mut ins = tx.prepare_cached("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING RETURNING seq")?;
+            let mut ins = tx.prepare_cached("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body, epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING seq")?;
             let mut find = tx.prepare_cached("SELECT seq, body FROM events WHERE tenant = ?1 AND idem_key = ?2")?;
             for (e, c) in events.iter().zip(conflict) {
                 if c {
@@ -146,7 +190,7 @@ impl Backend for Sqlite {
                     continue;
                 }
                 let seq: Option<i64> = ins
-                    .query_row(rusqlite::params![e.at_ms, e.tenant, e.idem_key, e.kind, e.job, e.body], |r| r.get(0))
+                    .query_row(rusqlite::params![e.at_ms, e.tenant, e.idem_key, e.kind, e.job, e.body, epoch], |r| r.get(0))
                     .map(Some)
                     .or_else(|err| if err == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(err) })?;
                 out.push(match seq {
@@ -160,6 +204,25 @@ impl Backend for Sqlite {
         }
         tx.commit()?;
         Ok(out)
+    }
+    fn lead(&mut self, holder: &str) -> Result<Option<i64>> {
+        let now_ms = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis()) as i64;
+        let epoch = self
+            .0
+            .query_row(
+                "INSERT INTO leader (id, holder, epoch, expires_ms) VALUES (1, ?1, 1, ?2 + ?3) \
+                 ON CONFLICT (id) DO UPDATE SET epoch = CASE WHEN leader.holder = excluded.holder THEN leader.epoch ELSE leader.epoch + 1 END, holder = excluded.holder, expires_ms = excluded.expires_ms \
+                 WHERE leader.holder = excluded.holder OR leader.expires_ms < ?2 RETURNING epoch",
+                rusqlite::params![holder, now_ms, LEASE_MS],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+        Ok(epoch)
+    }
+    fn resign(&mut self, holder: &str) -> Result<()> {
+        self.0.execute("UPDATE leader SET expires_ms = 0 WHERE id = 1 AND holder = ?1", [holder])?;
+        Ok(())
     }
     fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
         let mut q = self.0.prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
@@ -219,22 +282,36 @@ pub fn redact(url: &str) -> String {
 }
 
 impl Backend for Postgres {
-    fn append(&mut self, batch: &[NewEvent], sizes: &[usize]) -> Result<Vec<Appended>> {
+    fn append(&mut self, batch: &[NewEvent], reqs: &[Request]) -> Result<Vec<Appended>> {
         let mut tx = self.0.transaction()?;
         tx.batch_execute("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")?;
-        let ins = tx.prepare("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING seq")?;
+        // The lease as of this transaction: a server taking it over waits for this write to
+        // commit (the row is held), and this write waits for a takeover to commit.
+        let lease: Option<(String, i64)> = if reqs.iter().any(|q| q.lease.is_some()) {
+            tx.query_opt("SELECT holder, epoch FROM leader WHERE id = 1 FOR SHARE", &[])?.map(|r| (r.get(0), r.get(1)))
+        } else {
+            None
+        };
+        let ins = tx.prepare("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body, epoch) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING seq")?;
         let find = tx.prepare("SELECT seq, body FROM events WHERE tenant = $1 AND idem_key = $2")?;
         let later = tx.prepare("SELECT seq FROM events WHERE job = $1 AND seq > $2")?;
         let mut out = Vec::with_capacity(batch.len());
-        for r in requests(batch.len(), sizes) {
+        for (r, mine) in requests(batch.len(), reqs) {
             let events = &batch[r];
+            if let Some(l) = &mine {
+                if lease != Some((l.holder.clone(), l.epoch)) {
+                    out.extend(events.iter().map(|_| Appended::Deposed));
+                    continue;
+                }
+            }
+            let epoch = mine.as_ref().map(|l| l.epoch);
             let conflict = conflicts(events, |job, at| Ok(tx.query(&later, &[&job, &at])?.iter().map(|r| r.get(0)).collect()))?;
             for (e, c) in events.iter().zip(conflict) {
                 if c {
                     out.push(Appended::Conflict);
                     continue;
                 }
-                let rows = tx.query(&ins, &[&e.at_ms, &e.tenant, &e.idem_key, &e.kind, &e.job, &e.body])?;
+                let rows = tx.query(&ins, &[&e.at_ms, &e.tenant, &e.idem_key, &e.kind, &e.job, &e.body, &epoch])?;
                 out.push(match rows.first() {
                     Some(r) => Appended::New(r.get(0)),
                     None => {
@@ -246,6 +323,22 @@ impl Backend for Postgres {
         }
         tx.commit()?;
         Ok(out)
+    }
+    fn lead(&mut self, holder: &str) -> Result<Option<i64>> {
+        let now = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+        let row = self.0.query_opt(
+            &format!(
+                "INSERT INTO leader (id, holder, epoch, expires_ms) VALUES (1, $1, 1, {now} + $2) \
+                 ON CONFLICT (id) DO UPDATE SET epoch = CASE WHEN leader.holder = excluded.holder THEN leader.epoch ELSE leader.epoch + 1 END, holder = excluded.holder, expires_ms = excluded.expires_ms \
+                 WHERE leader.holder = excluded.holder OR leader.expires_ms < {now} RETURNING epoch"
+            ),
+            &[&holder, &LEASE_MS],
+        )?;
+        Ok(row.map(|r| r.get(0)))
+    }
+    fn resign(&mut self, holder: &str) -> Result<()> {
+        self.0.execute("UPDATE leader SET expires_ms = 0 WHERE id = 1 AND holder = $1", &[&holder])?;
+        Ok(())
     }
     fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
         let rows = self.0.query("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", &[&seq, &limit])?;
@@ -305,38 +398,23 @@ impl Db {
     }
 }
 
-/// Holds the control loop's leadership: always for SQLite (one process per file), and a
-/// PostgreSQL session advisory lock otherwise.
-pub enum Leadership {
-    Alone,
-    Postgres { client: postgres::Client, held: bool },
+/// The control loop's leadership: a lease with an epoch in the database (`Backend::lead`),
+/// one connection of its own. `holder` names this process (random, per start).
+pub struct Leadership {
+    backend: Box<dyn Backend>,
+    pub holder: String,
 }
 
 impl Leadership {
-    pub fn connect(db: &Db) -> Result<Leadership> {
-        Ok(match db {
-            Db::Sqlite(_) => Leadership::Alone,
-            Db::Postgres(u) => Leadership::Postgres { client: postgres::Client::connect(u, postgres::NoTls)?, held: false },
-        })
+    pub fn connect(db: &Db, holder: &str) -> Result<Leadership> {
+        Ok(Leadership { backend: db.connect()?, holder: holder.to_string() })
     }
-    /// Whether this process leads now, taking the lock if it is free. A lost connection loses
-    /// the lock with it (the database drops a dead session's locks).
-    pub fn try_lead(&mut self) -> Result<bool> {
-        match self {
-            Leadership::Alone => Ok(true),
-            Leadership::Postgres { client, held } => {
-                if *held {
-                    // Still connected means still held.
-                    client.query_one("SELECT 1", &[]).map_err(|e| {
-                        *held = false;
-                        anyhow!("lost the leader lock's connection: {e}")
-                    })?;
-                    return Ok(true);
-                }
-                *held = client.query_one("SELECT pg_try_advisory_lock(7022)", &[])?.get(0);
-                Ok(*held)
-            }
-        }
+    /// Takes or renews the lease: its epoch while this process holds it.
+    pub fn try_lead(&mut self) -> Result<Option<i64>> {
+        self.backend.lead(&self.holder)
+    }
+    pub fn resign(&mut self) -> Result<()> {
+        self.backend.resign(&self.holder)
     }
 }
 
@@ -384,6 +462,7 @@ impl<T: 'static> Actor<T> {
 /// A request to the writer thread.
 struct Write {
     events: Vec<NewEvent>,
+    lease: Option<Lease>,
     reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, String>>,
 }
 
@@ -420,8 +499,8 @@ impl Store {
                     }
                 }
                 let events: Vec<NewEvent> = batch.iter().flat_map(|w| w.events.iter().cloned()).collect();
-                let sizes: Vec<usize> = batch.iter().map(|w| w.events.len()).collect();
-                match writer.append(&events, &sizes) {
+                let reqs: Vec<Request> = batch.iter().map(|w| Request { len: w.events.len(), lease: w.lease.clone() }).collect();
+                match writer.append(&events, &reqs) {
                     Ok(results) => {
                         let mut it = results.into_iter();
                         for w in batch {
@@ -432,6 +511,11 @@ impl Store {
                     Err(e) => {
                         for w in batch {
                             let _ = w.reply.send(Err(format!("{e:#}")));
+                        }
+                        // A connection the database closed (a restart, an administrator's
+                        // pg_terminate_backend) is replaced for the next write.
+                        if let Ok(w) = wdb.connect() {
+                            writer = w;
                         }
                     }
                 }
@@ -445,27 +529,44 @@ impl Store {
 
     /// Appends events in one transaction (shared with other waiting writers) and returns once
     /// they are durable.
-    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Appended>> {
+    pub async fn append(&self, events: Vec<NewEvent>, lease: Option<Lease>) -> Result<Vec<Appended>> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        self.tx.send(Write { events, reply }).map_err(|_| anyhow!("the store writer has stopped"))?;
+        self.tx.send(Write { events, lease, reply }).map_err(|_| anyhow!("the store writer has stopped"))?;
         rx.await.map_err(|_| anyhow!("the store writer has stopped"))?.map_err(|e| anyhow!(e))
     }
 
     pub async fn since(&self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
-        self.reader.call(move |b| b.since(seq, limit)).await?
+        self.read(move |b| b.since(seq, limit)).await
+    }
+
+    /// A read on the reader's connection, replaced after an error (a connection the database
+    /// closed) for the next read.
+    async fn read<R: Send + 'static>(&self, f: impl FnOnce(&mut Box<dyn Backend>) -> Result<R> + Send + 'static) -> Result<R> {
+        let db = self.db.clone();
+        self.reader
+            .call(move |b| {
+                let r = f(b);
+                if r.is_err() {
+                    if let Ok(fresh) = db.connect() {
+                        *b = fresh;
+                    }
+                }
+                r
+            })
+            .await?
     }
 
     pub async fn meta_init(&self, key: &str, value: &str) -> Result<String> {
         let (k, v) = (key.to_string(), value.to_string());
-        self.reader.call(move |b| b.meta_init(&k, &v)).await?
+        self.read(move |b| b.meta_init(&k, &v)).await
     }
 
     pub async fn latest_snapshot(&self) -> Result<Option<(i64, String)>> {
-        self.reader.call(|b| b.latest_snapshot()).await?
+        self.read(|b| b.latest_snapshot()).await
     }
 
     pub async fn put_snapshot(&self, seq: i64, at_ms: i64, body: String) -> Result<()> {
-        self.reader.call(move |b| b.put_snapshot(seq, at_ms, &body)).await?
+        self.read(move |b| b.put_snapshot(seq, at_ms, &body)).await
     }
 }
 
@@ -495,10 +596,63 @@ mod tests {
             [Appended::New(s)] => s,
             ref other => panic!("{other:?}"),
         };
-        let out = b.append(&[ev("j3", "job_cancelled", Some(head)), ev("j3", "job_dispatched", Some(head))], &[1, 1]).unwrap();
+        let out = b.append(&[ev("j3", "job_cancelled", Some(head)), ev("j3", "job_dispatched", Some(head))], &[Request { len: 1, lease: None }, Request { len: 1, lease: None }]).unwrap();
         assert!(matches!(out[..], [Appended::New(_), Appended::Conflict]), "{out:?}");
         // Undecided appends (submissions) never conflict.
         assert!(matches!(b.append(&[ev("j3", "job_checkpointed", None)], &[]).unwrap()[..], [Appended::New(_)]));
+    }
+
+    /// Issue 24, failure 3, at the store: a leader whose lease lapsed (frozen, or cut off from
+    /// the database) is replaced with the next epoch, and from then on its writes are refused,
+    /// in whatever order they arrive; the new leader's go in, each event with its epoch.
+    fn a_deposed_leader_writes_nothing(open: &dyn Fn() -> Box<dyn Backend>) {
+        let (mut a, mut b, mut w) = (open(), open(), open());
+        let e1 = a.lead("a").unwrap().expect("a takes the free lease");
+        assert_eq!(a.lead("a").unwrap(), Some(e1), "renewing keeps the epoch");
+        assert_eq!(b.lead("b").unwrap(), None, "b waits while a's lease runs");
+        let mine = |h: &str, e: i64| vec![Request { len: 1, lease: Some(Lease { holder: h.into(), epoch: e }) }];
+        assert!(matches!(w.append(&[ev("j1", "planned", None)], &mine("a", e1)).unwrap()[..], [Appended::New(_)]));
+        // a stops renewing (SIGSTOP, a lost session): b takes over once the lease has run out.
+        std::thread::sleep(std::time::Duration::from_millis(LEASE_MS as u64 + 300));
+        let e2 = b.lead("b").unwrap().expect("b takes the lapsed lease");
+        assert_eq!(e2, e1 + 1);
+        assert!(matches!(w.append(&[ev("j1", "planned", None), ev("j2", "planned", None)], &[Request { len: 2, lease: Some(Lease { holder: "a".into(), epoch: e1 }) }]).unwrap()[..], [Appended::Deposed, Appended::Deposed]));
+        assert!(matches!(w.append(&[ev("j1", "planned", None)], &mine("b", e2)).unwrap()[..], [Appended::New(_)]));
+        assert_eq!(a.lead("a").unwrap(), None, "a, awake, is a follower");
+        // A clean stop hands it over at once.
+        b.resign("b").unwrap();
+        assert_eq!(a.lead("a").unwrap(), Some(e2 + 1));
+    }
+
+    #[test]
+    fn a_deposed_leader_writes_nothing_on_sqlite() {
+        let dir = std::env::temp_dir().join(format!("xisuan-store-lease-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db").display().to_string();
+        a_deposed_leader_writes_nothing(&|| Box::new(Sqlite::open(&path).unwrap()));
+    }
+
+    #[test]
+    fn a_deposed_leader_writes_nothing_on_postgres() {
+        let Some(url) = postgres_db("lease") else { return };
+        a_deposed_leader_writes_nothing(&|| Box::new(Postgres::open(&url).unwrap()));
+    }
+
+    /// A PostgreSQL database of the test's own, where `XISUAN_TEST_POSTGRES` names a server
+    /// (`.ci/run` starts one; with `XISUAN_REQUIRE_SERVICES` set its absence fails the test).
+    fn postgres_db(name: &str) -> Option<String> {
+        let Ok(admin) = std::env::var("XISUAN_TEST_POSTGRES") else {
+            assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not");
+            eprintln!("XISUAN_TEST_POSTGRES not set: PostgreSQL not tested here");
+            return None;
+        };
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("XISUAN_TEST_POSTGRES reachable");
+        let db = format!("xisuan_store_{name}_{}", std::process::id());
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        let base = admin.rsplit_once('/').map(|x| x.0).unwrap_or(&admin);
+        Some(format!("{base}/{db}"))
     }
 
     #[test]
@@ -514,17 +668,7 @@ mod tests {
     /// one; with `XISUAN_REQUIRE_SERVICES` set its absence fails the test).
     #[test]
     fn decisions_conflict_per_job_on_postgres() {
-        let Ok(admin) = std::env::var("XISUAN_TEST_POSTGRES") else {
-            assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not");
-            eprintln!("XISUAN_TEST_POSTGRES not set: PostgreSQL not tested here");
-            return;
-        };
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("XISUAN_TEST_POSTGRES reachable");
-        let db = format!("xisuan_store_conflict_{}", std::process::id());
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).unwrap();
-        c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
-        let base = admin.rsplit_once('/').map(|x| x.0).unwrap_or(&admin);
-        let mut b = Postgres::open(&format!("{base}/{db}")).unwrap();
-        decisions_conflict_per_job(&mut b);
+        let Some(url) = postgres_db("conflict") else { return };
+        decisions_conflict_per_job(&mut Postgres::open(&url).unwrap());
     }
 }
