@@ -158,6 +158,9 @@ try {
   await page.waitForSelector("#map .site");
   assert.ok((await page.$$("#map .site")).length >= 3);
   assert.ok((await page.$$("#map .land")).length === 1, "the map has its land");
+  // The headline figures say whose totals they are: a tenant sees its own.
+  const scope = await page.$$eval("#headline .card", (cards) => cards.map((c) => c.textContent).find((t) => t.startsWith("Totals for")));
+  assert.equal(scope, "Totals fortenant browser");
   await page.screenshot({ path: join(shots, "dashboard-overview.png"), fullPage: true });
 
   // Cancel it from its page (picked by id on the job view).
@@ -218,7 +221,7 @@ try {
     // come and it left the plan (dispatched, running or completed: at some hours of the day
     // the planner starts much of the work at once).
     const started = async () => {
-      const text = await (await fetch(url + "/metrics")).text();
+      const text = await (await fetch(url + "/metrics", { headers: { Authorization: "Bearer " + ADMIN } })).text();
       return ["dispatched", "running", "completed"].reduce((n, s) => n + Number((text.match(new RegExp(`^xisuan_jobs\\{state="${s}"\\} (\\d+)$`, "m")) || [0, 0])[1]), 0);
     };
     let begun = 0;

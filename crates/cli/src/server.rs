@@ -128,6 +128,7 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         horizon_h: a.horizon_h,
         plan_budget_s: a.plan_budget,
         pending_limit_s: a.pending_limit,
+        metrics_token_sha256: std::env::var("XISUAN_METRICS_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).map(|t| xisuan_server::api::sha256_hex(&t)),
         churn_usd: a.churn_usd,
         control_loop: !a.no_control_loop,
         snapshot_every: a.snapshot_every,
@@ -407,8 +408,9 @@ pub fn remote_plan_with(client: &Client, json: bool) -> anyhow::Result<()> {
         return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&v)?));
     }
     let mut out = String::new();
+    outln!(out, "Totals for: {}", v["scope"].as_str().unwrap_or("?"));
     outln!(out, "Round {} at {} by {}: objective {} (bound {}, gap {}), cost {} USD, {} kgCO2e; run now: {} USD, {} kgCO2e; nearest east: {} USD, {} kgCO2e; {:.2} s", v["round"], v["at_h"].as_f64().map(|h| xisuan_catalog::series::format_hour(h.floor() as i64)).unwrap_or_default(), v["solver"].as_str().unwrap_or(""),
-        human(v["objective"].as_f64().unwrap_or(0.0)), v["bound"].as_f64().map(human).unwrap_or("-".into()), v["gap"].as_f64().map(|g| format!("{:.2}%", g * 100.0)).unwrap_or("unknown".into()),
+        v["objective"].as_f64().map(human).unwrap_or("- (the admin's)".into()), v["bound"].as_f64().map(human).unwrap_or("-".into()), v["gap"].as_f64().map(|g| format!("{:.2}%", g * 100.0)).unwrap_or("unknown".into()),
         human(v["cost_usd"].as_f64().unwrap_or(0.0)), human(v["carbon_kg"].as_f64().unwrap_or(0.0)), v["run_now_cost_usd"].as_f64().map(human).unwrap_or("-".into()), v["run_now_carbon_kg"].as_f64().map(human).unwrap_or("-".into()), v["nearest_east_cost_usd"].as_f64().map(human).unwrap_or("-".into()), v["nearest_east_carbon_kg"].as_f64().map(human).unwrap_or("-".into()), v["seconds"].as_f64().unwrap_or(0.0));
     let mut t = Table::new(&["job", "site", "accelerator", "start (UTC)", "end (UTC)", "cost USD", "kgCO2e"]);
     for p in v["placements"].as_array().into_iter().flatten() {

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use xisuan_server::client::Client;
 
 const ADMIN: &str = "test-admin-token";
+/// The scrape token the test servers take for `/metrics` (`XISUAN_METRICS_TOKEN`).
+const SCRAPE: &str = "test-scrape-token";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -38,6 +40,7 @@ impl Server {
             .args(["server", "--listen", &format!("127.0.0.1:{}", self.port), "--db", &self.db, "--hour-seconds", "0.5", "--plan-budget", "2"])
             .args(&self.extra)
             .env("XISUAN_ADMIN_TOKEN", ADMIN)
+            .env("XISUAN_METRICS_TOKEN", SCRAPE)
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(log)
@@ -423,10 +426,19 @@ fn bad_requests_are_4xx_naming_the_field() {
         (json!({"accelerators": ["h800"], "gpus": 8, "hours": 1, "data_site": "edwc-yrd", "deadlne_hour": 3}), "deadlne_hour"),
         (json!({"accelerators": ["h800"], "gpus": 8, "hours": 1, "data_site": "edwc-yrd", "data_tb": 1e300}), "data_tb"),
         (json!({"accelerators": ["h800"], "gpus": 8, "hours": 1, "data_site": "edwc-yrd", "earliest_hour": 10, "deadline_hour": 5}), "deadline_hour"),
+        // Work that could never run (issue 24, failure 8) is refused, not left waiting.
+        (json!({"accelerators": ["h800"], "gpus": 8, "hours": 1, "data_site": "edwc-yrd", "sites": []}), "sites"),
+        (json!({"accelerators": ["h800"], "gpus": 8, "hours": 1, "data_site": "edwc-yrd", "countries": ["ZZ"]}), "countries"),
+        (json!({"accelerators": ["h800"], "gpus": 8, "hours": 1, "data_site": "edwc-yrd", "countries": []}), "countries"),
+        (json!({"accelerators": ["h800"], "gpus": 100000, "hours": 1, "data_site": "edwc-yrd"}), "gpus"),
     ] {
         let e = t.post("/v1/jobs", &body, None).unwrap_err().to_string();
         assert!(e.contains("HTTP 400") && e.contains(&format!("field `{field}`")), "{e}");
     }
+    let small = server.client(Some(&tenant(&admin, "small", Some(16))));
+    let e = small.post("/v1/jobs", &json!({"accelerators": ["h800"], "gpus": 64, "hours": 1, "data_site": "edwc-yrd"}), None).unwrap_err().to_string();
+    assert!(e.contains("HTTP 400") && e.contains("field `gpus`") && e.contains("quota of 16"), "{e}");
+    assert!(small.get("/v1/jobs").unwrap()["jobs"].as_array().unwrap().is_empty(), "nothing accepted");
     // The OpenAPI document is served and names the job endpoints.
     let doc = server.client(None).get("/openapi.json").unwrap();
     assert!(doc["paths"]["/v1/jobs"]["post"].is_object());
@@ -637,8 +649,84 @@ fn a_frozen_or_cut_off_leader_is_replaced_and_writes_nothing_after() {
     assert_eq!(dispatched.len(), 18);
 }
 
+/// Issue 24, failure 5: a tenant's events are paged by its own index, so 10,500 events of
+/// another tenant between two of its own neither hide the second nor end its pages early, and a
+/// page reads at most its limit. A tenant holds at most 4 event streams at once (429 after).
+#[test]
+fn a_tenants_events_page_past_any_number_of_others() {
+    let dir = tempdir("pages");
+    let server = Server::start("sqlite:p.db", &dir, &["--no-control-loop"]);
+    let admin = server.client(Some(ADMIN));
+    let a = server.client(Some(&tenant(&admin, "a", None)));
+    let b_token = tenant(&admin, "b", None);
+    a.post("/v1/jobs", &job("first", 8, 1.0), None).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|k| {
+            let b = server.client(Some(&b_token));
+            std::thread::spawn(move || {
+                for i in 0..1313 {
+                    b.post("/v1/jobs", &job(&format!("b{k}-{i}"), 8, 1.0), None).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    a.post("/v1/jobs", &job("second", 8, 1.0), None).unwrap();
+    let mut seen = Vec::new();
+    let mut after = 0i64;
+    let mut pages = 0;
+    loop {
+        let page = a.get(&format!("/v1/events?limit=1&after={after}")).unwrap();
+        pages += 1;
+        for e in page["events"].as_array().unwrap() {
+            seen.push(e["body"]["spec"]["name"].as_str().unwrap_or_default().to_string());
+        }
+        match page["next"].as_str() {
+            Some(n) => after = n.parse().unwrap(),
+            None => break,
+        }
+        assert!(pages < 10, "{seen:?}");
+    }
+    assert_eq!(seen, ["first", "second"]);
+    // The admin sees everything, a page at a time.
+    let page = admin.get("/v1/events?limit=1000").unwrap();
+    assert_eq!(page["events"].as_array().unwrap().len(), 1000);
+    assert!(page["next"].is_string());
+    // Event streams: four at once, the fifth refused, and a turn comes back when one closes.
+    let open_stream = |token: &str| -> (std::net::TcpStream, String) {
+        use std::io::{BufRead, BufReader, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(tcp, "GET /v1/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        let mut status = String::new();
+        BufReader::new(tcp.try_clone().unwrap()).read_line(&mut status).unwrap();
+        (tcp, status)
+    };
+    let token = a.token().unwrap().to_string();
+    let mut open: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let (tcp, status) = open_stream(&token);
+            assert!(status.contains(" 200 "), "{status}");
+            tcp
+        })
+        .collect();
+    let (_, status) = open_stream(&token);
+    assert!(status.contains(" 429 "), "{status}");
+    let (_other, status) = open_stream(&b_token);
+    assert!(status.contains(" 200 "), "another tenant's streams are its own: {status}");
+    drop(open.pop());
+    let t0 = Instant::now();
+    while !open_stream(&token).1.contains(" 200 ") {
+        assert!(t0.elapsed() < Duration::from_secs(15), "a closed stream's turn did not come back (the server notices at its next keep-alive, every 5 s)");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A text page (the metrics) read with the admin's token.
 fn ureq_text(url: &str) -> String {
-    Client::new(url, None).get("").map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default()
+    Client::new(url, Some(ADMIN.into())).get("").map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default()
 }
 
 /// A real Prometheus scrapes `/metrics`; a PromQL query over what it stored returns the number
@@ -668,7 +756,13 @@ fn prometheus_scrapes_the_metrics_and_promql_counts_running_jobs() {
     }
     let port = free_port();
     let config = dir.join("prometheus.yml");
-    std::fs::write(&config, format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: xisuan\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n", server.port)).unwrap();
+    // The metrics are totals over every tenant: a tenant may not read them, the scraper
+    // presents the operator's scrape token.
+    let e = t.get("/metrics").unwrap_err().to_string();
+    assert!(e.contains("HTTP 403"), "{e}");
+    assert!(server.client(None).get("/metrics").unwrap_err().to_string().contains("HTTP 401"));
+    assert!(server.client(Some(SCRAPE)).get("/metrics").is_ok());
+    std::fs::write(&config, format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: xisuan\n    authorization:\n      credentials: {SCRAPE}\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n", server.port)).unwrap();
     let mut child = Command::new(prom)
         .args([&format!("--config.file={}", config.display()), &format!("--storage.tsdb.path={}", dir.join("tsdb").display()), &format!("--web.listen-address=127.0.0.1:{port}")])
         .stdout(Stdio::null())

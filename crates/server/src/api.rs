@@ -368,10 +368,14 @@ pub struct UnplacedView {
 /// The latest planning round (placements of the caller's jobs; all for the admin).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlanView {
+    /// Whose work the totals below cover: "all tenants" (the admin), or the caller's own
+    /// ("tenant NAME"). A tenant's totals are its own placements' and services'; the round's
+    /// objective, bound, gap and baselines (whole-round figures) are the admin's alone.
+    pub scope: String,
     pub round: u64,
     pub at_h: f64,
     pub solver: String,
-    pub objective: f64,
+    pub objective: Option<f64>,
     pub bound: Option<f64>,
     pub gap: Option<f64>,
     pub cost_usd: f64,
@@ -495,7 +499,7 @@ pub struct Estimate {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "xisuan control plane", description = "Submit training jobs and inference services, follow their plans and states, read the sites, metrics and estimates. Authenticate with `Authorization: Bearer TOKEN`."),
-    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, job_logs, list_transfers, release_site, submit_service, list_services, get_service, cancel_service, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, healthz, readyz),
+    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, job_logs, list_transfers, release_site, submit_service, list_services, get_service, cancel_service, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, metrics, healthz, readyz),
     components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, ServiceRequest, DemandRequest, ServiceView, ServiceList, ReplicasView, DemandView, ServicePlanView, Submitted, JobView, FenceView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, ReleaseRequest, Released, LogView, TransferView, TransferList, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
     modifiers(&Security)
 )]
@@ -587,6 +591,10 @@ async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(re
         let clusters = crate::jobs::Clusters { stores: &app.config.stores, needs_image: &|s| app.config.kube.needs_image(s), slurm: &|s| app.config.slurm.has(s) };
         to_spec(&req, &app.world, &sites, &clusters, now)
     })?;
+    // Work the tenant's quota could never hold at once would wait forever: refused now.
+    if let Some(q) = t.quota_gpus.filter(|q| spec.gpus > *q) {
+        return Err(ApiError::bad_request(Some("gpus"), format!("{} accelerators at once is more than this tenant's quota of {q}, so it could never run: split the work, or ask the admin for a larger quota", spec.gpus)));
+    }
     let id = format!("job-{}", crate::random_hex(8));
     let digest = request_digest(&req)?;
     let mut e = {
@@ -797,12 +805,14 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
     let known = app.known.read().map_err(ApiError::internal)?;
     let mine = |job: &str| t.admin || known.state.jobs.get(job).is_some_and(|j| j.tenant == t.id);
     let notes = app.time_notes();
+    let scope = if t.admin { "all tenants".to_string() } else { format!("tenant {}", t.name) };
     let view = match &known.state.last_round {
         None => PlanView {
+            scope,
             round: 0,
             at_h: app.clock.now_h(),
             solver: "none yet".into(),
-            objective: 0.0,
+            objective: None,
             bound: None,
             gap: None,
             cost_usd: 0.0,
@@ -818,18 +828,27 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
             notes,
         },
         Some(r) => PlanView {
+            scope,
             round: r.round,
             at_h: r.at_h,
             solver: r.solver.clone(),
-            objective: r.objective,
-            bound: r.bound,
-            gap: r.gap,
-            cost_usd: r.cost_usd,
-            carbon_kg: r.carbon_kg,
-            run_now_cost_usd: r.run_now_cost_usd,
-            run_now_carbon_kg: r.run_now_carbon_kg,
-            nearest_east_cost_usd: r.nearest_east_cost_usd,
-            nearest_east_carbon_kg: r.nearest_east_carbon_kg,
+            objective: t.admin.then_some(r.objective),
+            bound: r.bound.filter(|_| t.admin),
+            gap: r.gap.filter(|_| t.admin),
+            cost_usd: if t.admin {
+                r.cost_usd
+            } else {
+                r.placements.iter().filter(|p| mine(&p.job)).map(|p| p.cost_usd).sum::<f64>() + r.services.iter().filter(|v| known.state.services.get(&v.service).is_some_and(|x| x.tenant == t.id)).map(|v| v.cost_usd).sum::<f64>()
+            },
+            carbon_kg: if t.admin {
+                r.carbon_kg
+            } else {
+                r.placements.iter().filter(|p| mine(&p.job)).map(|p| p.carbon_kg).sum::<f64>() + r.services.iter().filter(|v| known.state.services.get(&v.service).is_some_and(|x| x.tenant == t.id)).map(|v| v.carbon_kg).sum::<f64>()
+            },
+            run_now_cost_usd: r.run_now_cost_usd.filter(|_| t.admin),
+            run_now_carbon_kg: r.run_now_carbon_kg.filter(|_| t.admin),
+            nearest_east_cost_usd: r.nearest_east_cost_usd.filter(|_| t.admin),
+            nearest_east_carbon_kg: r.nearest_east_carbon_kg.filter(|_| t.admin),
             seconds: r.seconds,
             placements: r
                 .placements
@@ -1096,31 +1115,27 @@ async fn list_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page
         None => 0,
         Some(a) => a.parse().map_err(|_| ApiError::bad_request(Some("after"), format!("`{a}` is not an event sequence number")))?,
     };
-    let rows = app.store.since(after, 10_000).await.map_err(ApiError::internal)?;
-    let known = app.known.read().map_err(ApiError::internal)?;
+    // One bounded read of the caller's own events (every event for the admin), by index.
+    let rows = app.store.page((!t.admin).then(|| t.id.clone()), after, limit as i64 + 1).await.map_err(ApiError::internal)?;
+    let more = rows.len() > limit;
     let mut events = Vec::new();
-    let mut next = None;
-    for (seq, body) in rows {
-        let Some(view) = event_view(&known.state, &t, seq, &body) else { continue };
-        if events.len() == limit {
-            next = Some((seq - 1).to_string());
-            break;
+    for (seq, body) in rows.iter().take(limit) {
+        if let Some(view) = event_view(*seq, body) {
+            events.push(view?);
         }
-        events.push(view?);
     }
+    let next = more.then(|| rows[limit - 1].0.to_string());
     Ok(Json(EventList { events, next }))
 }
 
 /// A stored event as the caller may see it: their own jobs' events (every event for the
 /// admin), without token hashes. `None` when it is not theirs or not an event.
-fn event_view(state: &control::State, t: &Tenant, seq: i64, body: &str) -> Option<ApiResult<EventView>> {
+/// One event as a client sees it. Whose it is was settled by the read: a tenant's events are
+/// read by the tenant column the store wrote each with (its job's or service's tenant), so no
+/// look-up in a state that may not have folded them yet.
+fn event_view(seq: i64, body: &str) -> Option<ApiResult<EventView>> {
     let e = serde_json::from_str::<control::Event>(body).ok()?;
     let job = e.job().or(e.service()).map(str::to_string);
-    let mine = t.admin
-        || job.as_ref().is_some_and(|j| state.jobs.get(j).map(|r| &r.tenant).or(state.services.get(j).map(|v| &v.tenant)) == Some(&t.id));
-    if !mine {
-        return None;
-    }
     Some((|| {
         let mut value = serde_json::to_value(&e).map_err(ApiError::internal)?;
         if let Some(obj) = value.as_object_mut() {
@@ -1152,14 +1167,18 @@ async fn stream_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(q)
         (None, None) => ("after", "0".to_string()),
     };
     let after: i64 = text.trim().parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(|| ApiError::bad_request(Some(field), format!("`{text}` is not an event sequence number")))?;
-    let stream = futures_util::stream::unfold((app, t, after, std::collections::VecDeque::new()), |(app, t, mut after, mut ready)| async move {
+    // A tenant holds at most MAX_STREAMS streams open on a server at once.
+    let turn = crate::StreamTurn::take(&app, &t.id).ok_or_else(|| {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, format!("{} event streams are open for this tenant on this server (at most {}): close one first", crate::MAX_STREAMS, crate::MAX_STREAMS))
+    })?;
+    let stream = futures_util::stream::unfold((app, t, after, std::collections::VecDeque::new(), turn), |(app, t, mut after, mut ready, turn)| async move {
         loop {
             if let Some(e) = ready.pop_front() {
-                return Some((Ok::<_, std::convert::Infallible>(e), (app, t, after, ready)));
+                return Some((Ok::<_, std::convert::Infallible>(e), (app, t, after, ready, turn)));
             }
             // The log is the source (every replica writes to it); the state, caught up first,
             // says whose each job is.
-            let rows = match app.store.since(after, 1000).await {
+            let rows = match app.store.page((!t.admin).then(|| t.id.clone()), after, 1000).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     eprintln!("xisuan server: event stream: {e:#}");
@@ -1170,21 +1189,16 @@ async fn stream_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(q)
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
                 continue;
             }
-            if let Err(e) = app.sync().await {
-                eprintln!("xisuan server: event stream: {e:#}");
-                return None;
-            }
-            let known = app.known.read().ok()?;
             for (seq, body) in rows {
                 after = seq;
-                if let Some(Ok(v)) = event_view(&known.state, &t, seq, &body) {
+                if let Some(Ok(v)) = event_view(seq, &body) {
                     let data = serde_json::to_string(&v).ok()?;
                     ready.push_back(Sse::default().id(seq.to_string()).event(v.kind.clone()).data(data));
                 }
             }
         }
     });
-    Ok(axum::response::Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    Ok(axum::response::Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5))).into_response())
 }
 
 fn estimate_error(e: xisuan_estimate::InputError) -> ApiError {
@@ -1223,8 +1237,19 @@ async fn estimate_choose(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bo
 }
 
 /// Prometheus text format: jobs by state, submissions, planning rounds and their latency, the
-/// plan's objective, gap, cost and carbon against the run-now baseline.
-async fn metrics(AxState(app): AxState<Arc<App>>) -> ApiResult<Response> {
+/// plan's objective, gap, cost and carbon against the run-now baseline. They are totals over
+/// every tenant, so they need the admin's token or the operator's scrape token
+/// (`XISUAN_METRICS_TOKEN` in the server's environment); a tenant's token gets 403.
+#[utoipa::path(get, path = "/metrics", security(("bearer" = [])), responses((status = 200, content_type = "text/plain", description = "Prometheus text format 0.0.4"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn metrics(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResult<Response> {
+    let scrape = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(|t| sha256_hex(t.trim()));
+    let scraper = scrape.is_some() && scrape == app.config.metrics_token_sha256;
+    if !scraper {
+        let t = caller(&app, &headers)?;
+        if !t.admin {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "the metrics are totals over every tenant: they need the admin's token or the scrape token (XISUAN_METRICS_TOKEN)"));
+        }
+    }
     let text = app.metrics_text().map_err(ApiError::internal)?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

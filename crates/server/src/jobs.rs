@@ -187,6 +187,13 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
             allowed = Some(ok);
         }
     }
+    // More accelerators at once than any site it may run at has of its types: it could never
+    // run, so it is refused now rather than left waiting.
+    let may: Vec<&xisuan_plan::Site> = sites.iter().filter(|s| allowed.as_ref().is_none_or(|a| a.contains(&s.id))).collect();
+    let most = may.iter().flat_map(|s| s.capacity.iter().filter(|(acc, _)| accelerators.iter().any(|a| &a.accelerator == acc)).map(|(_, n)| *n)).max().unwrap_or(0);
+    if req.gpus > most {
+        return Err(bad("gpus", format!("{} accelerators at once is more than any site it may run at has of its types ({}): at most {most}, so it could never run", req.gpus, accelerators.iter().map(|a| a.accelerator.as_str()).collect::<Vec<_>>().join(", "))));
+    }
     let data_tb = run.as_ref().map(|r| r.inputs.iter().fold(0.0, |t, i| t + i.bytes) / 1e12).unwrap_or(req.data_tb);
     limits::in_range(req.earliest_hour, 0.0, limits::MAX_HOURS as f64).map_err(|m| bad("earliest_hour", m))?;
     if let Some(d) = req.deadline_hour {
@@ -347,6 +354,12 @@ pub fn to_service_spec(req: &ServiceRequest, world: &WorldSpec, sites: &[xisuan_
 /// Sites allowed by a residency rule (site ids and countries), or `None` for all.
 fn residency(world: &WorldSpec, sites: Option<&[String]>, countries: Option<&[String]>) -> Result<Option<Vec<String>>, ApiError> {
     let mut allowed: Option<Vec<String>> = None;
+    if sites.is_some_and(|l| l.is_empty()) {
+        return Err(bad("sites", "names no site, so the work could run nowhere: leave `sites` out to allow every site"));
+    }
+    if countries.is_some_and(|l| l.is_empty()) {
+        return Err(bad("countries", "names no country, so the work could run nowhere: leave `countries` out to allow every country"));
+    }
     if let Some(list) = sites {
         let mut ids = Vec::new();
         for name in list {
@@ -361,10 +374,20 @@ fn residency(world: &WorldSpec, sites: Option<&[String]>, countries: Option<&[St
     }
     if let Some(cs) = countries {
         let by_country: Vec<String> = world.site_ids.iter().filter(|id| world.catalog.site(id).is_some_and(|s| cs.iter().any(|c| c.eq_ignore_ascii_case(&s.country)))).cloned().collect();
-        allowed = Some(match allowed {
-            Some(a) => a.into_iter().filter(|s| by_country.contains(s)).collect(),
+        if by_country.is_empty() {
+            let mut have: Vec<String> = world.site_ids.iter().filter_map(|id| world.catalog.site(id).map(|s| s.country.clone())).collect();
+            have.sort();
+            have.dedup();
+            return Err(bad("countries", format!("no site of this server is in {} (its sites are in {}), so the work could run nowhere", cs.join(", "), have.join(", "))));
+        }
+        let both: Vec<String> = match &allowed {
+            Some(a) => a.iter().filter(|s| by_country.contains(s)).cloned().collect(),
             None => by_country,
-        });
+        };
+        if both.is_empty() {
+            return Err(bad("countries", format!("none of the sites named in `sites` is in {}, so the work could run nowhere", cs.join(", "))));
+        }
+        allowed = Some(both);
     }
     Ok(allowed)
 }

@@ -64,6 +64,9 @@ pub struct Config {
     /// Seconds a dispatched attempt may sit pending at its cluster after its planned start
     /// (for resources, priority, nodes) before it is cancelled there and placed again.
     pub pending_limit_s: f64,
+    /// SHA-256 (hex) of the token a metrics scraper presents (`XISUAN_METRICS_TOKEN`); the
+    /// admin's token also reads `/metrics`.
+    pub metrics_token_sha256: Option<String>,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             stores: storage::Stores::default(),
             forecast: Some(xisuan_model::forecast::Model::Profile),
             pending_limit_s: 1800.0,
+            metrics_token_sha256: None,
         }
     }
 }
@@ -140,6 +144,37 @@ struct RoundStats {
     failures: u64,
 }
 
+/// Event streams one tenant may hold open on one server at once.
+pub const MAX_STREAMS: usize = 4;
+
+/// A tenant's turn on an event stream: taken when the stream opens, given back when it closes.
+pub struct StreamTurn {
+    app: Arc<App>,
+    tenant: String,
+}
+
+impl StreamTurn {
+    pub fn take(app: &Arc<App>, tenant: &str) -> Option<StreamTurn> {
+        let mut open = app.streams.lock().ok()?;
+        let n = open.entry(tenant.to_string()).or_default();
+        if *n >= MAX_STREAMS {
+            return None;
+        }
+        *n += 1;
+        Some(StreamTurn { app: app.clone(), tenant: tenant.to_string() })
+    }
+}
+
+impl Drop for StreamTurn {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.app.streams.lock() {
+            if let Some(n) = open.get_mut(&self.tenant) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+}
+
 /// What every handler and the loop share.
 pub struct App {
     pub store: Store,
@@ -154,6 +189,8 @@ pub struct App {
     /// instant it must be renewed by: after it, this process acts as a follower until renewed).
     pub holder: String,
     lease: Mutex<Option<(store::Lease, Instant)>>,
+    /// Event streams open, by tenant.
+    streams: Mutex<BTreeMap<String, usize>>,
     rounds: Mutex<RoundStats>,
     /// Sites built for the current hour, cached per hour.
     sites_cache: Mutex<Option<(i64, Vec<BuiltSite>)>>,
@@ -477,6 +514,7 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         leader: AtomicBool::new(false),
         holder: format!("{}-{}", std::process::id(), random_hex(6)),
         lease: Mutex::new(None),
+        streams: Mutex::new(BTreeMap::new()),
         rounds: Mutex::new(RoundStats::default()),
         sites_cache: Mutex::new(None),
         series_notes: Mutex::new(Vec::new()),

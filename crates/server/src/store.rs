@@ -121,6 +121,8 @@ pub trait Backend: Send {
     fn resign(&mut self, holder: &str) -> Result<()>;
     /// Events after `seq`, in order, at most `limit`.
     fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>>;
+    /// One tenant's events after `seq`, in order, at most `limit` (by the (tenant, seq) index).
+    fn since_for(&mut self, tenant: &str, seq: i64, limit: i64) -> Result<Vec<(i64, String)>>;
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
     /// Sets `key` unless it is set; returns the value now stored.
     fn meta_init(&mut self, key: &str, value: &str) -> Result<String>;
@@ -227,6 +229,11 @@ impl Backend for Sqlite {
     fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
         let mut q = self.0.prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
         let rows = q.query_map([seq, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+    fn since_for(&mut self, tenant: &str, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+        let mut q = self.0.prepare_cached("SELECT seq, body FROM events WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+        let rows = q.query_map(rusqlite::params![tenant, seq, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
@@ -342,6 +349,10 @@ impl Backend for Postgres {
     }
     fn since(&mut self, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
         let rows = self.0.query("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", &[&seq, &limit])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+    fn since_for(&mut self, tenant: &str, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+        let rows = self.0.query("SELECT seq, body FROM events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3", &[&tenant, &seq, &limit])?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
@@ -471,6 +482,9 @@ struct Write {
 pub struct Store {
     tx: mpsc::Sender<Write>,
     reader: Actor<Box<dyn Backend>>,
+    /// A connection of its own for what clients page through (events), so their reads never
+    /// queue ahead of the state's own catching up (which every write waits for).
+    pages: Actor<Box<dyn Backend>>,
     pub db: Db,
 }
 
@@ -524,7 +538,9 @@ impl Store {
         ready_rx.recv().map_err(|_| anyhow!("the store writer stopped"))?.map_err(|e| anyhow!(e))?;
         let rdb = db.clone();
         let reader = Actor::spawn("xisuan-store-reader", move || rdb.connect())?;
-        Ok(Store { tx, reader, db })
+        let pdb = db.clone();
+        let pages = Actor::spawn("xisuan-store-pages", move || pdb.connect())?;
+        Ok(Store { tx, reader, pages, db })
     }
 
     /// Appends events in one transaction (shared with other waiting writers) and returns once
@@ -539,11 +555,24 @@ impl Store {
         self.read(move |b| b.since(seq, limit)).await
     }
 
+    /// Events for a client to page through: a tenant's own (`Some`), or all (the admin), on
+    /// the pages connection.
+    pub async fn page(&self, tenant: Option<String>, seq: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+        Self::read_on(&self.pages, self.db.clone(), move |b| match &tenant {
+            Some(t) => b.since_for(t, seq, limit),
+            None => b.since(seq, limit),
+        })
+        .await
+    }
+
     /// A read on the reader's connection, replaced after an error (a connection the database
     /// closed) for the next read.
     async fn read<R: Send + 'static>(&self, f: impl FnOnce(&mut Box<dyn Backend>) -> Result<R> + Send + 'static) -> Result<R> {
-        let db = self.db.clone();
-        self.reader
+        Self::read_on(&self.reader, self.db.clone(), f).await
+    }
+
+    async fn read_on<R: Send + 'static>(actor: &Actor<Box<dyn Backend>>, db: Db, f: impl FnOnce(&mut Box<dyn Backend>) -> Result<R> + Send + 'static) -> Result<R> {
+        actor
             .call(move |b| {
                 let r = f(b);
                 if r.is_err() {

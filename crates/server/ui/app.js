@@ -175,6 +175,7 @@ function renderOverview() {
   const p = S.plan || {};
   const pct = (a, b) => (a != null && b) ? `${fmt(100 * (a - b) / b, 1)}%` : "–";
   const cards = [
+    ["Totals for", p.scope || "–"],
     ["Jobs", Object.entries(counts).map(([k, v]) => `${fmt(v)} ${k}`).join(", ") || "none"],
     ["Accelerators busy", `${fmt(busy)} of ${fmt(total)}`],
     ["Plan cost", `${fmt(p.cost_usd)} USD`],
@@ -183,7 +184,7 @@ function renderOverview() {
     ["Run-now carbon", `${fmt(p.run_now_carbon_kg)} kgCO2e (plan ${pct(p.carbon_kg, p.run_now_carbon_kg)})`],
     ["Nearest-east cost", `${fmt(p.nearest_east_cost_usd)} USD (plan ${pct(p.cost_usd, p.nearest_east_cost_usd)})`],
     ["Nearest-east carbon", `${fmt(p.nearest_east_carbon_kg)} kgCO2e (plan ${pct(p.carbon_kg, p.nearest_east_carbon_kg)})`],
-    ["Gap to bound", p.gap == null ? "unknown" : `${fmt(100 * p.gap, 2)}%`],
+    ["Gap to bound", p.gap == null ? (p.scope === "all tenants" ? "unknown" : "the admin's") : `${fmt(100 * p.gap, 2)}%`],
     ["Unplaced", `${fmt((p.unplaced || []).length)} jobs`],
   ];
   $("headline").innerHTML = cards.map(([k, v]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div></div>`).join("");

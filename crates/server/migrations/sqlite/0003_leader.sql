@@ -10,3 +10,5 @@ CREATE TABLE leader (
 );
 -- The epoch of the leader that wrote an event (NULL: written by a request, not the loop).
 ALTER TABLE events ADD COLUMN epoch INTEGER;
+-- A tenant's events, paged by sequence number (GET /v1/events, the event stream).
+CREATE INDEX events_tenant_seq ON events (tenant, seq);
