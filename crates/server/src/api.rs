@@ -72,10 +72,17 @@ type ApiResult<T> = Result<T, ApiError>;
 /// A JSON body, with serde's message (which names the field) as a 400.
 pub struct Body<T>(pub T);
 
+/// The longest reason an operator may give (a site down, a release), in characters.
+pub const MAX_REASON_CHARS: usize = 1000;
+
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = ApiError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| ApiError::bad_request(None, e.body_text()))?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| match e.status() {
+            // Over the body limit (2 MB): 413, as HTTP says.
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than the server takes (2 MB): {}", e.body_text())),
+            _ => ApiError::bad_request(None, e.body_text()),
+        })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value: T = serde_path_to_error_lite(&mut de).map_err(|(path, msg)| ApiError::bad_request(path.as_deref(), msg))?;
         Ok(Body(value))
@@ -120,19 +127,35 @@ pub fn sha256_hex(token: &str) -> String {
 }
 
 /// The tenant a request's bearer token belongs to (401 otherwise).
-fn caller(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
+async fn caller(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "needs an Authorization: Bearer TOKEN header"))?;
     let hash = sha256_hex(token.trim());
-    let known = app.known.read().map_err(ApiError::internal)?;
-    known.state.tenant_by_token(&hash).cloned().ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown token"))
+    let find = || app.known.read().map_err(ApiError::internal).map(|k| k.state.tenant_by_token(&hash).cloned());
+    if let Some(t) = find()? {
+        return Ok(t);
+    }
+    // Read your writes across replicas: a token made on another replica a moment ago is in
+    // the log before this replica's follower has read it.
+    app.sync().await.map_err(ApiError::internal)?;
+    find()?.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown token"))
 }
 
-fn admin(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
-    let t = caller(app, headers)?;
+/// Reads the log up to its end when `id` names no job or service this replica knows (one
+/// submitted through another replica a moment ago), so a 404 means it is not there.
+async fn fresh(app: &App, id: &str) -> ApiResult<()> {
+    let known = app.known.read().map_err(ApiError::internal)?.state.jobs.contains_key(id) || app.known.read().map_err(ApiError::internal)?.state.services.contains_key(id);
+    if !known {
+        app.sync().await.map_err(ApiError::internal)?;
+    }
+    Ok(())
+}
+
+async fn admin(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
+    let t = caller(app, headers).await?;
     if t.admin {
         Ok(t)
     } else {
@@ -143,8 +166,11 @@ fn admin(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantRequest {
+    /// Unique among tenants; at most 256 bytes, no control characters.
+    #[schema(min_length = 1, max_length = 256)]
     pub name: String,
     /// Most accelerators the tenant's work may hold at once (more waits, it is not refused).
+    #[schema(minimum = 1, maximum = 10000000)]
     pub quota_gpus: Option<u32>,
 }
 
@@ -420,6 +446,7 @@ pub struct SiteView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteDownRequest {
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
 
@@ -551,7 +578,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 #[utoipa::path(post, path = "/v1/tenants", request_body = TenantRequest, security(("bearer" = [])),
     responses((status = 201, body = TenantCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "a tenant of that name exists")))]
 async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<TenantRequest>) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
-    admin(&app, &headers)?;
+    admin(&app, &headers).await?;
     xisuan_model::limits::id(&req.name).map_err(|m| ApiError::bad_request(Some("name"), m))?;
     if let Some(q) = req.quota_gpus {
         xisuan_model::limits::count(q as u64, 1, xisuan_model::limits::MAX_SITE_ACCELERATORS as u64).map_err(|m| ApiError::bad_request(Some("quota_gpus"), m))?;
@@ -575,7 +602,7 @@ async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission")),
     responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "the key was first used for something else"), (status = 422, body = ErrorBody, description = "the key was first used with a different request")))]
 async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<JobRequest>) -> ApiResult<(StatusCode, Json<Submitted>)> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -657,7 +684,7 @@ fn page_limit(p: &Page) -> ApiResult<usize> {
 /// Lists the caller's jobs (every job for the admin), in id order, a page at a time.
 #[utoipa::path(get, path = "/v1/jobs", params(Page), security(("bearer" = [])), responses((status = 200, body = JobList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_jobs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page): Q<Page>) -> ApiResult<Json<JobList>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
     let limit = page_limit(&page)?;
     let known = app.known.read().map_err(ApiError::internal)?;
     let mut jobs: Vec<JobView> = Vec::new();
@@ -676,7 +703,8 @@ async fn list_jobs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page):
 /// One job: its state, placement, reasons and history.
 #[utoipa::path(get, path = "/v1/jobs/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<JobView>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
+    fresh(&app, &id).await?;
     let known = app.known.read().map_err(ApiError::internal)?;
     let j = known.state.jobs.get(&id).and_then(|j| visible(&t, j)).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
     Ok(Json(JobView::of(j)))
@@ -685,7 +713,8 @@ async fn get_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<S
 /// Cancels a job of the caller's.
 #[utoipa::path(delete, path = "/v1/jobs/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody, description = "the job kept changing: try again")))]
 async fn cancel_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<Submitted>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
+    fresh(&app, &id).await?;
     // Decided on the state as of a point in the log; where the job changed since (it finished,
     // or was dispatched), decided again on the newer state.
     for _ in 0..8 {
@@ -719,7 +748,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission")),
     responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "the key was first used for something else"), (status = 422, body = ErrorBody, description = "the key was first used with a different request")))]
 async fn submit_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<ServiceRequest>) -> ApiResult<(StatusCode, Json<Submitted>)> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
     let key = idempotency_key(&headers)?;
     let now = app.clock.now_h();
     let sites = app.sites_now(now).map_err(ApiError::internal)?;
@@ -754,7 +783,7 @@ async fn submit_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bod
 /// Lists the caller's services (every service for the admin), in id order, a page at a time.
 #[utoipa::path(get, path = "/v1/services", params(Page), security(("bearer" = [])), responses((status = 200, body = ServiceList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_services(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page): Q<Page>) -> ApiResult<Json<ServiceList>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
     let limit = page_limit(&page)?;
     let known = app.known.read().map_err(ApiError::internal)?;
     let mut services = Vec::new();
@@ -773,7 +802,8 @@ async fn list_services(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(pa
 /// One service: its replicas by site this hour, cost, carbon, unmet demand, reasons, history.
 #[utoipa::path(get, path = "/v1/services/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = ServiceView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<ServiceView>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
+    fresh(&app, &id).await?;
     let known = app.known.read().map_err(ApiError::internal)?;
     let v = known.state.services.get(&id).filter(|v| t.admin || v.tenant == t.id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no service {id}")))?;
     Ok(Json(ServiceView::of(v)))
@@ -782,7 +812,8 @@ async fn get_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id):
 /// Stops a service of the caller's.
 #[utoipa::path(delete, path = "/v1/services/{id}", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Submitted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody, description = "the service kept changing: try again")))]
 async fn cancel_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<Submitted>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
+    fresh(&app, &id).await?;
     for _ in 0..8 {
         let (e, tenant, at) = {
             let known = app.known.read().map_err(ApiError::internal)?;
@@ -801,7 +832,7 @@ async fn cancel_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(i
 /// the run-now comparison.
 #[utoipa::path(get, path = "/v1/plan", security(("bearer" = [])), responses((status = 200, body = PlanView), (status = 401, body = ErrorBody)))]
 async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<PlanView>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
     let known = app.known.read().map_err(ApiError::internal)?;
     let mine = |job: &str| t.admin || known.state.jobs.get(job).is_some_and(|j| j.tenant == t.id);
     let notes = app.time_notes();
@@ -879,7 +910,7 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
 /// The sites work can run at, with this hour's carbon and price.
 #[utoipa::path(get, path = "/v1/sites", security(("bearer" = [])), responses((status = 200, body = [SiteView]), (status = 401, body = ErrorBody)))]
 async fn list_sites(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<Vec<SiteView>>> {
-    caller(&app, &headers)?;
+    caller(&app, &headers).await?;
     let now = app.clock.now_h();
     let built = app.built_sites_now(now).map_err(ApiError::internal)?;
     let known = app.known.read().map_err(ApiError::internal)?;
@@ -892,7 +923,7 @@ async fn list_sites(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiR
 }
 
 async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<String>) -> ApiResult<Json<SiteView>> {
-    admin(app, headers)?;
+    admin(app, headers).await?;
     if !app.world.site_ids.iter().any(|s| s == id) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no site {id}")));
     }
@@ -918,6 +949,10 @@ async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<Strin
 #[utoipa::path(post, path = "/v1/sites/{id}/down", params(("id" = String, Path)), request_body = SiteDownRequest, security(("bearer" = [])),
     responses((status = 200, body = SiteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn site_down(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<SiteDownRequest>) -> ApiResult<Json<SiteView>> {
+    // A reason is copied into each affected job's history: bounded.
+    if req.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(ApiError::bad_request(Some("reason"), format!("at most {MAX_REASON_CHARS} characters")));
+    }
     site_event(&app, &headers, &id, Some(req.reason.unwrap_or_else(|| "operator".into()))).await
 }
 
@@ -933,6 +968,7 @@ async fn site_up(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<S
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
     /// Why the work there is known to be gone (recorded in each job's history).
+    #[schema(max_length = 1000)]
     pub reason: String,
 }
 
@@ -950,12 +986,12 @@ pub struct Released {
 #[utoipa::path(post, path = "/v1/sites/{id}/release", params(("id" = String, Path)), request_body = ReleaseRequest, security(("bearer" = [])),
     responses((status = 200, body = Released), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn release_site(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<ReleaseRequest>) -> ApiResult<Json<Released>> {
-    let t = admin(&app, &headers)?;
+    let t = admin(&app, &headers).await?;
     if !app.world.site_ids.iter().any(|s| s == &id) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no site {id}")));
     }
-    if req.reason.len() > 1000 {
-        return Err(ApiError::bad_request(Some("reason"), "at most 1,000 characters"));
+    if req.reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::bad_request(Some("reason"), format!("at most {MAX_REASON_CHARS} characters")));
     }
     let (e, jobs) = {
         let known = app.known.read().map_err(ApiError::internal)?;
@@ -1003,7 +1039,8 @@ pub struct LogView {
 #[utoipa::path(get, path = "/v1/jobs/{id}/logs", params(("id" = String, Path), LogQuery), security(("bearer" = [])),
     responses((status = 200, body = LogView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "the Kubernetes API server did not give the pod's log")))]
 async fn job_logs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Q(q): Q<LogQuery>) -> ApiResult<Json<LogView>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
+    fresh(&app, &id).await?;
     let (attempts, state) = {
         let known = app.known.read().map_err(ApiError::internal)?;
         let j = known.state.jobs.get(&id).and_then(|j| visible(&t, j)).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
@@ -1067,7 +1104,7 @@ pub struct TransferList {
 /// runs at, checkpoints carried to the next site, outputs copied back, with bytes and rates.
 #[utoipa::path(get, path = "/v1/transfers", security(("bearer" = [])), responses((status = 200, body = TransferList), (status = 401, body = ErrorBody)))]
 async fn list_transfers(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResult<Json<TransferList>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
     let live = app.transfers_live.lock().map_err(ApiError::internal)?.clone();
     let known = app.known.read().map_err(ApiError::internal)?;
     let transfers = known
@@ -1109,7 +1146,7 @@ async fn list_transfers(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> 
 /// The event log, a page at a time: the caller's jobs' events (every event for the admin).
 #[utoipa::path(get, path = "/v1/events", params(Page), security(("bearer" = [])), responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(page): Q<Page>) -> ApiResult<Json<EventList>> {
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
     let limit = page_limit(&page)?;
     let after: i64 = match &page.after {
         None => 0,
@@ -1160,7 +1197,7 @@ pub struct StreamQuery {
     responses((status = 200, content_type = "text/event-stream", description = "server-sent events, one per event, until the client disconnects"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn stream_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(q): Q<StreamQuery>) -> ApiResult<Response> {
     use axum::response::sse::{Event as Sse, KeepAlive};
-    let t = caller(&app, &headers)?;
+    let t = caller(&app, &headers).await?;
     let (field, text) = match (&q.after, headers.get("last-event-id")) {
         (Some(a), _) => ("after", a.clone()),
         (None, Some(h)) => ("Last-Event-ID", h.to_str().unwrap_or("?").to_string()),
@@ -1212,7 +1249,7 @@ fn accelerator(id: &str) -> ApiResult<&'static xisuan_estimate::Accelerator> {
 /// Estimates a training run: FLOPs, accelerator-hours, time, energy, cost, carbon.
 #[utoipa::path(post, path = "/v1/estimate/train", request_body = TrainRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn estimate_train(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<TrainRequest>) -> ApiResult<Json<Estimate>> {
-    caller(&app, &headers)?;
+    caller(&app, &headers).await?;
     let e = xisuan_estimate::estimate_train(&xisuan_estimate::TrainInput::new(r.params, r.tokens, accelerator(&r.gpu)?, r.gpus)).map_err(estimate_error)?;
     Ok(Json(Estimate { estimate: serde_json::to_value(e).map_err(ApiError::internal)? }))
 }
@@ -1220,7 +1257,7 @@ async fn estimate_train(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bod
 /// Estimates serving: replicas, accelerators, power and cost for a demand.
 #[utoipa::path(post, path = "/v1/estimate/serve", request_body = ServeRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn estimate_serve(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<ServeRequest>) -> ApiResult<Json<Estimate>> {
-    caller(&app, &headers)?;
+    caller(&app, &headers).await?;
     let mut input = xisuan_estimate::serve::ServeInput::new(r.params, accelerator(&r.gpu)?);
     input.demand = Some(xisuan_estimate::serve::Demand::from_rps(xisuan_model::Sourced::user(r.rps, "rps")));
     let e = xisuan_estimate::serve::estimate_serve(&input).map_err(estimate_error)?;
@@ -1230,7 +1267,7 @@ async fn estimate_serve(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bod
 /// API, fine-tune or train: what each costs at a monthly token volume.
 #[utoipa::path(post, path = "/v1/estimate/choose", request_body = ChooseRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn estimate_choose(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<ChooseRequest>) -> ApiResult<Json<Estimate>> {
-    caller(&app, &headers)?;
+    caller(&app, &headers).await?;
     let tier = xisuan_estimate::choose::find_tier(&r.tier).ok_or_else(|| ApiError::bad_request(Some("tier"), format!("`{}` is not a tier (known: {})", r.tier, xisuan_estimate::choose::TIERS.iter().map(|t| t.id).collect::<Vec<_>>().join(", "))))?;
     let e = xisuan_estimate::choose::choose(&xisuan_estimate::choose::ChooseInput::new(r.tokens_per_month, tier, accelerator(&r.gpu)?)).map_err(estimate_error)?;
     Ok(Json(Estimate { estimate: serde_json::to_value(e).map_err(ApiError::internal)? }))
@@ -1245,7 +1282,7 @@ async fn metrics(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResu
     let scrape = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(|t| sha256_hex(t.trim()));
     let scraper = scrape.is_some() && scrape == app.config.metrics_token_sha256;
     if !scraper {
-        let t = caller(&app, &headers)?;
+        let t = caller(&app, &headers).await?;
         if !t.admin {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "the metrics are totals over every tenant: they need the admin's token or the scrape token (XISUAN_METRICS_TOKEN)"));
         }

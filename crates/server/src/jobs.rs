@@ -22,6 +22,7 @@ pub struct JobRequest {
     /// Accelerator types it can use; the first is the reference for `hours`.
     pub accelerators: Vec<String>,
     /// Accelerators it needs at once.
+    #[schema(minimum = 1, maximum = 1000000)]
     pub gpus: u32,
     /// Hours of work on the reference accelerator; or give `params` and `tokens`.
     pub hours: Option<f64>,

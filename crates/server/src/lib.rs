@@ -424,7 +424,9 @@ impl App {
         let unmet: f64 = s.active_services().filter_map(|v| v.latest.as_ref()).map(|l| l.unmet_rps_hours).sum();
         let _ = writeln!(out, "# HELP xisuan_services Services by state.\n# TYPE xisuan_services gauge\nxisuan_services{{state=\"active\"}} {active}\nxisuan_services{{state=\"cancelled\"}} {}", s.services.len() - active);
         let _ = writeln!(out, "# HELP xisuan_service_replicas Replicas of active services running this hour.\n# TYPE xisuan_service_replicas gauge\nxisuan_service_replicas {replicas}");
-        let _ = writeln!(out, "# HELP xisuan_service_unmet_rps_hours Demand the latest round could not serve within the latency objectives over its horizon, rps*h.\n# TYPE xisuan_service_unmet_rps_hours gauge\nxisuan_service_unmet_rps_hours {unmet}");
+        // Prometheus' base units (promtool check metrics): requests rather than rps*h, grams
+        // rather than kg.
+        let _ = writeln!(out, "# HELP xisuan_service_unmet_requests Requests the latest round could not serve within the latency objectives over its horizon.\n# TYPE xisuan_service_unmet_requests gauge\nxisuan_service_unmet_requests {}", unmet * 3600.0);
         let _ = writeln!(out, "# HELP xisuan_submissions_total Jobs and services submitted.\n# TYPE xisuan_submissions_total counter\nxisuan_submissions_total {}", s.submissions);
         let _ = writeln!(out, "# HELP xisuan_events_total Events in the log.\n# TYPE xisuan_events_total counter\nxisuan_events_total {}", s.events);
         let _ = writeln!(out, "# HELP xisuan_accelerators_busy Accelerators held by dispatched or running work and by service replicas.\n# TYPE xisuan_accelerators_busy gauge\nxisuan_accelerators_busy {}", s.gpus_busy());
@@ -432,6 +434,7 @@ impl App {
         let _ = writeln!(out, "# HELP xisuan_leader Whether this process runs the control loop.\n# TYPE xisuan_leader gauge\nxisuan_leader {}", self.leader.load(Ordering::Relaxed) as u8);
         let _ = writeln!(out, "# HELP xisuan_snapshot_event The event the newest snapshot this process wrote or read folds up to (0: none).\n# TYPE xisuan_snapshot_event gauge\nxisuan_snapshot_event {}", self.snapshot_seq.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP xisuan_sites_down Sites marked down.\n# TYPE xisuan_sites_down gauge\nxisuan_sites_down {}", s.sites_down.len());
+        let _ = writeln!(out, "# HELP xisuan_events_refused_total Events the fold refused as illegal for the state they arrived in (decided on a state that changed before they were written).\n# TYPE xisuan_events_refused_total counter\nxisuan_events_refused_total {}", s.refused_events);
         if let Ok(r) = self.rounds.lock() {
             let _ = writeln!(out, "# HELP xisuan_planning_round_seconds Wall time of planning rounds in this process.\n# TYPE xisuan_planning_round_seconds summary\nxisuan_planning_round_seconds_sum {}\nxisuan_planning_round_seconds_count {}", r.sum_s, r.count);
             let _ = writeln!(out, "# HELP xisuan_planning_round_last_seconds The latest round's wall time.\n# TYPE xisuan_planning_round_last_seconds gauge\nxisuan_planning_round_last_seconds {}", r.last_s);
@@ -448,11 +451,11 @@ impl App {
             gauge(&mut out, "xisuan_plan_bound", "Its best lower bound.", r.bound);
             gauge(&mut out, "xisuan_plan_gap", "Its relative gap to the bound.", r.gap);
             gauge(&mut out, "xisuan_plan_cost_usd", "Its cost, USD.", Some(r.cost_usd));
-            gauge(&mut out, "xisuan_plan_carbon_kg", "Its emissions, kgCO2e.", Some(r.carbon_kg));
+            gauge(&mut out, "xisuan_plan_carbon_grams", "Its emissions, gCO2e.", Some(r.carbon_kg * 1000.0));
             gauge(&mut out, "xisuan_run_now_cost_usd", "The same work run as soon as capacity allows, USD.", r.run_now_cost_usd);
-            gauge(&mut out, "xisuan_run_now_carbon_kg", "The same work run as soon as capacity allows, kgCO2e.", r.run_now_carbon_kg);
+            gauge(&mut out, "xisuan_run_now_carbon_grams", "The same work run as soon as capacity allows, gCO2e.", r.run_now_carbon_kg.map(|k| k * 1000.0));
             gauge(&mut out, "xisuan_nearest_east_cost_usd", "The same work at the eastern hub nearest its data, run now, USD.", r.nearest_east_cost_usd);
-            gauge(&mut out, "xisuan_nearest_east_carbon_kg", "The same work at the eastern hub nearest its data, run now, kgCO2e.", r.nearest_east_carbon_kg);
+            gauge(&mut out, "xisuan_nearest_east_carbon_grams", "The same work at the eastern hub nearest its data, run now, gCO2e.", r.nearest_east_carbon_kg.map(|k| k * 1000.0));
         }
         Ok(out)
     }
@@ -669,14 +672,19 @@ async fn step(app: &Arc<App>) -> Result<()> {
         let world = app.world_now(now)?;
         let started = Instant::now();
         let budget = app.config.plan_budget_s;
-        let (result, at) = {
+        // Decided on a copy of the state, on a blocking thread: the API's threads and the
+        // state's lock stay free while the solver runs.
+        let (state, at) = {
             let k = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?;
-            let baseline = k.state.jobs.len() <= 2000;
-            let r = control::plan_round(&k.state, &control::RoundInput { world: &world, now_h: now, baseline }, &mut |p| {
-                xisuan_milp::auto::Auto { time_budget_s: budget, ..Default::default() }.solve(p).map_err(|e| e.to_string())
-            });
-            (r, k.seq)
+            (k.state.clone(), k.seq)
         };
+        let result = tokio::task::spawn_blocking(move || {
+            let baseline = state.jobs.len() <= 2000;
+            control::plan_round(&state, &control::RoundInput { world: &world, now_h: now, baseline }, &mut |p| {
+                xisuan_milp::auto::Auto { time_budget_s: budget, ..Default::default() }.solve(p).map_err(|e| e.to_string())
+            })
+        })
+        .await?;
         let secs = started.elapsed().as_secs_f64();
         match result {
             Ok(mut events) => {
