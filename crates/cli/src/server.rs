@@ -207,7 +207,18 @@ pub fn submit(a: &SubmitArgs) -> anyhow::Result<()> {
     let client = a.remote.client();
     let mut out = Vec::new();
     let mut t = Table::new(&["kind", "name", "id", "state"]);
-    for (kind, path, list) in [("job", "/v1/jobs", &jobs), ("service", "/v1/services", &services)] {
+    // Jobs go in bulk requests of up to 10,000, each durable in one transaction.
+    for (c, chunk) in jobs.chunks(10_000).enumerate() {
+        let body = serde_json::json!({ "jobs": chunk });
+        let key = a.key.as_ref().map(|k| format!("{k}-jobs-{c}"));
+        let (status, v) = client.post("/v1/jobs/bulk", &body, key.as_deref()).map_err(|e| anyhow::anyhow!("{}: {e:#}", a.file.display()))?;
+        for (j, s) in chunk.iter().zip(v["jobs"].as_array().cloned().unwrap_or_default()) {
+            let name = j.get("id").and_then(|x| x.as_str()).unwrap_or("-").to_string();
+            t.row(vec!["job".into(), name, s["id"].as_str().unwrap_or("").into(), format!("{}{}", s["state"].as_str().unwrap_or(""), if status == 200 { " (submitted before)" } else { "" })]);
+            out.push(s);
+        }
+    }
+    for (kind, path, list) in [("service", "/v1/services", &services)] {
         for (i, j) in list.iter().enumerate() {
             let body: Value = serde_json::to_value(j)?;
             let key = a.key.as_ref().map(|k| format!("{k}-{kind}-{i}"));

@@ -142,6 +142,10 @@ pub struct Round {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     TenantCreated { id: String, name: String, token_sha256: String, quota_gpus: Option<u32>, admin: bool, at_h: f64 },
+    /// A tenant's token replaced (rotated: the old one stops working at once), given an expiry,
+    /// or revoked (`token_sha256` empty: no token works until a new one is set). Who did it is
+    /// recorded.
+    TokenSet { tenant: String, token_sha256: String, expires_unix_s: Option<f64>, by: String, at_h: f64 },
     JobSubmitted {
         id: String,
         tenant: String,
@@ -226,6 +230,7 @@ impl Event {
     pub fn kind(&self) -> &'static str {
         match self {
             Event::TenantCreated { .. } => "tenant_created",
+            Event::TokenSet { .. } => "token_set",
             Event::JobSubmitted { .. } => "job_submitted",
             Event::JobCancelled { .. } => "job_cancelled",
             Event::Planned(_) => "planned",
@@ -252,6 +257,22 @@ impl Event {
         match self {
             Event::ServiceSubmitted { id, .. } | Event::ServiceCancelled { id, .. } => Some(id),
             _ => None,
+        }
+    }
+    /// What the event is about, as the store keys it for optimistic concurrency: its job or
+    /// service id, or `site:ID` for a site's events.
+    pub fn subject(&self) -> Option<String> {
+        match self {
+            Event::SiteDown { site, .. } | Event::SiteUp { site, .. } => Some(format!("site:{site}")),
+            _ => self.job().or(self.service()).map(str::to_string),
+        }
+    }
+    /// What a decision to write this event read besides its subject: a dispatch read that its
+    /// site was up, so it conflicts with a site event written after it was decided.
+    pub fn also_read(&self) -> Vec<String> {
+        match self {
+            Event::JobDispatched { site, .. } => vec![format!("site:{site}")],
+            _ => Vec::new(),
         }
     }
     /// The job an event is about, if any.
@@ -281,6 +302,10 @@ pub struct Tenant {
     /// Most accelerators the tenant's work may hold at once; more waits, it is not refused.
     pub quota_gpus: Option<u32>,
     pub admin: bool,
+    /// When its token stops working, Unix seconds (the edge compares it with its clock);
+    /// `None`: until it is replaced or revoked.
+    #[serde(default)]
+    pub token_expires_unix_s: Option<f64>,
 }
 
 /// An attempt of a job that may still be running at a site: the job starts nowhere else until
@@ -398,6 +423,10 @@ pub fn legal(state: &State, e: &Event) -> Result<(), String> {
             }
             Ok(())
         }
+        Event::TokenSet { tenant, .. } => match state.tenants.contains_key(tenant) {
+            true => Ok(()),
+            false => Err(format!("no tenant {tenant}")),
+        },
         Event::JobSubmitted { id, .. } => match state.jobs.contains_key(id) {
             true => Err(format!("a job {id} exists")),
             false => Ok(()),
@@ -467,7 +496,13 @@ impl State {
         }
         match e {
             Event::TenantCreated { id, name, token_sha256, quota_gpus, admin, .. } => {
-                self.tenants.insert(id.clone(), Tenant { id: id.clone(), name: name.clone(), token_sha256: token_sha256.clone(), quota_gpus: *quota_gpus, admin: *admin });
+                self.tenants.insert(id.clone(), Tenant { id: id.clone(), name: name.clone(), token_sha256: token_sha256.clone(), quota_gpus: *quota_gpus, admin: *admin, token_expires_unix_s: None });
+            }
+            Event::TokenSet { tenant, token_sha256, expires_unix_s, .. } => {
+                if let Some(t) = self.tenants.get_mut(tenant) {
+                    t.token_sha256 = token_sha256.clone();
+                    t.token_expires_unix_s = *expires_unix_s;
+                }
             }
             Event::JobSubmitted { id, tenant, spec, at_h, .. } => {
                 self.submissions += 1;
@@ -783,6 +818,6 @@ impl State {
 
     /// The tenant holding a token (by its SHA-256, hex).
     pub fn tenant_by_token(&self, token_sha256: &str) -> Option<&Tenant> {
-        self.tenants.values().find(|t| t.token_sha256 == token_sha256)
+        self.tenants.values().find(|t| !t.token_sha256.is_empty() && t.token_sha256 == token_sha256)
     }
 }

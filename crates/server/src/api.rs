@@ -80,7 +80,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| match e.status() {
             // Over the body limit (2 MB): 413, as HTTP says.
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than the server takes (2 MB): {}", e.body_text())),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than this endpoint takes (2 MB; 64 MB for /v1/jobs/bulk): {}", e.body_text())),
             _ => ApiError::bad_request(None, e.body_text()),
         })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
@@ -135,13 +135,19 @@ async fn caller(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "needs an Authorization: Bearer TOKEN header"))?;
     let hash = sha256_hex(token.trim());
     let find = || app.known.read().map_err(ApiError::internal).map(|k| k.state.tenant_by_token(&hash).cloned());
-    if let Some(t) = find()? {
-        return Ok(t);
+    let t = match find()? {
+        Some(t) => t,
+        None => {
+            // Read your writes across replicas: a token made on another replica a moment ago
+            // is in the log before this replica's follower has read it.
+            app.sync().await.map_err(ApiError::internal)?;
+            find()?.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown token (revoked, replaced, or never issued)"))?
+        }
+    };
+    if let Some(e) = t.token_expires_unix_s.filter(|e| crate::unix_s() >= *e) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, format!("the token expired at {} (Unix seconds {e:.0}): ask for a new one (POST /v1/tenants/{}/token)", xisuan_catalog::series::format_hour((e / 3600.0).floor() as i64), t.id)));
     }
-    // Read your writes across replicas: a token made on another replica a moment ago is in
-    // the log before this replica's follower has read it.
-    app.sync().await.map_err(ApiError::internal)?;
-    find()?.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown token"))
+    Ok(t)
 }
 
 /// Reads the log up to its end when `id` names no job or service this replica knows (one
@@ -172,6 +178,9 @@ pub struct TenantRequest {
     /// Most accelerators the tenant's work may hold at once (more waits, it is not refused).
     #[schema(minimum = 1, maximum = 10000000)]
     pub quota_gpus: Option<u32>,
+    /// Days until its token stops working (none: until replaced or revoked).
+    #[schema(exclusive_minimum = 0, maximum = 3660)]
+    pub token_days: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -179,6 +188,26 @@ pub struct TenantCreated {
     pub id: String,
     /// The tenant's bearer token; shown once, stored only as its SHA-256.
     pub token: String,
+    /// When it stops working, Unix seconds (none: until replaced or revoked).
+    pub expires_unix_s: Option<f64>,
+}
+
+/// A new token for a tenant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Days until it stops working (none: until replaced or revoked).
+    #[schema(exclusive_minimum = 0, maximum = 3660)]
+    pub token_days: Option<f64>,
+}
+
+/// Days to an expiry time, checked.
+fn expiry(days: Option<f64>) -> ApiResult<Option<f64>> {
+    match days {
+        None => Ok(None),
+        Some(d) if d.is_finite() && d > 0.0 && d <= 3660.0 => Ok(Some(crate::unix_s() + d * 86_400.0)),
+        Some(d) => Err(ApiError::bad_request(Some("token_days"), format!("must be in (0, 3660] days, got {d}"))),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -526,8 +555,8 @@ pub struct Estimate {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "xisuan control plane", description = "Submit training jobs and inference services, follow their plans and states, read the sites, metrics and estimates. Authenticate with `Authorization: Bearer TOKEN`."),
-    paths(create_tenant, submit_job, list_jobs, get_job, cancel_job, job_logs, list_transfers, release_site, submit_service, list_services, get_service, cancel_service, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, metrics, healthz, readyz),
-    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, JobRequest, ServiceRequest, DemandRequest, ServiceView, ServiceList, ReplicasView, DemandView, ServicePlanView, Submitted, JobView, FenceView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, ReleaseRequest, Released, LogView, TransferView, TransferList, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
+    paths(create_tenant, rotate_token, revoke_token, submit_job, submit_bulk, list_jobs, get_job, cancel_job, job_logs, list_transfers, release_site, submit_service, list_services, get_service, cancel_service, get_plan, list_sites, site_down, site_up, list_events, stream_events, estimate_train, estimate_serve, estimate_choose, metrics, healthz, readyz),
+    components(schemas(ErrorBody, ErrorDetail, TenantRequest, TenantCreated, TokenRequest, BulkRequest, BulkSubmitted, JobRequest, ServiceRequest, DemandRequest, ServiceView, ServiceList, ReplicasView, DemandView, ServicePlanView, Submitted, JobView, FenceView, JobList, HistoryEntry, PlanView, PlacementView, UnplacedView, SiteView, SiteDownRequest, ReleaseRequest, Released, LogView, TransferView, TransferList, EventView, EventList, TrainRequest, ServeRequest, ChooseRequest, Estimate)),
     modifiers(&Security)
 )]
 pub struct Doc;
@@ -545,6 +574,9 @@ impl utoipa::Modify for Security {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/tenants", post(create_tenant))
+        // A bulk request of 10,000 jobs is larger than the 2 MB other requests may be.
+        .route("/v1/jobs/bulk", post(submit_bulk).layer(axum::extract::DefaultBodyLimit::max(64 << 20)))
+        .route("/v1/tenants/{id}/token", post(rotate_token).delete(revoke_token))
         .route("/v1/jobs", post(submit_job).get(list_jobs))
         .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
         .route("/v1/jobs/{id}/logs", get(job_logs))
@@ -588,13 +620,49 @@ async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body
     if app.known.read().map_err(ApiError::internal)?.state.tenants.values().any(|t| t.name == req.name) {
         return Err(taken());
     }
-    let e = control::Event::TenantCreated { id: id.clone(), name: req.name.clone(), token_sha256: sha256_hex(&token), quota_gpus: req.quota_gpus, admin: false, at_h: app.clock.now_h() };
-    app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
+    let expires = expiry(req.token_days)?;
+    let hash = sha256_hex(&token);
+    let mut events = vec![(control::Event::TenantCreated { id: id.clone(), name: req.name.clone(), token_sha256: hash.clone(), quota_gpus: req.quota_gpus, admin: false, at_h: app.clock.now_h() }, String::new(), None)];
+    if expires.is_some() {
+        events.push((control::Event::TokenSet { tenant: id.clone(), token_sha256: hash, expires_unix_s: expires, by: "created".into(), at_h: app.clock.now_h() }, String::new(), None));
+    }
+    app.append(events).await.map_err(ApiError::internal)?;
     // Two requests for one name at once: the log keeps the first (the fold refuses the other).
     if !app.known.read().map_err(ApiError::internal)?.state.tenants.contains_key(&id) {
         return Err(taken());
     }
-    Ok((StatusCode::CREATED, Json(TenantCreated { id, token })))
+    Ok((StatusCode::CREATED, Json(TenantCreated { id, token, expires_unix_s: expires })))
+}
+
+/// A new token for a tenant (the admin for any tenant, the admin's own included; a tenant for
+/// itself): the old one stops working at once. Shown once.
+#[utoipa::path(post, path = "/v1/tenants/{id}/token", params(("id" = String, Path)), request_body = TokenRequest, security(("bearer" = [])),
+    responses((status = 201, body = TenantCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn rotate_token(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<TokenRequest>) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
+    let t = caller(&app, &headers).await?;
+    if !(t.admin || t.id == id) || !app.known.read().map_err(ApiError::internal)?.state.tenants.contains_key(&id) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id}")));
+    }
+    let expires = expiry(req.token_days)?;
+    let token = crate::random_hex(24);
+    let e = control::Event::TokenSet { tenant: id.clone(), token_sha256: sha256_hex(&token), expires_unix_s: expires, by: t.name.clone(), at_h: app.clock.now_h() };
+    app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(TenantCreated { id, token, expires_unix_s: expires })))
+}
+
+/// Revokes a tenant's token (admin): no token of it works until a new one is set
+/// (`POST /v1/tenants/{id}/token`). The admin's own is rotated, never revoked.
+#[utoipa::path(delete, path = "/v1/tenants/{id}/token", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn revoke_token(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<StatusCode> {
+    let t = admin(&app, &headers).await?;
+    let target = app.known.read().map_err(ApiError::internal)?.state.tenants.get(&id).cloned().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id}")))?;
+    if target.admin {
+        return Err(ApiError::new(StatusCode::CONFLICT, "the admin's token is rotated (POST /v1/tenants/admin/token, or a new XISUAN_ADMIN_TOKEN at start), never revoked"));
+    }
+    let e = control::Event::TokenSet { tenant: id, token_sha256: String::new(), expires_unix_s: None, by: t.name.clone(), at_h: app.clock.now_h() };
+    app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Submits a job. A retry with the same `Idempotency-Key` header returns the first job's id.
@@ -647,6 +715,94 @@ async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(re
         }
         _ => Ok((StatusCode::CREATED, Json(Submitted { id, state: "pending".into() }))),
     }
+}
+
+/// Many jobs in one request.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    /// 1 to 10,000 jobs, each as `POST /v1/jobs` takes it.
+    #[schema(min_items = 1, max_items = 10000)]
+    pub jobs: Vec<JobRequest>,
+}
+
+/// The jobs of a bulk request, in its order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkSubmitted {
+    pub jobs: Vec<Submitted>,
+}
+
+/// Most jobs one bulk request takes.
+pub const MAX_BULK_JOBS: usize = 10_000;
+
+/// Submits up to 10,000 jobs in one request, durably in one transaction: all are checked
+/// first (a bad one is a 400 naming `jobs[i].field`, and none is taken), then all are written
+/// together. With an `Idempotency-Key`, job i gets the key `KEY/i`: a retry returns the same ids.
+#[utoipa::path(post, path = "/v1/jobs/bulk", request_body = BulkRequest, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission's ids")),
+    responses((status = 201, body = BulkSubmitted, description = "created"), (status = 200, body = BulkSubmitted, description = "every job submitted before with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn submit_bulk(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<BulkRequest>) -> ApiResult<(StatusCode, Json<BulkSubmitted>)> {
+    let t = caller(&app, &headers).await?;
+    let key = idempotency_key(&headers)?;
+    if req.jobs.is_empty() || req.jobs.len() > MAX_BULK_JOBS {
+        return Err(ApiError::bad_request(Some("jobs"), format!("takes 1 to {MAX_BULK_JOBS} jobs, got {}", req.jobs.len())));
+    }
+    let now = app.clock.now_h();
+    let sites = app.sites_now(now).map_err(ApiError::internal)?;
+    let at = |i: usize| move |mut e: ApiError| {
+        e.field = Some(match &e.field {
+            Some(f) => format!("jobs[{i}].{f}"),
+            None => format!("jobs[{i}]"),
+        });
+        e
+    };
+    let specs = tokio::task::block_in_place(|| {
+        let clusters = crate::jobs::Clusters { stores: &app.config.stores, needs_image: &|s| app.config.kube.needs_image(s), slurm: &|s| app.config.slurm.has(s) };
+        req.jobs.iter().enumerate().map(|(i, r)| to_spec(r, &app.world, &sites, &clusters, now).map_err(at(i))).collect::<ApiResult<Vec<_>>>()
+    })?;
+    let mut rows = Vec::with_capacity(specs.len());
+    {
+        let known = app.known.read().map_err(ApiError::internal)?;
+        for (i, (spec, r)) in specs.into_iter().zip(&req.jobs).enumerate() {
+            if let Some(q) = t.quota_gpus.filter(|q| spec.gpus > *q) {
+                return Err(at(i)(ApiError::bad_request(Some("gpus"), format!("{} accelerators at once is more than this tenant's quota of {q}, so it could never run", spec.gpus))));
+            }
+            let mut e = control::submit(&known.state, &t.id, &format!("job-{}", crate::random_hex(8)), spec, now)?;
+            if let control::Event::JobSubmitted { request_sha256, .. } = &mut e {
+                *request_sha256 = Some(request_digest(r)?);
+            }
+            rows.push((e, t.id.clone(), key.as_ref().map(|k| format!("{k}/{i}"))));
+        }
+    }
+    let digests: Vec<Option<String>> = rows.iter().map(|(e, _, _)| match e {
+        control::Event::JobSubmitted { request_sha256, .. } => request_sha256.clone(),
+        _ => None,
+    }).collect();
+    let ids: Vec<String> = rows.iter().map(|(e, _, _)| e.job().unwrap_or_default().to_string()).collect();
+    let appended = app.append(rows).await.map_err(ApiError::internal)?;
+    let mut out = Vec::with_capacity(appended.len());
+    let mut all_before = true;
+    for (i, a) in appended.into_iter().enumerate() {
+        match a {
+            crate::store::Appended::Existing(_, body) => {
+                let first: control::Event = serde_json::from_str(&body).map_err(ApiError::internal)?;
+                let id = match &first {
+                    control::Event::JobSubmitted { id, request_sha256, .. } => {
+                        same_request(request_sha256.as_deref(), digests[i].as_deref().unwrap_or_default()).map_err(at(i))?;
+                        id.clone()
+                    }
+                    other => return Err(at(i)(key_taken(other))),
+                };
+                let state = app.known.read().map_err(ApiError::internal)?.state.jobs.get(&id).map(|j| j.status.name()).unwrap_or("pending").to_string();
+                out.push(Submitted { id, state });
+            }
+            _ => {
+                all_before = false;
+                out.push(Submitted { id: ids[i].clone(), state: "pending".into() });
+            }
+        }
+    }
+    Ok((if all_before { StatusCode::OK } else { StatusCode::CREATED }, Json(BulkSubmitted { jobs: out })))
 }
 
 /// SHA-256 of a request as read (its fields in a fixed order), to tell a retry from a new

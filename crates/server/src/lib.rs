@@ -119,7 +119,7 @@ pub struct Clock {
     hour_seconds: f64,
 }
 
-fn unix_s() -> f64 {
+pub(crate) fn unix_s() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
@@ -302,9 +302,10 @@ impl App {
                     tenant: tenant.clone(),
                     idem_key: key.clone(),
                     kind: e.kind().into(),
-                    job: e.job().or(e.service()).map(str::to_string),
+                    job: e.subject(),
                     body: serde_json::to_string(e)?,
                     decided_at,
+                    also: e.also_read(),
                 })
             })
             .collect::<Result<_>>()?;
@@ -544,6 +545,15 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         let e = Event::TenantCreated { id: "admin".into(), name: "admin".into(), token_sha256: api::sha256_hex(&token), quota_gpus: None, admin: true, at_h: app.clock.now_h() };
         // The key makes two replicas starting together create one admin.
         app.append(vec![(e, "admin".into(), Some("admin-tenant".into()))]).await?;
+    } else if let Ok(t) = std::env::var("XISUAN_ADMIN_TOKEN") {
+        // A new XISUAN_ADMIN_TOKEN replaces the admin's token (the old one stops working).
+        let hash = api::sha256_hex(t.trim());
+        let stored = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.tenants.get("admin").map(|a| a.token_sha256.clone());
+        if !t.trim().is_empty() && stored.is_some_and(|h| h != hash) {
+            let e = Event::TokenSet { tenant: "admin".into(), token_sha256: hash, expires_unix_s: None, by: "XISUAN_ADMIN_TOKEN at start".into(), at_h: app.clock.now_h() };
+            app.append(vec![(e, "admin".into(), None)]).await?;
+            eprintln!("xisuan server: the admin token was replaced by XISUAN_ADMIN_TOKEN; the old one no longer works");
+        }
     }
     app.ready.store(true, Ordering::SeqCst);
     Ok(app)

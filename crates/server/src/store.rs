@@ -33,6 +33,9 @@ pub struct NewEvent {
     /// where any event about the same job or service was written after it (by another
     /// request), this one is not written (`Appended::Conflict`) and the caller decides again.
     pub decided_at: Option<i64>,
+    /// Other subjects the decision read (a dispatch read its site), checked like `job` but not
+    /// stored.
+    pub also: Vec<String>,
 }
 
 /// What appending one event did.
@@ -70,17 +73,26 @@ fn conflicts(events: &[NewEvent], mut later: impl FnMut(&str, i64) -> Result<Vec
     let mut out = Vec::with_capacity(events.len());
     let mut seen: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
     for e in events {
-        let c = match (&e.job, e.decided_at) {
-            (Some(job), Some(at)) => match seen.get(job) {
-                Some(c) => *c,
-                None => {
-                    let c = !later(job, at)?.is_empty();
-                    seen.insert(job.clone(), c);
-                    c
-                }
-            },
-            _ => false,
-        };
+        let mut c = false;
+        if let Some(at) = e.decided_at {
+            for key in e.job.iter().chain(e.also.iter()) {
+                let k = match seen.get(key) {
+                    Some(k) => *k,
+                    None => {
+                        let k = !later(key, at)?.is_empty();
+                        seen.insert(key.clone(), k);
+                        k
+                    }
+                };
+                c |= k;
+            }
+        }
+        // A conflicting event's subject conflicts for the rest of the request too.
+        if c {
+            if let Some(j) = &e.job {
+                seen.insert(j.clone(), true);
+            }
+        }
         out.push(c);
     }
     Ok(out)
@@ -604,7 +616,7 @@ mod tests {
     use super::*;
 
     fn ev(job: &str, kind: &str, decided_at: Option<i64>) -> NewEvent {
-        NewEvent { at_ms: 0, tenant: "t".into(), idem_key: None, kind: kind.into(), job: Some(job.into()), body: format!("{{\"kind\":\"{kind}\"}}"), decided_at }
+        NewEvent { at_ms: 0, tenant: "t".into(), idem_key: None, kind: kind.into(), job: Some(job.into()), body: format!("{{\"kind\":\"{kind}\"}}"), decided_at, also: Vec::new() }
     }
 
     /// Issue 24, failure 1, at the store: a dispatch decided at seq 1 is not written once a
@@ -627,6 +639,16 @@ mod tests {
         };
         let out = b.append(&[ev("j3", "job_cancelled", Some(head)), ev("j3", "job_dispatched", Some(head))], &[Request { len: 1, lease: None }, Request { len: 1, lease: None }]).unwrap();
         assert!(matches!(out[..], [Appended::New(_), Appended::Conflict]), "{out:?}");
+        // A dispatch read that its site was up: a site event written after its decision
+        // conflicts with it (issue 24's history check found one written after a site_down).
+        let head = match b.append(&[ev("j4", "job_submitted", None)], &[]).unwrap()[..] {
+            [Appended::New(s)] => s,
+            ref other => panic!("{other:?}"),
+        };
+        b.append(&[ev("site:s", "site_down", None)], &[]).unwrap();
+        let mut dispatch = ev("j4", "job_dispatched", Some(head));
+        dispatch.also = vec!["site:s".into()];
+        assert!(matches!(b.append(&[dispatch], &[]).unwrap()[..], [Appended::Conflict]));
         // Undecided appends (submissions) never conflict.
         assert!(matches!(b.append(&[ev("j3", "job_checkpointed", None)], &[]).unwrap()[..], [Appended::New(_)]));
     }
