@@ -209,13 +209,10 @@ try {
   if (many > 0) {
     const t0 = Date.now();
     const sites = ["edwc-yrd", "edwc-guian", "edwc-qingyang", "edwc-horinger", "edwc-zhongwei"];
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < many; i = next++) {
-        await call(token, "POST", "/v1/jobs", { id: `bulk-${i}`, accelerators: ["h800", "h20", "ascend-910b"], gpus: 1 + (i % 4), hours: 1 + (i % 6), data_site: sites[i % sites.length], deadline_hour: 160 });
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
+    // One bulk request (POST /v1/jobs/bulk), durable in one transaction.
+    const jobs = Array.from({ length: many }, (_, i) => ({ id: `bulk-${i}`, accelerators: ["h800", "h20", "ascend-910b"], gpus: 1 + (i % 4), hours: 1 + (i % 6), data_site: sites[i % sites.length], deadline_hour: 160 }));
+    const taken = await call(token, "POST", "/v1/jobs/bulk", { jobs });
+    assert.equal(taken.jobs.length, many);
     log(`submitted ${many} jobs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     // Every job has been through a round: it is in the plan (placed or not), or its start has
     // come and it left the plan (dispatched, running or completed: at some hours of the day

@@ -137,6 +137,9 @@ pub struct Round {
     pub seen_events: Option<u64>,
 }
 
+/// The store's subject of sites going down or up (`Event::subject`).
+pub const SITES_SUBJECT: &str = "sites";
+
 /// What happened. The store records these; `State::apply` folds them in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -260,18 +263,22 @@ impl Event {
         }
     }
     /// What the event is about, as the store keys it for optimistic concurrency: its job or
-    /// service id, or `site:ID` for a site's events.
+    /// service id, or `sites` for a site going down or up (which moves every job there).
     pub fn subject(&self) -> Option<String> {
         match self {
-            Event::SiteDown { site, .. } | Event::SiteUp { site, .. } => Some(format!("site:{site}")),
+            Event::SiteDown { .. } | Event::SiteUp { .. } => Some(SITES_SUBJECT.into()),
             _ => self.job().or(self.service()).map(str::to_string),
         }
     }
     /// What a decision to write this event read besides its subject: a dispatch read that its
-    /// site was up, so it conflicts with a site event written after it was decided.
+    /// site was up; what a site's backend reported about a job read where the job was. So each
+    /// conflicts with a site going down or up after it was decided (any site's: such an event
+    /// moves every job at its site, and these events do not all name their site).
     pub fn also_read(&self) -> Vec<String> {
         match self {
-            Event::JobDispatched { site, .. } => vec![format!("site:{site}")],
+            Event::JobDispatched { .. } | Event::JobStarted { .. } | Event::JobCheckpointed { .. } | Event::JobFinished { .. } | Event::JobFailed { .. } | Event::JobRefused { .. } | Event::AttemptResumed { .. } => {
+                vec![SITES_SUBJECT.into()]
+            }
             _ => Vec::new(),
         }
     }

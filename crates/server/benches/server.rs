@@ -1,7 +1,7 @@
 //! Control-plane throughput on this machine (not a test): accepted submissions per second with
 //! durable writes, on SQLite and (with `XISUAN_BENCH_POSTGRES=postgres://...`) PostgreSQL,
-//! from concurrent clients on loopback; and the wall time of one re-planning round with 10,000
-//! pending jobs over the EDWC world. `cargo bench -p xisuan-server --bench server`.
+//! from concurrent clients on loopback, and 10,000 jobs in one bulk request; and the wall time of
+//! one re-planning round with 10,000 pending jobs over the EDWC world. `cargo bench -p xisuan-server --bench server`.
 
 use serde_json::json;
 use std::sync::Arc;
@@ -47,6 +47,17 @@ fn submissions(db: Db, label: &str) {
     let secs = t.elapsed().as_secs_f64();
     let n = clients * each;
     println!("{label}: {n} submissions from {clients} clients in {secs:.2} s = {:.0} accepted/s (each durable before its 201)", n as f64 / secs);
+    // 10,000 jobs in one bulk request (POST /v1/jobs/bulk), durable in one transaction.
+    let client = Client::new(&url, Some(token.to_string()));
+    for run in 0..3 {
+        let jobs: Vec<serde_json::Value> = (0..10_000)
+            .map(|i| json!({"id": format!("bulk{run}-{i}"), "accelerators": ["h800"], "gpus": 1 + i % 8, "hours": 4, "data_site": "edwc-yrd", "earliest_hour": 200}))
+            .collect();
+        let t = Instant::now();
+        let (status, v) = client.post("/v1/jobs/bulk", &json!({ "jobs": jobs }), Some(&format!("bulk-{run}"))).unwrap();
+        assert_eq!((status, v["jobs"].as_array().map(|j| j.len())), (201, Some(10_000)));
+        println!("{label}: 10,000 jobs in one bulk request, durable before its 201: {:.2} s", t.elapsed().as_secs_f64());
+    }
 }
 
 fn replanning_round() {

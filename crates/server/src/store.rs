@@ -194,8 +194,8 @@ impl Backend for Sqlite {
                 }
             }
             let epoch = lease.as_ref().map(|l| l.epoch);
-            let mut later = tx.prepare_cached("SELECT seq FROM events WHERE job = ?1 AND seq > ?2")?;
-            let conflict = conflicts(events, |job, at| Ok(later.query_map(rusqlite::params![job, at], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?))?;
+            let mut later = tx.prepare_cached("SELECT seq FROM events WHERE job = ?1 AND seq > ?2 LIMIT 1")?;
+            let conflict = conflicts(events, |key, at| Ok(later.query_map(rusqlite::params![key, at], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?))?;
             let mut ins = tx.prepare_cached("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body, epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING seq")?;
             let mut find = tx.prepare_cached("SELECT seq, body FROM events WHERE tenant = ?1 AND idem_key = ?2")?;
             for (e, c) in events.iter().zip(conflict) {
@@ -313,7 +313,7 @@ impl Backend for Postgres {
         };
         let ins = tx.prepare("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body, epoch) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING seq")?;
         let find = tx.prepare("SELECT seq, body FROM events WHERE tenant = $1 AND idem_key = $2")?;
-        let later = tx.prepare("SELECT seq FROM events WHERE job = $1 AND seq > $2")?;
+        let later = tx.prepare("SELECT seq FROM events WHERE job = $1 AND seq > $2 LIMIT 1")?;
         let mut out = Vec::with_capacity(batch.len());
         for (r, mine) in requests(batch.len(), reqs) {
             let events = &batch[r];
@@ -324,7 +324,7 @@ impl Backend for Postgres {
                 }
             }
             let epoch = mine.as_ref().map(|l| l.epoch);
-            let conflict = conflicts(events, |job, at| Ok(tx.query(&later, &[&job, &at])?.iter().map(|r| r.get(0)).collect()))?;
+            let conflict = conflicts(events, |key, at| Ok(tx.query(&later, &[&key, &at])?.iter().map(|r| r.get(0)).collect()))?;
             for (e, c) in events.iter().zip(conflict) {
                 if c {
                     out.push(Appended::Conflict);
@@ -645,9 +645,9 @@ mod tests {
             [Appended::New(s)] => s,
             ref other => panic!("{other:?}"),
         };
-        b.append(&[ev("site:s", "site_down", None)], &[]).unwrap();
+        b.append(&[ev("sites", "site_down", None)], &[]).unwrap();
         let mut dispatch = ev("j4", "job_dispatched", Some(head));
-        dispatch.also = vec!["site:s".into()];
+        dispatch.also = vec!["sites".into()];
         assert!(matches!(b.append(&[dispatch], &[]).unwrap()[..], [Appended::Conflict]));
         // Undecided appends (submissions) never conflict.
         assert!(matches!(b.append(&[ev("j3", "job_checkpointed", None)], &[]).unwrap()[..], [Appended::New(_)]));
