@@ -871,20 +871,27 @@ async fn get_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<S
 async fn cancel_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<Submitted>> {
     let t = caller(&app, &headers).await?;
     fresh(&app, &id).await?;
-    // Decided on the state as of a point in the log; where the job changed since (it finished,
-    // or was dispatched), decided again on the newer state.
+    let now = app.clock.now_h();
+    decide_and_append(&app, &id, |state| Ok((control::cancel(state, &t, &id, now)?, state.jobs.get(&id).map(|j| j.tenant.clone()).unwrap_or_default()))).await?;
+    Ok(Json(Submitted { id, state: Status::Cancelled.name().into() }))
+}
+
+/// Decides on the state as of a point in the log and writes the decision with that point;
+/// where its job or service changed since (it finished, it was dispatched), decides again on
+/// the newer state. A 503 after 8 tries.
+async fn decide_and_append(app: &App, id: &str, decide: impl Fn(&control::State) -> ApiResult<(control::Event, String)>) -> ApiResult<()> {
     for _ in 0..8 {
         let (e, tenant, at) = {
             let known = app.known.read().map_err(ApiError::internal)?;
-            let e = control::cancel(&known.state, &t, &id, app.clock.now_h())?;
-            (e, known.state.jobs.get(&id).map(|j| j.tenant.clone()).unwrap_or_default(), known.seq)
+            let (e, tenant) = decide(&known.state)?;
+            (e, tenant, known.seq)
         };
         match app.append_decided(vec![(e, tenant, None)], Some(at)).await.map_err(ApiError::internal)?.first() {
             Some(crate::store::Appended::Conflict) => app.sync().await.map_err(ApiError::internal)?,
-            _ => return Ok(Json(Submitted { id, state: Status::Cancelled.name().into() })),
+            _ => return Ok(()),
         }
     }
-    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{id} kept changing while it was being cancelled: try again")))
+    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{id} kept changing while the request was being decided: try again")))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -970,18 +977,9 @@ async fn get_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id):
 async fn cancel_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<Json<Submitted>> {
     let t = caller(&app, &headers).await?;
     fresh(&app, &id).await?;
-    for _ in 0..8 {
-        let (e, tenant, at) = {
-            let known = app.known.read().map_err(ApiError::internal)?;
-            let e = control::cancel_service(&known.state, &t, &id, app.clock.now_h())?;
-            (e, known.state.services.get(&id).map(|v| v.tenant.clone()).unwrap_or_default(), known.seq)
-        };
-        match app.append_decided(vec![(e, tenant, None)], Some(at)).await.map_err(ApiError::internal)?.first() {
-            Some(crate::store::Appended::Conflict) => app.sync().await.map_err(ApiError::internal)?,
-            _ => return Ok(Json(Submitted { id, state: control::ServiceStatus::Cancelled.name().into() })),
-        }
-    }
-    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{id} kept changing while it was being stopped: try again")))
+    let now = app.clock.now_h();
+    decide_and_append(&app, &id, |state| Ok((control::cancel_service(state, &t, &id, now)?, state.services.get(&id).map(|v| v.tenant.clone()).unwrap_or_default()))).await?;
+    Ok(Json(Submitted { id, state: control::ServiceStatus::Cancelled.name().into() }))
 }
 
 /// The latest planning round: placements with their reasons, the objective, bound and gap, and
