@@ -981,13 +981,13 @@ async fn cluster_pass(app: &Arc<App>, site: &str) -> Result<()> {
         app.cluster_others.lock().map_err(|_| anyhow!("lock poisoned"))?.insert(site_id, o);
     }
     // A transfer is started only where its event was written (not one decided on a state that
-    // changed meanwhile: the next pass decides again).
+    // changed meanwhile, nor one of a leader deposed meanwhile: the next pass decides again).
     let mut unwritten: BTreeSet<String> = BTreeSet::new();
     if !events.is_empty() {
         let rows = events.iter().cloned().map(|e| (tenant_of(app, &e), e)).map(|(t, e)| (e, t, None)).collect();
         let out = app.append_as_leader(rows, at).await?;
         for (e, a) in events.iter().zip(out) {
-            if let (Event::TransferStarted { spec, .. }, Appended::Conflict) = (e, a) {
+            if let (Event::TransferStarted { spec, .. }, Appended::Conflict | Appended::Deposed) = (e, a) {
                 unwritten.insert(spec.id.clone());
             }
         }
