@@ -660,7 +660,7 @@ fn capacity_others_hold_is_observed_not_assumed() {
     let (_server, c, _admin) = start(&testbed, "capacity");
     let conf = format!("{testbed}/alpha/slurm.conf");
     let other = |gpus: u32| {
-        let out = Command::new("sbatch").env("SLURM_CONF", &conf).args(["--parsable", "-J", "someone-else", &format!("--gpus=h800:{gpus}"), "-N1", "--wrap", "sleep 300"]).output().unwrap();
+        let out = Command::new("sbatch").env("SLURM_CONF", &conf).args(["--parsable", "-J", "someone-else", "--output=/dev/null", &format!("--gpus=h800:{gpus}"), "-N1", "--wrap", "sleep 300"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
