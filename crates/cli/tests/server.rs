@@ -860,6 +860,9 @@ fn check_history(rows: &[(i64, String, Option<String>, Value, Option<i64>)], ack
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut last_epoch = 0i64;
     let mut rounds = 0u64;
+    // The latest round's entries, whole: a job's site, or None where it was unplaced (a round
+    // recorded as changes from the one before is folded into it here, by this checker).
+    let mut plan: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut down: BTreeSet<String> = BTreeSet::new();
     for (seq, kind, job, body, epoch) in rows {
         *counts.entry("events").or_default() += 1;
@@ -881,18 +884,27 @@ fn check_history(rows: &[(i64, String, Option<String>, Value, Option<i64>)], ack
                     illegal(&format!("round {r} after round {rounds}"));
                 }
                 rounds = r;
-                for p in body["placements"].as_array().unwrap() {
-                    if let Some(j) = jobs.get_mut(p["job"].as_str().unwrap()) {
-                        if matches!(j.s, S::Pending | S::Planned) {
-                            j.s = S::Planned;
-                            j.site = p["site"].as_str().map(str::to_string);
+                match body["delta_of"].as_u64() {
+                    Some(base) => {
+                        assert_eq!(base, r - 1, "event {seq}: round {r} recorded as changes from round {base}");
+                        *counts.entry("delta rounds").or_default() += 1;
+                        for d in body["dropped"].as_array().into_iter().flatten() {
+                            plan.remove(d.as_str().unwrap());
                         }
                     }
+                    None => plan.clear(),
+                }
+                for p in body["placements"].as_array().unwrap() {
+                    plan.insert(p["job"].as_str().unwrap().to_string(), Some(p["site"].as_str().unwrap().to_string()));
                 }
                 for u in body["unplaced"].as_array().unwrap() {
-                    if let Some(j) = jobs.get_mut(u["job"].as_str().unwrap()) {
+                    plan.insert(u["job"].as_str().unwrap().to_string(), None);
+                }
+                for (id, site) in &plan {
+                    if let Some(j) = jobs.get_mut(id) {
                         if matches!(j.s, S::Pending | S::Planned) {
-                            j.s = S::Pending;
+                            j.s = if site.is_some() { S::Planned } else { S::Pending };
+                            j.site = site.clone();
                         }
                     }
                 }

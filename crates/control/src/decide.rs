@@ -525,6 +525,8 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         services,
         seconds: 0.0,
         seen_events: Some(state.events),
+        delta_of: None,
+        dropped: Vec::new(),
     };
     // Work whose dispatch has come (its start, or its data transfer's start) is dispatched now.
     for p in round.placements.iter().filter(|p| p.dispatch_h.unwrap_or(p.start_h) <= now + 1e-9) {
@@ -706,6 +708,57 @@ mod tests {
             s.apply(&e);
         }
         (start, s.jobs[id].site.clone().unwrap())
+    }
+
+    /// A round recorded as its changes from the one before folds into the same state as the
+    /// whole round: the same jobs with the same sites, hours and reasons, the same latest round
+    /// (as sets of entries). Between the two rounds a job is cancelled (dropped), one is
+    /// submitted (new) and one more hour passes (moves); a round that changed nothing records
+    /// no placement at all, and a delta of a round the log does not end with is refused.
+    #[test]
+    fn a_round_recorded_as_changes_folds_into_the_same_state_as_the_whole_round() {
+        let mut s = state_with_tenant();
+        for i in 0..12 {
+            s.apply(&submit(&s, "t1", &format!("j{i}"), spec(2.0 + (i % 5) as f64, [8, 16, 48][i % 3]), 1000.0).unwrap());
+        }
+        s.apply(&submit(&s, "t1", "huge", spec(200.0, 64), 1000.0).unwrap());
+        round(&mut s, 1000.0);
+        s.apply(&Event::JobCancelled { id: "j3".into(), at_h: 1000.5 });
+        s.apply(&submit(&s, "t1", "late", spec(4.0, 8), 1000.5).unwrap());
+        let w = world();
+        let events = plan_round(&s, &RoundInput { world: &w, now_h: 1000.5, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
+        let Event::Planned(whole) = &events[0] else { panic!() };
+        let delta = whole.changes_from(s.last_round.as_ref().unwrap());
+        assert!(delta.placements.len() + delta.unplaced.len() < whole.placements.len() + whole.unplaced.len(), "{delta:?}");
+        assert!(delta.dropped.contains(&"j3".to_string()), "{delta:?}");
+        assert!(delta.placements.iter().any(|p| p.job == "late") || delta.unplaced.iter().any(|u| u.job == "late"));
+        let (mut a, mut b) = (s.clone(), s.clone());
+        a.apply(&events[0]);
+        b.apply(&Event::Planned(delta.clone()));
+        assert_eq!((a.refused_events, b.refused_events), (0, 0));
+        assert_eq!(a.jobs, b.jobs);
+        let sorted = |r: &Round| {
+            let mut r = r.clone();
+            r.placements.sort_by(|x, y| x.job.cmp(&y.job));
+            r.unplaced.sort_by(|x, y| x.job.cmp(&y.job));
+            r
+        };
+        assert_eq!(sorted(a.last_round.as_ref().unwrap()), sorted(whole));
+        assert_eq!(sorted(b.last_round.as_ref().unwrap()), sorted(whole));
+        // Through JSON, as the store keeps it.
+        let back: Event = serde_json::from_str(&serde_json::to_string(&Event::Planned(delta.clone())).unwrap()).unwrap();
+        assert_eq!(back, Event::Planned(delta.clone()));
+        // The same plan again: nothing to record.
+        let mut same = whole.clone();
+        same.round += 1;
+        let again = same.changes_from(whole);
+        assert!(again.placements.is_empty() && again.unplaced.is_empty() && again.dropped.is_empty(), "{again:?}");
+        // A delta of a round the log does not end with.
+        let mut c = a.clone();
+        let mut stale = delta;
+        stale.round = c.rounds + 1;
+        c.apply(&Event::Planned(stale));
+        assert_eq!(c.refused_events, 1);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::run::{CheckpointRef, RunSpec, TransferRecord, TransferSpec, TransferStatus};
 use crate::service::{ServiceRecord, ServiceRound, ServiceSpec, ServiceStatus};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// An accelerator type a job can use (as in `plan::AcceleratorOption`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +135,91 @@ pub struct Round {
     /// Events the state it was decided on had folded (what it saw).
     #[serde(default)]
     pub seen_events: Option<u64>,
+    /// Recorded as its changes from round `delta_of` (`Round::changes_from`): `placements` and
+    /// `unplaced` then hold only the jobs whose entry is new or differs from that round's, and
+    /// `dropped` the jobs that round had and this one has not. `None`: the lists are whole. A
+    /// state folds a delta into the whole round (`Round::whole`), so a round that changed
+    /// nothing records almost nothing, however long the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_of: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
+}
+
+impl Round {
+    /// This (whole) round as its changes from `base`, the round before it.
+    pub fn changes_from(&self, base: &Round) -> Round {
+        let placed: HashMap<&str, &Placement> = base.placements.iter().map(|p| (p.job.as_str(), p)).collect();
+        let unplaced: HashMap<&str, &Unplaced> = base.unplaced.iter().map(|u| (u.job.as_str(), u)).collect();
+        let here: HashSet<&str> = self.placements.iter().map(|p| p.job.as_str()).chain(self.unplaced.iter().map(|u| u.job.as_str())).collect();
+        Round {
+            placements: self.placements.iter().filter(|p| placed.get(p.job.as_str()) != Some(p)).cloned().collect(),
+            unplaced: self.unplaced.iter().filter(|u| unplaced.get(u.job.as_str()) != Some(u)).cloned().collect(),
+            dropped: base.placements.iter().map(|p| p.job.as_str()).chain(base.unplaced.iter().map(|u| u.job.as_str())).filter(|j| !here.contains(j)).map(str::to_string).collect(),
+            delta_of: Some(base.round),
+            ..self.clone_header()
+        }
+    }
+
+    /// The whole round a recorded one stands for: itself when whole; else `base` (the round
+    /// its delta is of) with the changes made: each changed entry where the job's entry was,
+    /// new ones after, dropped ones gone.
+    pub fn whole(&self, base: Option<&Round>) -> Round {
+        let Some(base) = base.filter(|b| self.delta_of == Some(b.round)) else {
+            return self.clone();
+        };
+        let placed: HashMap<&str, &Placement> = self.placements.iter().map(|p| (p.job.as_str(), p)).collect();
+        let unplaced: HashMap<&str, &Unplaced> = self.unplaced.iter().map(|u| (u.job.as_str(), u)).collect();
+        let dropped: HashSet<&str> = self.dropped.iter().map(String::as_str).collect();
+        let mut kept: HashSet<&str> = HashSet::new();
+        let mut placements = Vec::with_capacity(base.placements.len() + self.placements.len());
+        for p in &base.placements {
+            let j = p.job.as_str();
+            if dropped.contains(j) || unplaced.contains_key(j) {
+                continue;
+            }
+            kept.insert(j);
+            placements.push((*placed.get(j).unwrap_or(&p)).clone());
+        }
+        placements.extend(self.placements.iter().filter(|p| !kept.contains(p.job.as_str())).cloned());
+        kept.clear();
+        let mut still = Vec::with_capacity(base.unplaced.len() + self.unplaced.len());
+        for u in &base.unplaced {
+            let j = u.job.as_str();
+            if dropped.contains(j) || placed.contains_key(j) {
+                continue;
+            }
+            kept.insert(j);
+            still.push((*unplaced.get(j).unwrap_or(&u)).clone());
+        }
+        still.extend(self.unplaced.iter().filter(|u| !kept.contains(u.job.as_str())).cloned());
+        Round { placements, unplaced: still, delta_of: None, dropped: Vec::new(), ..self.clone_header() }
+    }
+
+    /// Everything but the lists of jobs.
+    fn clone_header(&self) -> Round {
+        Round {
+            round: self.round,
+            at_h: self.at_h,
+            solver: self.solver.clone(),
+            objective: self.objective,
+            bound: self.bound,
+            gap: self.gap,
+            cost_usd: self.cost_usd,
+            carbon_kg: self.carbon_kg,
+            run_now_cost_usd: self.run_now_cost_usd,
+            run_now_carbon_kg: self.run_now_carbon_kg,
+            nearest_east_cost_usd: self.nearest_east_cost_usd,
+            nearest_east_carbon_kg: self.nearest_east_carbon_kg,
+            placements: Vec::new(),
+            unplaced: Vec::new(),
+            services: self.services.clone(),
+            seconds: self.seconds,
+            seen_events: self.seen_events,
+            delta_of: self.delta_of,
+            dropped: Vec::new(),
+        }
+    }
 }
 
 /// The store's subject of sites going down or up (`Event::subject`).
@@ -440,6 +525,9 @@ pub fn legal(state: &State, e: &Event) -> Result<(), String> {
         },
         Event::JobCancelled { id, .. } => is(id, &[Pending, Planned, Dispatched, Running], "it cannot be cancelled"),
         Event::Planned(r) if r.round != state.rounds + 1 => Err(format!("round {} is not the next (the log has {} rounds)", r.round, state.rounds)),
+        Event::Planned(r) if r.delta_of.is_some() && r.delta_of != state.last_round.as_ref().map(|l| l.round) => {
+            Err(format!("round {} is recorded as changes from round {}, which is not the latest the log has", r.round, r.delta_of.unwrap_or(0)))
+        }
         Event::Planned(_) => Ok(()),
         Event::JobDispatched { id, site, attempt, .. } => {
             is(id, &[Planned], "only planned work is dispatched")?;
@@ -546,7 +634,8 @@ impl State {
                     self.mark_dirty();
                 }
             }
-            Event::Planned(round) => {
+            Event::Planned(recorded) => {
+                let round = recorded.whole(self.last_round.as_ref());
                 self.rounds = self.rounds.max(round.round);
                 for p in &round.placements {
                     if let Some(j) = self.jobs.get_mut(&p.job) {
@@ -592,12 +681,12 @@ impl State {
                         }
                     }
                 }
-                self.last_round = Some(round.clone());
                 // Only what the round saw is planned: a change folded after it was decided
                 // (a job submitted while it ran) still wants a round.
                 if round.seen_events.is_none_or(|n| n >= self.dirty_at) {
                     self.dirty = false;
                 }
+                self.last_round = Some(round);
             }
             Event::JobDispatched { id, site, accelerator, start_h, attempt, at_h } => {
                 if let Some(j) = self.jobs.get_mut(id) {

@@ -140,33 +140,20 @@ fn best_placement_with_floor(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, t
         return (best_pausable, f64::NEG_INFINITY);
     }
     let cmp = |a: &Cand, b: &Cand| a.score.total_cmp(&b.score).then(a.option.cmp(&b.option)).then(a.start.cmp(&b.start));
-    // Most jobs fit in one of their best few options: sort those first, the rest only if needed.
-    let k = buf.len().min(32);
-    if k == 0 {
-        return (None, f64::INFINITY);
-    }
-    if buf.len() > k {
-        buf.select_nth_unstable_by(k - 1, cmp);
-    }
-    buf[..k].sort_unstable_by(cmp);
     let fits = |c: &Cand| {
         let o = &jo.options[c.option as usize];
         free.fits(o.site, o.acc, c.start, o.slots, j.gpus)
     };
-    let floor = buf[0].score;
-    // Widen the sorted prefix geometrically until a candidate fits: a full sort happens only
-    // when capacity is tight everywhere.
-    let mut found = buf[..k].iter().find(|c| fits(c)).copied();
-    let mut done = k;
-    while found.is_none() && done < buf.len() {
-        let rest = &mut buf[done..];
-        let k2 = rest.len().min(done * 4);
-        if rest.len() > k2 {
-            rest.select_nth_unstable_by(k2 - 1, cmp);
+    // The first candidate in `cmp`'s order that fits, and the best score capacity aside, in one
+    // pass with no sort: a candidate's room is looked up only when it would be the best so far
+    // (when capacity is tight everywhere that is each one, still cheaper than sorting them).
+    let Some(lowest) = buf.iter().min_by(|a, b| cmp(a, b)) else { return (None, f64::INFINITY) };
+    let floor = lowest.score;
+    let mut found: Option<Cand> = None;
+    for c in buf.iter() {
+        if found.as_ref().is_none_or(|f| cmp(c, f).is_lt()) && fits(c) {
+            found = Some(*c);
         }
-        rest[..k2].sort_unstable_by(cmp);
-        found = rest[..k2].iter().find(|c| fits(c)).copied();
-        done += k2;
     }
     let Some(found) = found else { return (None, floor) };
     let o = &jo.options[found.option as usize];

@@ -78,9 +78,11 @@ fn replanning_round() {
     let h0 = world.start_hour as f64;
     let mut s = State::default();
     s.apply(&Event::TenantCreated { id: "t".into(), name: "t".into(), token_sha256: "x".into(), quota_gpus: None, admin: false, at_h: h0 });
+    // XISUAN_BENCH_ROUND_JOBS changes the queue's length (default 10,000).
+    let n: usize = std::env::var("XISUAN_BENCH_ROUND_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let mut r = xisuan_plan::synth::Rng::new(10_000);
     let sites = ["edwc-yrd", "edwc-zhangjiakou", "edwc-shaoguan", "edwc-tianfu"];
-    for i in 0..10_000 {
+    for i in 0..n {
         let hours = r.range(1.0, 12.0);
         let earliest = r.range(0.0, 120.0);
         let spec = JobSpec {
@@ -111,7 +113,7 @@ fn replanning_round() {
         let secs = t.elapsed().as_secs_f64();
         if let Event::Planned(round) = &events[0] {
             println!(
-                "re-planning round, 10,000 pending jobs x 8 EDWC sites x 168 h (budget {budget} s): {secs:.2} s, {} placed, {} unplaced, gap {}",
+                "re-planning round, {n} pending jobs x 8 EDWC sites x 168 h (budget {budget} s): {secs:.2} s, {} placed, {} unplaced, gap {}",
                 round.placements.len(),
                 round.unplaced.len(),
                 round.gap.map(|g| format!("{:.2}%", g * 100.0)).unwrap_or("unknown".into())
@@ -122,6 +124,9 @@ fn replanning_round() {
 
 fn main() {
     replanning_round();
+    if std::env::var("XISUAN_BENCH_ROUND_ONLY").is_ok() {
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("xisuan-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     submissions(Db::Sqlite(dir.join("bench.db").display().to_string()), "SQLite (WAL, synchronous=FULL)");

@@ -690,9 +690,15 @@ async fn step(app: &Arc<App>) -> Result<()> {
         };
         let result = tokio::task::spawn_blocking(move || {
             let baseline = state.jobs.len() <= 2000;
-            control::plan_round(&state, &control::RoundInput { world: &world, now_h: now, baseline }, &mut |p| {
+            let mut events = control::plan_round(&state, &control::RoundInput { world: &world, now_h: now, baseline }, &mut |p| {
                 xisuan_milp::auto::Auto { time_budget_s: budget, ..Default::default() }.solve(p).map_err(|e| e.to_string())
-            })
+            })?;
+            // Recorded as its changes from the round before: a long queue that did not move
+            // costs the store almost nothing per round.
+            if let (Some(Event::Planned(r)), Some(base)) = (events.first_mut(), &state.last_round) {
+                *r = r.changes_from(base);
+            }
+            Ok::<_, String>(events)
         })
         .await?;
         let secs = started.elapsed().as_secs_f64();

@@ -182,7 +182,10 @@ impl Sqlite {
 
 impl Backend for Sqlite {
     fn append(&mut self, batch: &[NewEvent], reqs: &[Request]) -> Result<Vec<Appended>> {
-        let tx = self.0.transaction()?;
+        // The write lock from the start: a deferred transaction that read first fails with
+        // SQLITE_BUSY_SNAPSHOT (517, which no busy timeout waits out) when another connection (the
+        // lease's) commits between its read and its write.
+        let tx = self.0.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(batch.len());
         for (r, lease) in requests(batch.len(), reqs) {
             let events = &batch[r];
@@ -259,7 +262,7 @@ impl Backend for Sqlite {
         Ok(self.0.query_row("SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).map(Some).or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?)
     }
     fn put_snapshot(&mut self, seq: i64, at_ms: i64, body: &str) -> Result<()> {
-        let tx = self.0.transaction()?;
+        let tx = self.0.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute("INSERT INTO snapshots (seq, at_ms, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", rusqlite::params![seq, at_ms, body])?;
         tx.execute("DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)", [SNAPSHOTS_KEPT])?;
         tx.commit()?;
