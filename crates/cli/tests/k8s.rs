@@ -424,7 +424,7 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     let state = |id: &str| c.get(&format!("/v1/jobs/{id}")).unwrap();
     until("all five complete", 60, &|| ids.iter().chain([&flaky]).all(|id| state(id)["state"] == "completed"));
     // The failed Job comes back as a failure with Kubernetes' words; the next attempt runs.
-    let failures: Vec<Value> = admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "job_failed").cloned().collect();
+    let failures: Vec<Value> = admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "job_failed").cloned().collect();
     assert_eq!(failures.len(), 1, "{failures:#?}");
     assert_eq!(failures[0]["body"]["id"], flaky.as_str());
     let why = failures[0]["body"]["reason"].as_str().unwrap();
@@ -466,7 +466,7 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     }
     // Each ran for its planned hours (one planning hour = 1 s here): started and finished
     // events are at least that far apart in the server's hours.
-    let events = admin.get("/v1/events?limit=10000").unwrap();
+    let events = admin.get("/v1/events?limit=1000").unwrap();
     let at = |kind: &str, id: &str| events["events"].as_array().unwrap().iter().find(|e| e["kind"] == kind && e["body"]["id"] == id).map(|e| e["body"]["at_h"].as_f64().unwrap());
     for (i, id) in ids.iter().enumerate() {
         let (s, f) = (at("job_started", id).expect("started"), at("job_finished", id).expect("finished"));
@@ -481,12 +481,12 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     until("the cancelled job's Job is deleted", 30, &|| name_of(&long).is_none());
     // The API server fails: the site goes down with its words, and comes back when it answers.
     api.unavailable.store(true, std::sync::atomic::Ordering::SeqCst);
-    let down = || admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().iter().find(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian").cloned();
+    let down = || admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().iter().find(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian").cloned();
     until("edwc-guian down", 30, &|| down().is_some());
     let reason = down().unwrap()["body"]["reason"].as_str().unwrap().to_string();
     assert!(reason.starts_with("kubernetes:") && reason.contains("etcdserver: request timed out"), "{reason}");
     api.unavailable.store(false, std::sync::atomic::Ordering::SeqCst);
-    until("edwc-guian up", 30, &|| admin.get("/v1/events?limit=10000").unwrap()["events"].as_array().unwrap().iter().any(|e| e["kind"] == "site_up" && e["body"]["site"] == "edwc-guian"));
+    until("edwc-guian up", 30, &|| admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().iter().any(|e| e["kind"] == "site_up" && e["body"]["site"] == "edwc-guian"));
     drop(rt);
 }
 

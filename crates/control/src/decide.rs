@@ -527,6 +527,7 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         seen_events: Some(state.events),
         delta_of: None,
         dropped: Vec::new(),
+        patched: Vec::new(),
     };
     // Work whose dispatch has come (its start, or its data transfer's start) is dispatched now.
     for p in round.placements.iter().filter(|p| p.dispatch_h.unwrap_or(p.start_h) <= now + 1e-9) {
@@ -753,6 +754,15 @@ mod tests {
         same.round += 1;
         let again = same.changes_from(whole);
         assert!(again.placements.is_empty() && again.unplaced.is_empty() && again.dropped.is_empty(), "{again:?}");
+        // The same places with a new forecast: only the figures that changed.
+        let mut repriced = same.clone();
+        repriced.placements[0].electricity_usd += 1.5;
+        repriced.placements[0].reasons.push("a rival moved".into());
+        let patch = repriced.changes_from(whole);
+        assert!(patch.placements.is_empty() && patch.patched.len() == 1, "{patch:?}");
+        let p0 = &patch.patched[0];
+        assert!(p0.electricity_usd.is_some() && p0.reasons.is_some() && p0.cost_usd.is_none() && p0.carbon_kg.is_none(), "{p0:?}");
+        assert_eq!(sorted(&patch.whole(Some(whole))), sorted(&repriced));
         // A delta of a round the log does not end with.
         let mut c = a.clone();
         let mut stale = delta;

@@ -136,14 +136,78 @@ pub struct Round {
     #[serde(default)]
     pub seen_events: Option<u64>,
     /// Recorded as its changes from round `delta_of` (`Round::changes_from`): `placements` and
-    /// `unplaced` then hold only the jobs whose entry is new or differs from that round's, and
-    /// `dropped` the jobs that round had and this one has not. `None`: the lists are whole. A
+    /// `unplaced` then hold only the jobs whose entry is new or differs from that round's
+    /// (`patched` those that stayed put with new figures), and `dropped` the jobs that round had
+    /// and this one has not. `None`: the lists are whole. A
     /// state folds a delta into the whole round (`Round::whole`), so a round that changed
     /// nothing records almost nothing, however long the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta_of: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<String>,
+    /// In a delta: placements that stay where they were (site, accelerator and hours), with
+    /// only the figures or reasons that changed (the hour's forecast, or other work's room).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patched: Vec<PlacementPatch>,
+}
+
+/// What changed in a placement that stayed where it was (`Round::patched`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlacementPatch {
+    pub job: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub electricity_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_moved: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_kwh: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carbon_kg: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<String>>,
+}
+
+impl PlacementPatch {
+    /// `new` as a patch of `old`, when only figures or reasons differ.
+    fn between(old: &Placement, new: &Placement) -> Option<PlacementPatch> {
+        let same_place = (&old.site, &old.accelerator, old.start_h.to_bits(), old.end_h.to_bits(), old.dispatch_h.map(f64::to_bits))
+            == (&new.site, &new.accelerator, new.start_h.to_bits(), new.end_h.to_bits(), new.dispatch_h.map(f64::to_bits));
+        if old.job != new.job || !same_place {
+            return None;
+        }
+        let num = |a: f64, b: f64| (a.to_bits() != b.to_bits()).then_some(b);
+        Some(PlacementPatch {
+            job: new.job.clone(),
+            cost_usd: num(old.cost_usd, new.cost_usd),
+            electricity_usd: num(old.electricity_usd, new.electricity_usd),
+            transfer_usd: num(old.transfer_usd, new.transfer_usd),
+            bytes_moved: num(old.bytes_moved, new.bytes_moved),
+            energy_kwh: num(old.energy_kwh, new.energy_kwh),
+            carbon_kg: num(old.carbon_kg, new.carbon_kg),
+            reasons: (old.reasons != new.reasons).then(|| new.reasons.clone()),
+        })
+    }
+
+    fn apply(&self, p: &mut Placement) {
+        let set = |field: &mut f64, v: Option<f64>| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        set(&mut p.cost_usd, self.cost_usd);
+        set(&mut p.electricity_usd, self.electricity_usd);
+        set(&mut p.transfer_usd, self.transfer_usd);
+        set(&mut p.bytes_moved, self.bytes_moved);
+        set(&mut p.energy_kwh, self.energy_kwh);
+        set(&mut p.carbon_kg, self.carbon_kg);
+        if let Some(r) = &self.reasons {
+            p.reasons = r.clone();
+        }
+    }
 }
 
 impl Round {
@@ -152,8 +216,21 @@ impl Round {
         let placed: HashMap<&str, &Placement> = base.placements.iter().map(|p| (p.job.as_str(), p)).collect();
         let unplaced: HashMap<&str, &Unplaced> = base.unplaced.iter().map(|u| (u.job.as_str(), u)).collect();
         let here: HashSet<&str> = self.placements.iter().map(|p| p.job.as_str()).chain(self.unplaced.iter().map(|u| u.job.as_str())).collect();
+        let mut placements = Vec::new();
+        let mut patched = Vec::new();
+        for p in &self.placements {
+            match placed.get(p.job.as_str()) {
+                Some(&old) if old == p => {}
+                Some(&old) => match PlacementPatch::between(old, p) {
+                    Some(patch) => patched.push(patch),
+                    None => placements.push(p.clone()),
+                },
+                None => placements.push(p.clone()),
+            }
+        }
         Round {
-            placements: self.placements.iter().filter(|p| placed.get(p.job.as_str()) != Some(p)).cloned().collect(),
+            placements,
+            patched,
             unplaced: self.unplaced.iter().filter(|u| unplaced.get(u.job.as_str()) != Some(u)).cloned().collect(),
             dropped: base.placements.iter().map(|p| p.job.as_str()).chain(base.unplaced.iter().map(|u| u.job.as_str())).filter(|j| !here.contains(j)).map(str::to_string).collect(),
             delta_of: Some(base.round),
@@ -169,6 +246,7 @@ impl Round {
             return self.clone();
         };
         let placed: HashMap<&str, &Placement> = self.placements.iter().map(|p| (p.job.as_str(), p)).collect();
+        let patched: HashMap<&str, &PlacementPatch> = self.patched.iter().map(|p| (p.job.as_str(), p)).collect();
         let unplaced: HashMap<&str, &Unplaced> = self.unplaced.iter().map(|u| (u.job.as_str(), u)).collect();
         let dropped: HashSet<&str> = self.dropped.iter().map(String::as_str).collect();
         let mut kept: HashSet<&str> = HashSet::new();
@@ -179,7 +257,11 @@ impl Round {
                 continue;
             }
             kept.insert(j);
-            placements.push((*placed.get(j).unwrap_or(&p)).clone());
+            let mut now = (*placed.get(j).unwrap_or(&p)).clone();
+            if let Some(patch) = patched.get(j) {
+                patch.apply(&mut now);
+            }
+            placements.push(now);
         }
         placements.extend(self.placements.iter().filter(|p| !kept.contains(p.job.as_str())).cloned());
         kept.clear();
@@ -193,7 +275,7 @@ impl Round {
             still.push((*unplaced.get(j).unwrap_or(&u)).clone());
         }
         still.extend(self.unplaced.iter().filter(|u| !kept.contains(u.job.as_str())).cloned());
-        Round { placements, unplaced: still, delta_of: None, dropped: Vec::new(), ..self.clone_header() }
+        Round { placements, unplaced: still, delta_of: None, dropped: Vec::new(), patched: Vec::new(), ..self.clone_header() }
     }
 
     /// Everything but the lists of jobs.
@@ -218,6 +300,7 @@ impl Round {
             seen_events: self.seen_events,
             delta_of: self.delta_of,
             dropped: Vec::new(),
+            patched: Vec::new(),
         }
     }
 }

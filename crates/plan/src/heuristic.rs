@@ -381,10 +381,15 @@ impl Heuristic {
         };
         let (services, unmet) = place_services(ctx, &mut free, &by_score, true);
 
-        let order = match self.order {
+        let mut order = match self.order {
             Order::Flexibility => placement_order(p, opts),
             Order::Regret => regret_order(ctx, opts),
         };
+        // Re-planning: work the last round placed claims its room first (in the same order
+        // among itself), so a round that changed nothing keeps it where it was rather than
+        // trading it for other work of the same worth; its churn charge then keeps it there
+        // unless moving saves more.
+        order.sort_by_key(|&ji| p.jobs[ji].previous.is_none());
         let mut jobs: Vec<Option<JobDecision>> = vec![None; p.jobs.len()];
         let mut scores = vec![0.0; p.jobs.len()];
         // The best score each job could have with capacity to spare: a job placed there

@@ -382,6 +382,7 @@ pub struct Page {
     /// Return items after this one (a job id, or an event sequence number).
     pub after: Option<String>,
     /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -832,8 +833,8 @@ fn visible<'a>(t: &Tenant, j: &'a JobRecord) -> Option<&'a JobRecord> {
 fn page_limit(p: &Page) -> ApiResult<usize> {
     match p.limit {
         None => Ok(100),
-        Some(0) => Err(ApiError::bad_request(Some("limit"), "must be at least 1")),
-        Some(n) => Ok(n.min(1000) as usize),
+        Some(n @ 1..=1000) => Ok(n as usize),
+        Some(n) => Err(ApiError::bad_request(Some("limit"), format!("{n}: must be 1 to 1000"))),
     }
 }
 
