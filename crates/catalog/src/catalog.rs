@@ -53,13 +53,7 @@ impl Catalog {
                 )
             })
             .collect();
-        Catalog {
-            sites,
-            user_regions: builtin::user_regions(),
-            network: Network::default(),
-            series: SeriesSet::default(),
-            diagnostics,
-        }
+        Catalog { sites, user_regions: builtin::user_regions(), network: Network::default(), series: SeriesSet::default(), diagnostics }
     }
 
     pub fn site(&self, id: &str) -> Option<&Site> {
@@ -73,17 +67,12 @@ impl Catalog {
     /// A user region (city) by name, case-insensitively.
     pub fn city(&self, name: &str) -> Option<&UserRegion> {
         let n = name.trim().to_lowercase();
-        self.user_regions
-            .iter()
-            .find(|r| r.name.to_lowercase() == n)
+        self.user_regions.iter().find(|r| r.name.to_lowercase() == n)
     }
 
     /// The nearest site to a point, with its distance in km.
     pub fn nearest_site(&self, lat: f64, lon: f64) -> Option<(&Site, f64)> {
-        self.sites
-            .iter()
-            .map(|s| (s, great_circle_km(lat, lon, s.lat, s.lon)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
+        self.sites.iter().map(|s| (s, great_circle_km(lat, lon, s.lat, s.lon))).min_by(|a, b| a.1.total_cmp(&b.1))
     }
 
     /// Accepts a site id (`edwc-zhongwei`), an EDWC cluster short name (`zhongwei`), a site's
@@ -92,38 +81,21 @@ impl Catalog {
         let n = name.trim();
         let lower = n.to_lowercase();
         if let Some(site) = self.site(&lower) {
-            return Ok(Resolved {
-                site,
-                via_city: None,
-            });
+            return Ok(Resolved { site, via_city: None });
         }
         if let Some(site) = self.site(&format!("edwc-{}", lower.replace([' ', '\''], ""))) {
-            return Ok(Resolved {
-                site,
-                via_city: None,
-            });
+            return Ok(Resolved { site, via_city: None });
         }
         if let Some(site) = self.sites.iter().find(|s| s.name.to_lowercase() == lower) {
-            return Ok(Resolved {
-                site,
-                via_city: None,
-            });
+            return Ok(Resolved { site, via_city: None });
         }
         if let Some(city) = self.city(n) {
             if let Some((site, km)) = self.nearest_site(city.lat, city.lon) {
-                return Ok(Resolved {
-                    site,
-                    via_city: Some((city.name.clone(), km)),
-                });
+                return Ok(Resolved { site, via_city: Some((city.name.clone(), km)) });
             }
         }
-        let suggestions: Vec<String> = self
-            .sites
-            .iter()
-            .filter(|s| !lower.is_empty() && s.id.as_str().contains(&lower))
-            .take(5)
-            .map(|s| s.id.to_string())
-            .collect();
+        let suggestions: Vec<String> =
+            self.sites.iter().filter(|s| !lower.is_empty() && s.id.as_str().contains(&lower)).take(5).map(|s| s.id.to_string()).collect();
         Err(CatalogError::unknown_site(n, &suggestions))
     }
 
@@ -154,13 +126,7 @@ impl Catalog {
     /// Parses series text (wide or long layout, told apart by the header) and adds every
     /// zone it holds; diagnostics go to `self.diagnostics`. A zone that matches no site is
     /// kept and noted.
-    pub fn add_series_text(
-        &mut self,
-        text: &str,
-        origin: &str,
-        kind: SeriesKind,
-        zone_hint: Option<&str>,
-    ) -> Result<usize, CatalogError> {
+    pub fn add_series_text(&mut self, text: &str, origin: &str, kind: SeriesKind, zone_hint: Option<&str>) -> Result<usize, CatalogError> {
         let parsed = series::parse_auto(text, origin, kind, zone_hint)?;
         self.diagnostics.extend(parsed.diagnostics);
         let n = parsed.series.len();
@@ -171,18 +137,13 @@ impl Catalog {
             }
             let used = self.sites.iter().any(|site| {
                 site.grid_zone.as_deref().is_some_and(|z| match kind {
-                    SeriesKind::Carbon => self
-                        .series
-                        .carbon_for_zone(z)
-                        .is_some_and(|hs| hs.zone == zone),
-                    SeriesKind::Price => self
-                        .series
-                        .price_for_zone(z)
-                        .is_some_and(|hs| hs.zone == zone),
+                    SeriesKind::Carbon => self.series.carbon_for_zone(z).is_some_and(|hs| hs.zone == zone),
+                    SeriesKind::Price => self.series.price_for_zone(z).is_some_and(|hs| hs.zone == zone),
                 })
             });
             if !used {
-                self.diagnostics.push(Diagnostic::info(origin, format!("zone {zone}: no site in the catalog is in this zone; series kept but unused")));
+                self.diagnostics
+                    .push(Diagnostic::info(origin, format!("zone {zone}: no site in the catalog is in this zone; series kept but unused")));
             }
         }
         Ok(n)
@@ -192,45 +153,20 @@ impl Catalog {
     /// source region, header the destinations, USD/GB) into directional links. Region names
     /// are matched to site ids as `<provider>-<name>` with spaces removed and lowercased
     /// ("West Europe" → `azure-westeurope`); names with no site are reported and skipped.
-    pub fn load_cost_matrix_csv(
-        &mut self,
-        text: &str,
-        origin: &str,
-        provider: Provider,
-    ) -> Result<usize, CatalogError> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
+    pub fn load_cost_matrix_csv(&mut self, text: &str, origin: &str, provider: Provider) -> Result<usize, CatalogError> {
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
         let headers: Vec<String> = rdr
             .headers()
-            .map_err(|e| CatalogError::Format {
-                origin: origin.into(),
-                line: 1,
-                message: format!("cannot read the CSV header: {e}"),
-            })?
+            .map_err(|e| CatalogError::Format { origin: origin.into(), line: 1, message: format!("cannot read the CSV header: {e}") })?
             .iter()
             .map(str::to_string)
             .collect();
         let to_id = |name: &str| -> Option<SiteId> {
-            let slug = format!(
-                "{}-{}",
-                provider.as_str(),
-                name.to_lowercase().replace(' ', "")
-            );
-            SiteId::parse(&slug)
-                .ok()
-                .filter(|id| self.site(id.as_str()).is_some())
+            let slug = format!("{}-{}", provider.as_str(), name.to_lowercase().replace(' ', ""));
+            SiteId::parse(&slug).ok().filter(|id| self.site(id.as_str()).is_some())
         };
         let dest: Vec<Option<SiteId>> = headers.iter().skip(1).map(|h| to_id(h)).collect();
-        let mut unknown: Vec<String> = headers
-            .iter()
-            .skip(1)
-            .zip(&dest)
-            .filter(|(_, d)| d.is_none())
-            .map(|(h, _)| h.clone())
-            .collect();
+        let mut unknown: Vec<String> = headers.iter().skip(1).zip(&dest).filter(|(_, d)| d.is_none()).map(|(h, _)| h.clone()).collect();
         let mut added = 0;
         let mut links = Vec::new();
         for rec in rdr.records() {
@@ -270,11 +206,7 @@ impl Catalog {
                     b: to.clone(),
                     bandwidth: None,
                     latency: None,
-                    usd_per_gb: Some(Sourced::new(
-                        v,
-                        format!("{origin}:{line}: cost matrix"),
-                        Confidence::User,
-                    )),
+                    usd_per_gb: Some(Sourced::new(v, format!("{origin}:{line}: cost matrix"), Confidence::User)),
                     usd_per_gbps_month: None,
                     one_way: true,
                 });
@@ -287,13 +219,8 @@ impl Catalog {
         unknown.sort();
         unknown.dedup();
         if !unknown.is_empty() {
-            self.diagnostics.push(Diagnostic::warning(
-                origin,
-                format!(
-                    "regions with no {provider} site in the catalog, skipped: {}",
-                    unknown.join(", ")
-                ),
-            ));
+            self.diagnostics
+                .push(Diagnostic::warning(origin, format!("regions with no {provider} site in the catalog, skipped: {}", unknown.join(", "))));
         }
         Ok(added)
     }

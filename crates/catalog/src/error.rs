@@ -8,20 +8,11 @@ use thiserror::Error;
 pub enum CatalogError {
     /// A value that parsed but is not acceptable, e.g. a PUE of 0.8.
     #[error("{origin}:{line}: {field}: {message}")]
-    Invalid {
-        origin: String,
-        line: usize,
-        field: String,
-        message: String,
-    },
+    Invalid { origin: String, line: usize, field: String, message: String },
     /// Text that does not parse as the format expected (TOML syntax, unknown field, wrong
     /// type, a CSV without the columns we need).
     #[error("{origin}:{line}: {message}")]
-    Format {
-        origin: String,
-        line: usize,
-        message: String,
-    },
+    Format { origin: String, line: usize, message: String },
     /// A name that is neither a site id nor a known city.
     #[error("unknown site or city `{name}`{hint}")]
     UnknownSite { name: String, hint: String },
@@ -34,19 +25,12 @@ impl CatalogError {
         } else {
             format!("; did you mean {}?", suggestions.join(", "))
         };
-        CatalogError::UnknownSite {
-            name: name.to_string(),
-            hint,
-        }
+        CatalogError::UnknownSite { name: name.to_string(), hint }
     }
 }
 
 /// 1-based line number of a byte offset in `text`.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }

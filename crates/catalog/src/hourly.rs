@@ -62,10 +62,7 @@ pub fn carbon_per_hour(annual_kg_per_kwh: f64, g_per_kwh: &[Option<f64>]) -> Vec
 /// Electricity price per hour, USD/kWh: `annual` plus the hour's deviation from `mean` (the
 /// wholesale series' mean, USD/MWh), clamped at 0; `annual` where the series has no value.
 pub fn price_per_hour(annual_usd_per_kwh: f64, wholesale_usd_per_mwh: &[Option<f64>], mean: f64) -> Vec<f64> {
-    wholesale_usd_per_mwh
-        .iter()
-        .map(|w| w.map(|mwh| (annual_usd_per_kwh + (mwh - mean) / 1000.0).max(0.0)).unwrap_or(annual_usd_per_kwh))
-        .collect()
+    wholesale_usd_per_mwh.iter().map(|w| w.map(|mwh| (annual_usd_per_kwh + (mwh - mean) / 1000.0).max(0.0)).unwrap_or(annual_usd_per_kwh)).collect()
 }
 
 /// A site's carbon and price for `hours` hours from `start` under the model above.

@@ -14,18 +14,9 @@ pub struct SiteId(String);
 impl SiteId {
     /// Accepts 1 to 64 characters of `a-z`, `0-9` and `-`, not starting or ending with `-`.
     pub fn parse(text: &str) -> Result<SiteId, String> {
-        let ok_chars = text
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if text.is_empty()
-            || text.len() > 64
-            || !ok_chars
-            || text.starts_with('-')
-            || text.ends_with('-')
-        {
-            return Err(format!(
-                "`{text}` is not a site id (lowercase letters, digits and '-', e.g. `edwc-zhongwei`)"
-            ));
+        let ok_chars = text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if text.is_empty() || text.len() > 64 || !ok_chars || text.starts_with('-') || text.ends_with('-') {
+            return Err(format!("`{text}` is not a site id (lowercase letters, digits and '-', e.g. `edwc-zhongwei`)"));
         }
         Ok(SiteId(text.to_string()))
     }
@@ -58,9 +49,7 @@ impl Role {
             "west" | "west_compute_hub" => Ok(Role::WestComputeHub),
             "cloud" | "cloud_region" => Ok(Role::CloudRegion),
             "user" | "user_defined" => Ok(Role::UserDefined),
-            _ => Err(format!(
-                "`{text}` is not a role (east, west, cloud, user_defined)"
-            )),
+            _ => Err(format!("`{text}` is not a role (east, west, cloud, user_defined)")),
         }
     }
     pub fn short(self) -> &'static str {
@@ -95,9 +84,7 @@ impl Provider {
             "gcp" | "google" => Ok(Provider::Gcp),
             "alibaba" | "aliyun" | "alicloud" => Ok(Provider::Alibaba),
             "user" => Ok(Provider::User),
-            _ => Err(format!(
-                "`{text}` is not a provider (edwc, aws, azure, gcp, alibaba, user)"
-            )),
+            _ => Err(format!("`{text}` is not a provider (edwc, aws, azure, gcp, alibaba, user)")),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -136,9 +123,7 @@ impl PueKind {
             "reported" => Ok(PueKind::Reported),
             "policy_target" | "target" => Ok(PueKind::PolicyTarget),
             "assumed" => Ok(PueKind::Assumed),
-            _ => Err(format!(
-                "`{text}` is not a PUE kind (measured, reported, policy_target, assumed)"
-            )),
+            _ => Err(format!("`{text}` is not a PUE kind (measured, reported, policy_target, assumed)")),
         }
     }
     pub fn short(self) -> &'static str {

@@ -23,8 +23,6 @@ pub mod site;
 pub use catalog::{Catalog, Resolved};
 pub use error::CatalogError;
 pub use ids::{Provider, PueKind, Role, SiteId};
-pub use network::{
-    Link, Network, PricedOption, PricingBasis, PricingChoice, Transfer, TransferOptions,
-};
+pub use network::{Link, Network, PricedOption, PricingBasis, PricingChoice, Transfer, TransferOptions};
 pub use series::{HourlySeries, SeriesKind, SeriesSet};
 pub use site::{Dispatch, Site, Storage, UserRegion};

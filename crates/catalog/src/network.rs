@@ -88,9 +88,7 @@ impl PricingChoice {
             "auto" => Ok(PricingChoice::Auto),
             "per-gb" | "egress" => Ok(PricingChoice::PerGb),
             "leased-line" | "leased" | "line" => Ok(PricingChoice::LeasedLine),
-            _ => Err(format!(
-                "`{text}` is not a pricing choice (auto, per-gb, leased-line)"
-            )),
+            _ => Err(format!("`{text}` is not a pricing choice (auto, per-gb, leased-line)")),
         }
     }
 }
@@ -107,14 +105,8 @@ pub struct TransferOptions {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PricingBasis {
-    PerGb {
-        usd_per_gb: f64,
-    },
-    LeasedLine {
-        usd_per_gbps_month: f64,
-        gbps: f64,
-        months_billed: f64,
-    },
+    PerGb { usd_per_gb: f64 },
+    LeasedLine { usd_per_gbps_month: f64, gbps: f64, months_billed: f64 },
 }
 
 /// One way of paying for a transfer, with its cost and the arithmetic behind it.
@@ -161,11 +153,7 @@ impl Network {
 
     /// Adds or updates a link; fields left `None` keep what an earlier link said.
     pub fn upsert(&mut self, link: Link) {
-        if let Some(old) = self
-            .links
-            .iter_mut()
-            .find(|l| l.a == link.a && l.b == link.b)
-        {
+        if let Some(old) = self.links.iter_mut().find(|l| l.a == link.a && l.b == link.b) {
             if link.bandwidth.is_some() {
                 old.bandwidth = link.bandwidth;
             }
@@ -186,21 +174,14 @@ impl Network {
 
     /// Round-trip latency between two sites: a configured link, or the distance model.
     pub fn latency(&self, a: &Site, b: &Site) -> Sourced<Millis> {
-        if let Some(l) = self
-            .find_either(&a.id, &b.id)
-            .into_iter()
-            .find_map(|l| l.latency.clone())
-        {
+        if let Some(l) = self.find_either(&a.id, &b.id).into_iter().find_map(|l| l.latency.clone()) {
             return l;
         }
         let km = great_circle_km(a.lat, a.lon, b.lat, b.lon);
         let (factor, why) = if a.provider == Provider::Edwc && b.provider == Provider::Edwc {
             (EDWC_ROUTE_FACTOR, "EDWC policy ceiling: inter-cluster latency ≤1.5× theoretical (MIIT 2023 action plan)")
         } else {
-            (
-                INTERNET_ROUTE_FACTOR,
-                "Bozkurt et al. 2017 rule of thumb for Internet paths",
-            )
+            (INTERNET_ROUTE_FACTOR, "Bozkurt et al. 2017 rule of thumb for Internet paths")
         };
         Sourced::new(
             Millis(rtt_ms(km, factor)),
@@ -221,11 +202,7 @@ impl Network {
 
     /// Bandwidth available between two sites: a configured link, or an assumed default.
     pub fn bandwidth(&self, a: &Site, b: &Site) -> Sourced<Gbps> {
-        if let Some(bw) = self
-            .find_either(&a.id, &b.id)
-            .into_iter()
-            .find_map(|l| l.bandwidth.clone())
-        {
+        if let Some(bw) = self.find_either(&a.id, &b.id).into_iter().find_map(|l| l.bandwidth.clone()) {
             return bw;
         }
         Sourced::new(
@@ -248,11 +225,7 @@ impl Network {
 
     /// Leased-line price for the pair, if one is configured or the pair is two EDWC clusters.
     pub fn leased_line(&self, a: &Site, b: &Site) -> Option<Sourced<f64>> {
-        if let Some(p) = self
-            .find_either(&a.id, &b.id)
-            .into_iter()
-            .find_map(|l| l.usd_per_gbps_month.clone())
-        {
+        if let Some(p) = self.find_either(&a.id, &b.id).into_iter().find_map(|l| l.usd_per_gbps_month.clone()) {
             return Some(p);
         }
         (a.provider == Provider::Edwc && b.provider == Provider::Edwc).then(|| {
@@ -289,15 +262,9 @@ impl Network {
         let mut options = Vec::new();
         let per_gb = self.price_per_gb(a, b);
         options.push(PricedOption {
-            basis: PricingBasis::PerGb {
-                usd_per_gb: per_gb.value,
-            },
+            basis: PricingBasis::PerGb { usd_per_gb: per_gb.value },
             cost: Usd(gb * per_gb.value),
-            arithmetic: format!(
-                "{gb:.0} GB × {:.4} USD/GB = {:.2} USD",
-                per_gb.value,
-                gb * per_gb.value
-            ),
+            arithmetic: format!("{gb:.0} GB × {:.4} USD/GB = {:.2} USD", per_gb.value, gb * per_gb.value),
             source: per_gb.source.clone(),
             confidence: per_gb.confidence,
         });
@@ -320,34 +287,20 @@ impl Network {
             PricingChoice::PerGb => 0,
             PricingChoice::LeasedLine if options.len() > 1 => 1,
             PricingChoice::LeasedLine => {
-                notes.push(format!(
-                    "no leased line is known between {} and {}; priced per GB instead",
-                    a.id, b.id
-                ));
+                notes.push(format!("no leased line is known between {} and {}; priced per GB instead", a.id, b.id));
                 0
             }
             PricingChoice::Auto => {
-                let best = options
-                    .iter()
-                    .enumerate()
-                    .min_by(|x, y| x.1.cost.0.total_cmp(&y.1.cost.0))
-                    .map(|(i, _)| i)
-                    .unwrap_or(0);
+                let best = options.iter().enumerate().min_by(|x, y| x.1.cost.0.total_cmp(&y.1.cost.0)).map(|(i, _)| i).unwrap_or(0);
                 if options.len() > 1 {
-                    notes.push(
-                        "pricing: the cheaper of per-GB and leased line (--pricing to choose)"
-                            .to_string(),
-                    );
+                    notes.push("pricing: the cheaper of per-GB and leased line (--pricing to choose)".to_string());
                 }
                 best
             }
         };
         let pricing = options.remove(chosen_index);
         let latency = self.latency(a, b);
-        notes.push(format!(
-            "time = {:.3e} bytes × 8 / ({} Gbit/s × {}) = {:.0} s",
-            size.0, bandwidth.value.0, efficiency.value, seconds
-        ));
+        notes.push(format!("time = {:.3e} bytes × 8 / ({} Gbit/s × {}) = {:.0} s", size.0, bandwidth.value.0, efficiency.value, seconds));
         Transfer {
             from: a.id.clone(),
             to: b.id.clone(),
@@ -365,8 +318,10 @@ impl Network {
     }
 }
 
-const AWS_MATRIX: &str = "AWS inter-region data transfer, by source region (shared/data/green_dcc/network_cost/aws_transmission_cost_matrix.csv, from AWS EC2 pricing)";
-const GCP_MATRIX: &str = "Google Cloud inter-region data transfer, by destination continent (shared/data/green_dcc/network_cost/gcp_transmission_cost_matrix.csv)";
+const AWS_MATRIX: &str =
+    "AWS inter-region data transfer, by source region (shared/data/green_dcc/network_cost/aws_transmission_cost_matrix.csv, from AWS EC2 pricing)";
+const GCP_MATRIX: &str =
+    "Google Cloud inter-region data transfer, by destination continent (shared/data/green_dcc/network_cost/gcp_transmission_cost_matrix.csv)";
 const AZURE_MATRIX: &str = "Azure inter-region data transfer (shared/data/green_dcc/network_cost/azure_transmission_cost_matrix.csv)";
 
 /// Azure regions that price intra-continent transfers at 0.02 USD/GB in the green-dcc
@@ -396,11 +351,7 @@ const AZURE_IN_MATRIX: &[&str] = &[
 ];
 
 fn region_code(site: &Site, provider: Provider) -> &str {
-    site.id
-        .as_str()
-        .strip_prefix(provider.as_str())
-        .and_then(|s| s.strip_prefix('-'))
-        .unwrap_or(site.id.as_str())
+    site.id.as_str().strip_prefix(provider.as_str()).and_then(|s| s.strip_prefix('-')).unwrap_or(site.id.as_str())
 }
 
 /// Per-GB price from the typed-in rules, for a pair with no configured link.
@@ -410,16 +361,9 @@ fn egress_rule(a: &Site, b: &Site) -> Sourced<f64> {
     }
     if a.provider == b.provider {
         match a.provider {
-            Provider::Aws => {
-                return aws_rule(region_code(a, Provider::Aws), region_code(b, Provider::Aws))
-            }
+            Provider::Aws => return aws_rule(region_code(a, Provider::Aws), region_code(b, Provider::Aws)),
             Provider::Gcp => return gcp_rule(region_code(b, Provider::Gcp)),
-            Provider::Azure => {
-                return azure_rule(
-                    region_code(a, Provider::Azure),
-                    region_code(b, Provider::Azure),
-                )
-            }
+            Provider::Azure => return azure_rule(region_code(a, Provider::Azure), region_code(b, Provider::Azure)),
             _ => {}
         }
     }
@@ -429,11 +373,7 @@ fn egress_rule(a: &Site, b: &Site) -> Sourced<f64> {
 fn aws_rule(from: &str, to: &str) -> Sourced<f64> {
     let pair = |x: &str, y: &str| (from == x && to == y) || (from == y && to == x);
     if pair("us-east-1", "us-east-2") {
-        return Sourced::new(
-            0.01,
-            format!("{AWS_MATRIX}: us-east-1 ↔ us-east-2 at 0.01 USD/GB"),
-            Confidence::Medium,
-        );
+        return Sourced::new(0.01, format!("{AWS_MATRIX}: us-east-1 ↔ us-east-2 at 0.01 USD/GB"), Confidence::Medium);
     }
     let by_source: &[(&str, f64)] = &[
         ("ap-northeast-1", 0.09),
@@ -446,40 +386,20 @@ fn aws_rule(from: &str, to: &str) -> Sourced<f64> {
         ("af-south-1", 0.147),
     ];
     if let Some((_, p)) = by_source.iter().find(|(r, _)| *r == from) {
-        return Sourced::new(
-            *p,
-            format!("{AWS_MATRIX}: from {from} at {p} USD/GB"),
-            Confidence::Medium,
-        );
+        return Sourced::new(*p, format!("{AWS_MATRIX}: from {from} at {p} USD/GB"), Confidence::Medium);
     }
-    let in_matrix = [
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "ca-central-1",
-        "eu-central-1",
-        "eu-west-3",
-        "eu-south-1",
-        "eu-west-1",
-        "eu-west-2",
-    ];
+    let in_matrix = ["us-east-1", "us-east-2", "us-west-1", "ca-central-1", "eu-central-1", "eu-west-3", "eu-south-1", "eu-west-1", "eu-west-2"];
     if in_matrix.contains(&from) {
-        return Sourced::new(
-            0.02,
-            format!("{AWS_MATRIX}: from {from} at 0.02 USD/GB"),
-            Confidence::Medium,
-        );
+        return Sourced::new(0.02, format!("{AWS_MATRIX}: from {from} at 0.02 USD/GB"), Confidence::Medium);
     }
     if from.starts_with("us-") || from.starts_with("eu-") || from.starts_with("ca-") {
-        return Sourced::new(0.02, format!("{AWS_MATRIX}: {from} not in the matrix; priced like other US/EU sources at 0.02 USD/GB"), Confidence::Low);
+        return Sourced::new(
+            0.02,
+            format!("{AWS_MATRIX}: {from} not in the matrix; priced like other US/EU sources at 0.02 USD/GB"),
+            Confidence::Low,
+        );
     }
-    Sourced::new(
-        0.09,
-        format!(
-            "{AWS_MATRIX}: {from} not in the matrix; priced like Tokyo/Singapore at 0.09 USD/GB"
-        ),
-        Confidence::Low,
-    )
+    Sourced::new(0.09, format!("{AWS_MATRIX}: {from} not in the matrix; priced like Tokyo/Singapore at 0.09 USD/GB"), Confidence::Low)
 }
 
 fn gcp_rule(to: &str) -> Sourced<f64> {
@@ -493,48 +413,17 @@ fn gcp_rule(to: &str) -> Sourced<f64> {
         ("africa-", 0.11),
         ("me-", 0.11),
     ];
-    let (prefix, p) = rules
-        .iter()
-        .find(|(pre, _)| to.starts_with(pre))
-        .copied()
-        .unwrap_or(("other", 0.08));
-    let conf = if prefix == "northamerica-" {
-        Confidence::Low
-    } else {
-        Confidence::Medium
-    };
-    Sourced::new(
-        p,
-        format!("{GCP_MATRIX}: to {prefix}* regions at {p} USD/GB"),
-        conf,
-    )
+    let (prefix, p) = rules.iter().find(|(pre, _)| to.starts_with(pre)).copied().unwrap_or(("other", 0.08));
+    let conf = if prefix == "northamerica-" { Confidence::Low } else { Confidence::Medium };
+    Sourced::new(p, format!("{GCP_MATRIX}: to {prefix}* regions at {p} USD/GB"), conf)
 }
 
 fn azure_rule(from: &str, to: &str) -> Sourced<f64> {
     let in_matrix = AZURE_IN_MATRIX.contains(&from) && AZURE_IN_MATRIX.contains(&to);
-    let conf = if in_matrix {
-        Confidence::Medium
-    } else {
-        Confidence::Low
-    };
-    let analogy = if in_matrix {
-        ""
-    } else {
-        " (region not in the matrix; priced by analogy)"
-    };
+    let conf = if in_matrix { Confidence::Medium } else { Confidence::Low };
+    let analogy = if in_matrix { "" } else { " (region not in the matrix; priced by analogy)" };
     let us = |s: &str| {
-        matches!(
-            s,
-            "eastus"
-                | "eastus2"
-                | "southcentralus"
-                | "westus"
-                | "centralus"
-                | "northcentralus"
-                | "westcentralus"
-                | "westus2"
-                | "westus3"
-        )
+        matches!(s, "eastus" | "eastus2" | "southcentralus" | "westus" | "centralus" | "northcentralus" | "westcentralus" | "westus2" | "westus3")
     };
     let core_eu = |s: &str| AZURE_CORE_EU.contains(&s) || matches!(s, "uksouth" | "ukwest");
     let core_na = |s: &str| AZURE_CORE_NA.contains(&s) || us(s);
@@ -549,11 +438,7 @@ fn azure_rule(from: &str, to: &str) -> Sourced<f64> {
     } else {
         0.08
     };
-    Sourced::new(
-        p,
-        format!("{AZURE_MATRIX}: {from} → {to} at {p} USD/GB{analogy}"),
-        conf,
-    )
+    Sourced::new(p, format!("{AZURE_MATRIX}: {from} → {to} at {p} USD/GB{analogy}"), conf)
 }
 
 /// Internet egress of the sender, for pairs across providers or without a rule.

@@ -160,28 +160,13 @@ impl Ctx<'_> {
         line_of(self.text, s.span().start)
     }
     fn invalid(&self, line: usize, field: String, message: impl Into<String>) -> CatalogError {
-        CatalogError::Invalid {
-            origin: self.origin.to_string(),
-            line,
-            field,
-            message: message.into(),
-        }
+        CatalogError::Invalid { origin: self.origin.to_string(), line, field, message: message.into() }
     }
     /// Checks that a spanned number lies in `lo..=hi`.
-    fn range(
-        &self,
-        v: &Spanned<f64>,
-        lo: f64,
-        hi: f64,
-        field: String,
-    ) -> Result<f64, CatalogError> {
+    fn range(&self, v: &Spanned<f64>, lo: f64, hi: f64, field: String) -> Result<f64, CatalogError> {
         let x = *v.get_ref();
         if !x.is_finite() || x < lo || x > hi {
-            return Err(self.invalid(
-                self.line(v),
-                field,
-                format!("must be between {lo:?} and {hi:?}, got {x}"),
-            ));
+            return Err(self.invalid(self.line(v), field, format!("must be between {lo:?} and {hi:?}, got {x}")));
         }
         Ok(x)
     }
@@ -196,11 +181,7 @@ impl Ctx<'_> {
 /// Turns a TOML deserialization error into one line naming the file, line and field.
 fn toml_error(text: &str, origin: &str, e: toml::de::Error) -> CatalogError {
     let Some(span) = e.span() else {
-        return CatalogError::Format {
-            origin: origin.to_string(),
-            line: 1,
-            message: e.message().to_string(),
-        };
+        return CatalogError::Format { origin: origin.to_string(), line: 1, message: e.message().to_string() };
     };
     let line = line_of(text, span.start);
     let message = e.message().trim().to_string();
@@ -209,37 +190,13 @@ fn toml_error(text: &str, origin: &str, e: toml::de::Error) -> CatalogError {
         .strip_prefix("unknown field `")
         .and_then(|r| r.split('`').next())
         .map(str::to_string)
-        .or_else(|| {
-            text.lines()
-                .nth(line - 1)
-                .and_then(|l| l.split_once('='))
-                .map(|(k, _)| k.trim().to_string())
-        });
+        .or_else(|| text.lines().nth(line - 1).and_then(|l| l.split_once('=')).map(|(k, _)| k.trim().to_string()));
     let table = array_context(text, span.start);
     match (table, key) {
-        (Some(t), Some(k)) => CatalogError::Invalid {
-            origin: origin.to_string(),
-            line,
-            field: format!("{t}.{k}"),
-            message,
-        },
-        (None, Some(k)) => CatalogError::Invalid {
-            origin: origin.to_string(),
-            line,
-            field: k,
-            message,
-        },
-        (Some(t), None) => CatalogError::Invalid {
-            origin: origin.to_string(),
-            line,
-            field: t,
-            message,
-        },
-        (None, None) => CatalogError::Format {
-            origin: origin.to_string(),
-            line,
-            message,
-        },
+        (Some(t), Some(k)) => CatalogError::Invalid { origin: origin.to_string(), line, field: format!("{t}.{k}"), message },
+        (None, Some(k)) => CatalogError::Invalid { origin: origin.to_string(), line, field: k, message },
+        (Some(t), None) => CatalogError::Invalid { origin: origin.to_string(), line, field: t, message },
+        (None, None) => CatalogError::Format { origin: origin.to_string(), line, message },
     }
 }
 
@@ -283,77 +240,39 @@ impl Catalog {
     }
 }
 
-fn apply_site(
-    ctx: &Ctx,
-    cat: &mut Catalog,
-    i: usize,
-    entry: &Spanned<SiteEntry>,
-) -> Result<(), CatalogError> {
+fn apply_site(ctx: &Ctx, cat: &mut Catalog, i: usize, entry: &Spanned<SiteEntry>) -> Result<(), CatalogError> {
     let e = entry.get_ref();
     let at = |f: &str| format!("sites[{i}].{f}");
     let entry_line = ctx.line(&e.id);
     let id = SiteId::parse(e.id.get_ref()).map_err(|m| ctx.invalid(entry_line, at("id"), m))?;
     let def = e.source.as_ref();
 
-    let lat = e
-        .lat
-        .as_ref()
-        .map(|v| ctx.range(v, -90.0, 90.0, at("lat")))
-        .transpose()?;
-    let lon = e
-        .lon
-        .as_ref()
-        .map(|v| ctx.range(v, -180.0, 180.0, at("lon")))
-        .transpose()?;
+    let lat = e.lat.as_ref().map(|v| ctx.range(v, -90.0, 90.0, at("lat"))).transpose()?;
+    let lon = e.lon.as_ref().map(|v| ctx.range(v, -180.0, 180.0, at("lon"))).transpose()?;
     let carbon = e
         .carbon_g_per_kwh
         .as_ref()
         .map(|v| {
             let g = ctx.range(v, 0.0, 2000.0, at("carbon_g_per_kwh"))?;
-            Ok::<_, CatalogError>(Sourced::user(
-                KgPerKwh::from_g_per_kwh(g),
-                ctx.src(ctx.line(v), e.carbon_source.as_ref().or(def), "grid factor"),
-            ))
+            Ok::<_, CatalogError>(Sourced::user(KgPerKwh::from_g_per_kwh(g), ctx.src(ctx.line(v), e.carbon_source.as_ref().or(def), "grid factor")))
         })
         .transpose()?;
     let low_carbon = e
         .low_carbon_share
         .as_ref()
-        .map(|v| {
-            Ok::<_, CatalogError>(Sourced::user(
-                ctx.range(v, 0.0, 1.0, at("low_carbon_share"))?,
-                ctx.src(ctx.line(v), def, "low-carbon share"),
-            ))
-        })
+        .map(|v| Ok::<_, CatalogError>(Sourced::user(ctx.range(v, 0.0, 1.0, at("low_carbon_share"))?, ctx.src(ctx.line(v), def, "low-carbon share"))))
         .transpose()?;
     let price = match (&e.price_usd_per_kwh, &e.price_cny_per_kwh) {
-        (Some(_), Some(c)) => {
-            return Err(ctx.invalid(
-                ctx.line(c),
-                at("price_cny_per_kwh"),
-                "give the price in USD or in CNY, not both",
-            ))
-        }
+        (Some(_), Some(c)) => return Err(ctx.invalid(ctx.line(c), at("price_cny_per_kwh"), "give the price in USD or in CNY, not both")),
         (Some(v), None) => Some(Sourced::user(
             UsdPerKwh(ctx.range(v, 0.0, 2.0, at("price_usd_per_kwh"))?),
-            ctx.src(
-                ctx.line(v),
-                e.price_source.as_ref().or(def),
-                "electricity price",
-            ),
+            ctx.src(ctx.line(v), e.price_source.as_ref().or(def), "electricity price"),
         )),
         (None, Some(v)) => {
             let cny = ctx.range(v, 0.0, 15.0, at("price_cny_per_kwh"))?;
             Some(Sourced::user(
                 UsdPerKwh(cny / CNY_PER_USD),
-                format!(
-                    "{} = {cny} CNY/kWh; {CNY_PER_USD_SOURCE}",
-                    ctx.src(
-                        ctx.line(v),
-                        e.price_source.as_ref().or(def),
-                        "electricity price"
-                    )
-                ),
+                format!("{} = {cny} CNY/kWh; {CNY_PER_USD_SOURCE}", ctx.src(ctx.line(v), e.price_source.as_ref().or(def), "electricity price")),
             ))
         }
         (None, None) => None,
@@ -361,56 +280,25 @@ fn apply_site(
     let pue = e
         .pue
         .as_ref()
-        .map(|v| {
-            Ok::<_, CatalogError>(Sourced::user(
-                ctx.range(v, 1.0, 3.0, at("pue"))?,
-                ctx.src(ctx.line(v), e.pue_source.as_ref().or(def), "PUE"),
-            ))
-        })
+        .map(|v| Ok::<_, CatalogError>(Sourced::user(ctx.range(v, 1.0, 3.0, at("pue"))?, ctx.src(ctx.line(v), e.pue_source.as_ref().or(def), "PUE"))))
         .transpose()?;
-    let pue_kind = e
-        .pue_kind
-        .as_ref()
-        .map(|k| {
-            PueKind::parse(k.get_ref()).map_err(|m| ctx.invalid(ctx.line(k), at("pue_kind"), m))
-        })
-        .transpose()?;
-    let provider = e
-        .provider
-        .as_ref()
-        .map(|k| {
-            Provider::parse(k.get_ref()).map_err(|m| ctx.invalid(ctx.line(k), at("provider"), m))
-        })
-        .transpose()?;
-    let role = e
-        .role
-        .as_ref()
-        .map(|k| Role::parse(k.get_ref()).map_err(|m| ctx.invalid(ctx.line(k), at("role"), m)))
-        .transpose()?;
+    let pue_kind = e.pue_kind.as_ref().map(|k| PueKind::parse(k.get_ref()).map_err(|m| ctx.invalid(ctx.line(k), at("pue_kind"), m))).transpose()?;
+    let provider = e.provider.as_ref().map(|k| Provider::parse(k.get_ref()).map_err(|m| ctx.invalid(ctx.line(k), at("provider"), m))).transpose()?;
+    let role = e.role.as_ref().map(|k| Role::parse(k.get_ref()).map_err(|m| ctx.invalid(ctx.line(k), at("role"), m))).transpose()?;
     let dispatch = e.dispatch.as_ref().map(|d| dispatch(ctx, d, &at("dispatch"))).transpose()?;
     let storage = e.storage.as_ref().map(|d| storage(ctx, d, &at("storage"))).transpose()?;
     let mut capacity = BTreeMap::new();
     for (acc, n) in e.capacity.iter().flatten() {
         let v = *n.get_ref();
         let v = u32::try_from(v).map_err(|_| {
-            ctx.invalid(
-                ctx.line(n),
-                at(&format!("capacity.{acc}")),
-                format!("must be a whole number between 0 and {}, got {v}", u32::MAX),
-            )
+            ctx.invalid(ctx.line(n), at(&format!("capacity.{acc}")), format!("must be a whole number between 0 and {}, got {v}", u32::MAX))
         })?;
-        capacity.insert(
-            acc.clone(),
-            Sourced::user(v, ctx.src(ctx.line(n), def, "capacity")),
-        );
+        capacity.insert(acc.clone(), Sourced::user(v, ctx.src(ctx.line(n), def, "capacity")));
     }
     let mut gpu_prices = BTreeMap::new();
     for (acc, p) in e.gpu_hour_usd.iter().flatten() {
         let v = ctx.range(p, 0.0, 1000.0, at(&format!("gpu_hour_usd.{acc}")))?;
-        gpu_prices.insert(
-            acc.clone(),
-            Sourced::user(Usd(v), ctx.src(ctx.line(p), def, "GPU-hour price")),
-        );
+        gpu_prices.insert(acc.clone(), Sourced::user(Usd(v), ctx.src(ctx.line(p), def, "GPU-hour price")));
     }
 
     match cat.site_index(&id) {
@@ -468,13 +356,7 @@ fn apply_site(
             }
         }
         None => {
-            let need = |name: &str| {
-                ctx.invalid(
-                    entry_line,
-                    at(name),
-                    format!("required for a new site `{id}` (it is not in the built-in catalog)"),
-                )
-            };
+            let need = |name: &str| ctx.invalid(entry_line, at(name), format!("required for a new site `{id}` (it is not in the built-in catalog)"));
             let site = Site {
                 name: e.name.clone().unwrap_or_else(|| id.to_string()),
                 provider: provider.unwrap_or(Provider::User),
@@ -489,8 +371,7 @@ fn apply_site(
                 grid_zone: e.grid_zone.clone(),
                 carbon_annual: carbon.ok_or_else(|| need("carbon_g_per_kwh"))?,
                 low_carbon_share: low_carbon,
-                price_annual: price
-                    .ok_or_else(|| need("price_usd_per_kwh (or price_cny_per_kwh)"))?,
+                price_annual: price.ok_or_else(|| need("price_usd_per_kwh (or price_cny_per_kwh)"))?,
                 pue: pue.ok_or_else(|| need("pue"))?,
                 pue_kind: pue_kind.unwrap_or(PueKind::Measured),
                 capacity,
@@ -517,7 +398,9 @@ fn dispatch(ctx: &Ctx, d: &Spanned<DispatchEntry>, at: &str) -> Result<Dispatch,
         }
     };
     let kind_line = ctx.line(&e.kind);
-    let need = |v: Option<String>, name: &str, what: &str| v.ok_or_else(|| ctx.invalid(kind_line, field(name), format!("required for kind = \"{}\" ({what})", e.kind.get_ref())));
+    let need = |v: Option<String>, name: &str, what: &str| {
+        v.ok_or_else(|| ctx.invalid(kind_line, field(name), format!("required for kind = \"{}\" ({what})", e.kind.get_ref())))
+    };
     let unused = |v: &Option<Spanned<String>>, name: &str| match v {
         Some(s) => Err(ctx.invalid(ctx.line(s), field(name), format!("not used by kind = \"{}\"", e.kind.get_ref()))),
         None => Ok(()),
@@ -526,7 +409,11 @@ fn dispatch(ctx: &Ctx, d: &Spanned<DispatchEntry>, at: &str) -> Result<Dispatch,
     let url = |what: &str| -> Result<String, CatalogError> {
         let url = need(text(&e.url, "url")?, "url", what)?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ctx.invalid(e.url.as_ref().map_or(kind_line, |u| ctx.line(u)), field("url"), format!("`{url}` is not an http:// or https:// address")));
+            return Err(ctx.invalid(
+                e.url.as_ref().map_or(kind_line, |u| ctx.line(u)),
+                field("url"),
+                format!("`{url}` is not an http:// or https:// address"),
+            ));
         }
         Ok(url.trim_end_matches('/').to_string())
     };
@@ -535,7 +422,13 @@ fn dispatch(ctx: &Ctx, d: &Spanned<DispatchEntry>, at: &str) -> Result<Dispatch,
             unused(v, name)?;
         }
         let url = url("the API server's address, e.g. http://127.0.0.1:8001 from `kubectl proxy`")?;
-        return Ok(Dispatch::Kubernetes { url, namespace: text(&e.namespace, "namespace")?, queue: e.queue.as_ref().map(|q| q.get_ref().clone()), image: text(&e.image, "image")?, origin });
+        return Ok(Dispatch::Kubernetes {
+            url,
+            namespace: text(&e.namespace, "namespace")?,
+            queue: e.queue.as_ref().map(|q| q.get_ref().clone()),
+            image: text(&e.image, "image")?,
+            origin,
+        });
     }
     for (v, name) in [(&e.namespace, "namespace"), (&e.queue, "queue"), (&e.image, "image")] {
         unused(v, name)?;
@@ -557,7 +450,13 @@ fn dispatch(ctx: &Ctx, d: &Spanned<DispatchEntry>, at: &str) -> Result<Dispatch,
                     return Err(ctx.invalid(ctx.line(s), field("version"), format!("`{v}` is not an OpenAPI version such as v0.0.38")));
                 }
             }
-            Ok(Dispatch::Slurmrest { url, token: need(text(&e.token, "token")?, "token", "a file holding the JWT from `scontrol token`")?, partition, version, origin })
+            Ok(Dispatch::Slurmrest {
+                url,
+                token: need(text(&e.token, "token")?, "token", "a file holding the JWT from `scontrol token`")?,
+                partition,
+                version,
+                origin,
+            })
         }
         other => Err(ctx.invalid(kind_line, field("kind"), format!("unknown kind `{other}` (known: slurm, slurmrest, kubernetes)"))),
     }
@@ -575,16 +474,26 @@ fn storage(ctx: &Ctx, d: &Spanned<StorageEntry>, at: &str) -> Result<Storage, Ca
             None => Ok(None),
         }
     };
-    let need = |v: Option<String>, name: &str, what: &str| v.ok_or_else(|| ctx.invalid(kind_line, field(name), format!("required for kind = \"{}\" ({what})", e.kind.get_ref())));
+    let need = |v: Option<String>, name: &str, what: &str| {
+        v.ok_or_else(|| ctx.invalid(kind_line, field(name), format!("required for kind = \"{}\" ({what})", e.kind.get_ref())))
+    };
     let root = need(text(&e.root, "root")?, "root", "the folder jobs' data lives in, as the cluster's nodes see it")?;
     if !root.starts_with('/') {
-        return Err(ctx.invalid(e.root.as_ref().map_or(kind_line, |r| ctx.line(r)), field("root"), format!("`{root}` is not an absolute path (the nodes see it as is)")));
+        return Err(ctx.invalid(
+            e.root.as_ref().map_or(kind_line, |r| ctx.line(r)),
+            field("root"),
+            format!("`{root}` is not an absolute path (the nodes see it as is)"),
+        ));
     }
     let bwlimit = text(&e.bwlimit, "bwlimit")?;
     if let (Some(b), Some(s)) = (&bwlimit, &e.bwlimit) {
         let digits = b.trim_end_matches(|c: char| "BKMGTPbkmgtp".contains(c));
         if digits.parse::<f64>().map_or(true, |v| !(v.is_finite() && v > 0.0)) {
-            return Err(ctx.invalid(ctx.line(s), field("bwlimit"), format!("`{b}` is not a rate as rclone's --bwlimit takes it (e.g. \"20M\" for 20 MiB/s)")));
+            return Err(ctx.invalid(
+                ctx.line(s),
+                field("bwlimit"),
+                format!("`{b}` is not a rate as rclone's --bwlimit takes it (e.g. \"20M\" for 20 MiB/s)"),
+            ));
         }
     }
     let pvc = text(&e.pvc, "pvc")?;
@@ -603,7 +512,12 @@ fn storage(ctx: &Ctx, d: &Spanned<StorageEntry>, at: &str) -> Result<Storage, Ca
         }
         "sftp" => {
             let port = match &e.port {
-                Some(p) => Some(u16::try_from(*p.get_ref()).ok().filter(|&v| v > 0).ok_or_else(|| ctx.invalid(ctx.line(p), field("port"), format!("{} is not a TCP port", p.get_ref())))?),
+                Some(p) => Some(
+                    u16::try_from(*p.get_ref())
+                        .ok()
+                        .filter(|&v| v > 0)
+                        .ok_or_else(|| ctx.invalid(ctx.line(p), field("port"), format!("{} is not a TCP port", p.get_ref())))?,
+                ),
                 None => None,
             };
             Ok(Storage::Sftp {
@@ -621,18 +535,11 @@ fn storage(ctx: &Ctx, d: &Spanned<StorageEntry>, at: &str) -> Result<Storage, Ca
     }
 }
 
-fn apply_link(
-    ctx: &Ctx,
-    cat: &mut Catalog,
-    i: usize,
-    entry: &Spanned<LinkEntry>,
-) -> Result<(), CatalogError> {
+fn apply_link(ctx: &Ctx, cat: &mut Catalog, i: usize, entry: &Spanned<LinkEntry>) -> Result<(), CatalogError> {
     let e = entry.get_ref();
     let at = |f: &str| format!("links[{i}].{f}");
     let endpoint = |s: &Spanned<String>, f: &str| -> Result<SiteId, CatalogError> {
-        cat.resolve(s.get_ref())
-            .map(|r| r.site.id.clone())
-            .map_err(|err| ctx.invalid(ctx.line(s), at(f), err.to_string()))
+        cat.resolve(s.get_ref()).map(|r| r.site.id.clone()).map_err(|err| ctx.invalid(ctx.line(s), at(f), err.to_string()))
     };
     let (a, b) = (endpoint(&e.from, "from")?, endpoint(&e.to, "to")?);
     let line = ctx.line(&e.from);
@@ -640,54 +547,26 @@ fn apply_link(
     let bandwidth = e
         .bandwidth_gbps
         .as_ref()
-        .map(|v| {
-            Ok::<_, CatalogError>(Sourced::user(
-                Gbps(ctx.range(v, 1e-6, 1e5, at("bandwidth_gbps"))?),
-                src("bandwidth"),
-            ))
-        })
+        .map(|v| Ok::<_, CatalogError>(Sourced::user(Gbps(ctx.range(v, 1e-6, 1e5, at("bandwidth_gbps"))?), src("bandwidth"))))
         .transpose()?;
     let latency = e
         .latency_ms
         .as_ref()
-        .map(|v| {
-            Ok::<_, CatalogError>(Sourced::user(
-                Millis(ctx.range(v, 0.0, 2000.0, at("latency_ms"))?),
-                src("round-trip latency"),
-            ))
-        })
+        .map(|v| Ok::<_, CatalogError>(Sourced::user(Millis(ctx.range(v, 0.0, 2000.0, at("latency_ms"))?), src("round-trip latency"))))
         .transpose()?;
     let per_gb = e
         .usd_per_gb
         .as_ref()
-        .map(|v| {
-            Ok::<_, CatalogError>(Sourced::user(
-                ctx.range(v, 0.0, 10.0, at("usd_per_gb"))?,
-                src("price per GB"),
-            ))
-        })
+        .map(|v| Ok::<_, CatalogError>(Sourced::user(ctx.range(v, 0.0, 10.0, at("usd_per_gb"))?, src("price per GB"))))
         .transpose()?;
     let line_price = match (&e.usd_per_gbps_month, &e.cny_per_gbps_month) {
         (Some(_), Some(c)) => {
-            return Err(ctx.invalid(
-                ctx.line(c),
-                at("cny_per_gbps_month"),
-                "give the leased-line price in USD or in CNY, not both",
-            ))
+            return Err(ctx.invalid(ctx.line(c), at("cny_per_gbps_month"), "give the leased-line price in USD or in CNY, not both"))
         }
-        (Some(v), None) => Some(Sourced::user(
-            ctx.range(v, 0.0, 1e6, at("usd_per_gbps_month"))?,
-            src("leased line per Gbps-month"),
-        )),
+        (Some(v), None) => Some(Sourced::user(ctx.range(v, 0.0, 1e6, at("usd_per_gbps_month"))?, src("leased line per Gbps-month"))),
         (None, Some(v)) => {
             let cny = ctx.range(v, 0.0, 1e7, at("cny_per_gbps_month"))?;
-            Some(Sourced::user(
-                cny / CNY_PER_USD,
-                format!(
-                    "{} = {cny} CNY per Gbps-month; {CNY_PER_USD_SOURCE}",
-                    src("leased line")
-                ),
-            ))
+            Some(Sourced::user(cny / CNY_PER_USD, format!("{} = {cny} CNY per Gbps-month; {CNY_PER_USD_SOURCE}", src("leased line"))))
         }
         (None, None) => None,
     };
@@ -702,60 +581,26 @@ fn apply_link(
         one_way: !both,
     });
     if both && per_gb.is_some() {
-        cat.network.upsert(Link {
-            a: b,
-            b: a,
-            bandwidth: None,
-            latency: None,
-            usd_per_gb: per_gb,
-            usd_per_gbps_month: None,
-            one_way: false,
-        });
+        cat.network.upsert(Link { a: b, b: a, bandwidth: None, latency: None, usd_per_gb: per_gb, usd_per_gbps_month: None, one_way: false });
     }
     Ok(())
 }
 
-fn apply_region(
-    ctx: &Ctx,
-    cat: &mut Catalog,
-    i: usize,
-    entry: &Spanned<RegionEntry>,
-) -> Result<(), CatalogError> {
+fn apply_region(ctx: &Ctx, cat: &mut Catalog, i: usize, entry: &Spanned<RegionEntry>) -> Result<(), CatalogError> {
     let e = entry.get_ref();
     let at = |f: &str| format!("user_regions[{i}].{f}");
     let lat = ctx.range(&e.lat, -90.0, 90.0, at("lat"))?;
     let lon = ctx.range(&e.lon, -180.0, 180.0, at("lon"))?;
     let weight = match &e.weight {
-        Some(w) => Sourced::user(
-            ctx.range(w, 0.0, 1e4, at("weight"))?,
-            ctx.src(ctx.line(w), e.source.as_ref(), "weight"),
-        ),
-        None => Sourced::new(
-            1.0,
-            "default weight 1 (none given)",
-            Confidence::Illustrative,
-        ),
+        Some(w) => Sourced::user(ctx.range(w, 0.0, 1e4, at("weight"))?, ctx.src(ctx.line(w), e.source.as_ref(), "weight")),
+        None => Sourced::new(1.0, "default weight 1 (none given)", Confidence::Illustrative),
     };
     let utc_offset_hours = match &e.utc_offset_hours {
-        Some(o) => Some(Sourced::user(
-            ctx.range(o, -12.0, 14.0, at("utc_offset_hours"))?,
-            ctx.src(ctx.line(o), e.source.as_ref(), "UTC offset"),
-        )),
+        Some(o) => Some(Sourced::user(ctx.range(o, -12.0, 14.0, at("utc_offset_hours"))?, ctx.src(ctx.line(o), e.source.as_ref(), "UTC offset"))),
         None => None,
     };
-    let region = UserRegion {
-        name: e.name.clone(),
-        country: e.country.clone().unwrap_or_default(),
-        lat,
-        lon,
-        weight,
-        utc_offset_hours,
-    };
-    match cat
-        .user_regions
-        .iter_mut()
-        .find(|r| r.name.eq_ignore_ascii_case(&e.name))
-    {
+    let region = UserRegion { name: e.name.clone(), country: e.country.clone().unwrap_or_default(), lat, lon, weight, utc_offset_hours };
+    match cat.user_regions.iter_mut().find(|r| r.name.eq_ignore_ascii_case(&e.name)) {
         Some(r) => *r = region,
         None => cat.user_regions.push(region),
     }

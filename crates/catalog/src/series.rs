@@ -47,12 +47,8 @@ impl SeriesKind {
     }
     fn plausible(self, v: f64) -> Result<(), String> {
         match self {
-            SeriesKind::Carbon if !(0.0..=3000.0).contains(&v) => {
-                Err(format!("{v} is outside 0..3000 gCO2e/kWh"))
-            }
-            SeriesKind::Price if v.abs() > 100_000.0 => {
-                Err(format!("{v} is outside -100000..100000 USD/MWh"))
-            }
+            SeriesKind::Carbon if !(0.0..=3000.0).contains(&v) => Err(format!("{v} is outside 0..3000 gCO2e/kWh")),
+            SeriesKind::Price if v.abs() > 100_000.0 => Err(format!("{v} is outside -100000..100000 USD/MWh")),
             _ => Ok(()),
         }
     }
@@ -79,10 +75,7 @@ impl HourlySeries {
         if hour < self.start {
             return None;
         }
-        self.values
-            .get((hour - self.start) as usize)
-            .copied()
-            .flatten()
+        self.values.get((hour - self.start) as usize).copied().flatten()
     }
     /// Number of hours with a value.
     pub fn present(&self) -> usize {
@@ -90,11 +83,7 @@ impl HourlySeries {
     }
     /// Mean over the hours present.
     pub fn mean(&self) -> Option<f64> {
-        let (s, n) = self
-            .values
-            .iter()
-            .flatten()
-            .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+        let (s, n) = self.values.iter().flatten().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
         (n > 0).then(|| s / n as f64)
     }
 }
@@ -130,15 +119,8 @@ impl SeriesSet {
         };
         let zone = series.zone.clone();
         let origin = series.origin.clone();
-        map.insert(zone.clone(), series).map(|old| {
-            Diagnostic::warning(
-                origin,
-                format!(
-                    "zone {zone}: replaces the series read earlier from {}",
-                    old.origin
-                ),
-            )
-        })
+        map.insert(zone.clone(), series)
+            .map(|old| Diagnostic::warning(origin, format!("zone {zone}: replaces the series read earlier from {}", old.origin)))
     }
 
     fn lookup<'a>(map: &'a BTreeMap<String, HourlySeries>, zone: &str) -> Option<&'a HourlySeries> {
@@ -155,11 +137,7 @@ impl SeriesSet {
     /// The hourly carbon series of a site, or a diagnostic saying which annual factor is
     /// used instead (and, for China, why no hourly series exists).
     pub fn series_for_site(&self, site: &Site) -> (Option<&HourlySeries>, Option<Diagnostic>) {
-        if let Some(s) = site
-            .grid_zone
-            .as_deref()
-            .and_then(|z| self.carbon_for_zone(z))
-        {
+        if let Some(s) = site.grid_zone.as_deref().and_then(|z| self.carbon_for_zone(z)) {
             return (Some(s), None);
         }
         let annual = format!(
@@ -180,15 +158,8 @@ impl SeriesSet {
     }
 
     /// The hourly price series of a site, or a diagnostic naming the annual price used.
-    pub fn price_series_for_site(
-        &self,
-        site: &Site,
-    ) -> (Option<&HourlySeries>, Option<Diagnostic>) {
-        if let Some(s) = site
-            .grid_zone
-            .as_deref()
-            .and_then(|z| self.price_for_zone(z))
-        {
+    pub fn price_series_for_site(&self, site: &Site) -> (Option<&HourlySeries>, Option<Diagnostic>) {
+        if let Some(s) = site.grid_zone.as_deref().and_then(|z| self.price_for_zone(z)) {
             return (Some(s), None);
         }
         let message = format!(
@@ -214,79 +185,42 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(&with_t) {
         return Ok(dt.timestamp());
     }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%:z",
-        "%Y-%m-%dT%H:%M:%S%z",
-        "%Y-%m-%dT%H:%M%:z",
-    ] {
+    for fmt in ["%Y-%m-%dT%H:%M:%S%:z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%:z"] {
         if let Ok(dt) = DateTime::parse_from_str(&with_t, fmt) {
             return Ok(dt.timestamp());
         }
     }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-    ] {
+    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(&with_t, fmt) {
             return Ok(dt.and_utc().timestamp());
         }
     }
-    Err(format!(
-        "`{t}` is not a timestamp (expected e.g. 2023-01-01 00:00:00, 2023-01-01T08:00:00+08:00)"
-    ))
+    Err(format!("`{t}` is not a timestamp (expected e.g. 2023-01-01 00:00:00, 2023-01-01T08:00:00+08:00)"))
 }
 
 /// Formats a UTC hour index for people: `2023-03-26T02:00Z`.
 pub fn format_hour(hour: i64) -> String {
-    DateTime::from_timestamp(hour * 3600, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:00Z").to_string())
-        .unwrap_or_else(|| format!("hour {hour}"))
+    DateTime::from_timestamp(hour * 3600, 0).map(|d| d.format("%Y-%m-%dT%H:00Z").to_string()).unwrap_or_else(|| format!("hour {hour}"))
 }
 
 fn normalize_header(h: &str) -> String {
-    h.trim_start_matches('\u{feff}')
-        .trim()
-        .to_lowercase()
-        .replace('₂', "2")
+    h.trim_start_matches('\u{feff}').trim().to_lowercase().replace('₂', "2")
 }
 
-const TIME_HEADERS: &[&str] = &[
-    "datetime (utc)",
-    "datetime_utc",
-    "datetime",
-    "time",
-    "timestamp",
-    "date",
-];
-const ZONE_HEADERS: &[&str] = &[
-    "zone id", "zone_id", "zone", "zoneid", "zone key", "zone_key",
-];
-const CARBON_HEADERS: &[&str] = &[
-    "carbon intensity gco2eq/kwh (lca)",
-    "carbon_intensity_lca",
-    "carbon_intensity",
-    "carbon intensity",
-    "carbonintensity",
-];
-const CARBON_DIRECT_HEADERS: &[&str] = &[
-    "carbon intensity gco2eq/kwh (direct)",
-    "carbon_intensity_direct",
-];
+const TIME_HEADERS: &[&str] = &["datetime (utc)", "datetime_utc", "datetime", "time", "timestamp", "date"];
+const ZONE_HEADERS: &[&str] = &["zone id", "zone_id", "zone", "zoneid", "zone key", "zone_key"];
+const CARBON_HEADERS: &[&str] =
+    &["carbon intensity gco2eq/kwh (lca)", "carbon_intensity_lca", "carbon_intensity", "carbon intensity", "carbonintensity"];
+const CARBON_DIRECT_HEADERS: &[&str] = &["carbon intensity gco2eq/kwh (direct)", "carbon_intensity_direct"];
 const PRICE_HEADERS: &[&str] = &["price (usd/mwh)", "price_usd_per_mwh", "price"];
 
 fn find_col(headers: &[String], names: &[&str]) -> Option<usize> {
-    names
-        .iter()
-        .find_map(|n| headers.iter().position(|h| h == n))
+    names.iter().find_map(|n| headers.iter().position(|h| h == n))
 }
 
 /// True for text that means "no value" in the exports we read (pandas writes NaN as empty).
 fn is_missing(cell: &str) -> bool {
-    matches!(
-        cell.trim().to_ascii_lowercase().as_str(),
-        "" | "nan" | "na" | "n/a" | "null" | "none"
-    )
+    matches!(cell.trim().to_ascii_lowercase().as_str(), "" | "nan" | "na" | "n/a" | "null" | "none")
 }
 
 /// Collects malformed-row diagnostics, keeping the first few in full and counting the rest
@@ -301,19 +235,11 @@ struct RowErrors<'a> {
 impl<'a> RowErrors<'a> {
     const MAX_SHOWN: usize = 20;
     fn new(origin: &'a str) -> Self {
-        RowErrors {
-            origin,
-            shown: 0,
-            hidden: 0,
-            out: Vec::new(),
-        }
+        RowErrors { origin, shown: 0, hidden: 0, out: Vec::new() }
     }
     fn push(&mut self, line: u64, field: &str, message: String) {
         if self.shown < Self::MAX_SHOWN {
-            self.out.push(Diagnostic::error(
-                format!("{}:{line}", self.origin),
-                format!("field `{field}`: {message}; row skipped"),
-            ));
+            self.out.push(Diagnostic::error(format!("{}:{line}", self.origin), format!("field `{field}`: {message}; row skipped")));
             self.shown += 1;
         } else {
             self.hidden += 1;
@@ -321,10 +247,7 @@ impl<'a> RowErrors<'a> {
     }
     fn finish(mut self) -> Vec<Diagnostic> {
         if self.hidden > 0 {
-            self.out.push(Diagnostic::error(
-                self.origin,
-                format!("{} more malformed rows skipped", self.hidden),
-            ));
+            self.out.push(Diagnostic::error(self.origin, format!("{} more malformed rows skipped", self.hidden)));
         }
         self.out
     }
@@ -338,18 +261,9 @@ struct Sample {
 
 /// Groups samples into UTC hours (averaging sub-hourly ones), keeps the first of exact
 /// duplicates, and reports duplicates and missing hours.
-fn assemble(
-    zone: &str,
-    kind: SeriesKind,
-    origin: &str,
-    mut samples: Vec<Sample>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<HourlySeries> {
+fn assemble(zone: &str, kind: SeriesKind, origin: &str, mut samples: Vec<Sample>, diags: &mut Vec<Diagnostic>) -> Option<HourlySeries> {
     if samples.is_empty() {
-        diags.push(Diagnostic::warning(
-            origin,
-            format!("zone {zone}: no rows with data"),
-        ));
+        diags.push(Diagnostic::warning(origin, format!("zone {zone}: no rows with data")));
         return None;
     }
     samples.sort_by_key(|s| s.secs); // stable: the first of duplicates stays first
@@ -364,9 +278,7 @@ fn assemble(
             continue;
         }
         last_secs = Some(s.secs);
-        let e = by_hour
-            .entry(s.secs.div_euclid(3600))
-            .or_insert((0.0, 0, 0));
+        let e = by_hour.entry(s.secs.div_euclid(3600)).or_insert((0.0, 0, 0));
         e.2 += 1;
         if let Some(v) = s.value {
             e.0 += v;
@@ -378,18 +290,13 @@ fn assemble(
             origin,
             format!(
                 "zone {zone}: {duplicates} duplicate timestamps (first {}); the first value of each was kept",
-                DateTime::from_timestamp(first_duplicate.unwrap_or(0), 0)
-                    .map(|d| d.format("%Y-%m-%dT%H:%MZ").to_string())
-                    .unwrap_or_default()
+                DateTime::from_timestamp(first_duplicate.unwrap_or(0), 0).map(|d| d.format("%Y-%m-%dT%H:%MZ").to_string()).unwrap_or_default()
             ),
         ));
     }
     let sub_hourly = by_hour.values().filter(|e| e.2 > 1).count();
     if sub_hourly > 0 {
-        diags.push(Diagnostic::info(
-            origin,
-            format!("zone {zone}: sub-hourly samples averaged into {sub_hourly} UTC hours"),
-        ));
+        diags.push(Diagnostic::info(origin, format!("zone {zone}: sub-hourly samples averaged into {sub_hourly} UTC hours")));
     }
     let start = *by_hour.keys().next().expect("non-empty");
     let end = *by_hour.keys().next_back().expect("non-empty") + 1;
@@ -399,12 +306,7 @@ fn assemble(
             values[(h - start) as usize] = Some(sum / *n as f64);
         }
     }
-    let missing: Vec<i64> = values
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.is_none())
-        .map(|(i, _)| start + i as i64)
-        .collect();
+    let missing: Vec<i64> = values.iter().enumerate().filter(|(_, v)| v.is_none()).map(|(i, _)| start + i as i64).collect();
     if let Some(first) = missing.first() {
         diags.push(Diagnostic::warning(
             origin,
@@ -416,21 +318,11 @@ fn assemble(
             ),
         ));
     }
-    Some(HourlySeries {
-        zone: zone.to_string(),
-        unit: kind.unit().to_string(),
-        start,
-        values,
-        origin: origin.to_string(),
-    })
+    Some(HourlySeries { zone: zone.to_string(), unit: kind.unit().to_string(), start, values, origin: origin.to_string() })
 }
 
 fn reader(text: &str) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes())
+    csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes())
 }
 
 fn headers_of(rdr: &mut csv::Reader<&[u8]>, origin: &str) -> Result<Vec<String>, CatalogError> {
@@ -446,10 +338,7 @@ fn parse_value(kind: SeriesKind, cell: &str) -> Result<Option<f64>, String> {
     if is_missing(cell) {
         return Ok(None);
     }
-    let v: f64 = cell
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{cell}` is not a number"))?;
+    let v: f64 = cell.trim().parse().map_err(|_| format!("`{cell}` is not a number"))?;
     if !v.is_finite() {
         return Err(format!("`{cell}` is not a finite number"));
     }
@@ -461,14 +350,8 @@ fn parse_value(kind: SeriesKind, cell: &str) -> Result<Option<f64>, String> {
 pub fn parse_wide(text: &str, origin: &str, kind: SeriesKind) -> Result<Parsed, CatalogError> {
     let mut rdr = reader(text);
     let headers = headers_of(&mut rdr, origin)?;
-    let raw_headers: Vec<String> = rdr
-        .headers()
-        .map(|h| {
-            h.iter()
-                .map(|s| s.trim_start_matches('\u{feff}').trim().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let raw_headers: Vec<String> =
+        rdr.headers().map(|h| h.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_string()).collect()).unwrap_or_default();
     if headers.len() < 2 || !TIME_HEADERS.contains(&headers[0].as_str()) {
         return Err(CatalogError::Format {
             origin: origin.to_string(),
@@ -493,11 +376,7 @@ pub fn parse_wide(text: &str, origin: &str, kind: SeriesKind) -> Result<Parsed, 
         };
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() != raw_headers.len() {
-            errors.push(
-                line,
-                "row",
-                format!("has {} fields, header has {}", rec.len(), raw_headers.len()),
-            );
+            errors.push(line, "row", format!("has {} fields, header has {}", rec.len(), raw_headers.len()));
             continue;
         }
         let secs = match parse_timestamp(&rec[0]) {
@@ -534,71 +413,35 @@ pub fn parse_wide(text: &str, origin: &str, kind: SeriesKind) -> Result<Parsed, 
             series.push(hs);
         }
     }
-    Ok(Parsed {
-        series,
-        diagnostics,
-    })
+    Ok(Parsed { series, diagnostics })
 }
 
 /// Parses the long layout (one row per time, and per zone where a zone column exists).
 /// `zone_hint` names the zone when the file has no zone column.
-pub fn parse_long(
-    text: &str,
-    origin: &str,
-    kind: SeriesKind,
-    zone_hint: Option<&str>,
-) -> Result<Parsed, CatalogError> {
+pub fn parse_long(text: &str, origin: &str, kind: SeriesKind, zone_hint: Option<&str>) -> Result<Parsed, CatalogError> {
     let mut rdr = reader(text);
     let headers = headers_of(&mut rdr, origin)?;
-    let raw: Vec<String> = rdr
-        .headers()
-        .map(|h| h.iter().map(|s| s.to_string()).collect())
-        .unwrap_or_default();
-    let format_err = |message: String| CatalogError::Format {
-        origin: origin.to_string(),
-        line: 1,
-        message,
-    };
-    let time_col = find_col(&headers, TIME_HEADERS).ok_or_else(|| {
-        format_err(format!(
-            "no time column (one of {}) in `{}`",
-            TIME_HEADERS.join(", "),
-            raw.join(",")
-        ))
-    })?;
+    let raw: Vec<String> = rdr.headers().map(|h| h.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+    let format_err = |message: String| CatalogError::Format { origin: origin.to_string(), line: 1, message };
+    let time_col = find_col(&headers, TIME_HEADERS)
+        .ok_or_else(|| format_err(format!("no time column (one of {}) in `{}`", TIME_HEADERS.join(", "), raw.join(","))))?;
     let zone_col = find_col(&headers, ZONE_HEADERS);
     let mut diagnostics = Vec::new();
     let value_col = match kind {
         SeriesKind::Carbon => match find_col(&headers, CARBON_HEADERS) {
             Some(c) => c,
             None => {
-                let c = find_col(&headers, CARBON_DIRECT_HEADERS).ok_or_else(|| {
-                    format_err(format!(
-                        "no carbon-intensity column (one of {}) in `{}`",
-                        CARBON_HEADERS.join(", "),
-                        raw.join(",")
-                    ))
-                })?;
-                diagnostics.push(Diagnostic::info(
-                    origin,
-                    "no life-cycle (LCA) column; the direct-emission column is used",
-                ));
+                let c = find_col(&headers, CARBON_DIRECT_HEADERS)
+                    .ok_or_else(|| format_err(format!("no carbon-intensity column (one of {}) in `{}`", CARBON_HEADERS.join(", "), raw.join(","))))?;
+                diagnostics.push(Diagnostic::info(origin, "no life-cycle (LCA) column; the direct-emission column is used"));
                 c
             }
         },
-        SeriesKind::Price => find_col(&headers, PRICE_HEADERS).ok_or_else(|| {
-            format_err(format!(
-                "no price column (one of {}) in `{}`",
-                PRICE_HEADERS.join(", "),
-                raw.join(",")
-            ))
-        })?,
+        SeriesKind::Price => find_col(&headers, PRICE_HEADERS)
+            .ok_or_else(|| format_err(format!("no price column (one of {}) in `{}`", PRICE_HEADERS.join(", "), raw.join(","))))?,
     };
     if zone_col.is_none() && zone_hint.is_none() {
-        return Err(format_err(format!(
-            "no zone column (one of {}) and no zone given; name it as ZONE=FILE",
-            ZONE_HEADERS.join(", ")
-        )));
+        return Err(format_err(format!("no zone column (one of {}) and no zone given; name it as ZONE=FILE", ZONE_HEADERS.join(", "))));
     }
     let mut by_zone: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
     let mut errors = RowErrors::new(origin);
@@ -612,17 +455,9 @@ pub fn parse_long(
             }
         };
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        let needed = [Some(time_col), zone_col, Some(value_col)]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(0);
+        let needed = [Some(time_col), zone_col, Some(value_col)].into_iter().flatten().max().unwrap_or(0);
         if rec.len() <= needed {
-            errors.push(
-                line,
-                "row",
-                format!("has {} fields, expected at least {}", rec.len(), needed + 1),
-            );
+            errors.push(line, "row", format!("has {} fields, expected at least {}", rec.len(), needed + 1));
             continue;
         }
         let secs = match parse_timestamp(&rec[time_col]) {
@@ -650,10 +485,7 @@ pub fn parse_long(
             },
             None => zone_hint.unwrap_or_default().to_string(),
         };
-        by_zone
-            .entry(zone)
-            .or_default()
-            .push(Sample { secs, value });
+        by_zone.entry(zone).or_default().push(Sample { secs, value });
     }
     let mut all = errors.finish();
     all.append(&mut diagnostics);
@@ -666,29 +498,17 @@ pub fn parse_long(
     if series.is_empty() && !all.iter().any(|d| d.message.contains("no rows")) {
         all.push(Diagnostic::warning(origin, "no usable rows"));
     }
-    Ok(Parsed {
-        series,
-        diagnostics: all,
-    })
+    Ok(Parsed { series, diagnostics: all })
 }
 
 /// Parses a lets-wait-awhile file (`Time,Carbon Intensity`, 15 or 30 minutes, UTC; see the
 /// module note) into hourly means for `zone`.
-pub fn parse_lets_wait_awhile(
-    text: &str,
-    origin: &str,
-    zone: &str,
-) -> Result<Parsed, CatalogError> {
+pub fn parse_lets_wait_awhile(text: &str, origin: &str, zone: &str) -> Result<Parsed, CatalogError> {
     parse_long(text, origin, SeriesKind::Carbon, Some(zone))
 }
 
 /// Tells the layout from the header and parses accordingly.
-pub fn parse_auto(
-    text: &str,
-    origin: &str,
-    kind: SeriesKind,
-    zone_hint: Option<&str>,
-) -> Result<Parsed, CatalogError> {
+pub fn parse_auto(text: &str, origin: &str, kind: SeriesKind, zone_hint: Option<&str>) -> Result<Parsed, CatalogError> {
     let mut rdr = reader(text);
     let headers = headers_of(&mut rdr, origin)?;
     let long = find_col(&headers, ZONE_HEADERS).is_some()
@@ -714,9 +534,7 @@ pub fn zone_hint_from_file_name(name: &str) -> Option<String> {
     };
     let ok = !zone.is_empty()
         && zone.len() <= 16
-        && zone
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        && zone.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
         && zone.chars().next().is_some_and(|c| c.is_ascii_uppercase());
     ok.then_some(zone)
 }
@@ -728,22 +546,10 @@ mod tests {
     #[test]
     fn timestamps_with_offsets_become_utc() {
         // 08:00 at +08:00 is midnight UTC; 2023-01-01T00:00Z is unix 1,672,531,200.
-        assert_eq!(
-            parse_timestamp("2023-01-01T08:00:00+08:00").unwrap(),
-            1_672_531_200
-        );
-        assert_eq!(
-            parse_timestamp("2023-01-01 00:00:00+00:00").unwrap(),
-            1_672_531_200
-        );
-        assert_eq!(
-            parse_timestamp("2023-01-01T00:00:00Z").unwrap(),
-            1_672_531_200
-        );
-        assert_eq!(
-            parse_timestamp("2023-01-01 00:00:00").unwrap(),
-            1_672_531_200
-        );
+        assert_eq!(parse_timestamp("2023-01-01T08:00:00+08:00").unwrap(), 1_672_531_200);
+        assert_eq!(parse_timestamp("2023-01-01 00:00:00+00:00").unwrap(), 1_672_531_200);
+        assert_eq!(parse_timestamp("2023-01-01T00:00:00Z").unwrap(), 1_672_531_200);
+        assert_eq!(parse_timestamp("2023-01-01 00:00:00").unwrap(), 1_672_531_200);
         assert_eq!(parse_timestamp("2023-01-01 00:00").unwrap(), 1_672_531_200);
         assert!(parse_timestamp("yesterday").is_err());
     }
@@ -757,18 +563,9 @@ mod tests {
         assert_eq!(de.values, vec![Some(100.0), None, Some(120.0)]);
         let sg = p.series.iter().find(|s| s.zone == "SG").unwrap();
         assert_eq!(sg.values, vec![Some(400.0), None, None]);
-        let bad = p
-            .diagnostics
-            .iter()
-            .find(|d| d.location == "w.csv:3")
-            .unwrap();
-        assert!(
-            bad.message.contains("field `DE-LU`") && bad.message.contains("abc"),
-            "{bad}"
-        );
-        assert!(p.diagnostics.iter().any(|d| d
-            .message
-            .contains("zone SG: 2 of 3 hours missing (first 2023-01-01T01:00Z)")));
+        let bad = p.diagnostics.iter().find(|d| d.location == "w.csv:3").unwrap();
+        assert!(bad.message.contains("field `DE-LU`") && bad.message.contains("abc"), "{bad}");
+        assert!(p.diagnostics.iter().any(|d| d.message.contains("zone SG: 2 of 3 hours missing (first 2023-01-01T01:00Z)")));
     }
 
     #[test]
@@ -779,13 +576,7 @@ mod tests {
         assert_eq!(p.series[0].start, 1_672_531_200 / 3600);
         assert_eq!(p.series[0].values, vec![Some(500.0), Some(510.0)]);
         let text = "datetime,zone,carbon_intensity\n2023-01-01 00:00,FR,50\n";
-        assert_eq!(
-            parse_long(text, "x", SeriesKind::Carbon, None)
-                .unwrap()
-                .series[0]
-                .zone,
-            "FR"
-        );
+        assert_eq!(parse_long(text, "x", SeriesKind::Carbon, None).unwrap().series[0].zone, "FR");
     }
 
     #[test]
@@ -794,22 +585,13 @@ mod tests {
         let text = "Time,Carbon Intensity\n2020-01-01 00:00:00,40\n2020-01-01 00:30:00,60\n2020-01-01 01:00:00,30\n2020-01-01 01:00:00,99\n";
         let p = parse_lets_wait_awhile(text, "fr_ci.csv", "FR").unwrap();
         assert_eq!(p.series[0].values, vec![Some(50.0), Some(30.0)]);
-        assert!(p
-            .diagnostics
-            .iter()
-            .any(|d| d.message.contains("1 duplicate timestamps")));
+        assert!(p.diagnostics.iter().any(|d| d.message.contains("1 duplicate timestamps")));
     }
 
     #[test]
     fn zone_hints_from_file_names() {
-        assert_eq!(
-            zone_hint_from_file_name("/x/DE-LU_2023_hourly.csv").as_deref(),
-            Some("DE-LU")
-        );
-        assert_eq!(
-            zone_hint_from_file_name("ger_ci.csv").as_deref(),
-            Some("DE")
-        );
+        assert_eq!(zone_hint_from_file_name("/x/DE-LU_2023_hourly.csv").as_deref(), Some("DE-LU"));
+        assert_eq!(zone_hint_from_file_name("ger_ci.csv").as_deref(), Some("DE"));
         assert_eq!(zone_hint_from_file_name("fr_ci.csv").as_deref(), Some("FR"));
     }
 }

@@ -11,8 +11,7 @@ use std::path::PathBuf;
 use xisuan_estimate::choose::{choose, find_tier, ChooseInput, TIERS};
 use xisuan_estimate::serve::{Demand, Fleet};
 use xisuan_estimate::{
-    estimate_serve, estimate_train, find_accelerator, hardware, Accelerator, Architecture, CostModel, Method,
-    ServeInput, TrainInput,
+    estimate_serve, estimate_train, find_accelerator, hardware, Accelerator, Architecture, CostModel, Method, ServeInput, TrainInput,
 };
 use xisuan_model::{GpuHours, Sourced};
 
@@ -67,10 +66,7 @@ pub fn parse_count(s: &str) -> Result<f64, String> {
         Some('t' | 'T') => (&t[..t.len() - 1], 1e12),
         _ => (t, 1.0),
     };
-    num.trim()
-        .parse::<f64>()
-        .map(|v| v * mult)
-        .map_err(|_| format!("`{s}` is not a number (examples: 175e9, 7B, 1.4T)"))
+    num.trim().parse::<f64>().map(|v| v * mult).map_err(|_| format!("`{s}` is not a number (examples: 175e9, 7B, 1.4T)"))
 }
 
 #[derive(Args)]
@@ -99,9 +95,7 @@ struct Model {
 }
 
 fn accelerator(id: &str) -> Result<&'static Accelerator, BadInput> {
-    find_accelerator(id).ok_or_else(|| {
-        BadInput(format!("--gpu: unknown accelerator `{id}`; known: {}", hardware::ids().join(", ")))
-    })
+    find_accelerator(id).ok_or_else(|| BadInput(format!("--gpu: unknown accelerator `{id}`; known: {}", hardware::ids().join(", "))))
 }
 
 impl ModelArgs {
@@ -109,8 +103,7 @@ impl ModelArgs {
         let acc = accelerator(&self.gpu)?;
         let from_config = match &self.config {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| BadInput(format!("--config: cannot read {}: {e}", p.display())))?;
+                let text = std::fs::read_to_string(p).map_err(|e| BadInput(format!("--config: cannot read {}: {e}", p.display())))?;
                 Some(hf::parse(&text, &p.display().to_string())?)
             }
             None => None,
@@ -120,10 +113,7 @@ impl ModelArgs {
             (None, Some(m)) => m.params,
             (None, None) => return Err(BadInput("--params: required (or give --config)".into())),
         };
-        let active = self
-            .active_params
-            .or(from_config.as_ref().map(|m| m.active_params.min(params)))
-            .unwrap_or(params);
+        let active = self.active_params.or(from_config.as_ref().map(|m| m.active_params.min(params))).unwrap_or(params);
         let context_unstated = from_config.as_ref().is_some_and(|m| !m.context_stated);
         Ok(Model { params, active, arch: from_config.map(|m| m.arch), context_unstated, acc })
     }
@@ -248,8 +238,16 @@ fn site_rates(a: &TrainArgs, id: &str) -> anyhow::Result<(Sourced<f64>, Sourced<
     let conf = |hourly: bool| if hourly { xisuan_model::Confidence::Medium } else { site.carbon_annual.confidence };
     let carbon_hourly = h.carbon_source.starts_with("hourly");
     let price_hourly = h.price_source.contains("hourly deviation");
-    let grid = Sourced::new(mean(&h.kg_per_kwh), &format!("site {}: {}{}", site.id, h.carbon_source, if carbon_hourly { format!(", mean over {window}") } else { String::new() }), conf(carbon_hourly));
-    let price = Sourced::new(mean(&h.usd_per_kwh), &format!("site {}: {}{}", site.id, h.price_source, if price_hourly { format!(", mean over {window}") } else { String::new() }), site.price_annual.confidence);
+    let grid = Sourced::new(
+        mean(&h.kg_per_kwh),
+        &format!("site {}: {}{}", site.id, h.carbon_source, if carbon_hourly { format!(", mean over {window}") } else { String::new() }),
+        conf(carbon_hourly),
+    );
+    let price = Sourced::new(
+        mean(&h.usd_per_kwh),
+        &format!("site {}: {}{}", site.id, h.price_source, if price_hourly { format!(", mean over {window}") } else { String::new() }),
+        site.price_annual.confidence,
+    );
     let pue = Sourced::new(site.pue.value, &format!("site {}: {}", site.id, site.pue.source), site.pue.confidence);
     Ok((grid, pue, price))
 }
@@ -336,9 +334,9 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
             capex_usd_per_gpu: user(a.capex_usd_per_gpu, "--capex-usd-per-gpu").unwrap_or_else(|| m.acc.default_capex_usd.sourced()),
             lifetime_years: user(a.lifetime_years, "--lifetime-years")
                 .unwrap_or_else(|| Sourced::new(4.0, "4-year accelerator depreciation (assumed)", xisuan_model::Confidence::Low)),
-            usd_per_kwh: user(a.usd_per_kwh, "--usd-per-kwh").or_else(|| site.as_ref().map(|s| s.2.clone())).unwrap_or_else(|| {
-                Sourced::new(0.08, "US industrial average 2023, about 8 US cents/kWh (EIA)", xisuan_model::Confidence::Medium)
-            }),
+            usd_per_kwh: user(a.usd_per_kwh, "--usd-per-kwh")
+                .or_else(|| site.as_ref().map(|s| s.2.clone()))
+                .unwrap_or_else(|| Sourced::new(0.08, "US industrial average 2023, about 8 US cents/kWh (EIA)", xisuan_model::Confidence::Medium)),
         },
     };
     if a.cost_model == CostArg::Rent && (a.capex_usd_per_gpu.is_some() || a.usd_per_kwh.is_some()) {
@@ -664,7 +662,8 @@ fn choose_cmd(a: &ChooseArgs) -> anyhow::Result<()> {
         other => return Err(BadInput(format!("--currency: `{other}`: usd or cny")).into()),
     };
     let h = |name: &str| name.replace("USD", cur);
-    let mut t = Table::new(&[&h("option"), &h("one-time USD"), &h("monthly USD"), &h("effective USD/month"), &h("USD/Mtoken"), "accelerators", "what"]);
+    let mut t =
+        Table::new(&[&h("option"), &h("one-time USD"), &h("monthly USD"), &h("effective USD/month"), &h("USD/Mtoken"), "accelerators", "what"]);
     for o in &c.options {
         t.row(vec![
             o.option.into(),
@@ -677,14 +676,25 @@ fn choose_cmd(a: &ChooseArgs) -> anyhow::Result<()> {
         ]);
     }
     let mut out = String::new();
-    outln!(out, "At {} tokens/month ({} tier), one-time costs spread over {} months:", human(a.tokens_per_month), tier.id, human(i.horizon_months.value));
+    outln!(
+        out,
+        "At {} tokens/month ({} tier), one-time costs spread over {} months:",
+        human(a.tokens_per_month),
+        tier.id,
+        human(i.horizon_months.value)
+    );
     if rate != 1.0 {
         outln!(out, "(prices in CNY: {})", xisuan_model::units::CNY_PER_USD_SOURCE);
     }
     out.push_str(&t.render());
     outln!(out, "\nCheapest: {}", c.cheapest);
     let be = |v: Option<f64>| v.map(|v| format!("{} tokens/month", human(v))).unwrap_or_else(|| "never (below 1e15 tokens/month)".into());
-    outln!(out, "Break-even with the API: fine-tune and host at {}; train your own at {}", be(c.break_even_fine_tune_tokens_per_month), be(c.break_even_train_tokens_per_month));
+    outln!(
+        out,
+        "Break-even with the API: fine-tune and host at {}; train your own at {}",
+        be(c.break_even_fine_tune_tokens_per_month),
+        be(c.break_even_train_tokens_per_month)
+    );
     out.push_str(&assumptions_block(&c.assumptions));
     crate::emit(&out)
 }

@@ -18,7 +18,9 @@ pub enum ExportCmd {
 }
 
 #[derive(Args)]
-#[command(after_help = "Example:\n  xisuan plan examples/edwc/scenario.toml --json > plan.json\n  xisuan export k8s plan.json --image registry.local/train:v3 --queue team-a --karmada \\\n    --cluster edwc-guian=guizhou-1 -o manifests.json\n  kubectl apply -f manifests.json")]
+#[command(
+    after_help = "Example:\n  xisuan plan examples/edwc/scenario.toml --json > plan.json\n  xisuan export k8s plan.json --image registry.local/train:v3 --queue team-a --karmada \\\n    --cluster edwc-guian=guizhou-1 -o manifests.json\n  kubectl apply -f manifests.json"
+)]
 pub struct K8sArgs {
     /// The plan: the output of `xisuan plan --json` (`-` reads standard input).
     plan: PathBuf,
@@ -68,7 +70,10 @@ fn k8s_export(a: &K8sArgs) -> anyhow::Result<()> {
     }
     let mut clusters = BTreeMap::new();
     for c in &a.clusters {
-        let (site, cluster) = c.split_once('=').filter(|(s, c)| !s.is_empty() && !c.is_empty()).ok_or_else(|| BadInput(format!("--cluster: `{c}` is not SITE=CLUSTER")))?;
+        let (site, cluster) = c
+            .split_once('=')
+            .filter(|(s, c)| !s.is_empty() && !c.is_empty())
+            .ok_or_else(|| BadInput(format!("--cluster: `{c}` is not SITE=CLUSTER")))?;
         clusters.insert(site.to_string(), cluster.to_string());
     }
     let o = k8s::Options {
@@ -85,7 +90,12 @@ fn k8s_export(a: &K8sArgs) -> anyhow::Result<()> {
     match &a.output {
         Some(path) => {
             std::fs::write(path, out).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-            eprintln!("xisuan export k8s: {} Jobs{} written to {}", works.len(), if a.karmada { " and PropagationPolicies" } else { "" }, path.display());
+            eprintln!(
+                "xisuan export k8s: {} Jobs{} written to {}",
+                works.len(),
+                if a.karmada { " and PropagationPolicies" } else { "" },
+                path.display()
+            );
             Ok(())
         }
         None => crate::emit(&out),

@@ -82,9 +82,22 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<()> {
     for r in &rows {
         let e = |m: Model| r.errors[m.name()];
         let (a, b) = (e(Model::SeasonalNaive), e(Model::Profile));
-        t.row(vec![r.zone.clone(), r.kind.into(), r.unit.clone(), r.issue_hours.to_string(), format!("{:.2}", a.mae), format!("{:.1}", a.wape_pct), format!("{:.2}", b.mae), format!("{:.1}", b.wape_pct), r.filled_hours.to_string()]);
+        t.row(vec![
+            r.zone.clone(),
+            r.kind.into(),
+            r.unit.clone(),
+            r.issue_hours.to_string(),
+            format!("{:.2}", a.mae),
+            format!("{:.1}", a.wape_pct),
+            format!("{:.2}", b.mae),
+            format!("{:.1}", b.wape_pct),
+            r.filled_hours.to_string(),
+        ]);
     }
-    let mut out = format!("Day-ahead forecast error ({} h ahead, issued every hour; MAE in the series' unit, WAPE = sum |error| / sum |actual|)\n", args.horizon);
+    let mut out = format!(
+        "Day-ahead forecast error ({} h ahead, issued every hour; MAE in the series' unit, WAPE = sum |error| / sum |actual|)\n",
+        args.horizon
+    );
     out.push_str(&t.render());
     for kind in ["carbon", "price"] {
         let of: Vec<&Row> = rows.iter().filter(|r| r.kind == kind).collect();
@@ -96,7 +109,12 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<()> {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
-        out.push_str(&format!("Median WAPE over {} {kind} zones: seasonal-naive {:.1}%, profile {:.1}%\n", of.len(), median(Model::SeasonalNaive), median(Model::Profile)));
+        out.push_str(&format!(
+            "Median WAPE over {} {kind} zones: seasonal-naive {:.1}%, profile {:.1}%\n",
+            of.len(),
+            median(Model::SeasonalNaive),
+            median(Model::Profile)
+        ));
     }
     crate::emit(&out)
 }
@@ -121,7 +139,14 @@ fn score(kind: &'static str, s: &HourlySeries, start: Option<i64>, hours: Option
         .collect();
     let issue0 = start.unwrap_or(s.start + WARMUP_H);
     if issue0 < s.start + WARMUP_H {
-        return Err(BadInput(format!("--start: zone {} ({}) starts at {}; the first issue hour must be a week later, at {} or after", s.zone, s.origin, format_hour(s.start), format_hour(s.start + WARMUP_H))).into());
+        return Err(BadInput(format!(
+            "--start: zone {} ({}) starts at {}; the first issue hour must be a week later, at {} or after",
+            s.zone,
+            s.origin,
+            format_hour(s.start),
+            format_hour(s.start + WARMUP_H)
+        ))
+        .into());
     }
     let from = (issue0 - s.start) as usize;
     let to = match hours {
@@ -129,9 +154,26 @@ fn score(kind: &'static str, s: &HourlySeries, start: Option<i64>, hours: Option
         None => y.len(),
     };
     if to > y.len() || from + horizon >= to {
-        return Err(BadInput(format!("zone {} ({}): the window from {} needs hours up to {}, the series ends at {}", s.zone, s.origin, format_hour(issue0), format_hour(s.start + to as i64), format_hour(s.end()))).into());
+        return Err(BadInput(format!(
+            "zone {} ({}): the window from {} needs hours up to {}, the series ends at {}",
+            s.zone,
+            s.origin,
+            format_hour(issue0),
+            format_hour(s.start + to as i64),
+            format_hour(s.end())
+        ))
+        .into());
     }
     // Issue hours `from..to − horizon`, reading history from the series start.
     let errors = Model::ALL.into_iter().map(|m| (m.name(), errors(m, &y[..to], from, horizon))).collect();
-    Ok(Row { zone: s.zone.clone(), kind, unit: s.unit.clone(), source: s.origin.clone(), first_issue: format_hour(issue0), issue_hours: to - horizon - from, filled_hours: filled, errors })
+    Ok(Row {
+        zone: s.zone.clone(),
+        kind,
+        unit: s.unit.clone(),
+        source: s.origin.clone(),
+        first_issue: format_hour(issue0),
+        issue_hours: to - horizon - from,
+        filled_hours: filled,
+        errors,
+    })
 }

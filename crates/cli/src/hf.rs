@@ -27,9 +27,7 @@ fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], req
             }
             return match v.as_u64() {
                 Some(n) if n > 0 && n <= u32::MAX as u64 => Ok(Some(n as u32)),
-                _ => Err(BadInput(format!(
-                    "{origin}: field `{name}`: expected a positive integer, got {v}"
-                ))),
+                _ => Err(BadInput(format!("{origin}: field `{name}`: expected a positive integer, got {v}"))),
             };
         }
     }
@@ -42,12 +40,8 @@ fn field(obj: &serde_json::Map<String, Value>, origin: &str, names: &[&str], req
 }
 
 pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
-    let v: Value = serde_json::from_str(text).map_err(|e| {
-        BadInput(format!("{origin}:{}:{}: malformed JSON: {e}", e.line(), e.column()))
-    })?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| BadInput(format!("{origin}: expected a JSON object at the top level")))?;
+    let v: Value = serde_json::from_str(text).map_err(|e| BadInput(format!("{origin}:{}:{}: malformed JSON: {e}", e.line(), e.column())))?;
+    let obj = v.as_object().ok_or_else(|| BadInput(format!("{origin}: expected a JSON object at the top level")))?;
     let layers = field(obj, origin, &["num_hidden_layers", "n_layer", "num_layers"], true)?.unwrap();
     let hidden = field(obj, origin, &["hidden_size", "n_embd", "d_model"], true)?.unwrap();
     let heads = field(obj, origin, &["num_attention_heads", "n_head", "num_heads"], true)?.unwrap();
@@ -59,9 +53,7 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
     let experts = field(obj, origin, &["num_local_experts", "n_routed_experts", "num_experts"], false)?;
     let active = field(obj, origin, &["num_experts_per_tok", "moe_top_k"], false)?;
     if kv_heads > heads || heads > hidden {
-        return Err(BadInput(format!(
-            "{origin}: field `num_key_value_heads`: {kv_heads} KV heads and {heads} heads do not fit a width of {hidden}"
-        )));
+        return Err(BadInput(format!("{origin}: field `num_key_value_heads`: {kv_heads} KV heads and {heads} heads do not fit a width of {hidden}")));
     }
     let moe_ffn = field(obj, origin, &["moe_intermediate_size"], false)?;
     let arch = Architecture {
@@ -78,11 +70,12 @@ pub fn parse(text: &str, origin: &str) -> Result<HfModel, BadInput> {
     // Shared experts, which every token passes through (gated: three matrices per layer).
     // DeepSeek counts them (`n_shared_experts` of `moe_intermediate_size`), Qwen-MoE gives their
     // total size (`shared_expert_intermediate_size`); a dense config's field means nothing.
-    let shared_ffn = match (field(obj, origin, &["shared_expert_intermediate_size"], false)?, field(obj, origin, &["n_shared_experts"], false)?, moe_ffn) {
-        (Some(s), _, _) => s as f64,
-        (None, Some(n), Some(f)) => n as f64 * f as f64,
-        _ => 0.0,
-    };
+    let shared_ffn =
+        match (field(obj, origin, &["shared_expert_intermediate_size"], false)?, field(obj, origin, &["n_shared_experts"], false)?, moe_ffn) {
+            (Some(s), _, _) => s as f64,
+            (None, Some(n), Some(f)) => n as f64 * f as f64,
+            _ => 0.0,
+        };
     let shared = if arch.experts.is_some() { layers as f64 * 3.0 * hidden as f64 * shared_ffn } else { 0.0 };
     // An untied output projection adds another vocab x hidden matrix.
     let tied = obj.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false);
@@ -129,7 +122,10 @@ mod tests {
         assert!((m.params / 57.4e9 - 1.0).abs() < 0.03 && (m.active_params / 14.2e9 - 1.0).abs() < 0.03, "{} {}", m.params, m.active_params);
         // A dense config's shared-expert field means nothing.
         let dense = r#"{"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008"#;
-        assert_eq!(parse(&format!("{dense}, \"shared_expert_intermediate_size\": 5}}"), "c").unwrap().params, parse(&format!("{dense}}}"), "c").unwrap().params);
+        assert_eq!(
+            parse(&format!("{dense}, \"shared_expert_intermediate_size\": 5}}"), "c").unwrap().params,
+            parse(&format!("{dense}}}"), "c").unwrap().params
+        );
     }
 
     #[test]

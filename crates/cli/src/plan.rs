@@ -180,8 +180,7 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
         "diagnostics": sc.diagnostics,
     });
     if let Some(out) = &a.out {
-        std::fs::write(out, serde_json::to_string_pretty(&json_value)?)
-            .map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
+        std::fs::write(out, serde_json::to_string_pretty(&json_value)?).map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
     }
     if a.json {
         crate::emit(&(serde_json::to_string_pretty(&json_value)? + "\n"))?;
@@ -207,7 +206,16 @@ pub fn run(a: &PlanArgs) -> anyhow::Result<()> {
 fn render(sc: &xisuan_io::scenario::Scenario, plan: &Plan, all: bool) -> String {
     let p = &sc.problem;
     let mut out = String::new();
-    outln!(out, "Scenario: {} ({} sites, {} jobs, {} services, {} hourly slots from {})", sc.name, p.sites.len(), p.jobs.len(), p.services.len(), p.slots, xisuan_catalog::series::format_hour(p.start_hour));
+    outln!(
+        out,
+        "Scenario: {} ({} sites, {} jobs, {} services, {} hourly slots from {})",
+        sc.name,
+        p.sites.len(),
+        p.jobs.len(),
+        p.services.len(),
+        p.slots,
+        xisuan_catalog::series::format_hour(p.start_hour)
+    );
     outln!(out, "Solver: {}\n", plan.solver);
 
     let mut t = Table::new(&["job", "site", "accelerators", "start h", "end h", "transfer", "cost USD", "kgCO2e", "why not the runner-up"]);
@@ -258,7 +266,15 @@ fn render(sc: &xisuan_io::scenario::Scenario, plan: &Plan, all: bool) -> String 
             used.sort();
             used.dedup();
             let max_rep = s.slots.iter().map(|x| x.replicas).max().unwrap_or(0);
-            t.row(vec![s.service.clone(), used.join(","), max_rep.to_string(), human(s.worst_latency_ms), human(s.unmet_rps_hours), human(s.cost_usd), human(s.carbon_kg)]);
+            t.row(vec![
+                s.service.clone(),
+                used.join(","),
+                max_rep.to_string(),
+                human(s.worst_latency_ms),
+                human(s.unmet_rps_hours),
+                human(s.cost_usd),
+                human(s.carbon_kg),
+            ]);
         }
         outln!(out, "\nInference services:");
         out.push_str(&t.render());
@@ -269,7 +285,21 @@ fn render(sc: &xisuan_io::scenario::Scenario, plan: &Plan, all: bool) -> String 
         }
     }
 
-    let mut t = Table::new(&["plan", "cost USD", "electricity USD", "tCO2e", "energy MWh", "penalty USD", "objective", "placed", "unplaced", "late", "unmet rps-h", "cost vs plan", "carbon vs plan"]);
+    let mut t = Table::new(&[
+        "plan",
+        "cost USD",
+        "electricity USD",
+        "tCO2e",
+        "energy MWh",
+        "penalty USD",
+        "objective",
+        "placed",
+        "unplaced",
+        "late",
+        "unmet rps-h",
+        "cost vs plan",
+        "carbon vs plan",
+    ]);
     let row = |name: &str, x: &xisuan_plan::Totals, t: &mut Table| {
         let rel = |a: f64, b: f64| if b.abs() > 0.0 { format!("{:+.1}%", (a / b - 1.0) * 100.0) } else { "-".into() };
         t.row(vec![
@@ -339,7 +369,13 @@ struct MixRow {
 }
 
 /// Plans each tier mix of the scenario's market and replays it against spot interruptions.
-fn replay_mixes(p: &xisuan_plan::Problem, m: &xisuan_io::scenario::Market, runs: u32, seed: u64, solve: &dyn Fn(&xisuan_plan::Problem) -> anyhow::Result<Plan>) -> anyhow::Result<Vec<MixRow>> {
+fn replay_mixes(
+    p: &xisuan_plan::Problem,
+    m: &xisuan_io::scenario::Market,
+    runs: u32,
+    seed: u64,
+    solve: &dyn Fn(&xisuan_plan::Problem) -> anyhow::Result<Plan>,
+) -> anyhow::Result<Vec<MixRow>> {
     use xisuan_plan::market::{tier_of, Tier};
     let mut rows = Vec::new();
     for (mix, keep) in [
@@ -364,13 +400,33 @@ fn replay_mixes(p: &xisuan_plan::Problem, m: &xisuan_io::scenario::Market, runs:
         let plan = solve(&q)?;
         let replay = xisuan_sim::market::replay(&q, &plan, &m.spot, &m.checkpoint_h, runs, seed);
         let fee = if keep[0] { m.reserved_fixed_usd } else { 0.0 };
-        rows.push(MixRow { mix, placed: plan.jobs.len(), jobs: q.jobs.len(), reserved_fee_usd: fee, planned_usd: plan.jobs.iter().map(|j| j.cost_usd).sum(), total_usd: fee + replay.cost_usd, replay });
+        rows.push(MixRow {
+            mix,
+            placed: plan.jobs.len(),
+            jobs: q.jobs.len(),
+            reserved_fee_usd: fee,
+            planned_usd: plan.jobs.iter().map(|j| j.cost_usd).sum(),
+            total_usd: fee + replay.cost_usd,
+            replay,
+        });
     }
     Ok(rows)
 }
 
 fn render_replay(rows: &[MixRow], runs: u32, seed: u64) -> String {
-    let mut t = Table::new(&["tier mix", "placed", "reserved fee USD", "planned USD", "replayed USD", "total USD", "tCO2e", "spot jobs", "interruptions", "fallbacks", "deadline misses"]);
+    let mut t = Table::new(&[
+        "tier mix",
+        "placed",
+        "reserved fee USD",
+        "planned USD",
+        "replayed USD",
+        "total USD",
+        "tCO2e",
+        "spot jobs",
+        "interruptions",
+        "fallbacks",
+        "deadline misses",
+    ]);
     for r in rows {
         t.row(vec![
             r.mix.into(),

@@ -110,7 +110,10 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
     };
     let mut slurm = xisuan_server::slurm::Slurm::parse(&a.slurm, &a.slurmrest, workdir).map_err(|m| BadInput(format!("--slurm/--slurmrest: {m}")))?;
     for pair in &a.slurm_account {
-        let (tenant, account) = pair.split_once('=').filter(|(t, a)| !t.is_empty() && !a.is_empty()).ok_or_else(|| BadInput(format!("--slurm-account: `{pair}` is not TENANT=ACCOUNT")))?;
+        let (tenant, account) = pair
+            .split_once('=')
+            .filter(|(t, a)| !t.is_empty() && !a.is_empty())
+            .ok_or_else(|| BadInput(format!("--slurm-account: `{pair}` is not TENANT=ACCOUNT")))?;
         if slurm.accounts.insert(tenant.to_string(), account.to_string()).is_some() {
             return Err(BadInput(format!("--slurm-account: tenant {tenant} is named twice")).into());
         }
@@ -118,7 +121,10 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
     let kube = xisuan_server::k8s::KubeClusters::parse(&a.kube).map_err(|m| BadInput(format!("--kube: {m}")))?;
     let forecast = match a.forecast.as_str() {
         "perfect" => None,
-        name => Some(xisuan_model::forecast::Model::parse(name).ok_or_else(|| BadInput(format!("--forecast: unknown `{name}` (known: perfect, seasonal-naive, profile)")))?),
+        name => Some(
+            xisuan_model::forecast::Model::parse(name)
+                .ok_or_else(|| BadInput(format!("--forecast: unknown `{name}` (known: perfect, seasonal-naive, profile)")))?,
+        ),
     };
     let config = xisuan_server::Config {
         listen: a.listen.clone(),
@@ -128,7 +134,11 @@ pub fn serve(a: &ServerArgs) -> anyhow::Result<()> {
         horizon_h: a.horizon_h,
         plan_budget_s: a.plan_budget,
         pending_limit_s: a.pending_limit,
-        metrics_token_sha256: std::env::var("XISUAN_METRICS_TOKEN").ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).map(|t| xisuan_server::api::sha256_hex(&t)),
+        metrics_token_sha256: std::env::var("XISUAN_METRICS_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(|t| xisuan_server::api::sha256_hex(&t)),
         churn_usd: a.churn_usd,
         control_loop: !a.no_control_loop,
         snapshot_every: a.snapshot_every,
@@ -214,7 +224,12 @@ pub fn submit(a: &SubmitArgs) -> anyhow::Result<()> {
         let (status, v) = client.post("/v1/jobs/bulk", &body, key.as_deref()).map_err(|e| anyhow::anyhow!("{}: {e:#}", a.file.display()))?;
         for (j, s) in chunk.iter().zip(v["jobs"].as_array().cloned().unwrap_or_default()) {
             let name = j.get("id").and_then(|x| x.as_str()).unwrap_or("-").to_string();
-            t.row(vec!["job".into(), name, s["id"].as_str().unwrap_or("").into(), format!("{}{}", s["state"].as_str().unwrap_or(""), if status == 200 { " (submitted before)" } else { "" })]);
+            t.row(vec![
+                "job".into(),
+                name,
+                s["id"].as_str().unwrap_or("").into(),
+                format!("{}{}", s["state"].as_str().unwrap_or(""), if status == 200 { " (submitted before)" } else { "" }),
+            ]);
             out.push(s);
         }
     }
@@ -224,7 +239,12 @@ pub fn submit(a: &SubmitArgs) -> anyhow::Result<()> {
             let key = a.key.as_ref().map(|k| format!("{k}-{kind}-{i}"));
             let (status, v) = client.post(path, &body, key.as_deref()).map_err(|e| anyhow::anyhow!("{}: {kind}s[{i}]: {e:#}", a.file.display()))?;
             let name = j.get("id").and_then(|x| x.as_str()).unwrap_or("-").to_string();
-            t.row(vec![kind.into(), name, v["id"].as_str().unwrap_or("").into(), format!("{}{}", v["state"].as_str().unwrap_or(""), if status == 200 { " (submitted before)" } else { "" })]);
+            t.row(vec![
+                kind.into(),
+                name,
+                v["id"].as_str().unwrap_or("").into(),
+                format!("{}{}", v["state"].as_str().unwrap_or(""), if status == 200 { " (submitted before)" } else { "" }),
+            ]);
             out.push(v);
         }
     }
@@ -288,7 +308,13 @@ pub fn jobs(a: &JobsArgs) -> anyhow::Result<()> {
         for v in &services {
             let per = v["gpus_per_replica"].as_u64().unwrap_or(0);
             let acc = v["accelerator"].as_str().unwrap_or("");
-            let where_: Vec<String> = v["replicas"].as_array().cloned().unwrap_or_default().iter().map(|r| format!("{}: {} x {per} {acc}", r["site"].as_str().unwrap_or(""), r["replicas"])).collect();
+            let where_: Vec<String> = v["replicas"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|r| format!("{}: {} x {per} {acc}", r["site"].as_str().unwrap_or(""), r["replicas"]))
+                .collect();
             t.row(vec![
                 v["id"].as_str().unwrap_or("").into(),
                 v["name"].as_str().unwrap_or("-").into(),
@@ -426,14 +452,28 @@ pub fn remote_plan_with(client: &Client, json: bool) -> anyhow::Result<()> {
     let mut t = Table::new(&["job", "site", "accelerator", "start (UTC)", "end (UTC)", "cost USD", "kgCO2e"]);
     for p in v["placements"].as_array().into_iter().flatten() {
         let h = |k: &str| p[k].as_f64().map(|h| xisuan_catalog::series::format_hour(h.floor() as i64)).unwrap_or_default();
-        t.row(vec![p["job"].as_str().unwrap_or("").into(), p["site"].as_str().unwrap_or("").into(), p["accelerator"].as_str().unwrap_or("").into(), h("start_h"), h("end_h"), human(p["cost_usd"].as_f64().unwrap_or(0.0)), human(p["carbon_kg"].as_f64().unwrap_or(0.0))]);
+        t.row(vec![
+            p["job"].as_str().unwrap_or("").into(),
+            p["site"].as_str().unwrap_or("").into(),
+            p["accelerator"].as_str().unwrap_or("").into(),
+            h("start_h"),
+            h("end_h"),
+            human(p["cost_usd"].as_f64().unwrap_or(0.0)),
+            human(p["carbon_kg"].as_f64().unwrap_or(0.0)),
+        ]);
     }
     out.push_str(&t.render());
     let services = v["services"].as_array().cloned().unwrap_or_default();
     if !services.is_empty() {
         let mut t = Table::new(&["service", "replicas now (site: replicas)", "unmet (rps*h)", "cost USD", "kgCO2e"]);
         for s in &services {
-            let where_: Vec<String> = s["replicas"].as_array().cloned().unwrap_or_default().iter().map(|r| format!("{}: {}", r["site"].as_str().unwrap_or(""), r["replicas"])).collect();
+            let where_: Vec<String> = s["replicas"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|r| format!("{}: {}", r["site"].as_str().unwrap_or(""), r["replicas"]))
+                .collect();
             t.row(vec![
                 s["service"].as_str().unwrap_or("").into(),
                 if where_.is_empty() { "-".into() } else { where_.join(", ") },
@@ -445,7 +485,12 @@ pub fn remote_plan_with(client: &Client, json: bool) -> anyhow::Result<()> {
         out.push_str(&t.render());
     }
     for u in v["unplaced"].as_array().into_iter().flatten() {
-        outln!(out, "unplaced {}: {}", u["job"].as_str().unwrap_or(""), u["reasons"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")).unwrap_or_default());
+        outln!(
+            out,
+            "unplaced {}: {}",
+            u["job"].as_str().unwrap_or(""),
+            u["reasons"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")).unwrap_or_default()
+        );
     }
     for n in v["notes"].as_array().into_iter().flatten() {
         outln!(out, "note: {}", n.as_str().unwrap_or(""));

@@ -2,8 +2,8 @@
 //! tables and charts drawn by `plotters` into SVG strings and embedded inline. No JavaScript,
 //! no fonts or styles fetched from anywhere: it opens the same offline as online.
 
-use xisuan_io::simulation::{Params, SiteOut};
 use plotters::prelude::*;
+use xisuan_io::simulation::{Params, SiteOut};
 use xisuan_model::Diagnostic;
 use xisuan_sim::{RunResult, World};
 
@@ -11,10 +11,7 @@ const W: u32 = 760;
 const H: u32 = 330;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn color(i: usize) -> RGBColor {
@@ -60,13 +57,7 @@ fn bars(title: &str, unit: &str, labels: &[String], values: &[f64]) -> String {
             })
             .draw();
         let _ = chart.draw_series(values.iter().enumerate().map(|(i, v)| {
-            let mut r = Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), 0.0),
-                    (SegmentValue::Exact(i + 1), *v),
-                ],
-                color(i).filled(),
-            );
+            let mut r = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)], color(i).filled());
             r.set_margin(0, 0, 8, 8);
             r
         }));
@@ -82,12 +73,7 @@ fn lines(title: &str, unit: &str, series: &[(String, Vec<f64>)]) -> String {
         let root = SVGBackend::with_string(&mut svg, (W, H + 40)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let len = series.iter().map(|s| s.1.len()).max().unwrap_or(1).max(1);
-        let top = series
-            .iter()
-            .flat_map(|s| s.1.iter().copied())
-            .fold(0.0f64, f64::max)
-            .max(1e-9)
-            * 1.1;
+        let top = series.iter().flat_map(|s| s.1.iter().copied()).fold(0.0f64, f64::max).max(1e-9) * 1.1;
         let chart = ChartBuilder::on(&root)
             .caption(format!("{title} ({unit})"), ("sans-serif", 18))
             .margin(12)
@@ -97,52 +83,26 @@ fn lines(title: &str, unit: &str, series: &[(String, Vec<f64>)]) -> String {
         let Ok(mut chart) = chart else {
             return String::new();
         };
-        let _ = chart
-            .configure_mesh()
-            .x_desc("hour of the simulation (h)")
-            .y_desc(unit)
-            .draw();
+        let _ = chart.configure_mesh().x_desc("hour of the simulation (h)").y_desc(unit).draw();
         for (i, (name, v)) in series.iter().enumerate() {
             // At most ~2,000 points per line: average neighbours so a year stays readable.
             let step = (v.len() / 2000).max(1);
-            let pts: Vec<(f64, f64)> = v
-                .chunks(step)
-                .enumerate()
-                .map(|(k, c)| ((k * step) as f64, c.iter().sum::<f64>() / c.len() as f64))
-                .collect();
+            let pts: Vec<(f64, f64)> = v.chunks(step).enumerate().map(|(k, c)| ((k * step) as f64, c.iter().sum::<f64>() / c.len() as f64)).collect();
             let c = color(i);
             if let Ok(s) = chart.draw_series(LineSeries::new(pts, c.stroke_width(1))) {
-                s.label(name.clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
-                });
+                s.label(name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
             }
         }
-        let _ = chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw();
+        let _ = chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).position(SeriesLabelPosition::UpperRight).draw();
         let _ = root.present();
     }
     svg
 }
 
 /// The whole page.
-pub fn html(
-    p: &Params,
-    sites: &[SiteOut],
-    world: &World,
-    results: &[(RunResult, f64)],
-    diags: &[Diagnostic],
-) -> String {
+pub fn html(p: &Params, sites: &[SiteOut], world: &World, results: &[(RunResult, f64)], diags: &[Diagnostic]) -> String {
     let labels: Vec<String> = results.iter().map(|r| r.0.metrics.policy.clone()).collect();
-    let m = |f: fn(&xisuan_sim::Metrics) -> f64| {
-        results
-            .iter()
-            .map(|r| f(&r.0.metrics))
-            .collect::<Vec<f64>>()
-    };
+    let m = |f: fn(&xisuan_sim::Metrics) -> f64| results.iter().map(|r| f(&r.0.metrics)).collect::<Vec<f64>>();
     let mut body = String::new();
     body.push_str(&format!(
         "<h1>xisuan simulate</h1><p>{} jobs from <code>{}</code> ({}), arrivals over {} h from {}, {} sites, seed {}.</p>",
@@ -175,25 +135,10 @@ pub fn html(
         ));
     }
     body.push_str("</table><div class=charts>");
-    body.push_str(&bars(
-        "Carbon, location-based",
-        "kgCO2e",
-        &labels,
-        &m(|x| x.carbon_kg),
-    ));
+    body.push_str(&bars("Carbon, location-based", "kgCO2e", &labels, &m(|x| x.carbon_kg)));
     body.push_str(&bars("Cost", "USD", &labels, &m(|x| x.cost_usd)));
-    body.push_str(&bars(
-        "Mean wait before the first run",
-        "h",
-        &labels,
-        &m(|x| x.wait_h.mean),
-    ));
-    body.push_str(&bars(
-        "p99 completion time",
-        "h",
-        &labels,
-        &m(|x| x.completion_h.p99),
-    ));
+    body.push_str(&bars("Mean wait before the first run", "h", &labels, &m(|x| x.wait_h.mean)));
+    body.push_str(&bars("p99 completion time", "h", &labels, &m(|x| x.completion_h.p99)));
     let busy: Vec<(String, Vec<f64>)> = results
         .iter()
         .map(|(r, _)| {
@@ -206,21 +151,8 @@ pub fn html(
             (r.metrics.policy.clone(), total)
         })
         .collect();
-    body.push_str(&lines(
-        "Accelerators busy, all sites",
-        "accelerators",
-        &busy,
-    ));
-    let ci: Vec<(String, Vec<f64>)> = world
-        .sites
-        .iter()
-        .map(|s| {
-            (
-                s.id.clone(),
-                s.kg_per_kwh.iter().map(|v| v * 1000.0).collect(),
-            )
-        })
-        .collect();
+    body.push_str(&lines("Accelerators busy, all sites", "accelerators", &busy));
+    let ci: Vec<(String, Vec<f64>)> = world.sites.iter().map(|s| (s.id.clone(), s.kg_per_kwh.iter().map(|v| v * 1000.0).collect())).collect();
     body.push_str(&lines("Grid carbon intensity by site", "gCO2e/kWh", &ci));
     body.push_str("</div><h2>Sites</h2><table><tr><th>site</th><th>zone</th><th>capacity (accelerators)</th><th>PUE</th><th>mean carbon (gCO2e/kWh)</th><th>mean price (USD/MWh)</th><th>carbon from</th><th>price from</th>");
     for l in &labels {
@@ -240,20 +172,13 @@ pub fn html(
             esc(&s.price_source)
         ));
         for (r, _) in results {
-            body.push_str(&format!(
-                "<td>{:.3}</td>",
-                r.metrics.sites[i].utilisation * 100.0
-            ));
+            body.push_str(&format!("<td>{:.3}</td>", r.metrics.sites[i].utilisation * 100.0));
         }
         body.push_str("</tr>");
     }
     body.push_str("</table><h2>Policies and parameters</h2><ul>");
     for (r, _) in results {
-        body.push_str(&format!(
-            "<li><b>{}</b>: {}</li>",
-            esc(&r.metrics.policy),
-            esc(&r.metrics.description)
-        ));
+        body.push_str(&format!("<li><b>{}</b>: {}</li>", esc(&r.metrics.policy), esc(&r.metrics.description)));
     }
     body.push_str(&format!(
         "</ul><p>{} kW per accelerator ({}); {} GB moved per job placed away from home unless the trace says; waits {} h / {} h for jobs under / over 2 h unless the trace gives deadlines; resume overhead {} h; planner carbon price {} USD/tCO2e and delay penalty {} USD per accelerator-hour; links: {}; queues: {}.</p>",

@@ -183,11 +183,8 @@ impl SimulateArgs {
 
 /// Runs every policy and returns the results with each run's wall time.
 fn run_all(b: &Built, names: &[String], hidden: bool) -> anyhow::Result<Vec<(RunResult, f64)>> {
-    let settings = PlannerSettings {
-        carbon_usd_per_t: b.params.carbon_usd_per_t,
-        delay_usd_per_gpu_hour: b.params.delay_usd_per_gpu_hour,
-        ticks_per_hour: 12,
-    };
+    let settings =
+        PlannerSettings { carbon_usd_per_t: b.params.carbon_usd_per_t, delay_usd_per_gpu_hour: b.params.delay_usd_per_gpu_hour, ticks_per_hour: 12 };
     let mut out = Vec::new();
     for name in names {
         if name == "controller" {
@@ -202,29 +199,18 @@ fn run_all(b: &Built, names: &[String], hidden: bool) -> anyhow::Result<Vec<(Run
             out.push((RunResult { metrics, outcomes: Vec::new(), busy_hourly: Vec::new() }, t0.elapsed().as_secs_f64()));
             continue;
         }
-        let mut policy = policy_by_name(name, &b.world, &b.jobs, settings)
-            .map_err(|e| bad(format!("--policy: {e}")))?;
-        let bar = if hidden {
-            indicatif::ProgressBar::hidden()
-        } else {
-            indicatif::ProgressBar::new(b.jobs.len() as u64)
-        };
+        let mut policy = policy_by_name(name, &b.world, &b.jobs, settings).map_err(|e| bad(format!("--policy: {e}")))?;
+        let bar = if hidden { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(b.jobs.len() as u64) };
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{prefix:>16} [{bar:30}] {pos}/{len} jobs {elapsed}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} jobs {elapsed}")
+                .expect("static template")
+                .progress_chars("=> "),
         );
         bar.set_prefix(name.clone());
         let t0 = Instant::now();
-        let r = xisuan_sim::simulate(
-            &b.world,
-            &b.jobs,
-            policy.as_mut(),
-            RunOptions { hourly: true, forecast: b.forecast },
-            &mut |done, _| bar.set_position(done as u64),
-        )?;
+        let r = xisuan_sim::simulate(&b.world, &b.jobs, policy.as_mut(), RunOptions { hourly: true, forecast: b.forecast }, &mut |done, _| {
+            bar.set_position(done as u64)
+        })?;
         bar.finish_and_clear();
         out.push((r, t0.elapsed().as_secs_f64()));
     }
@@ -232,23 +218,14 @@ fn run_all(b: &Built, names: &[String], hidden: bool) -> anyhow::Result<Vec<(Run
 }
 
 pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
-    let names: Vec<String> = if args.policy.is_empty() {
-        POLICIES.iter().map(|s| s.to_string()).collect()
-    } else {
-        args.policy.clone()
-    };
+    let names: Vec<String> = if args.policy.is_empty() { POLICIES.iter().map(|s| s.to_string()).collect() } else { args.policy.clone() };
     if let Some(bad_name) = names.iter().find(|n| !POLICIES.contains(&n.as_str()) && *n != "lwa" && *n != "controller") {
         return Err(bad(format!("--policy: unknown policy `{bad_name}` (known: {}, controller)", POLICIES.join(", "))));
     }
     let b = build(&args.spec())?;
     let hidden = args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let results = run_all(&b, &names, hidden)?;
-    let out = Out {
-        parameters: &b.params,
-        sites: &b.sites,
-        policies: results.iter().map(|r| &r.0.metrics).collect(),
-        diagnostics: &b.diagnostics,
-    };
+    let out = Out { parameters: &b.params, sites: &b.sites, policies: results.iter().map(|r| &r.0.metrics).collect(), diagnostics: &b.diagnostics };
     if let Some(dir) = &args.report {
         write_report(dir, &b, &results)?;
     }
@@ -263,11 +240,9 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<()> {
 }
 
 fn write_report(dir: &Path, b: &Built, results: &[(RunResult, f64)]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| bad(format!("--report: cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| bad(format!("--report: cannot create {}: {e}", dir.display())))?;
     let html = crate::sim_report::html(&b.params, &b.sites, &b.world, results, &b.diagnostics);
-    std::fs::write(dir.join("index.html"), html)
-        .map_err(|e| bad(format!("--report: cannot write {}: {e}", dir.display())))?;
+    std::fs::write(dir.join("index.html"), html).map_err(|e| bad(format!("--report: cannot write {}: {e}", dir.display())))?;
     Ok(())
 }
 
@@ -298,21 +273,14 @@ pub fn render_text(out: &Out, walls: &[f64]) -> String {
         "unfinished",
         "run time (s)",
     ]);
-    let oracle = out
-        .policies
-        .iter()
-        .find(|m| m.policy == "oracle")
-        .map(|m| m.carbon_kg);
+    let oracle = out.policies.iter().find(|m| m.policy == "oracle").map(|m| m.carbon_kg);
     for (m, w) in out.policies.iter().zip(walls) {
         t.row(vec![
             m.policy.clone(),
             format!("{:.2}", m.cost_usd),
             format!("{:.2}", m.carbon_kg),
             format!("{:.1}", m.energy_kwh),
-            oracle
-                .filter(|o| *o > 0.0)
-                .map(|o| format!("{:.3}x", m.carbon_kg / o))
-                .unwrap_or_else(|| "-".into()),
+            oracle.filter(|o| *o > 0.0).map(|o| format!("{:.3}x", m.carbon_kg / o)).unwrap_or_else(|| "-".into()),
             format!("{:.1}", m.bytes_moved / 1e9),
             format!("{}", m.deadline_misses),
             format!("{}", m.slo_violation_site_hours),
@@ -346,18 +314,8 @@ pub fn render_text(out: &Out, walls: &[f64]) -> String {
         ]);
     }
     outln!(s, "{}", t.render());
-    let mut header = vec![
-        "site".to_string(),
-        "zone".into(),
-        "capacity (acc.)".into(),
-        "carbon (gCO2e/kWh)".into(),
-        "price (USD/MWh)".into(),
-    ];
-    header.extend(
-        out.policies
-            .iter()
-            .map(|m| format!("{} util. (%)", m.policy)),
-    );
+    let mut header = vec!["site".to_string(), "zone".into(), "capacity (acc.)".into(), "carbon (gCO2e/kWh)".into(), "price (USD/MWh)".into()];
+    header.extend(out.policies.iter().map(|m| format!("{} util. (%)", m.policy)));
     let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut t = Table::new(&hdr);
     for (i, site) in out.sites.iter().enumerate() {
@@ -368,11 +326,7 @@ pub fn render_text(out: &Out, walls: &[f64]) -> String {
             format!("{:.1}", site.mean_carbon_g_per_kwh),
             format!("{:.2}", site.mean_price_usd_per_mwh),
         ];
-        row.extend(
-            out.policies
-                .iter()
-                .map(|m| format!("{:.3}", m.sites[i].utilisation * 100.0)),
-        );
+        row.extend(out.policies.iter().map(|m| format!("{:.3}", m.sites[i].utilisation * 100.0)));
         t.row(row);
     }
     outln!(s, "Sites (mean carbon and price over the simulated hours; utilisation = accelerator-hours run ÷ capacity × hours):\n{}", t.render());

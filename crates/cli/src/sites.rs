@@ -76,46 +76,18 @@ struct Out<'a> {
 }
 
 fn info(s: &xisuan_catalog::HourlySeries) -> SeriesInfo<'_> {
-    SeriesInfo {
-        zone: &s.zone,
-        origin: &s.origin,
-        unit: &s.unit,
-        hours: s.values.len(),
-        present: s.present(),
-        mean: s.mean(),
-    }
+    SeriesInfo { zone: &s.zone, origin: &s.origin, unit: &s.unit, hours: s.values.len(), present: s.present(), mean: s.mean() }
 }
 
 pub fn run(args: &SitesArgs) -> anyhow::Result<()> {
-    let role = args
-        .role
-        .as_deref()
-        .map(Role::parse)
-        .transpose()
-        .map_err(|m| BadInput(format!("--role: {m}")))?;
-    let provider = args
-        .provider
-        .as_deref()
-        .map(Provider::parse)
-        .transpose()
-        .map_err(|m| BadInput(format!("--provider: {m}")))?;
-    let catalog = xisuan_io::load_catalog(
-        args.catalog.as_deref(),
-        &args.carbon_series,
-        &args.price_series,
-    )?;
-    let sites: Vec<&Site> = catalog
-        .sites
-        .iter()
-        .filter(|s| role.is_none_or(|r| s.role == r) && provider.is_none_or(|p| s.provider == p))
-        .collect();
+    let role = args.role.as_deref().map(Role::parse).transpose().map_err(|m| BadInput(format!("--role: {m}")))?;
+    let provider = args.provider.as_deref().map(Provider::parse).transpose().map_err(|m| BadInput(format!("--provider: {m}")))?;
+    let catalog = xisuan_io::load_catalog(args.catalog.as_deref(), &args.carbon_series, &args.price_series)?;
+    let sites: Vec<&Site> = catalog.sites.iter().filter(|s| role.is_none_or(|r| s.role == r) && provider.is_none_or(|p| s.provider == p)).collect();
     let ids: Vec<&str> = sites.iter().map(|s| s.id.as_str()).collect();
     // Diagnostics about the shown sites, plus those about files (not about any site).
-    let diagnostics: Vec<&Diagnostic> = catalog
-        .diagnostics
-        .iter()
-        .filter(|d| ids.contains(&d.location.as_str()) || catalog.site(&d.location).is_none())
-        .collect();
+    let diagnostics: Vec<&Diagnostic> =
+        catalog.diagnostics.iter().filter(|d| ids.contains(&d.location.as_str()) || catalog.site(&d.location).is_none()).collect();
     if args.json {
         print_json(&catalog, &sites, diagnostics)
     } else {
@@ -123,11 +95,7 @@ pub fn run(args: &SitesArgs) -> anyhow::Result<()> {
     }
 }
 
-fn print_json(
-    catalog: &Catalog,
-    sites: &[&Site],
-    diagnostics: Vec<&Diagnostic>,
-) -> anyhow::Result<()> {
+fn print_json(catalog: &Catalog, sites: &[&Site], diagnostics: Vec<&Diagnostic>) -> anyhow::Result<()> {
     let mut counts = BTreeMap::new();
     for s in sites {
         *counts.entry(s.provider.as_str()).or_insert(0) += 1;
@@ -208,21 +176,8 @@ fn table(catalog: &Catalog, sites: &[&Site], diagnostics: &[&Diagnostic]) -> Str
             Some(h) => format!("yes {}", h.zone),
             None => "no".to_string(),
         };
-        let capacity: Vec<String> = s
-            .capacity
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{k}={}{}",
-                    v.value,
-                    if v.confidence == Confidence::Illustrative {
-                        "*"
-                    } else {
-                        ""
-                    }
-                )
-            })
-            .collect();
+        let capacity: Vec<String> =
+            s.capacity.iter().map(|(k, v)| format!("{k}={}{}", v.value, if v.confidence == Confidence::Illustrative { "*" } else { "" })).collect();
         rows.push(vec![
             s.id.to_string(),
             fit(&s.name, 30),
@@ -241,9 +196,7 @@ fn table(catalog: &Catalog, sites: &[&Site], diagnostics: &[&Diagnostic]) -> Str
         ]);
     }
     let n = header.len();
-    let widths: Vec<usize> = (0..n)
-        .map(|i| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..n).map(|i| rows.iter().map(|r| width(&r[i])).max().unwrap_or(0)).collect();
     let numeric = [3, 4, 5, 9, 11];
     for r in &rows {
         let mut line = String::new();
@@ -272,24 +225,13 @@ fn table(catalog: &Catalog, sites: &[&Site], diagnostics: &[&Diagnostic]) -> Str
     // Group identical messages so that one note about 24 Chinese sites is one line.
     let mut grouped: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
     for d in diagnostics {
-        grouped
-            .entry((d.severity_label(), d.message.clone()))
-            .or_default()
-            .push(&d.location);
+        grouped.entry((d.severity_label(), d.message.clone())).or_default().push(&d.location);
     }
     if !grouped.is_empty() {
         outln!(out, "\nDiagnostics:");
     }
     for ((sev, message), locations) in grouped {
-        let at = if locations.len() > 3 {
-            format!(
-                "{} sites ({}, …)",
-                locations.len(),
-                locations[..3].join(", ")
-            )
-        } else {
-            locations.join(", ")
-        };
+        let at = if locations.len() > 3 { format!("{} sites ({}, …)", locations.len(), locations[..3].join(", ")) } else { locations.join(", ") };
         outln!(out, "  {sev}: {at}: {message}");
     }
     out

@@ -62,10 +62,7 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
     let size = Bytes::parse(&args.size).map_err(|m| BadInput(format!("--size: {m}")))?;
     if let Some(b) = args.bandwidth_gbps {
         if !(b.is_finite() && b > 0.0) {
-            return Err(BadInput(format!(
-                "--bandwidth-gbps: must be a positive number, got {b}"
-            ))
-            .into());
+            return Err(BadInput(format!("--bandwidth-gbps: must be a positive number, got {b}")).into());
         }
     }
     if let Some(e) = args.efficiency {
@@ -73,84 +70,28 @@ pub fn run(args: &TransferArgs) -> anyhow::Result<()> {
             return Err(BadInput(format!("--efficiency: must be in (0, 1], got {e}")).into());
         }
     }
-    let pricing =
-        PricingChoice::parse(&args.pricing).map_err(|m| BadInput(format!("--pricing: {m}")))?;
+    let pricing = PricingChoice::parse(&args.pricing).map_err(|m| BadInput(format!("--pricing: {m}")))?;
     let catalog = xisuan_io::load_catalog(args.catalog.as_deref(), &[], &[])?;
-    let opts = TransferOptions {
-        bandwidth: args.bandwidth_gbps.map(Gbps),
-        efficiency: args.efficiency,
-        pricing,
-    };
+    let opts = TransferOptions { bandwidth: args.bandwidth_gbps.map(Gbps), efficiency: args.efficiency, pricing };
     let (t, a, b) = catalog.transfer(size, &args.from, &args.to, &opts)?;
     if args.json {
-        let out = Out {
-            from_resolved: a.describe(),
-            to_resolved: b.describe(),
-            transfer: &t,
-            time_days: t.time.days(),
-        };
+        let out = Out { from_resolved: a.describe(), to_resolved: b.describe(), transfer: &t, time_days: t.time.days() };
         return crate::emit(&format!("{}\n", serde_json::to_string_pretty(&out)?));
     }
     let mut out = String::new();
     let src = |s: &Sourced<f64>| format!("[{}: {}]", s.confidence, s.source);
-    outln!(
-        out,
-        "Transfer {} from {} to {}",
-        human_bytes(size),
-        t.from,
-        t.to
-    );
+    outln!(out, "Transfer {} from {} to {}", human_bytes(size), t.from, t.to);
     outln!(out, "  from:        {}  ({})", a.describe(), a.site.name);
     outln!(out, "  to:          {}  ({})", b.describe(), b.site.name);
-    outln!(
-        out,
-        "  distance:    {} km great circle",
-        human(t.distance_km)
-    );
-    outln!(
-        out,
-        "  latency:     {:.1} ms round trip  [{}: {}]",
-        t.latency.value.0,
-        t.latency.confidence,
-        t.latency.source
-    );
-    outln!(
-        out,
-        "  bandwidth:   {} Gbit/s  [{}: {}]",
-        human(t.bandwidth.value.0),
-        t.bandwidth.confidence,
-        t.bandwidth.source
-    );
-    outln!(
-        out,
-        "  efficiency:  {}  {}",
-        t.efficiency.value,
-        src(&t.efficiency)
-    );
-    outln!(
-        out,
-        "  time:        {:.2} h ({:.2} days)",
-        t.time.0,
-        t.time.days()
-    );
-    outln!(
-        out,
-        "  cost:        {} USD  ({})  [{}: {}]",
-        human(t.cost.0),
-        basis(&t.pricing.basis),
-        t.pricing.confidence,
-        t.pricing.source
-    );
+    outln!(out, "  distance:    {} km great circle", human(t.distance_km));
+    outln!(out, "  latency:     {:.1} ms round trip  [{}: {}]", t.latency.value.0, t.latency.confidence, t.latency.source);
+    outln!(out, "  bandwidth:   {} Gbit/s  [{}: {}]", human(t.bandwidth.value.0), t.bandwidth.confidence, t.bandwidth.source);
+    outln!(out, "  efficiency:  {}  {}", t.efficiency.value, src(&t.efficiency));
+    outln!(out, "  time:        {:.2} h ({:.2} days)", t.time.0, t.time.days());
+    outln!(out, "  cost:        {} USD  ({})  [{}: {}]", human(t.cost.0), basis(&t.pricing.basis), t.pricing.confidence, t.pricing.source);
     outln!(out, "               {}", t.pricing.arithmetic);
     for alt in &t.alternatives {
-        outln!(
-            out,
-            "  instead:     {} USD ({}): {}  [{}]",
-            human(alt.cost.0),
-            basis(&alt.basis),
-            alt.arithmetic,
-            alt.confidence
-        );
+        outln!(out, "  instead:     {} USD ({}): {}  [{}]", human(alt.cost.0), basis(&alt.basis), alt.arithmetic, alt.confidence);
     }
     for n in &t.notes {
         outln!(out, "  note:        {n}");

@@ -106,7 +106,24 @@ fn duplicates_are_refused() {
 
 #[test]
 fn traces_with_duplicates_typos_or_ragged_rows_are_refused() {
-    let sim = |trace: &str| run(&[("t.csv", trace)], &["simulate", "--trace", "t.csv", "--sites", "aws-us-east-1,aws-us-west-2", "--start", "2023-06-01", "--policy", "run-now", "--capacity", "8"]);
+    let sim = |trace: &str| {
+        run(
+            &[("t.csv", trace)],
+            &[
+                "simulate",
+                "--trace",
+                "t.csv",
+                "--sites",
+                "aws-us-east-1,aws-us-west-2",
+                "--start",
+                "2023-06-01",
+                "--policy",
+                "run-now",
+                "--capacity",
+                "8",
+            ],
+        )
+    };
     for (trace, want) in [
         ("id,arrival_h,duration_h,gpus\na,0,1,1\na,1,2,1\n", "t.csv:3: field `id`: `a` was already used on line 2"),
         ("id,arrival_h,duration_h,gpus,deadlne_h\na,0,1,1,5\n", "t.csv:1: field `deadlne_h`: unknown column"),
@@ -128,10 +145,26 @@ fn flags_out_of_range_are_refused_before_any_work() {
         (vec![("s.toml", &text)], vec!["plan", "s.toml", "--solver", "milp", "--mip-gap=-1"], "MIP gap"),
         (vec![("s.toml", &text)], vec!["plan", "s.toml", "--time-budget=0"], "--time-budget"),
         (vec![], vec!["estimate", "serve", "--params", "7e9", "--gpu", "h100", "--rps", "1e30"], "--rps: peak demand"),
-        (vec![("t.csv", trace)], vec!["simulate", "--trace", "t.csv", "--sites", "aws-us-east-1", "--start", "2023-06-01", "--hours", "100000000"], "--hours: must be a whole number in [1, 8784]"),
-        (vec![("t.csv", trace)], vec!["simulate", "--trace", "t.csv", "--sites", "aws-us-east-1", "--start", "2023-06-01", "--capacity", "0"], "--capacity"),
-        (vec![("t.csv", trace)], vec!["simulate", "--trace", "t.csv", "--sites", "aws-us-east-1", "--start", "2023-06-01", "--accelerator", "x100"], "--accelerator: unknown accelerator `x100`"),
-        (vec![("t.csv", trace)], vec!["simulate", "--trace", "t.csv", "--sites", "edwc-zhangjiakou,edwc-yrd", "--start", "2023-06-01", "--accelerator", "h100"], "no simulated site has h100 accelerators"),
+        (
+            vec![("t.csv", trace)],
+            vec!["simulate", "--trace", "t.csv", "--sites", "aws-us-east-1", "--start", "2023-06-01", "--hours", "100000000"],
+            "--hours: must be a whole number in [1, 8784]",
+        ),
+        (
+            vec![("t.csv", trace)],
+            vec!["simulate", "--trace", "t.csv", "--sites", "aws-us-east-1", "--start", "2023-06-01", "--capacity", "0"],
+            "--capacity",
+        ),
+        (
+            vec![("t.csv", trace)],
+            vec!["simulate", "--trace", "t.csv", "--sites", "aws-us-east-1", "--start", "2023-06-01", "--accelerator", "x100"],
+            "--accelerator: unknown accelerator `x100`",
+        ),
+        (
+            vec![("t.csv", trace)],
+            vec!["simulate", "--trace", "t.csv", "--sites", "edwc-zhangjiakou,edwc-yrd", "--start", "2023-06-01", "--accelerator", "h100"],
+            "no simulated site has h100 accelerators",
+        ),
     ];
     for (files, args, want) in cases {
         let (code, line) = run(&files, &args);

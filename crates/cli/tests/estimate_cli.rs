@@ -30,8 +30,25 @@ fn gpt3_is_3640_pf_days_and_its_published_run_reproduces() {
     // Given the run's own 3.552M GPU-hours, 330 W, PUE 1.1 and 0.429 kg/kWh (Patterson et al.):
     // 3,552,000 x 0.33 kW x 1.1 = 1,289 MWh (published 1,287); x 0.429 = 553 t (published 552).
     let v = json(&[
-        "estimate", "train", "--params", "175e9", "--tokens", "300e9", "--gpu", "v100", "--gpus", "10000",
-        "--gpu-hours", "3552000", "--power-w", "330", "--pue", "1.1", "--grid-kg-per-kwh", "0.429", "--json",
+        "estimate",
+        "train",
+        "--params",
+        "175e9",
+        "--tokens",
+        "300e9",
+        "--gpu",
+        "v100",
+        "--gpus",
+        "10000",
+        "--gpu-hours",
+        "3552000",
+        "--power-w",
+        "330",
+        "--pue",
+        "1.1",
+        "--grid-kg-per-kwh",
+        "0.429",
+        "--json",
     ]);
     assert_eq!(v["gpu_hours"].as_f64().unwrap(), 3_552_000.0);
     assert!(close(v["energy_mwh"].as_f64().unwrap(), 1287.0, 0.01));
@@ -43,8 +60,19 @@ fn gpt3_is_3640_pf_days_and_its_published_run_reproduces() {
 fn gpt3_on_rented_a100s_costs_about_1_4_million() {
     // 3.15e23 / (312e12 x 0.40) / 3600 = 701,000 A100-hours; at $2.00/h = $1.40M.
     let v = json(&[
-        "estimate", "train", "--params", "175e9", "--tokens", "300e9", "--gpu", "a100-80gb", "--gpus", "1024",
-        "--usd-per-gpu-hour", "2.0", "--json",
+        "estimate",
+        "train",
+        "--params",
+        "175e9",
+        "--tokens",
+        "300e9",
+        "--gpu",
+        "a100-80gb",
+        "--gpus",
+        "1024",
+        "--usd-per-gpu-hour",
+        "2.0",
+        "--json",
     ]);
     assert!(close(v["cost_usd"].as_f64().unwrap(), 1.40e6, 0.01), "{}", v["cost_usd"]);
 }
@@ -52,12 +80,31 @@ fn gpt3_on_rented_a100s_costs_about_1_4_million() {
 #[test]
 fn the_article_fleet_and_a_first_principles_fleet() {
     let args = [
-        "estimate", "serve", "--params", "175e9", "--gpu", "a100-80gb", "--daily-users", "13e6", "--servers", "4000",
-        "--gpus-per-server", "8", "--server-usd", "199000", "--server-kw", "6.5", "--usd-per-kwh", "0.08", "--pue", "1.0",
+        "estimate",
+        "serve",
+        "--params",
+        "175e9",
+        "--gpu",
+        "a100-80gb",
+        "--daily-users",
+        "13e6",
+        "--servers",
+        "4000",
+        "--gpus-per-server",
+        "8",
+        "--server-usd",
+        "199000",
+        "--server-kw",
+        "6.5",
+        "--usd-per-kwh",
+        "0.08",
+        "--pue",
+        "1.0",
         "--json",
     ];
     let v = json(&args);
-    for key in ["gpus", "servers", "capex_usd", "power_kw", "energy_mwh_per_day", "electricity_usd_per_day", "usd_per_million_tokens", "assumptions"] {
+    for key in ["gpus", "servers", "capex_usd", "power_kw", "energy_mwh_per_day", "electricity_usd_per_day", "usd_per_million_tokens", "assumptions"]
+    {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     assert_eq!(v["gpus"].as_u64(), Some(32_000));
@@ -111,8 +158,12 @@ fn a_config_json_adds_the_attention_term() {
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("config.json");
     // LLaMA-2-7B's published config.
-    std::fs::write(&cfg, r#"{"hidden_size": 4096, "intermediate_size": 11008, "num_attention_heads": 32,
-        "num_hidden_layers": 32, "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096}"#).unwrap();
+    std::fs::write(
+        &cfg,
+        r#"{"hidden_size": 4096, "intermediate_size": 11008, "num_attention_heads": 32,
+        "num_hidden_layers": 32, "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096}"#,
+    )
+    .unwrap();
     let v = json(&["estimate", "train", "--config", cfg.to_str().unwrap(), "--tokens", "2T", "--gpu", "a100-80gb", "--gpus", "2048", "--json"]);
     let b = &v["flops_breakdown"];
     // Causal attention: 6 x 32 layers x 4096 x 4096 context = 3.22e9 FLOPs per token, x 2e12 tokens.
@@ -125,8 +176,12 @@ fn a_config_json_adds_the_attention_term() {
     assert!(close(lora["flops_breakdown"]["dense"].as_f64().unwrap(), 4.0 * 6.74e9 * 2e12, 0.01));
     // Llama 3.1 8B's config allows 131,072 tokens of context; it was pretrained at 8,192. Without
     // --seq-len the training context is the assumed 4,096, and the notes say so.
-    std::fs::write(&cfg, r#"{"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
-        "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072}"#).unwrap();
+    std::fs::write(
+        &cfg,
+        r#"{"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
+        "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 131072}"#,
+    )
+    .unwrap();
     let attention = |extra: &[&str]| {
         let mut args = vec!["estimate", "train", "--config", cfg.to_str().unwrap(), "--tokens", "15T", "--gpu", "h100", "--json"];
         args.extend_from_slice(extra);
@@ -138,8 +193,12 @@ fn a_config_json_adds_the_attention_term() {
     let given = attention(&["--seq-len", "8192"]);
     assert!(close(given["flops_breakdown"]["attention"].as_f64().unwrap(), 6.0 * 32.0 * 4096.0 * 8192.0 * 15e12, 1e-9));
     // A config with no context field gets the same assumed 4,096, and a note says so.
-    std::fs::write(&cfg, r#"{"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
-        "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 128256}"#).unwrap();
+    std::fs::write(
+        &cfg,
+        r#"{"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
+        "num_hidden_layers": 32, "num_key_value_heads": 8, "vocab_size": 128256}"#,
+    )
+    .unwrap();
     let unstated = attention(&[]);
     assert!(close(unstated["flops_breakdown"]["attention"].as_f64().unwrap(), 6.0 * 32.0 * 4096.0 * 4096.0 * 15e12, 1e-9));
     assert!(unstated["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("states no context")), "{}", unstated["notes"]);
@@ -228,10 +287,28 @@ fn moe_and_fp8_change_the_hours_and_say_why() {
     let dir = std::env::temp_dir().join(format!("xisuan-moe-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("config.json");
-    std::fs::write(&cfg, r#"{"hidden_size": 7168, "num_hidden_layers": 61, "num_attention_heads": 128, "vocab_size": 129280,
+    std::fs::write(
+        &cfg,
+        r#"{"hidden_size": 7168, "num_hidden_layers": 61, "num_attention_heads": 128, "vocab_size": 129280,
         "intermediate_size": 18432, "moe_intermediate_size": 2048, "n_routed_experts": 256, "num_experts_per_tok": 8,
-        "n_shared_experts": 1, "max_position_embeddings": 4096}"#).unwrap();
-    let from_config = json(&["estimate", "train", "--config", cfg.to_str().unwrap(), "--params", "671B", "--active-params", "37B", "--tokens", "14.8T", "--gpu", "h800", "--json"]);
+        "n_shared_experts": 1, "max_position_embeddings": 4096}"#,
+    )
+    .unwrap();
+    let from_config = json(&[
+        "estimate",
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--params",
+        "671B",
+        "--active-params",
+        "37B",
+        "--tokens",
+        "14.8T",
+        "--gpu",
+        "h800",
+        "--json",
+    ]);
     assert_eq!(line(&from_config, "mixture-of-experts efficiency").unwrap()["value"], moe["value"]);
     // The real shape is narrower and deeper than the guess: more attention, a lower width share.
     assert!(hours(&from_config) > hours(&v3), "{} vs {}", hours(&from_config), hours(&v3));

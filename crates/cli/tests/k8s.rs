@@ -108,7 +108,13 @@ async fn create(State(api): State<Arc<Api>>, Path(ns): Path<String>, Json(mut jo
     let run = Duration::from_secs_f64(run_s.max(0.0)).min(api.max_run);
     // The first attempt of a job in `fail_first` fails (its pod exits non-zero; backoffLimit 0
     // ends it).
-    let env_of = |name: &str| obj["spec"]["template"]["spec"]["containers"][0]["env"].as_array().and_then(|env| env.iter().find(|e| e["name"] == name)).and_then(|e| e["value"].as_str()).map(str::to_string);
+    let env_of = |name: &str| {
+        obj["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .and_then(|env| env.iter().find(|e| e["name"] == name))
+            .and_then(|e| e["value"].as_str())
+            .map(str::to_string)
+    };
     let fails = env_of("XISUAN_JOB").is_some_and(|j| api.fail_first.lock().unwrap().contains(&j)) && env_of("XISUAN_ATTEMPT").as_deref() == Some("1");
     let api2 = api.clone();
     tokio::spawn(async move {
@@ -153,9 +159,18 @@ async fn pod_log(State(api): State<Arc<Api>>, Path((ns, pod)): Path<(String, Str
         return status(StatusCode::NOT_FOUND, "NotFound", format!("pods \"{pod}\" not found"));
     };
     let c = &job["spec"]["template"]["spec"]["containers"][0];
-    let env = |k: &str| c["env"].as_array().and_then(|e| e.iter().find(|v| v["name"] == k)).and_then(|v| v["value"].as_str()).unwrap_or("").to_string();
+    let env =
+        |k: &str| c["env"].as_array().and_then(|e| e.iter().find(|v| v["name"] == k)).and_then(|v| v["value"].as_str()).unwrap_or("").to_string();
     let cmd: Vec<&str> = c["command"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
-    format!("stand-in kubelet: {} ran `{}` in {} (job {}, attempt {})\n", c["image"].as_str().unwrap_or(""), cmd.join(" "), c["workingDir"].as_str().unwrap_or(""), env("XISUAN_JOB_ID"), env("XISUAN_ATTEMPT")).into_response()
+    format!(
+        "stand-in kubelet: {} ran `{}` in {} (job {}, attempt {})\n",
+        c["image"].as_str().unwrap_or(""),
+        cmd.join(" "),
+        c["workingDir"].as_str().unwrap_or(""),
+        env("XISUAN_JOB_ID"),
+        env("XISUAN_ATTEMPT")
+    )
+    .into_response()
 }
 
 async fn list_or_watch(State(api): State<Arc<Api>>, Path(ns): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -163,7 +178,10 @@ async fn list_or_watch(State(api): State<Arc<Api>>, Path(ns): Path<String>, Quer
     if q.get("watch").map(String::as_str) != Some("true") {
         let inner = api.inner.lock().unwrap();
         let items: Vec<Value> = inner.jobs.iter().filter(|((n, _), o)| n == &ns && selected(o, selector.as_ref())).map(|(_, o)| o.clone()).collect();
-        return Json(json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {"resourceVersion": inner.version.to_string()}, "items": items})).into_response();
+        return Json(
+            json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {"resourceVersion": inner.version.to_string()}, "items": items}),
+        )
+        .into_response();
     }
     // A watch: what happened after the given version ("0": the current objects as ADDED),
     // then changes as they come, until timeoutSeconds.
@@ -220,7 +238,13 @@ async fn delete(State(api): State<Arc<Api>>, Path((ns, name)): Path<(String, Str
 
 /// Starts the fake API server on a free loopback port; returns its URL and its state.
 async fn fake_api_server(max_run: Duration) -> (String, Arc<Api>) {
-    let api = Arc::new(Api { inner: Mutex::new(Inner::default()), changes: broadcast::channel(100_000).0, max_run, fail_first: Default::default(), unavailable: Default::default() });
+    let api = Arc::new(Api {
+        inner: Mutex::new(Inner::default()),
+        changes: broadcast::channel(100_000).0,
+        max_run,
+        fail_first: Default::default(),
+        unavailable: Default::default(),
+    });
     let gate = api.clone();
     let app = Router::new()
         .route("/version", get(version))
@@ -263,13 +287,26 @@ fn the_edwc_plan_runs_as_kueue_jobs_through_the_kube_client() {
     let plan_path = dir.join("plan.json");
     std::fs::write(&plan_path, &out.stdout).unwrap();
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let placed: BTreeMap<String, Value> = plan["plan"]["jobs"].as_array().unwrap().iter().map(|j| (j["job"].as_str().unwrap().to_string(), j.clone())).collect();
+    let placed: BTreeMap<String, Value> =
+        plan["plan"]["jobs"].as_array().unwrap().iter().map(|j| (j["job"].as_str().unwrap().to_string(), j.clone())).collect();
     assert!(placed.len() >= 100, "{} jobs placed", placed.len());
 
     let manifests = dir.join("manifests.json");
     let out = xisuan(&[
-        "export", "k8s", plan_path.to_str().unwrap(), "--image", "registry.local/train:v1", "--queue", "team-a", "--namespace", "edwc",
-        "--karmada", "--cluster", "edwc-guian=guizhou-1", "-o", manifests.to_str().unwrap(),
+        "export",
+        "k8s",
+        plan_path.to_str().unwrap(),
+        "--image",
+        "registry.local/train:v1",
+        "--queue",
+        "team-a",
+        "--namespace",
+        "edwc",
+        "--karmada",
+        "--cluster",
+        "edwc-guian=guizhou-1",
+        "-o",
+        manifests.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let list: Value = serde_json::from_str(&std::fs::read_to_string(&manifests).unwrap()).unwrap();
@@ -338,7 +375,9 @@ fn the_edwc_plan_runs_as_kueue_jobs_through_the_kube_client() {
         }
         let mut deleted = 0;
         while deleted < jobs.len() {
-            if let WatchEvent::Deleted(_) = tokio::time::timeout(Duration::from_secs(30), watch.next()).await.expect("watch events").expect("an open watch").unwrap() {
+            if let WatchEvent::Deleted(_) =
+                tokio::time::timeout(Duration::from_secs(30), watch.next()).await.expect("watch events").expect("an open watch").unwrap()
+            {
                 deleted += 1;
             }
         }
@@ -392,11 +431,24 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
             let _ = self.0.wait();
         }
     }
-    let _server = Kill(Command::new(env!("CARGO_BIN_EXE_xisuan")).args(args).env("XISUAN_ADMIN_TOKEN", ADMIN).current_dir(&dir).stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap());
+    let _server = Kill(
+        Command::new(env!("CARGO_BIN_EXE_xisuan"))
+            .args(args)
+            .env("XISUAN_ADMIN_TOKEN", ADMIN)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let t0 = std::time::Instant::now();
     while xisuan_server::client::Client::new(&base, None).get("/readyz").is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "server did not come up: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default());
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "server did not come up: {}",
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let admin = xisuan_server::client::Client::new(&base, Some(ADMIN.into()));
@@ -418,21 +470,29 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     bare.as_object_mut().unwrap().remove("image");
     let e = c.post("/v1/jobs", &bare, None).unwrap_err().to_string();
     assert!(e.contains("HTTP 400") && e.ends_with("(field `image`)"), "{e}");
-    let ids: Vec<String> = (0..4).map(|i| c.post("/v1/jobs", &job(&format!("k{i}"), 1.0 + i as f64 * 0.5), None).unwrap().1["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = (0..4)
+        .map(|i| c.post("/v1/jobs", &job(&format!("k{i}"), 1.0 + i as f64 * 0.5), None).unwrap().1["id"].as_str().unwrap().to_string())
+        .collect();
     let flaky = c.post("/v1/jobs", &job("flaky", 1.0), None).unwrap().1["id"].as_str().unwrap().to_string();
     api.fail_first.lock().unwrap().insert(flaky.clone());
     let state = |id: &str| c.get(&format!("/v1/jobs/{id}")).unwrap();
     until("all five complete", 60, &|| ids.iter().chain([&flaky]).all(|id| state(id)["state"] == "completed"));
     // The failed Job comes back as a failure with Kubernetes' words; the next attempt runs.
-    let failures: Vec<Value> = admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "job_failed").cloned().collect();
+    let failures: Vec<Value> =
+        admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "job_failed").cloned().collect();
     assert_eq!(failures.len(), 1, "{failures:#?}");
     assert_eq!(failures[0]["body"]["id"], flaky.as_str());
     let why = failures[0]["body"]["reason"].as_str().unwrap();
     assert!(why.starts_with("kubernetes: attempt 1 at edwc-guian: FAILED (BackoffLimitExceeded"), "{why}");
     assert_eq!(state(&flaky)["attempts"], 2);
-    let jobs: Vec<Value> = api.inner.lock().unwrap().jobs.values().filter(|j| j["metadata"]["annotations"]["xisuan.io/job"] != flaky.as_str()).cloned().collect();
+    let jobs: Vec<Value> =
+        api.inner.lock().unwrap().jobs.values().filter(|j| j["metadata"]["annotations"]["xisuan.io/job"] != flaky.as_str()).cloned().collect();
     assert_eq!(jobs.len(), 4, "one Job per placement");
-    assert_eq!(api.inner.lock().unwrap().jobs.values().filter(|j| j["metadata"]["annotations"]["xisuan.io/job"] == flaky.as_str()).count(), 2, "one Job per attempt");
+    assert_eq!(
+        api.inner.lock().unwrap().jobs.values().filter(|j| j["metadata"]["annotations"]["xisuan.io/job"] == flaky.as_str()).count(),
+        2,
+        "one Job per attempt"
+    );
     for id in &ids {
         assert_eq!(state(id)["site"], "edwc-guian");
         let j = jobs.iter().find(|j| j["metadata"]["annotations"]["xisuan.io/job"] == id.as_str()).unwrap_or_else(|| panic!("no Job for {id}"));
@@ -447,7 +507,12 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
         let w = &pod["containers"][0];
         assert_eq!(w["image"], "docker.io/library/python:3.12", "{w:#}");
         assert_eq!(w["command"], json!(["python3", "train.py", "--epochs", "3"]));
-        let env: BTreeMap<String, String> = w["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap().to_string(), e["value"].as_str().unwrap_or("").to_string())).collect();
+        let env: BTreeMap<String, String> = w["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap().to_string(), e["value"].as_str().unwrap_or("").to_string()))
+            .collect();
         let folder = format!("{}/xisuan/jobs/{id}", store.display());
         assert_eq!(env.len(), w["env"].as_array().unwrap().len(), "a variable set twice: {w:#}");
         assert_eq!(env["WANDB_MODE"], "offline");
@@ -467,7 +532,9 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     // Each ran for its planned hours (one planning hour = 1 s here): started and finished
     // events are at least that far apart in the server's hours.
     let events = admin.get("/v1/events?limit=1000").unwrap();
-    let at = |kind: &str, id: &str| events["events"].as_array().unwrap().iter().find(|e| e["kind"] == kind && e["body"]["id"] == id).map(|e| e["body"]["at_h"].as_f64().unwrap());
+    let at = |kind: &str, id: &str| {
+        events["events"].as_array().unwrap().iter().find(|e| e["kind"] == kind && e["body"]["id"] == id).map(|e| e["body"]["at_h"].as_f64().unwrap())
+    };
     for (i, id) in ids.iter().enumerate() {
         let (s, f) = (at("job_started", id).expect("started"), at("job_finished", id).expect("finished"));
         assert!(f - s >= 1.0 + i as f64 * 0.5 - 0.05, "{id}: started {s}, finished {f}");
@@ -475,18 +542,38 @@ fn the_server_runs_a_site_s_work_as_kubernetes_jobs() {
     // A long job, cancelled while it runs: its Job is deleted.
     let long = c.post("/v1/jobs", &job("long", 60.0), None).unwrap().1["id"].as_str().unwrap().to_string();
     until("long runs", 30, &|| state(&long)["state"] == "running");
-    let name_of = |id: &str| api.inner.lock().unwrap().jobs.values().find(|j| j["metadata"]["annotations"]["xisuan.io/job"] == id).map(|j| j["metadata"]["name"].as_str().unwrap().to_string());
+    let name_of = |id: &str| {
+        api.inner
+            .lock()
+            .unwrap()
+            .jobs
+            .values()
+            .find(|j| j["metadata"]["annotations"]["xisuan.io/job"] == id)
+            .map(|j| j["metadata"]["name"].as_str().unwrap().to_string())
+    };
     assert!(name_of(&long).is_some());
     assert_eq!(c.delete(&format!("/v1/jobs/{long}")).unwrap()["state"], "cancelled");
     until("the cancelled job's Job is deleted", 30, &|| name_of(&long).is_none());
     // The API server fails: the site goes down with its words, and comes back when it answers.
     api.unavailable.store(true, std::sync::atomic::Ordering::SeqCst);
-    let down = || admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().iter().find(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian").cloned();
+    let down = || {
+        admin.get("/v1/events?limit=1000").unwrap()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-guian")
+            .cloned()
+    };
     until("edwc-guian down", 30, &|| down().is_some());
     let reason = down().unwrap()["body"]["reason"].as_str().unwrap().to_string();
     assert!(reason.starts_with("kubernetes:") && reason.contains("etcdserver: request timed out"), "{reason}");
     api.unavailable.store(false, std::sync::atomic::Ordering::SeqCst);
-    until("edwc-guian up", 30, &|| admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().iter().any(|e| e["kind"] == "site_up" && e["body"]["site"] == "edwc-guian"));
+    until("edwc-guian up", 30, &|| {
+        admin.get("/v1/events?limit=1000").unwrap()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "site_up" && e["body"]["site"] == "edwc-guian")
+    });
     drop(rt);
 }
-

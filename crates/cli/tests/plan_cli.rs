@@ -56,7 +56,9 @@ fn an_infeasible_scenario_names_each_job_and_reason_and_strict_exits_3() {
     let out = xisuan(&["plan", "examples/infeasible.toml", "--solver", "heuristic", "--strict"]);
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for (job, why) in [("too-tight", "deadline"), ("too-big", "capacity 2048 < 8192"), ("wrong-chip", "no b200 here"), ("resident-and-late", "data residency")] {
+    for (job, why) in
+        [("too-tight", "deadline"), ("too-big", "capacity 2048 < 8192"), ("wrong-chip", "no b200 here"), ("resident-and-late", "data residency")]
+    {
         let at = stdout.find(&format!("  {job}:")).unwrap_or_else(|| panic!("{job} not reported:\n{stdout}"));
         assert!(stdout[at..].contains(why), "{job}: {why}");
     }

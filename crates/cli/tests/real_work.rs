@@ -65,10 +65,7 @@ fn python() -> &'static str {
 fn records(testbed: &str, cluster: &str, id: &str) -> Vec<BTreeMap<String, String>> {
     completions(testbed, cluster)
         .into_iter()
-        .filter(|r| {
-            r.get("Name")
-                .is_some_and(|n| n.starts_with("xisuan-") && n.contains(&format!("-{id}-a")))
-        })
+        .filter(|r| r.get("Name").is_some_and(|n| n.starts_with("xisuan-") && n.contains(&format!("-{id}-a"))))
         .collect()
 }
 
@@ -83,21 +80,12 @@ fn world(testbed: &str, root: &Path, beta_storage: &str) -> PathBuf {
             "[[sites]]\nid = \"{id}\"\ncapacity = {{ h800 = 8, h20 = 0, \"ascend-910b\" = 0 }}\nprice_usd_per_kwh = {usd}\ncarbon_g_per_kwh = 500\ndispatch = {{ kind = \"slurm\", conf = \"{testbed}/{cluster}/slurm.conf\" }}\nstorage = {storage}\nsource = \"scripts/slurm-testbed: cluster {cluster}\"\n\n"
         )
     };
-    let local = |c: &str| {
-        format!(
-            "{{ kind = \"local\", root = \"{}\", bwlimit = \"{BWLIMIT}\" }}",
-            root.join("storage").join(c).display()
-        )
-    };
+    let local = |c: &str| format!("{{ kind = \"local\", root = \"{}\", bwlimit = \"{BWLIMIT}\" }}", root.join("storage").join(c).display());
     let mut sites = String::new();
     sites += &site("edwc-yrd", "alpha", 0.5, &local("alpha"));
     sites += &site("edwc-guian", "beta", 0.05, beta_storage);
     sites += &site("edwc-qingyang", "gamma", 0.15, &local("gamma"));
-    for (a, b) in [
-        ("edwc-yrd", "edwc-guian"),
-        ("edwc-yrd", "edwc-qingyang"),
-        ("edwc-guian", "edwc-qingyang"),
-    ] {
+    for (a, b) in [("edwc-yrd", "edwc-guian"), ("edwc-yrd", "edwc-qingyang"), ("edwc-guian", "edwc-qingyang")] {
         sites += &format!("[[links]]\nfrom = \"{a}\"\nto = \"{b}\"\nbandwidth_gbps = {LINK_GBPS}\nusd_per_gb = 0.0\nsource = \"the test's rclone --bwlimit {BWLIMIT} at the network model's efficiency\"\n\n");
     }
     std::fs::write(dir.join("sites.toml"), sites).unwrap();
@@ -110,11 +98,7 @@ fn world(testbed: &str, root: &Path, beta_storage: &str) -> PathBuf {
 }
 
 fn start(root: &Path, world: &Path) -> (Kill, Client, Client, Client) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let args: Vec<String> = vec![
         "server".into(),
         "--listen".into(),
@@ -148,19 +132,8 @@ fn start(root: &Path, world: &Path) -> (Kill, Client, Client, Client) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let admin = Client::new(&url, Some(ADMIN.into()));
-    let token = |name: &str| {
-        admin
-            .post("/v1/tenants", &json!({ "name": name }), None)
-            .unwrap()
-            .1["token"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let (me, other) = (
-        Client::new(&url, Some(token("trainer"))),
-        Client::new(&url, Some(token("someone-else"))),
-    );
+    let token = |name: &str| admin.post("/v1/tenants", &json!({ "name": name }), None).unwrap().1["token"].as_str().unwrap().to_string();
+    let (me, other) = (Client::new(&url, Some(token("trainer"))), Client::new(&url, Some(token("someone-else"))));
     (server, me, other, admin)
 }
 
@@ -177,8 +150,7 @@ fn wait_for(c: &Client, id: &str, secs: u64, what: &str, ok: impl Fn(&Value) -> 
 }
 
 fn sha256_lines(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("sha256.txt"))
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.join("sha256.txt").display()))
+    std::fs::read_to_string(dir.join("sha256.txt")).unwrap_or_else(|e| panic!("{}: {e}", dir.join("sha256.txt").display()))
 }
 
 /// The example training program, its 200 MB dataset at the eastern hub, planned west (beta);
@@ -199,11 +171,7 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
     // The program and its dataset at the data's site (alpha's storage).
     let alpha = root.join("storage/alpha");
     std::fs::create_dir_all(alpha.join("code")).unwrap();
-    std::fs::copy(
-        repo().join("examples/train/train.py"),
-        alpha.join("code/train.py"),
-    )
-    .unwrap();
+    std::fs::copy(repo().join("examples/train/train.py"), alpha.join("code/train.py")).unwrap();
     let gen = Command::new(python())
         .args(["examples/train/train.py", "gen", "--out"])
         .arg(alpha.join("datasets"))
@@ -211,20 +179,11 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
         .current_dir(repo())
         .output()
         .unwrap();
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
-    let dataset_bytes = std::fs::metadata(alpha.join("datasets/dataset.npy"))
-        .unwrap()
-        .len() as f64;
+    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    let dataset_bytes = std::fs::metadata(alpha.join("datasets/dataset.npy")).unwrap().len() as f64;
     assert!(dataset_bytes >= 2e8 - 100.0, "{dataset_bytes}");
 
-    let beta_storage = format!(
-        "{{ kind = \"local\", root = \"{}\", bwlimit = \"{BWLIMIT}\" }}",
-        root.join("storage/beta").display()
-    );
+    let beta_storage = format!("{{ kind = \"local\", root = \"{}\", bwlimit = \"{BWLIMIT}\" }}", root.join("storage/beta").display());
     let world = world(&testbed, &root, &beta_storage);
     let (_server, me, other, admin) = start(&root, &world);
     // About 45 s of work on this machine, at 4 s per planning hour: 12 h; data to move 200 MB.
@@ -241,71 +200,41 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
 
     // Planned west (beta), its inputs copied there first, then it runs and checkpoints.
     let j = wait_for(&me, &id, 120, "never saved a checkpoint at beta", |j| {
-        j["state"] == "running"
-            && j["checkpoint"]
-                .as_str()
-                .is_some_and(|c| c.contains("at edwc-guian"))
+        j["state"] == "running" && j["checkpoint"].as_str().is_some_and(|c| c.contains("at edwc-guian"))
     });
     assert_eq!(j["attempt_sites"]["1"], "edwc-guian", "{j:#}");
     // Let it save a few more, then the whole cluster dies (controller, daemons, the job).
-    wait_for(&me, &id, 120, "no third checkpoint", |j| {
-        j["done_hours"].as_f64().unwrap_or(0.0) >= 3.0 * 12.0 * EVERY as f64 / STEPS as f64
-    });
+    wait_for(&me, &id, 120, "no third checkpoint", |j| j["done_hours"].as_f64().unwrap_or(0.0) >= 3.0 * 12.0 * EVERY as f64 / STEPS as f64);
     testbed_script(&["kill", &testbed, "beta"]);
     let killed_at = unix_now();
     // Whatever happens below, the testbed gets beta back for the tests after this one.
     let mut revive = Revive(Some(testbed.clone()));
     // xisuan sees a silent controller: the work is fenced, not started elsewhere.
     wait_for(&me, &id, 60, "not fenced", |j| {
-        j["history"].as_array().unwrap().iter().any(|h| {
-            h["what"]
-                .as_str()
-                .unwrap_or("")
-                .contains("may still be running at edwc-guian")
-        })
+        j["history"].as_array().unwrap().iter().any(|h| h["what"].as_str().unwrap_or("").contains("may still be running at edwc-guian"))
     });
     std::thread::sleep(Duration::from_secs(3));
     let j = me.get(&format!("/v1/jobs/{id}")).unwrap();
     assert_eq!(j["attempts"], 1, "started elsewhere while fenced: {j:#}");
     assert_eq!((j["fence"]["site"].as_str(), j["fence"]["attempt"].as_u64()), (Some("edwc-guian"), Some(1)), "{j:#}");
     // The operator, who knows the cluster is gone, says so.
-    let (status, r) = admin
-        .post(
-            "/v1/sites/edwc-guian/release",
-            &json!({"reason": "test: cluster beta killed (slurmctld, slurmd and the job)"}),
-            None,
-        )
-        .unwrap();
+    let (status, r) =
+        admin.post("/v1/sites/edwc-guian/release", &json!({"reason": "test: cluster beta killed (slurmctld, slurmd and the job)"}), None).unwrap();
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["jobs"], json!([id]));
 
     // Re-placed at gamma (cheaper than the data's hub), the checkpoint carried there.
-    let done = wait_for(&me, &id, 300, "did not complete at gamma", |j| {
-        j["state"] == "completed"
-    });
-    assert_eq!(
-        done["attempt_sites"],
-        json!({"1": "edwc-guian", "2": "edwc-qingyang"}),
-        "{done:#}"
-    );
+    let done = wait_for(&me, &id, 300, "did not complete at gamma", |j| j["state"] == "completed");
+    assert_eq!(done["attempt_sites"], json!({"1": "edwc-guian", "2": "edwc-qingyang"}), "{done:#}");
 
     // Slurm's record: attempt 2 completed at gamma, after the kill.
     let g = records(&testbed, "gamma", &id);
     assert_eq!(g.len(), 1, "{g:?}");
-    assert!(
-        g[0]["Name"].ends_with("-a2") && g[0]["JobState"] == "COMPLETED",
-        "{g:?}"
-    );
-    assert!(
-        slurm_time(&g[0]["StartTime"]) >= killed_at - 1.0,
-        "attempt 2 started before the kill: {g:?}"
-    );
+    assert!(g[0]["Name"].ends_with("-a2") && g[0]["JobState"] == "COMPLETED", "{g:?}");
+    assert!(slurm_time(&g[0]["StartTime"]) >= killed_at - 1.0, "attempt 2 started before the kill: {g:?}");
 
     // The transfers, with their bytes, and their times against the network model.
-    let transfers = me.get("/v1/transfers").unwrap()["transfers"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let transfers = me.get("/v1/transfers").unwrap()["transfers"].as_array().unwrap().clone();
     let find = |attempt: u64, kind: &str, to: &str| {
         transfers
             .iter()
@@ -324,36 +253,36 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
     let ck = find(2, "checkpoint", "edwc-qingyang");
     let model_s = model_seconds(dataset_bytes);
     for d in [&d1, &d2] {
-        let (moved, secs) = (
-            d["bytes_moved"].as_f64().unwrap(),
-            d["seconds"].as_f64().unwrap(),
-        );
+        let (moved, secs) = (d["bytes_moved"].as_f64().unwrap(), d["seconds"].as_f64().unwrap());
         assert_eq!(moved, dataset_bytes, "{d:#}");
-        println!("dataset to {}: {:.0} bytes in {secs:.2} s measured ({:.1} MB/s), {model_s:.2} s by the network model ({:+.1}%)", d["to_site"], moved, moved / secs / 1e6, (secs / model_s - 1.0) * 100.0);
+        println!(
+            "dataset to {}: {:.0} bytes in {secs:.2} s measured ({:.1} MB/s), {model_s:.2} s by the network model ({:+.1}%)",
+            d["to_site"],
+            moved,
+            moved / secs / 1e6,
+            (secs / model_s - 1.0) * 100.0
+        );
         assert_shaped(secs, model_s);
     }
     let ck_bytes = ck["bytes_moved"].as_f64().unwrap();
     let ck_model = model_seconds(ck_bytes);
-    println!("checkpoint from {} to {}: {ck_bytes:.0} bytes in {:.2} s measured, {ck_model:.2} s by the network model ({})", ck["from_site"], ck["to_site"], ck["seconds"].as_f64().unwrap(), ck["note"]);
+    println!(
+        "checkpoint from {} to {}: {ck_bytes:.0} bytes in {:.2} s measured, {ck_model:.2} s by the network model ({})",
+        ck["from_site"],
+        ck["to_site"],
+        ck["seconds"].as_f64().unwrap(),
+        ck["note"]
+    );
     assert!(ck_bytes > 0.0 && ck["from_site"] == "edwc-guian", "{ck:#}");
 
     // The outputs came back to the data's site; the same bytes as an uninterrupted run.
     let t0 = Instant::now();
     let back = loop {
-        let all = me.get("/v1/transfers").unwrap()["transfers"]
-            .as_array()
-            .unwrap()
-            .clone();
-        if let Some(t) = all
-            .iter()
-            .find(|t| t["kind"] == "output" && t["to_site"] == "edwc-yrd" && t["state"] == "done")
-        {
+        let all = me.get("/v1/transfers").unwrap()["transfers"].as_array().unwrap().clone();
+        if let Some(t) = all.iter().find(|t| t["kind"] == "output" && t["to_site"] == "edwc-yrd" && t["state"] == "done") {
             break t.clone();
         }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "outputs never came back: {all:#?}"
-        );
+        assert!(t0.elapsed() < Duration::from_secs(60), "outputs never came back: {all:#?}");
         std::thread::sleep(Duration::from_millis(200));
     };
     println!(
@@ -366,15 +295,7 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
     let returned = alpha.join(format!("xisuan/jobs/{id}/outputs"));
     let reference = root.join("reference");
     let run = Command::new(python())
-        .args([
-            "examples/train/train.py",
-            "train",
-            "--steps",
-            &STEPS.to_string(),
-            "--checkpoint-every",
-            &EVERY.to_string(),
-            "--input-dir",
-        ])
+        .args(["examples/train/train.py", "train", "--steps", &STEPS.to_string(), "--checkpoint-every", &EVERY.to_string(), "--input-dir"])
         .arg(alpha.join("datasets"))
         .arg("--checkpoint-dir")
         .arg(reference.join("checkpoints"))
@@ -384,74 +305,32 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
         .current_dir(repo())
         .output()
         .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert_eq!(
-        sha256_lines(&returned),
-        sha256_lines(&reference.join("outputs")),
-        "the weights differ from an uninterrupted run"
-    );
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(sha256_lines(&returned), sha256_lines(&reference.join("outputs")), "the weights differ from an uninterrupted run");
     for f in ["W1.npy", "b1.npy", "W2.npy", "b2.npy"] {
-        assert_eq!(
-            std::fs::read(returned.join(f)).unwrap(),
-            std::fs::read(reference.join("outputs").join(f)).unwrap(),
-            "{f}"
-        );
+        assert_eq!(std::fs::read(returned.join(f)).unwrap(), std::fs::read(reference.join("outputs").join(f)).unwrap(), "{f}");
     }
 
     // The logs of each attempt; the work redone is at most one checkpoint interval.
     let log1 = me.get(&format!("/v1/jobs/{id}/logs?attempt=1")).unwrap();
     let log2 = me.get(&format!("/v1/jobs/{id}/logs?attempt=2")).unwrap();
-    let (t1, t2) = (
-        log1["text"].as_str().unwrap(),
-        log2["text"].as_str().unwrap(),
-    );
-    assert!(
-        t1.contains("starting fresh") && log1["site"] == "edwc-guian",
-        "{log1:#}"
-    );
-    let last1: u64 = t1
-        .lines()
-        .filter_map(|l| l.strip_prefix("step "))
-        .filter_map(|l| l.split('/').next()?.parse().ok())
-        .max()
-        .unwrap();
+    let (t1, t2) = (log1["text"].as_str().unwrap(), log2["text"].as_str().unwrap());
+    assert!(t1.contains("starting fresh") && log1["site"] == "edwc-guian", "{log1:#}");
+    let last1: u64 = t1.lines().filter_map(|l| l.strip_prefix("step ")).filter_map(|l| l.split('/').next()?.parse().ok()).max().unwrap();
     let resumed: u64 = t2
         .lines()
         .find_map(|l| l.strip_prefix("resumed from step "))
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("{t2}"));
     println!("attempt 1 printed its last checkpoint at step {last1}; attempt 2 resumed from step {resumed} (interval {EVERY} steps)");
-    assert!(
-        resumed + EVERY >= last1 && resumed <= last1,
-        "redone more than one checkpoint interval: {resumed} vs {last1}"
-    );
+    assert!(resumed + EVERY >= last1 && resumed <= last1, "redone more than one checkpoint interval: {resumed} vs {last1}");
     assert!(t2.contains("final sha256"), "{t2}");
     let cli = Command::new(env!("CARGO_BIN_EXE_xisuan"))
-        .args([
-            "logs",
-            &id,
-            "--attempt",
-            "2",
-            "--url",
-            &admin_url(&admin),
-            "--token",
-            ADMIN,
-        ])
+        .args(["logs", &id, "--attempt", "2", "--url", &admin_url(&admin), "--token", ADMIN])
         .output()
         .unwrap();
-    assert!(
-        String::from_utf8_lossy(&cli.stdout).contains("resumed from step"),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
-    let e = other
-        .get(&format!("/v1/jobs/{id}/logs"))
-        .unwrap_err()
-        .to_string();
+    assert!(String::from_utf8_lossy(&cli.stdout).contains("resumed from step"), "{}", String::from_utf8_lossy(&cli.stderr));
+    let e = other.get(&format!("/v1/jobs/{id}/logs")).unwrap_err().to_string();
     assert!(e.contains("404"), "another tenant read the logs: {e}");
 
     // Bring beta back: Slurm's own record of attempt 1 (it ended with its node), and xisuan
@@ -461,15 +340,14 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
     loop {
         let b = records(&testbed, "beta", &id);
         if let Some(r) = b.iter().find(|r| r["Name"].ends_with("-a1")) {
-            println!("Slurm's record of attempt 1 at beta: {} ({} to {}); of attempt 2 at gamma: {} ({} to {})", r["JobState"], r["StartTime"], r["EndTime"], g[0]["JobState"], g[0]["StartTime"], g[0]["EndTime"]);
+            println!(
+                "Slurm's record of attempt 1 at beta: {} ({} to {}); of attempt 2 at gamma: {} ({} to {})",
+                r["JobState"], r["StartTime"], r["EndTime"], g[0]["JobState"], g[0]["StartTime"], g[0]["EndTime"]
+            );
             assert_ne!(r["JobState"], "COMPLETED", "{r:?}");
             break;
         }
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "beta never recorded attempt 1: {:?}",
-            completions(&testbed, "beta")
-        );
+        assert!(t0.elapsed() < Duration::from_secs(120), "beta never recorded attempt 1: {:?}", completions(&testbed, "beta"));
         std::thread::sleep(Duration::from_millis(500));
     }
     let _ = std::fs::remove_dir_all(&root);
@@ -477,15 +355,8 @@ fn a_training_job_moves_its_data_survives_a_dead_cluster_and_resumes_elsewhere()
 
 /// Runs `scripts/slurm-testbed` with these arguments; it must succeed.
 fn testbed_script(args: &[&str]) {
-    let out = Command::new(repo().join("scripts/slurm-testbed"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "slurm-testbed {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(repo().join("scripts/slurm-testbed")).args(args).output().unwrap();
+    assert!(out.status.success(), "slurm-testbed {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Brings a killed cluster (beta) back, once: when asked, or when the test ends.
@@ -500,9 +371,7 @@ impl Revive {
 impl Drop for Revive {
     fn drop(&mut self) {
         if let Some(testbed) = self.0.take() {
-            let _ = Command::new(repo().join("scripts/slurm-testbed"))
-                .args(["revive", &testbed, "beta"])
-                .status();
+            let _ = Command::new(repo().join("scripts/slurm-testbed")).args(["revive", &testbed, "beta"]).status();
         }
     }
 }
@@ -524,20 +393,12 @@ fn bad_runs_are_refused_and_a_failed_transfer_replans_the_job() {
     for c in ["alpha", "gamma"] {
         std::fs::create_dir_all(root.join("storage").join(c).join("data")).unwrap();
     }
-    std::fs::write(
-        root.join("storage/alpha/data/small.bin"),
-        vec![7u8; 4_000_000],
-    )
-    .unwrap();
+    std::fs::write(root.join("storage/alpha/data/small.bin"), vec![7u8; 4_000_000]).unwrap();
     // Beta's storage is an SFTP server that is not there (nothing listens on port 9).
     let key = root.join("id_xisuan");
-    assert!(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap()
-        .success());
-    let beta = format!("{{ kind = \"sftp\", host = \"127.0.0.1\", port = 9, user = \"xisuan\", key_file = \"{}\", root = \"/srv/xisuan\" }}", key.display());
+    assert!(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap().success());
+    let beta =
+        format!("{{ kind = \"sftp\", host = \"127.0.0.1\", port = 9, user = \"xisuan\", key_file = \"{}\", root = \"/srv/xisuan\" }}", key.display());
     let world = world(&testbed, &root, &beta);
     let (_server, me, _other, admin) = start(&root, &world);
     let base = json!({"accelerators": ["h800"], "gpus": 2, "hours": 2.0, "data_site": "edwc-yrd", "deadline_hour": 60,
@@ -549,30 +410,15 @@ fn bad_runs_are_refused_and_a_failed_transfer_replans_the_job() {
         b
     };
     for (body, field) in [
-        (
-            with("inputs", json!(["edwc-yrd:data/none.bin"])),
-            "inputs[0]",
-        ),
-        (
-            with("inputs", json!(["edwc-yrd:../../etc/passwd"])),
-            "inputs[0]",
-        ),
+        (with("inputs", json!(["edwc-yrd:data/none.bin"])), "inputs[0]"),
+        (with("inputs", json!(["edwc-yrd:../../etc/passwd"])), "inputs[0]"),
         (with("command", json!([])), "command"),
-        (
-            with("env", json!({"XISUAN_JOB_ID": "x"})),
-            "env.XISUAN_JOB_ID",
-        ),
+        (with("env", json!({"XISUAN_JOB_ID": "x"})), "env.XISUAN_JOB_ID"),
         // Every site it may use runs Slurm without containers: an image cannot run anywhere.
-        (
-            with("image", json!("docker.io/library/python:3.12")),
-            "image",
-        ),
+        (with("image", json!("docker.io/library/python:3.12")), "image"),
     ] {
         let e = me.post("/v1/jobs", &body, None).unwrap_err().to_string();
-        assert!(
-            e.contains("HTTP 400") && e.ends_with(&format!("(field `{field}`)")),
-            "{e}"
-        );
+        assert!(e.contains("HTTP 400") && e.ends_with(&format!("(field `{field}`)")), "{e}");
         println!("{e}");
     }
     // Planned at beta (cheapest); its input cannot get there: transfer_failed in rclone's
@@ -580,33 +426,15 @@ fn bad_runs_are_refused_and_a_failed_transfer_replans_the_job() {
     let (status, v) = me.post("/v1/jobs", &base, None).unwrap();
     assert_eq!(status, 201, "{v}");
     let id = v["id"].as_str().unwrap().to_string();
-    let done = wait_for(&me, &id, 240, "never completed elsewhere", |j| {
-        j["state"] == "completed"
-    });
+    let done = wait_for(&me, &id, 240, "never completed elsewhere", |j| j["state"] == "completed");
     assert_eq!(done["attempt_sites"]["1"], "edwc-guian", "{done:#}");
     assert_ne!(done["attempt_sites"]["2"], "edwc-guian", "{done:#}");
-    assert!(
-        done["refused"]["edwc-guian"]
-            .as_str()
-            .unwrap()
-            .contains("could not be staged"),
-        "{done:#}"
-    );
-    let events = admin.get("/v1/events?limit=1000").unwrap()["events"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let failed: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["kind"] == "transfer_failed")
-        .collect();
+    assert!(done["refused"]["edwc-guian"].as_str().unwrap().contains("could not be staged"), "{done:#}");
+    let events = admin.get("/v1/events?limit=1000").unwrap()["events"].as_array().unwrap().clone();
+    let failed: Vec<&Value> = events.iter().filter(|e| e["kind"] == "transfer_failed").collect();
     assert_eq!(failed.len(), 3, "{failed:#?}");
     println!("transfer_failed: {}", failed[0]);
-    assert!(
-        failed[0].to_string().contains("rclone")
-            && failed[0].to_string().contains("connection refused"),
-        "{failed:#?}"
-    );
+    assert!(failed[0].to_string().contains("rclone") && failed[0].to_string().contains("connection refused"), "{failed:#?}");
     // Beta's cluster never saw it: it was never submitted without its data.
     assert!(records(&testbed, "beta", &id).is_empty());
     let _ = std::fs::remove_dir_all(&root);
@@ -623,13 +451,8 @@ fn sftp_storage_moves_data_through_a_real_ssh_server() {
     use xisuan_server::storage::Stores;
     let sshd = Path::new("/usr/sbin/sshd");
     if !sshd.exists() {
-        assert!(
-            std::env::var("XISUAN_REQUIRE_SERVICES").is_err(),
-            "XISUAN_REQUIRE_SERVICES is set but OpenSSH's sshd is not installed"
-        );
-        eprintln!(
-            "sshd not installed: SFTP storage not tested here (.ci/run installs openssh-server)"
-        );
+        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but OpenSSH's sshd is not installed");
+        eprintln!("sshd not installed: SFTP storage not tested here (.ci/run installs openssh-server)");
         return;
     }
     let dir = std::env::temp_dir().join(format!("xisuan-sftp-{}", std::process::id()));
@@ -637,26 +460,13 @@ fn sftp_storage_moves_data_through_a_real_ssh_server() {
     for d in ["local/data", "remote", "ssh"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
-    let keygen = |file: &Path| {
-        assert!(Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(file)
-            .status()
-            .unwrap()
-            .success())
-    };
+    let keygen =
+        |file: &Path| assert!(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(file).status().unwrap().success());
     keygen(&dir.join("ssh/host"));
     keygen(&dir.join("ssh/user"));
     std::fs::copy(dir.join("ssh/user.pub"), dir.join("ssh/authorized_keys")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
     std::fs::write(
         dir.join("ssh/sshd_config"),
         format!(
@@ -678,25 +488,13 @@ fn sftp_storage_moves_data_through_a_real_ssh_server() {
     );
     let t0 = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "sshd did not start: {}",
-            std::fs::read_to_string(dir.join("ssh/log")).unwrap_or_default()
-        );
+        assert!(t0.elapsed() < Duration::from_secs(10), "sshd did not start: {}", std::fs::read_to_string(dir.join("ssh/log")).unwrap_or_default());
         std::thread::sleep(Duration::from_millis(50));
     }
     let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(dir.join("local/data/set.bin"), &data).unwrap();
     let mut stores = Stores::default();
-    stores.add(
-        "here",
-        &Storage::Local {
-            root: dir.join("local").display().to_string(),
-            bwlimit: None,
-            pvc: None,
-            origin: "test".into(),
-        },
-    );
+    stores.add("here", &Storage::Local { root: dir.join("local").display().to_string(), bwlimit: None, pvc: None, origin: "test".into() });
     let sftp = |port: u16| Storage::Sftp {
         host: "127.0.0.1".into(),
         port: Some(port),
@@ -722,38 +520,16 @@ fn sftp_storage_moves_data_through_a_real_ssh_server() {
     let moved = stores.transfer(&input, &mut |_| {}).unwrap();
     println!("over SFTP: {moved:?}");
     assert_eq!(moved.bytes, 5e6);
-    assert_eq!(
-        std::fs::read(dir.join("remote/xisuan/jobs/j/inputs/set.bin")).unwrap(),
-        data
-    );
-    assert_eq!(
-        stores.size("there", "xisuan/jobs/j/inputs/set.bin"),
-        Ok(5_000_000)
-    );
-    assert!(stores
-        .size("there", "xisuan/jobs/j/inputs/none.bin")
-        .is_err());
-    assert!(
-        stores
-            .transfer(&input, &mut |_| {})
-            .unwrap()
-            .note
-            .contains("already"),
-        "not checked first"
-    );
+    assert_eq!(std::fs::read(dir.join("remote/xisuan/jobs/j/inputs/set.bin")).unwrap(), data);
+    assert_eq!(stores.size("there", "xisuan/jobs/j/inputs/set.bin"), Ok(5_000_000));
+    assert!(stores.size("there", "xisuan/jobs/j/inputs/none.bin").is_err());
+    assert!(stores.transfer(&input, &mut |_| {}).unwrap().note.contains("already"), "not checked first");
     // A checkpoint saved at the SFTP site, carried back.
     let ck = dir.join("remote/xisuan/jobs/j/checkpoints");
     std::fs::create_dir_all(ck.join("step-7")).unwrap();
     std::fs::write(ck.join("step-7/w.npy"), b"weights").unwrap();
-    std::fs::write(
-        ck.join("xisuan-checkpoint.json"),
-        r#"{"step": 7, "total_steps": 10, "progress": 0.7, "path": "step-7"}"#,
-    )
-    .unwrap();
-    assert_eq!(
-        stores.manifest("there", "j").unwrap().map(|m| m.step),
-        Some(7)
-    );
+    std::fs::write(ck.join("xisuan-checkpoint.json"), r#"{"step": 7, "total_steps": 10, "progress": 0.7, "path": "step-7"}"#).unwrap();
+    assert_eq!(stores.manifest("there", "j").unwrap().map(|m| m.step), Some(7));
     let back = TransferSpec {
         id: "j/a2/checkpoint/0".into(),
         kind: TransferKind::Checkpoint,
@@ -765,33 +541,15 @@ fn sftp_storage_moves_data_through_a_real_ssh_server() {
         ..input.clone()
     };
     stores.transfer(&back, &mut |_| {}).unwrap();
-    assert_eq!(
-        std::fs::read(dir.join("local/xisuan/jobs/j/checkpoints/step-7/w.npy")).unwrap(),
-        b"weights"
-    );
+    assert_eq!(std::fs::read(dir.join("local/xisuan/jobs/j/checkpoints/step-7/w.npy")).unwrap(), b"weights");
     // The same server, a port where nothing listens: rclone's words.
     let mut gone = Stores::default();
-    gone.add(
-        "here",
-        &Storage::Local {
-            root: dir.join("local").display().to_string(),
-            bwlimit: None,
-            pvc: None,
-            origin: "test".into(),
-        },
-    );
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    gone.add("here", &Storage::Local { root: dir.join("local").display().to_string(), bwlimit: None, pvc: None, origin: "test".into() });
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     gone.add("there", &sftp(closed));
     let e = gone.transfer(&input, &mut |_| {}).unwrap_err();
     println!("unreachable SFTP storage: {e}");
-    assert!(
-        e.starts_with("rclone: ") && e.contains("connection refused"),
-        "{e}"
-    );
+    assert!(e.starts_with("rclone: ") && e.contains("connection refused"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -822,21 +580,12 @@ fn a_checkpoint_transfer_takes_the_time_the_network_model_says() {
         })
         .collect();
     std::fs::write(ck.join("step-00000300/W.npy"), &weights).unwrap();
-    std::fs::write(
-        ck.join("xisuan-checkpoint.json"),
-        r#"{"step": 300, "total_steps": 3000, "progress": 0.1, "path": "step-00000300"}"#,
-    )
-    .unwrap();
+    std::fs::write(ck.join("xisuan-checkpoint.json"), r#"{"step": 300, "total_steps": 3000, "progress": 0.1, "path": "step-00000300"}"#).unwrap();
     let mut stores = Stores::default();
     for site in ["a", "b"] {
         stores.add(
             site,
-            &Storage::Local {
-                root: dir.join(site).display().to_string(),
-                bwlimit: Some(BWLIMIT.into()),
-                pvc: None,
-                origin: "test".into(),
-            },
+            &Storage::Local { root: dir.join(site).display().to_string(), bwlimit: Some(BWLIMIT.into()), pvc: None, origin: "test".into() },
         );
     }
     let t = TransferSpec {
@@ -852,12 +601,15 @@ fn a_checkpoint_transfer_takes_the_time_the_network_model_says() {
     };
     let m = stores.transfer(&t, &mut |_| {}).unwrap();
     let model = model_seconds(m.bytes);
-    println!("checkpoint of {:.0} bytes: {:.2} s measured ({:.1} MB/s), {model:.2} s by the network model ({:+.1}%)", m.bytes, m.seconds, m.bytes / m.seconds / 1e6, (m.seconds / model - 1.0) * 100.0);
-    assert!(m.bytes >= 128e6, "{m:?}");
-    assert_eq!(
-        std::fs::read(dir.join("b/xisuan/jobs/j/checkpoints/step-00000300/W.npy")).unwrap(),
-        weights
+    println!(
+        "checkpoint of {:.0} bytes: {:.2} s measured ({:.1} MB/s), {model:.2} s by the network model ({:+.1}%)",
+        m.bytes,
+        m.seconds,
+        m.bytes / m.seconds / 1e6,
+        (m.seconds / model - 1.0) * 100.0
     );
+    assert!(m.bytes >= 128e6, "{m:?}");
+    assert_eq!(std::fs::read(dir.join("b/xisuan/jobs/j/checkpoints/step-00000300/W.npy")).unwrap(), weights);
     assert_shaped(m.seconds, model);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -160,7 +160,8 @@ fn kill9_under_load(db: &str, dir: &PathBuf) {
     }
     // Once a snapshot is written (the metrics say which event it folds up to).
     let t0 = Instant::now();
-    while !ureq_text(&format!("{}/metrics", server.url())).lines().any(|l| l.starts_with("xisuan_snapshot_event ") && l != "xisuan_snapshot_event 0") {
+    while !ureq_text(&format!("{}/metrics", server.url())).lines().any(|l| l.starts_with("xisuan_snapshot_event ") && l != "xisuan_snapshot_event 0")
+    {
         assert!(t0.elapsed() < Duration::from_secs(30), "no snapshot written");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -218,7 +219,10 @@ fn kill9_under_load_loses_and_duplicates_nothing_on_sqlite() {
 #[test]
 fn kill9_under_load_loses_and_duplicates_nothing_on_postgres() {
     let Some(db) = postgres_db("kill9") else {
-        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start");
+        assert!(
+            std::env::var("XISUAN_REQUIRE_SERVICES").is_err(),
+            "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start"
+        );
         eprintln!("XISUAN_TEST_POSTGRES not set: PostgreSQL durability not tested here (.ci/run sets it)");
         return;
     };
@@ -407,7 +411,9 @@ fn rounds_plan_on_forecasts_and_say_so() {
     assert_eq!(fs[0], ps[d], "the current hour is known");
     let differ = (24..fs.len() - d).filter(|&k| (fs[k] - ps[k + d]).abs() > 1e-9).count();
     assert!(differ > 24, "only {differ} forecast hours differ from the series");
-    let note = |c: &Client| c.get("/v1/plan").unwrap()["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect::<Vec<_>>().join(" | ");
+    let note = |c: &Client| {
+        c.get("/v1/plan").unwrap()["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect::<Vec<_>>().join(" | ")
+    };
     assert!(note(&a).contains("planned on forecasts") && note(&a).contains("profile"), "{}", note(&a));
     assert!(note(&b).contains("hindsight"), "{}", note(&b));
 }
@@ -436,7 +442,8 @@ fn bad_requests_are_4xx_naming_the_field() {
         assert!(e.contains("HTTP 400") && e.contains(&format!("field `{field}`")), "{e}");
     }
     let small = server.client(Some(&tenant(&admin, "small", Some(16))));
-    let e = small.post("/v1/jobs", &json!({"accelerators": ["h800"], "gpus": 64, "hours": 1, "data_site": "edwc-yrd"}), None).unwrap_err().to_string();
+    let e =
+        small.post("/v1/jobs", &json!({"accelerators": ["h800"], "gpus": 64, "hours": 1, "data_site": "edwc-yrd"}), None).unwrap_err().to_string();
     assert!(e.contains("HTTP 400") && e.contains("field `gpus`") && e.contains("quota of 16"), "{e}");
     assert!(small.get("/v1/jobs").unwrap()["jobs"].as_array().unwrap().is_empty(), "nothing accepted");
     // The OpenAPI document is served and names the job endpoints.
@@ -461,7 +468,8 @@ fn idempotency_keys_names_and_cancels_are_checked() {
     assert_eq!((status, &again["id"]), (200, &first["id"]));
     let e = t.post("/v1/jobs", &job("k1", 4, 0.5), Some("key-1")).unwrap_err().to_string();
     assert!(e.contains("HTTP 422") && e.contains("different request"), "{e}");
-    let service = json!({"accelerator": "h20", "gpus_per_replica": 8, "replica_rps": 6.0, "slo_ms": 10, "demand": [{"city": "Shanghai", "peak_rps": 30}]});
+    let service =
+        json!({"accelerator": "h20", "gpus_per_replica": 8, "replica_rps": 6.0, "slo_ms": 10, "demand": [{"city": "Shanghai", "peak_rps": 30}]});
     let e = t.post("/v1/services", &service, Some("key-1")).unwrap_err().to_string();
     assert!(e.contains("HTTP 409") && e.contains("job_submitted"), "{e}");
     let (status, svc) = t.post("/v1/services", &service, Some("key-2")).unwrap();
@@ -484,7 +492,10 @@ fn idempotency_keys_names_and_cancels_are_checked() {
 #[test]
 fn a_second_replica_takes_over_the_control_loop_when_the_leader_dies() {
     let Some(db) = postgres_db("failover") else {
-        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start");
+        assert!(
+            std::env::var("XISUAN_REQUIRE_SERVICES").is_err(),
+            "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start"
+        );
         eprintln!("XISUAN_TEST_POSTGRES not set: failover not tested here (.ci/run sets it)");
         return;
     };
@@ -492,7 +503,11 @@ fn a_second_replica_takes_over_the_control_loop_when_the_leader_dies() {
     let mut servers = vec![Server::start(&db, &dir, &[]), Server::start(&db, &dir, &[])];
     let metric = |s: &Server, name: &str| -> f64 {
         let text = ureq_text(&format!("{}/metrics", s.url()));
-        text.lines().find(|l| l.starts_with(&format!("{name} "))).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
     };
     // Exactly one of them leads.
     let t0 = Instant::now();
@@ -527,7 +542,11 @@ fn a_second_replica_takes_over_the_control_loop_when_the_leader_dies() {
         if jobs.iter().all(|j| j["state"] == "completed") {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(90), "work not completed after failover: {:?}", jobs.iter().map(|j| j["state"].clone()).collect::<Vec<_>>());
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "work not completed after failover: {:?}",
+            jobs.iter().map(|j| j["state"].clone()).collect::<Vec<_>>()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     eprintln!("failover: the follower led {:.1} s after the leader was killed", took.as_secs_f64());
@@ -619,7 +638,10 @@ fn tokens_rotate_revoke_and_expire() {
 #[test]
 fn a_replica_answers_for_what_another_just_wrote() {
     let Some(db) = postgres_db("ryw") else {
-        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start");
+        assert!(
+            std::env::var("XISUAN_REQUIRE_SERVICES").is_err(),
+            "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start"
+        );
         eprintln!("XISUAN_TEST_POSTGRES not set: not tested here (.ci/run sets it)");
         return;
     };
@@ -646,7 +668,10 @@ fn a_replica_answers_for_what_another_just_wrote() {
 #[test]
 fn a_frozen_or_cut_off_leader_is_replaced_and_writes_nothing_after() {
     let Some(db) = postgres_db("splitbrain") else {
-        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start");
+        assert!(
+            std::env::var("XISUAN_REQUIRE_SERVICES").is_err(),
+            "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start"
+        );
         eprintln!("XISUAN_TEST_POSTGRES not set: not tested here (.ci/run sets it)");
         return;
     };
@@ -697,7 +722,13 @@ fn a_frozen_or_cut_off_leader_is_replaced_and_writes_nothing_after() {
     // Cut every connection the servers hold.
     let dbname = db.rsplit('/').next().unwrap().to_string();
     let mut c = postgres::Client::connect(&std::env::var("XISUAN_TEST_POSTGRES").unwrap(), postgres::NoTls).unwrap();
-    let cut: i64 = c.query_one("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) x", &[&dbname]).unwrap().get(0);
+    let cut: i64 = c
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) x",
+            &[&dbname],
+        )
+        .unwrap()
+        .get(0);
     assert!(cut >= 4, "{cut} connections cut");
     for i in 0..6 {
         let body = job(&format!("c-{i}"), 8, 2.0);
@@ -816,7 +847,10 @@ fn a_tenants_events_page_past_any_number_of_others() {
     drop(open.pop());
     let t0 = Instant::now();
     while !open_stream(&token).1.contains(" 200 ") {
-        assert!(t0.elapsed() < Duration::from_secs(15), "a closed stream's turn did not come back (the server notices at its next keep-alive, every 5 s)");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "a closed stream's turn did not come back (the server notices at its next keep-alive, every 5 s)"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -919,7 +953,8 @@ fn check_history(rows: &[(i64, String, Option<String>, Value, Option<i64>)], ack
             "site_up" => {
                 down.remove(body["site"].as_str().unwrap());
             }
-            "tenant_created" | "transfer_started" | "transfer_finished" | "transfer_failed" | "service_submitted" | "service_cancelled" | "fences_released" => {}
+            "tenant_created" | "transfer_started" | "transfer_finished" | "transfer_failed" | "service_submitted" | "service_cancelled"
+            | "fences_released" => {}
             _ => {
                 let Some(j) = jobs.get_mut(&id) else { illegal("no such job") };
                 let from = j.s;
@@ -964,7 +999,9 @@ fn check_history(rows: &[(i64, String, Option<String>, Value, Option<i64>)], ack
 /// The checker itself: fabricated logs with each kind of fault it looks for are caught.
 #[test]
 fn the_history_checker_catches_what_it_looks_for() {
-    let ev = |seq: i64, kind: &str, job: &str, body: Value, epoch: Option<i64>| (seq, kind.to_string(), (!job.is_empty()).then(|| job.to_string()), body, epoch);
+    let ev = |seq: i64, kind: &str, job: &str, body: Value, epoch: Option<i64>| {
+        (seq, kind.to_string(), (!job.is_empty()).then(|| job.to_string()), body, epoch)
+    };
     let round = |n: u64| json!({"round": n, "placements": [{"job": "j", "site": "s"}], "unplaced": []});
     let good = vec![
         ev(1, "job_submitted", "j", json!({}), None),
@@ -975,7 +1012,9 @@ fn the_history_checker_catches_what_it_looks_for() {
     ];
     let acked: BTreeSet<String> = ["j".to_string()].into();
     check_history(&good, &acked);
-    let caught = |rows: Vec<(i64, String, Option<String>, Value, Option<i64>)>, acked: &BTreeSet<String>| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_history(&rows, acked))).is_err();
+    let caught = |rows: Vec<(i64, String, Option<String>, Value, Option<i64>)>, acked: &BTreeSet<String>| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_history(&rows, acked))).is_err()
+    };
     let mut resurrected = good[..3].to_vec();
     resurrected.insert(2, ev(9, "job_cancelled", "j", json!({}), None));
     assert!(caught(resurrected, &acked), "a dispatch after a cancel");
@@ -1003,7 +1042,10 @@ fn the_history_checker_catches_what_it_looks_for() {
 #[test]
 fn a_randomized_history_with_faults_passes_an_independent_check() {
     let Some(db) = postgres_db("history") else {
-        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start");
+        assert!(
+            std::env::var("XISUAN_REQUIRE_SERVICES").is_err(),
+            "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_POSTGRES is not: PostgreSQL did not start"
+        );
         eprintln!("XISUAN_TEST_POSTGRES not set: not tested here (.ci/run sets it)");
         return;
     };
@@ -1093,7 +1135,11 @@ fn a_randomized_history_with_faults_passes_an_independent_check() {
             _ => {
                 let dbname = db.rsplit('/').next().unwrap().to_string();
                 let mut c = postgres::Client::connect(&std::env::var("XISUAN_TEST_POSTGRES").unwrap(), postgres::NoTls).unwrap();
-                c.query_one("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) x", &[&dbname]).unwrap();
+                c.query_one(
+                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) x",
+                    &[&dbname],
+                )
+                .unwrap();
                 faults.push("every database connection cut".into());
             }
         }
@@ -1152,7 +1198,13 @@ fn prometheus_scrapes_the_metrics_and_promql_counts_running_jobs() {
     // Prometheus' own linter finds nothing to say about the metrics (names, units, types).
     let text = ureq_text(&format!("{}/metrics", server.url()));
     assert!(text.contains("xisuan_plan_carbon_grams"), "{text}");
-    let mut lint = Command::new(which("promtool").expect("promtool comes with prometheus")).args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lint = Command::new(which("promtool").expect("promtool comes with prometheus"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     {
         use std::io::Write;
         lint.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
@@ -1167,7 +1219,11 @@ fn prometheus_scrapes_the_metrics_and_promql_counts_running_jobs() {
     assert!(server.client(Some(SCRAPE)).get("/metrics").is_ok());
     std::fs::write(&config, format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: xisuan\n    authorization:\n      credentials: {SCRAPE}\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n", server.port)).unwrap();
     let mut child = Command::new(prom)
-        .args([&format!("--config.file={}", config.display()), &format!("--storage.tsdb.path={}", dir.join("tsdb").display()), &format!("--web.listen-address=127.0.0.1:{port}")])
+        .args([
+            &format!("--config.file={}", config.display()),
+            &format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -6,18 +6,11 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn xisuan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xisuan"))
-        .args(args)
-        .output()
-        .expect("run xisuan")
+    Command::new(env!("CARGO_BIN_EXE_xisuan")).args(args).output().expect("run xisuan")
 }
 
 fn data(rel: &str) -> String {
-    xisuan_io::shared_data_dir()
-        .expect("shared/data")
-        .join(rel)
-        .display()
-        .to_string()
+    xisuan_io::shared_data_dir().expect("shared/data").join(rel).display().to_string()
 }
 
 fn tmp_dir(name: &str) -> PathBuf {
@@ -31,19 +24,7 @@ fn pai_1k(extra: &[&str]) -> Output {
     let trace = data("gaia_job_traces/pai_1k.csv");
     let ci = data("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv");
     let price = data("green_dcc/wide_2023_hourly_price_usd_per_mwh.csv");
-    let mut args = vec![
-        "simulate",
-        "--trace",
-        &trace,
-        "--carbon-series",
-        &ci,
-        "--price-series",
-        &price,
-        "--start",
-        "2023-06-01",
-        "--hours",
-        "720",
-    ];
+    let mut args = vec!["simulate", "--trace", &trace, "--carbon-series", &ci, "--price-series", &price, "--start", "2023-06-01", "--hours", "720"];
     args.extend_from_slice(extra);
     xisuan(&args)
 }
@@ -68,21 +49,8 @@ fn planner_saves_more_carbon_than_temporal_baselines_with_less_waiting() {
     let o = pai_1k(&["--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let by = |name: &str| {
-        v["policies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["policy"] == name)
-            .unwrap()
-            .clone()
-    };
-    let (planner, lwa, gaia, oracle) = (
-        by("planner"),
-        by("lets-wait-awhile"),
-        by("gaia"),
-        by("oracle"),
-    );
+    let by = |name: &str| v["policies"].as_array().unwrap().iter().find(|p| p["policy"] == name).unwrap().clone();
+    let (planner, lwa, gaia, oracle) = (by("planner"), by("lets-wait-awhile"), by("gaia"), by("oracle"));
     let kg = |p: &serde_json::Value| p["carbon_kg"].as_f64().unwrap();
     let wait = |p: &serde_json::Value| p["wait_h"]["mean"].as_f64().unwrap();
     assert!(kg(&planner) < kg(&lwa) && kg(&planner) < kg(&gaia));
@@ -104,16 +72,8 @@ fn report_is_one_self_contained_html_page_with_charts() {
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     assert!(html.matches("<svg").count() >= 6);
     // Nothing to fetch: no script, no linked resource (the SVG namespace URI is a name only).
-    assert!(
-        !html.contains("<script")
-            && !html.contains("src=")
-            && !html.contains("href=")
-            && !html.contains("<link")
-    );
-    assert_eq!(
-        html.matches("http").count(),
-        html.matches("http://www.w3.org/2000/svg").count()
-    );
+    assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("href=") && !html.contains("<link"));
+    assert_eq!(html.matches("http").count(), html.matches("http://www.w3.org/2000/svg").count());
     assert!(html.contains("kgCO2e"));
 }
 
@@ -122,21 +82,10 @@ fn a_bad_row_is_exit_code_2_with_file_line_and_field() {
     let dir = tmp_dir("bad");
     let p = dir.join("jobs.csv");
     std::fs::write(&p, "id,arrival_h,duration_h,gpus\na,0,1,1\nb,1,soon,1\n").unwrap();
-    let o = xisuan(&[
-        "simulate",
-        "--trace",
-        &p.display().to_string(),
-        "--sites",
-        "aws-us-east-1",
-        "--start",
-        "2023-06-01",
-    ]);
+    let o = xisuan(&["simulate", "--trace", &p.display().to_string(), "--sites", "aws-us-east-1", "--start", "2023-06-01"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("jobs.csv:3: field `duration_h`: `soon` is not a number"),
-        "{err}"
-    );
+    assert!(err.contains("jobs.csv:3: field `duration_h`: `soon` is not a number"), "{err}");
 }
 
 #[test]
@@ -165,10 +114,7 @@ fn own_csv_trace_with_sites_data_and_pausable_jobs() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // No hourly series given: each site's annual factor, said in the site list.
-    assert!(v["sites"][0]["carbon_source"]
-        .as_str()
-        .unwrap()
-        .starts_with("annual"));
+    assert!(v["sites"][0]["carbon_source"].as_str().unwrap().starts_with("annual"));
     for p in v["policies"].as_array().unwrap() {
         assert_eq!(p["completed"].as_u64(), Some(2), "{}", p["policy"]);
     }
@@ -179,35 +125,15 @@ fn a_scenario_file_gives_the_sites_series_and_start() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/edwc/scenario.toml");
     let scn = root.display().to_string();
     let trace = data("gaia_job_traces/pai_1k.csv");
-    let o = xisuan(&[
-        "simulate",
-        "--trace",
-        &trace,
-        "--scenario",
-        &scn,
-        "--policy",
-        "planner,run-now,oracle",
-        "--json",
-    ]);
+    let o = xisuan(&["simulate", "--trace", &trace, "--scenario", &scn, "--policy", "planner,run-now,oracle", "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // The EDWC example: eight hubs, its own start, its carbon price (10 USD/t).
     assert_eq!(v["sites"].as_array().unwrap().len(), 8);
     assert_eq!(v["parameters"]["carbon_usd_per_t"].as_f64(), Some(10.0));
-    assert!(v["sites"][0]["carbon_source"]
-        .as_str()
-        .unwrap()
-        .starts_with("scenario"));
+    assert!(v["sites"][0]["carbon_source"].as_str().unwrap().starts_with("scenario"));
     // Flags the scenario already sets are refused, not silently ignored.
-    let o = xisuan(&[
-        "simulate",
-        "--trace",
-        &trace,
-        "--scenario",
-        &scn,
-        "--sites",
-        "aws-us-east-1",
-    ]);
+    let o = xisuan(&["simulate", "--trace", &trace, "--scenario", &scn, "--sites", "aws-us-east-1"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -275,7 +201,21 @@ fn controller_completes_pai_1k_like_the_planner_policy() {
 #[test]
 fn policies_on_forecasts_keep_part_of_their_savings_and_say_so() {
     let run = |f: &str| -> serde_json::Value {
-        let o = pai_1k(&["--json", "--forecast", f, "--policy", "planner", "--policy", "lets-wait-awhile", "--policy", "gaia", "--policy", "run-now", "--policy", "oracle"]);
+        let o = pai_1k(&[
+            "--json",
+            "--forecast",
+            f,
+            "--policy",
+            "planner",
+            "--policy",
+            "lets-wait-awhile",
+            "--policy",
+            "gaia",
+            "--policy",
+            "run-now",
+            "--policy",
+            "oracle",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };

@@ -31,7 +31,9 @@ fn progress(id: &str) -> BTreeMap<u32, (String, f64, f64)> {
     let mut by: BTreeMap<u32, (String, f64, f64)> = BTreeMap::new();
     for l in std::fs::read_to_string(progress_file(id)).unwrap_or_default().lines() {
         let f: Vec<&str> = l.split_whitespace().collect();
-        let (Some(a), Some(site), Some(t)) = (f.first().and_then(|a| a.parse().ok()), f.get(1), f.get(2).and_then(|t| t.parse::<f64>().ok())) else { continue };
+        let (Some(a), Some(site), Some(t)) = (f.first().and_then(|a| a.parse().ok()), f.get(1), f.get(2).and_then(|t| t.parse::<f64>().ok())) else {
+            continue;
+        };
         let e = by.entry(a).or_insert((site.to_string(), t, t));
         e.1 = e.1.min(t);
         e.2 = e.2.max(t);
@@ -150,7 +152,10 @@ fn start_plus(testbed: &str, name: &str, more: &[(String, String)]) -> (Kill, Cl
         .replacen("source = \"scripts/slurm-testbed: cluster gamma", &format!("dispatch = {{ kind = \"slurmrest\", url = \"{}\", token = \"{testbed}/gamma/jwt.token\" }}\nsource = \"scripts/slurm-testbed: cluster gamma", rest_url("gamma")), 1);
     assert_eq!(sites.matches("dispatch = ").count(), 2, "{sites}");
     std::fs::write(dir.join("sites.toml"), sites).unwrap();
-    let mut clusters = vec![("--slurm".to_string(), format!("edwc-guian={testbed}/beta/slurm.conf")), ("--slurm-account".to_string(), "slurm=xisuan-team".to_string())];
+    let mut clusters = vec![
+        ("--slurm".to_string(), format!("edwc-guian={testbed}/beta/slurm.conf")),
+        ("--slurm-account".to_string(), "slurm=xisuan-team".to_string()),
+    ];
     clusters.extend(more.iter().cloned());
     start_with(name, dir.join("world.toml").to_str().unwrap(), &clusters)
 }
@@ -171,18 +176,40 @@ fn start_with(name: &str, world: &str, clusters: &[(String, String)]) -> (Kill, 
 /// its address once it answers.
 fn serve(dir: &std::path::Path, world: &str, clusters: &[(String, String)]) -> (Kill, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut args: Vec<String> =
-        vec!["server".into(), "--listen".into(), format!("127.0.0.1:{port}"), "--db".into(), "sqlite:s.db".into(), "--world".into(), world.into(), "--hour-seconds".into(), HOUR_S.to_string()];
+    let mut args: Vec<String> = vec![
+        "server".into(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--db".into(),
+        "sqlite:s.db".into(),
+        "--world".into(),
+        world.into(),
+        "--hour-seconds".into(),
+        HOUR_S.to_string(),
+    ];
     for (flag, value) in clusters {
         args.push(flag.clone());
         args.push(value.clone());
     }
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap();
-    let server = Kill(Command::new(env!("CARGO_BIN_EXE_xisuan")).args(&args).env("XISUAN_ADMIN_TOKEN", ADMIN).current_dir(&dir).stdout(Stdio::null()).stderr(log).spawn().unwrap());
+    let server = Kill(
+        Command::new(env!("CARGO_BIN_EXE_xisuan"))
+            .args(&args)
+            .env("XISUAN_ADMIN_TOKEN", ADMIN)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     let url = format!("http://127.0.0.1:{port}");
     let t0 = Instant::now();
     while Client::new(&url, None).get("/readyz").is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "server did not come up: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default());
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "server did not come up: {}",
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (server, url)
@@ -227,7 +254,13 @@ fn jobs_run_where_and_when_the_plan_says_on_real_slurm() {
     let mut ids = Vec::new();
     let mut gpus_of = BTreeMap::new();
     for i in 0..30 {
-        let gpus = if i % 10 == 0 { 6 } else if i % 3 == 0 { 4 } else { 2 };
+        let gpus = if i % 10 == 0 {
+            6
+        } else if i % 3 == 0 {
+            4
+        } else {
+            2
+        };
         let body = runs(json!({"id": format!("s{i}"), "accelerators": ["h800"], "gpus": gpus, "hours": 0.5 + (i % 3) as f64 * 0.5,
                           "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": 0.25}));
         let (status, v) = c.post("/v1/jobs", &body, Some(&format!("s{i}"))).unwrap();
@@ -262,7 +295,10 @@ fn jobs_run_where_and_when_the_plan_says_on_real_slurm() {
     }
     // Every cluster ran some of them (gamma through slurmrestd, the others with the commands).
     for (_, cluster) in SITES {
-        assert!(ids.iter().any(|id| records(&testbed, id).iter().any(|(cl, r)| cl == cluster && r["JobState"] == "COMPLETED")), "nothing ran on {cluster}");
+        assert!(
+            ids.iter().any(|id| records(&testbed, id).iter().any(|(cl, r)| cl == cluster && r["JobState"] == "COMPLETED")),
+            "nothing ran on {cluster}"
+        );
     }
     // Slurm's own record: each job ran once, on the planned site's cluster, from the planned
     // hour (within one planning hour).
@@ -293,7 +329,9 @@ fn a_failed_cluster_s_jobs_resume_elsewhere_from_their_checkpoints() {
     let (hours, ckpt) = (3.0, 0.5);
     let mut ids = Vec::new();
     for i in 0..6 {
-        let body = runs(json!({"id": format!("f{i}"), "accelerators": ["h800"], "gpus": 4, "hours": hours, "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": ckpt}));
+        let body = runs(
+            json!({"id": format!("f{i}"), "accelerators": ["h800"], "gpus": 4, "hours": hours, "data_site": SITES[i % 3].0, "deadline_hour": 48, "checkpoint_every_h": ckpt}),
+        );
         ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
     }
     // Once jobs have run at least a checkpoint interval, the cluster with the most running ones fails.
@@ -324,7 +362,11 @@ fn a_failed_cluster_s_jobs_resume_elsewhere_from_their_checkpoints() {
         let done: Vec<_> = runs.iter().filter(|r| r.1["JobState"] == "COMPLETED").collect();
         assert_eq!(done.len(), 1, "{id}: {runs:?}");
         // Never in two places at once (Slurm's start and end times).
-        let mut spans: Vec<(f64, f64, &str)> = runs.iter().filter(|r| r.1["NodeList"] != "(null)").map(|r| (slurm_time(&r.1["StartTime"]), slurm_time(&r.1["EndTime"]), r.0.as_str())).collect();
+        let mut spans: Vec<(f64, f64, &str)> = runs
+            .iter()
+            .filter(|r| r.1["NodeList"] != "(null)")
+            .map(|r| (slurm_time(&r.1["StartTime"]), slurm_time(&r.1["EndTime"]), r.0.as_str()))
+            .collect();
         spans.sort_by(|a, b| a.0.total_cmp(&b.0));
         assert!(spans.windows(2).all(|w| w[1].0 >= w[0].1), "{id} ran twice at once: {spans:?}");
         if victims.contains(id) {
@@ -336,7 +378,10 @@ fn a_failed_cluster_s_jobs_resume_elsewhere_from_their_checkpoints() {
             let worked_h = (first.1 - first.0) / HOUR_S;
             let rerun_h = (last.1 - last.0) / HOUR_S;
             let at_most = hours - ((worked_h / ckpt).floor() - 1.0).max(0.0) * ckpt;
-            assert!(rerun_h <= at_most + 1.0 / HOUR_S, "{id}: ran {worked_h:.2} h at {cluster}, then {rerun_h:.2} h (at most {at_most:.2} h expected)");
+            assert!(
+                rerun_h <= at_most + 1.0 / HOUR_S,
+                "{id}: ran {worked_h:.2} h at {cluster}, then {rerun_h:.2} h (at most {at_most:.2} h expected)"
+            );
             let j = jobs.iter().find(|j| j["id"] == id.as_str()).unwrap();
             assert!(j["attempts"].as_u64().unwrap() >= 2, "{j:#}");
         }
@@ -373,19 +418,29 @@ fn slurm_errors_become_events_and_the_work_waits() {
     let sites = sites.replacen("id = \"edwc-qingyang\"\ncapacity = { h800 = 8, h20 = 0", "id = \"edwc-qingyang\"\ncapacity = { h800 = 8, h20 = 8", 1);
     assert!(sites.contains("h20 = 8"));
     std::fs::write(dir.join("sites.toml"), sites).unwrap();
-    let clusters: Vec<(String, String)> =
-        [format!("edwc-yrd={testbed}/alpha/slurm.conf:no-such-partition"), format!("edwc-guian={testbed}/beta/slurm.conf"), format!("edwc-qingyang={testbed}/gamma/slurm.conf")]
-            .into_iter()
-            .map(|c| ("--slurm".to_string(), c))
-            .collect();
+    let clusters: Vec<(String, String)> = [
+        format!("edwc-yrd={testbed}/alpha/slurm.conf:no-such-partition"),
+        format!("edwc-guian={testbed}/beta/slurm.conf"),
+        format!("edwc-qingyang={testbed}/gamma/slurm.conf"),
+    ]
+    .into_iter()
+    .map(|c| ("--slurm".to_string(), c))
+    .collect();
     let (_server, c, admin) = start_with("errors", dir.join("world.toml").to_str().unwrap(), &clusters);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/slurm-testbed");
-    let job = |id: &str, acc: &str, sites: &[&str]| runs(json!({"id": id, "accelerators": [acc], "gpus": 2, "hours": 0.5, "data_site": sites[0], "sites": sites, "deadline_hour": 200, "checkpoint_every_h": 0.25}));
+    let job = |id: &str, acc: &str, sites: &[&str]| {
+        runs(
+            json!({"id": id, "accelerators": [acc], "gpus": 2, "hours": 0.5, "data_site": sites[0], "sites": sites, "deadline_hour": 200, "checkpoint_every_h": 0.25}),
+        )
+    };
     let part = c.post("/v1/jobs", &job("part", "h800", &["edwc-yrd"]), None).unwrap().1["id"].as_str().unwrap().to_string();
     let gres = c.post("/v1/jobs", &job("gres", "h20", &["edwc-qingyang"]), None).unwrap().1["id"].as_str().unwrap().to_string();
     // Both are refused, each with its site and Slurm's reason.
     let events = until_events(&admin, 60, "two refusals", |ev| ev.iter().filter(|e| e["kind"] == "job_refused").count() >= 2);
-    let refusal = |id: &str| events.iter().find(|e| e["kind"] == "job_refused" && e["body"]["id"] == id).unwrap_or_else(|| panic!("{id} not refused: {events:#?}"))["body"].clone();
+    let refusal = |id: &str| {
+        events.iter().find(|e| e["kind"] == "job_refused" && e["body"]["id"] == id).unwrap_or_else(|| panic!("{id} not refused: {events:#?}"))["body"]
+            .clone()
+    };
     let (r1, r2) = (refusal(&part), refusal(&gres));
     assert_eq!(r1["site"], "edwc-yrd");
     assert!(r1["reason"].as_str().unwrap().contains("Invalid partition name"), "{r1}");
@@ -430,7 +485,8 @@ fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
     let Some((testbed, _one_at_a_time)) = testbed() else { return };
     let conf = format!("{testbed}/gamma/slurm.conf");
     let token = |lifespan: u32| {
-        let out = Command::new("scontrol").args(["token", "username=root", &format!("lifespan={lifespan}")]).env("SLURM_CONF", &conf).output().unwrap();
+        let out =
+            Command::new("scontrol").args(["token", "username=root", &format!("lifespan={lifespan}")]).env("SLURM_CONF", &conf).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
@@ -443,11 +499,17 @@ fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
         ("--slurmrest".to_string(), format!("edwc-qingyang={}", rest("gamma", file.to_str().unwrap()))),
     ];
     let (_server, c, admin) = start_with("token", world, &clusters);
-    let events = until_events(&admin, 60, "edwc-qingyang down", |ev| ev.iter().any(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-qingyang"));
+    let events =
+        until_events(&admin, 60, "edwc-qingyang down", |ev| ev.iter().any(|e| e["kind"] == "site_down" && e["body"]["site"] == "edwc-qingyang"));
     let down = events.iter().find(|e| e["kind"] == "site_down").unwrap();
     let reason = down["body"]["reason"].as_str().unwrap();
-    assert!(reason.contains("edwc-qingyang") && reason.contains("token") && reason.contains("expired") && reason.contains("scontrol token username=root"), "{reason}");
-    let body = runs(json!({"id": "tok", "accelerators": ["h800"], "gpus": 2, "hours": 0.5, "data_site": "edwc-qingyang", "sites": ["edwc-qingyang"], "deadline_hour": 200, "checkpoint_every_h": 0.25}));
+    assert!(
+        reason.contains("edwc-qingyang") && reason.contains("token") && reason.contains("expired") && reason.contains("scontrol token username=root"),
+        "{reason}"
+    );
+    let body = runs(
+        json!({"id": "tok", "accelerators": ["h800"], "gpus": 2, "hours": 0.5, "data_site": "edwc-qingyang", "sites": ["edwc-qingyang"], "deadline_hour": 200, "checkpoint_every_h": 0.25}),
+    );
     let id = c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string();
     std::thread::sleep(Duration::from_secs_f64(2.0 * HOUR_S));
     let j = c.get(&format!("/v1/jobs/{id}")).unwrap();
@@ -477,7 +539,9 @@ fn an_expired_token_is_said_and_a_fresh_one_brings_the_site_back() {
 fn a_silent_controller_s_jobs_wait_past_their_time_limit_and_never_run_twice_at_once() {
     let Some((testbed, _one_at_a_time)) = testbed() else { return };
     let (_server, c, admin) = start(&testbed, "silent");
-    let mut body = runs(json!({"id": "q0", "accelerators": ["h800"], "gpus": 4, "hours": 1.0, "data_site": "edwc-guian", "sites": ["edwc-guian", "edwc-yrd"], "deadline_hour": 1000, "checkpoint_every_h": 1.0}));
+    let mut body = runs(
+        json!({"id": "q0", "accelerators": ["h800"], "gpus": 4, "hours": 1.0, "data_site": "edwc-guian", "sites": ["edwc-guian", "edwc-yrd"], "deadline_hour": 1000, "checkpoint_every_h": 1.0}),
+    );
     // Attempt 1 would work for 10 minutes, far past the 2-minute limit Slurm gives a 1-hour
     // job: only Slurm ends it (however slowly the controller comes back on a loaded machine).
     let linger = r#"if [ "$XISUAN_ATTEMPT" = 1 ]; then end=$(( $(date +%s) + 600 )); while [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; echo "$XISUAN_ATTEMPT $XISUAN_SITE $(date +%s.%N)" >> "$TEST_PROGRESS"; done; fi
@@ -550,7 +614,9 @@ fn a_killed_controller_behind_slurmrestd_fences_its_work_and_credits_what_finish
     let (_server, c, admin) = start(&testbed, "rest-kill");
     let mut ids = Vec::new();
     for i in 0..2 {
-        let body = runs(json!({"id": format!("rk{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 10.0, "data_site": "edwc-qingyang", "sites": ["edwc-qingyang", "edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 2.0}));
+        let body = runs(
+            json!({"id": format!("rk{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 10.0, "data_site": "edwc-qingyang", "sites": ["edwc-qingyang", "edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 2.0}),
+        );
         ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
     }
     until_running_at(&c, &ids, "edwc-qingyang", 60);
@@ -589,7 +655,9 @@ fn a_restart_after_slurm_forgot_finished_work_reruns_nothing() {
     let (mut server, c, _admin) = start(&testbed, "forgot");
     let mut ids = Vec::new();
     for i in 0..4 {
-        let body = runs(json!({"id": format!("mf{i}"), "accelerators": ["h800"], "gpus": 2, "hours": 2.0, "data_site": "edwc-guian", "sites": ["edwc-guian"], "deadline_hour": 100, "checkpoint_every_h": 1.0}));
+        let body = runs(
+            json!({"id": format!("mf{i}"), "accelerators": ["h800"], "gpus": 2, "hours": 2.0, "data_site": "edwc-guian", "sites": ["edwc-guian"], "deadline_hour": 100, "checkpoint_every_h": 1.0}),
+        );
         ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
     }
     until_running_at(&c, &ids, "edwc-guian", 60);
@@ -598,7 +666,8 @@ fn a_restart_after_slurm_forgot_finished_work_reruns_nothing() {
     // Until beta's controller no longer lists any of them.
     let t0 = Instant::now();
     loop {
-        let out = Command::new("squeue").env("SLURM_CONF", format!("{testbed}/beta/slurm.conf")).args(["-h", "-t", "all", "-o", "%j"]).output().unwrap();
+        let out =
+            Command::new("squeue").env("SLURM_CONF", format!("{testbed}/beta/slurm.conf")).args(["-h", "-t", "all", "-o", "%j"]).output().unwrap();
         let listed = String::from_utf8_lossy(&out.stdout).lines().filter(|n| ids.iter().any(|id| n.contains(&format!("-{id}-a")))).count();
         if listed == 0 {
             break;
@@ -630,7 +699,9 @@ fn dead_slurmd_fence_their_jobs_until_the_nodes_answer() {
     let (_server, c, admin) = start(&testbed, "slurmd");
     let mut ids = Vec::new();
     for i in 0..2 {
-        let body = runs(json!({"id": format!("sd{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 30.0, "data_site": "edwc-guian", "sites": ["edwc-guian", "edwc-yrd"], "deadline_hour": 200, "checkpoint_every_h": 2.0}));
+        let body = runs(
+            json!({"id": format!("sd{i}"), "accelerators": ["h800"], "gpus": 4, "hours": 30.0, "data_site": "edwc-guian", "sites": ["edwc-guian", "edwc-yrd"], "deadline_hour": 200, "checkpoint_every_h": 2.0}),
+        );
         ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
     }
     until_running_at(&c, &ids, "edwc-guian", 60);
@@ -661,7 +732,11 @@ fn capacity_others_hold_is_observed_not_assumed() {
     let (_server, c, _admin) = start(&testbed, "capacity");
     let conf = format!("{testbed}/alpha/slurm.conf");
     let other = |gpus: u32| {
-        let out = Command::new("sbatch").env("SLURM_CONF", &conf).args(["--parsable", "-J", "someone-else", "--output=/dev/null", &format!("--gpus=h800:{gpus}"), "-N1", "--wrap", "sleep 300"]).output().unwrap();
+        let out = Command::new("sbatch")
+            .env("SLURM_CONF", &conf)
+            .args(["--parsable", "-J", "someone-else", "--output=/dev/null", &format!("--gpus=h800:{gpus}"), "-N1", "--wrap", "sleep 300"])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
@@ -677,7 +752,9 @@ fn capacity_others_hold_is_observed_not_assumed() {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(2));
-    let body = runs(json!({"id": "cap0", "accelerators": ["h800"], "gpus": 4, "hours": 2.0, "data_site": "edwc-yrd", "sites": ["edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 1.0}));
+    let body = runs(
+        json!({"id": "cap0", "accelerators": ["h800"], "gpus": 4, "hours": 2.0, "data_site": "edwc-yrd", "sites": ["edwc-yrd"], "deadline_hour": 100, "checkpoint_every_h": 1.0}),
+    );
     let id = c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string();
     // Three planning hours: it is not handed to the cluster that has no room for it.
     std::thread::sleep(Duration::from_secs_f64(3.0 * HOUR_S));
@@ -722,12 +799,15 @@ fn soak_200_jobs_through_four_faults() {
         let gpus = 1 + next(8);
         let hours = 2.0 + next(9) as f64;
         let site = SITES[next(3) as usize].0;
-        let body = runs(json!({"id": name, "accelerators": ["h800"], "gpus": gpus, "hours": hours, "data_site": site, "deadline_hour": 1000, "checkpoint_every_h": 1.0}));
+        let body = runs(
+            json!({"id": name, "accelerators": ["h800"], "gpus": gpus, "hours": hours, "data_site": site, "deadline_hour": 1000, "checkpoint_every_h": 1.0}),
+        );
         ids.push(c.post("/v1/jobs", &body, None).unwrap().1["id"].as_str().unwrap().to_string());
         names.push(name);
     }
     // Four faults, each at a moment drawn in the first eight minutes, in a drawn order.
-    let mut faults: Vec<(u64, &str)> = vec![(60 + next(420), "controller"), (60 + next(420), "slurmd"), (60 + next(420), "token"), (60 + next(420), "server")];
+    let mut faults: Vec<(u64, &str)> =
+        vec![(60 + next(420), "controller"), (60 + next(420), "slurmd"), (60 + next(420), "token"), (60 + next(420), "server")];
     faults.sort();
     eprintln!("soak seed {seed}: faults at {faults:?} s");
     let token = format!("{testbed}/gamma/jwt.token");
@@ -752,7 +832,11 @@ fn soak_200_jobs_through_four_faults() {
                 testbed_do(&testbed, "slurmd-up", "beta");
             }
             "token" => {
-                let out = Command::new("scontrol").env("SLURM_CONF", format!("{testbed}/gamma/slurm.conf")).args(["token", "username=root", "lifespan=1"]).output().unwrap();
+                let out = Command::new("scontrol")
+                    .env("SLURM_CONF", format!("{testbed}/gamma/slurm.conf"))
+                    .args(["token", "username=root", "lifespan=1"])
+                    .output()
+                    .unwrap();
                 std::fs::write(&token, &out.stdout).unwrap();
                 std::thread::sleep(Duration::from_secs(30));
                 std::fs::write(&token, &good_token).unwrap();

@@ -56,17 +56,10 @@ impl JobState {
     /// Reads Slurm's word for a state, as `squeue` (`%T`), `sacct` (`State`, which may say
     /// `CANCELLED by 0`) and slurmrestd print it.
     pub fn parse(word: &str) -> JobState {
-        let w = word
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('+')
-            .to_ascii_uppercase();
+        let w = word.split_whitespace().next().unwrap_or("").trim_end_matches('+').to_ascii_uppercase();
         match w.as_str() {
             "PENDING" | "PD" | "RESV_DEL_HOLD" => JobState::Pending,
-            "RUNNING" | "R" | "CONFIGURING" | "CF" | "RESIZING" | "RS" | "SIGNALING" | "SI" => {
-                JobState::Running
-            }
+            "RUNNING" | "R" | "CONFIGURING" | "CF" | "RESIZING" | "RS" | "SIGNALING" | "SI" => JobState::Running,
             "SUSPENDED" | "S" | "STOPPED" | "ST" => JobState::Suspended,
             "COMPLETING" | "CG" | "STAGE_OUT" | "SO" => JobState::Completing,
             "COMPLETED" | "CD" => JobState::Completed,
@@ -108,14 +101,7 @@ impl JobState {
     /// Whether it is waiting in, or running on, the cluster (so xisuan cancels it there when
     /// it should not be there).
     pub fn is_active(&self) -> bool {
-        matches!(
-            self,
-            JobState::Pending
-                | JobState::Running
-                | JobState::Suspended
-                | JobState::Requeued
-                | JobState::Unknown(_)
-        )
+        matches!(self, JobState::Pending | JobState::Running | JobState::Suspended | JobState::Requeued | JobState::Unknown(_))
     }
 }
 
@@ -123,18 +109,8 @@ impl Attempt {
     /// The attempt as accounting recorded it, given that the controller's queue does not list
     /// it: a record still pending or running there has vanished from the controller.
     pub fn from_accounting(mut self) -> Attempt {
-        if matches!(
-            self.state,
-            JobState::Pending
-                | JobState::Running
-                | JobState::Suspended
-                | JobState::Completing
-                | JobState::Requeued
-        ) {
-            self.reason = format!(
-                "accounting says {} but the controller does not know it",
-                self.state.word()
-            );
+        if matches!(self.state, JobState::Pending | JobState::Running | JobState::Suspended | JobState::Completing | JobState::Requeued) {
+            self.reason = format!("accounting says {} but the controller does not know it", self.state.word());
             self.state = JobState::Vanished;
         }
         self
@@ -187,16 +163,8 @@ pub enum Meaning {
 
 /// What the report of an attempt means, given the cluster's nodes that do not answer.
 pub fn meaning(a: &Attempt, silent_nodes: &BTreeSet<String>) -> Meaning {
-    let silent: Vec<&String> = a
-        .nodes
-        .iter()
-        .filter(|n| silent_nodes.contains(*n))
-        .collect();
-    let why = if a.reason.is_empty() || a.reason == "None" {
-        a.state.word().to_string()
-    } else {
-        format!("{} ({})", a.state.word(), a.reason)
-    };
+    let silent: Vec<&String> = a.nodes.iter().filter(|n| silent_nodes.contains(*n)).collect();
+    let why = if a.reason.is_empty() || a.reason == "None" { a.state.word().to_string() } else { format!("{} ({})", a.state.word(), a.reason) };
     match &a.state {
         JobState::Pending | JobState::Requeued => Meaning::Queued,
         JobState::Running | JobState::Suspended | JobState::Unknown(_) => Meaning::Running,
@@ -204,16 +172,10 @@ pub fn meaning(a: &Attempt, silent_nodes: &BTreeSet<String>) -> Meaning {
         JobState::Completed => Meaning::Completed,
         _ if !silent.is_empty() => Meaning::Unconfirmed(format!(
             "{why}, but {} does not answer and may still run it",
-            silent
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            silent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
         )),
         // A node failure with no node named: the controller lost the node; wait for it.
-        JobState::NodeFail if a.nodes.is_empty() => {
-            Meaning::Unconfirmed(format!("{why}: its nodes are not known to have stopped it"))
-        }
+        JobState::NodeFail if a.nodes.is_empty() => Meaning::Unconfirmed(format!("{why}: its nodes are not known to have stopped it")),
         _ => Meaning::Ended(why),
     }
 }
@@ -250,52 +212,21 @@ mod tests {
         ] {
             assert_eq!(JobState::parse(w), s, "{w}");
         }
-        assert_eq!(
-            JobState::parse("SOMETHING_NEW"),
-            JobState::Unknown("SOMETHING_NEW".into())
-        );
-        assert!(
-            JobState::parse("SOMETHING_NEW").is_active(),
-            "an unknown state may be running"
-        );
+        assert_eq!(JobState::parse("SOMETHING_NEW"), JobState::Unknown("SOMETHING_NEW".into()));
+        assert!(JobState::parse("SOMETHING_NEW").is_active(), "an unknown state may be running");
     }
 
     #[test]
     fn an_end_counts_only_once_its_nodes_confirm_it() {
         let none = BTreeSet::new();
         let silent: BTreeSet<String> = ["beta1".to_string()].into();
-        assert_eq!(
-            meaning(&attempt("COMPLETING", &["beta1"]), &none),
-            Meaning::Ending
-        );
-        assert_eq!(
-            meaning(&attempt("COMPLETED", &["beta1"]), &silent),
-            Meaning::Completed,
-            "completed work is credited even from a silent node"
-        );
-        assert!(matches!(
-            meaning(&attempt("CANCELLED", &["beta1"]), &none),
-            Meaning::Ended(_)
-        ));
-        assert!(
-            matches!(
-                meaning(&attempt("CANCELLED", &["beta1"]), &silent),
-                Meaning::Unconfirmed(_)
-            ),
-            "a cancel the node never got"
-        );
-        assert!(matches!(
-            meaning(&attempt("NODE_FAIL", &["beta1", "beta2"]), &silent),
-            Meaning::Unconfirmed(_)
-        ));
-        assert!(matches!(
-            meaning(&attempt("NODE_FAIL", &["beta2"]), &silent),
-            Meaning::Ended(_)
-        ));
-        assert!(matches!(
-            meaning(&attempt("NODE_FAIL", &[]), &none),
-            Meaning::Unconfirmed(_)
-        ));
+        assert_eq!(meaning(&attempt("COMPLETING", &["beta1"]), &none), Meaning::Ending);
+        assert_eq!(meaning(&attempt("COMPLETED", &["beta1"]), &silent), Meaning::Completed, "completed work is credited even from a silent node");
+        assert!(matches!(meaning(&attempt("CANCELLED", &["beta1"]), &none), Meaning::Ended(_)));
+        assert!(matches!(meaning(&attempt("CANCELLED", &["beta1"]), &silent), Meaning::Unconfirmed(_)), "a cancel the node never got");
+        assert!(matches!(meaning(&attempt("NODE_FAIL", &["beta1", "beta2"]), &silent), Meaning::Unconfirmed(_)));
+        assert!(matches!(meaning(&attempt("NODE_FAIL", &["beta2"]), &silent), Meaning::Ended(_)));
+        assert!(matches!(meaning(&attempt("NODE_FAIL", &[]), &none), Meaning::Unconfirmed(_)));
         assert_eq!(meaning(&attempt("REQUEUED", &[]), &none), Meaning::Queued);
         assert_eq!(meaning(&attempt("WHATEVER", &[]), &none), Meaning::Running);
     }

@@ -4,8 +4,8 @@
 //! flap), and work whose start has come is dispatched.
 
 use crate::cluster::{meaning, Meaning, Seen};
-use crate::state::*;
 use crate::run::{CheckpointRef, TransferKind, TransferSpec, TransferStatus};
+use crate::state::*;
 use std::collections::{BTreeMap, BTreeSet};
 use xisuan_plan::{AcceleratorOption, Job, Plan, Problem};
 
@@ -74,7 +74,11 @@ pub fn saved(state: &State, id: &str, c: CheckpointRef, now_h: f64) -> Result<Ev
     // Work fenced at a site saves there until its attempt is confirmed ended.
     let fenced_there = j.status == Status::Pending && j.fence.as_ref().is_some_and(|f| f.site == c.site);
     if j.status != Status::Running && !fenced_there {
-        return Err(Rejection::Illegal { id: id.into(), status: j.status.name(), what: "only a running job (or one fenced where it saved) checkpoints".into() });
+        return Err(Rejection::Illegal {
+            id: id.into(),
+            status: j.status.name(),
+            what: "only a running job (or one fenced where it saved) checkpoints".into(),
+        });
     }
     if c.total_steps == 0 || c.step > c.total_steps {
         return Err(Rejection::Invalid(format!("checkpoint manifest of {id} says step {} of {}", c.step, c.total_steps)));
@@ -186,7 +190,11 @@ pub fn finished(state: &State, id: &str, now_h: f64) -> Result<Event, Rejection>
 pub fn finished_while_silent(state: &State, id: &str, site: &str, now_h: f64) -> Result<Event, Rejection> {
     let j = state.jobs.get(id).ok_or_else(|| Rejection::NotFound(id.to_string()))?;
     if j.status != Status::Pending || j.fence.as_ref().is_none_or(|f| f.site != site) {
-        return Err(Rejection::Illegal { id: id.into(), status: j.status.name(), what: format!("only work fenced by {site} can have finished there unseen") });
+        return Err(Rejection::Illegal {
+            id: id.into(),
+            status: j.status.name(),
+            what: format!("only work fenced by {site} can have finished there unseen"),
+        });
     }
     Ok(Event::JobFinished { id: id.into(), at_h: now_h })
 }
@@ -210,13 +218,21 @@ pub fn lost(state: &State, id: &str, reason: &str, now_h: f64) -> Result<Event, 
 /// the next round places it with the capacity the clusters report.
 pub fn overdue(state: &State, id: &str, site: &str, kind: &str, a: &crate::cluster::Attempt, limit_h: f64, now_h: f64) -> Option<Event> {
     let j = state.jobs.get(id)?;
-    if j.status != Status::Dispatched || j.site.as_deref() != Some(site) || a.attempt != j.attempts || a.state != crate::cluster::JobState::Pending || a.reason == "BeginTime" {
+    if j.status != Status::Dispatched
+        || j.site.as_deref() != Some(site)
+        || a.attempt != j.attempts
+        || a.state != crate::cluster::JobState::Pending
+        || a.reason == "BeginTime"
+    {
         return None;
     }
     let waited_h = now_h - j.start_h.unwrap_or(now_h);
     (waited_h > limit_h).then(|| Event::JobFailed {
         id: id.into(),
-        reason: format!("{kind}: attempt {} at {site}: still pending ({}) {:.2} h after its planned start (limit {:.2} h): cancelled there, placed again", j.attempts, a.reason, waited_h, limit_h),
+        reason: format!(
+            "{kind}: attempt {} at {site}: still pending ({}) {:.2} h after its planned start (limit {:.2} h): cancelled there, placed again",
+            j.attempts, a.reason, waited_h, limit_h
+        ),
         at_h: now_h,
         fence: true,
     })
@@ -230,7 +246,16 @@ pub fn overdue(state: &State, id: &str, site: &str, kind: &str, a: &crate::clust
 /// cluster confirms it ended; while `site_answers`, one still queued or running there is
 /// followed there again rather than cancelled). Submitting is the edge's: a dispatched attempt
 /// no record knows calls for nothing here.
-pub fn observe(state: &State, id: &str, site: &str, kind: &str, seen: &Seen, silent_nodes: &BTreeSet<String>, site_answers: bool, now_h: f64) -> Vec<Event> {
+pub fn observe(
+    state: &State,
+    id: &str,
+    site: &str,
+    kind: &str,
+    seen: &Seen,
+    silent_nodes: &BTreeSet<String>,
+    site_answers: bool,
+    now_h: f64,
+) -> Vec<Event> {
     let Some(j) = state.jobs.get(id) else { return Vec::new() };
     if let Some(f) = j.fence.as_ref().filter(|f| f.site == site) {
         let n = f.attempt;
@@ -253,7 +278,9 @@ pub fn observe(state: &State, id: &str, site: &str, kind: &str, seen: &Seen, sil
         return Vec::new();
     }
     let n = j.attempts;
-    let fail = |why: String, fence: bool| vec![Event::JobFailed { id: id.into(), reason: format!("{kind}: attempt {n} at {site}: {why}"), at_h: now_h, fence }];
+    let fail = |why: String, fence: bool| {
+        vec![Event::JobFailed { id: id.into(), reason: format!("{kind}: attempt {n} at {site}: {why}"), at_h: now_h, fence }]
+    };
     match (j.status, seen) {
         (status, Seen::Reported(a)) if a.attempt == n => match (status, meaning(a, silent_nodes)) {
             (_, Meaning::Queued) | (Status::Running, Meaning::Running | Meaning::Ending) => Vec::new(),
@@ -264,7 +291,10 @@ pub fn observe(state: &State, id: &str, site: &str, kind: &str, seen: &Seen, sil
             _ => Vec::new(),
         },
         (Status::Running, Seen::Nowhere) => fail("it left the queue and the cluster's accounting has no record of it".into(), true),
-        (Status::Running, Seen::Unknown) => fail("it left the queue and the cluster keeps no accounting to say how it ended: it starts nowhere else until an operator releases it".into(), true),
+        (Status::Running, Seen::Unknown) => fail(
+            "it left the queue and the cluster keeps no accounting to say how it ended: it starts nowhere else until an operator releases it".into(),
+            true,
+        ),
         _ => Vec::new(),
     }
 }
@@ -391,7 +421,10 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         let used = held.entry(j.tenant.as_str()).or_default();
         if let Some(q) = quota {
             if *used + j.spec.gpus as u64 > q as u64 {
-                unplaced.push(Unplaced { job: j.id.clone(), reasons: vec![format!("tenant quota of {q} accelerators in use; planned when running work completes")] });
+                unplaced.push(Unplaced {
+                    job: j.id.clone(),
+                    reasons: vec![format!("tenant quota of {q} accelerators in use; planned when running work completes")],
+                });
                 continue;
             }
         }
@@ -415,7 +448,9 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
         let allowed: Vec<usize> = up
             .iter()
             .copied()
-            .filter(|&s| j.spec.allowed_sites.as_ref().is_none_or(|a| a.iter().any(|x| x == &w.sites[s].id)) && !j.refused.contains_key(&w.sites[s].id))
+            .filter(|&s| {
+                j.spec.allowed_sites.as_ref().is_none_or(|a| a.iter().any(|x| x == &w.sites[s].id)) && !j.refused.contains_key(&w.sites[s].id)
+            })
             .collect();
         let previous = match (j.status, &j.site, j.start_h) {
             (Status::Planned, Some(site), Some(start)) => ix.get(site.as_str()).and_then(|&s| {
@@ -429,7 +464,12 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
             id: j.id.clone(),
             gpus: j.spec.gpus,
             hours: j.remaining_h().max(0.01),
-            accelerators: j.spec.accelerators.iter().map(|a| AcceleratorOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu }).collect(),
+            accelerators: j
+                .spec
+                .accelerators
+                .iter()
+                .map(|a| AcceleratorOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu })
+                .collect(),
             data_site,
             data_bytes: j.spec.data_bytes,
             earliest: earliest as u32,
@@ -444,14 +484,21 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
     if let Some(down) = (!state.sites_down.is_empty()).then_some(&state.sites_down) {
         // Services stay off sites that are down.
         for v in p.services.iter_mut().filter(|v| state.services.contains_key(&v.id)) {
-            let allowed: Vec<usize> = v.allowed_sites.clone().unwrap_or_else(|| (0..p.sites.len()).collect()).into_iter().filter(|&s| !down.contains(&p.sites[s].id)).collect();
+            let allowed: Vec<usize> = v
+                .allowed_sites
+                .clone()
+                .unwrap_or_else(|| (0..p.sites.len()).collect())
+                .into_iter()
+                .filter(|&s| !down.contains(&p.sites[s].id))
+                .collect();
             v.allowed_sites = Some(allowed);
         }
     }
     p.validate().map_err(|e| format!("planning problem: {e}"))?;
     let plan = solve(&p)?;
     let baselines = if input.baseline { xisuan_plan::baselines::baselines(&p) } else { Vec::new() };
-    let baseline = |name: &str| baselines.iter().find(|b| b.name == name).map(|b| (Some(b.totals.cost_usd), Some(b.totals.carbon_kg))).unwrap_or((None, None));
+    let baseline =
+        |name: &str| baselines.iter().find(|b| b.name == name).map(|b| (Some(b.totals.cost_usd), Some(b.totals.carbon_kg))).unwrap_or((None, None));
     let (run_now_cost, run_now_carbon) = baseline("run-now");
     let (east_cost, east_carbon) = baseline("nearest-east");
     let down = |site: &str| state.sites_down.contains(site);
@@ -532,7 +579,14 @@ pub fn plan_round(state: &State, input: &RoundInput, solve: &mut dyn FnMut(&Prob
     // Work whose dispatch has come (its start, or its data transfer's start) is dispatched now.
     for p in round.placements.iter().filter(|p| p.dispatch_h.unwrap_or(p.start_h) <= now + 1e-9) {
         let attempt = state.jobs.get(&p.job).map(|j| j.attempts + 1).unwrap_or(1);
-        events.push(Event::JobDispatched { id: p.job.clone(), site: p.site.clone(), accelerator: p.accelerator.clone(), start_h: p.start_h.max(now), attempt, at_h: now });
+        events.push(Event::JobDispatched {
+            id: p.job.clone(),
+            site: p.site.clone(),
+            accelerator: p.accelerator.clone(),
+            start_h: p.start_h.max(now),
+            attempt,
+            at_h: now,
+        });
     }
     events.insert(0, Event::Planned(round));
     Ok(events)
@@ -544,7 +598,11 @@ pub fn due(state: &State, now_h: f64) -> Vec<Event> {
     state
         .jobs
         .values()
-        .filter(|j| j.status == Status::Planned && j.dispatch_h.or(j.start_h).is_some_and(|s| s <= now_h + 1e-9) && !j.site.as_ref().is_some_and(|s| state.sites_down.contains(s)))
+        .filter(|j| {
+            j.status == Status::Planned
+                && j.dispatch_h.or(j.start_h).is_some_and(|s| s <= now_h + 1e-9)
+                && !j.site.as_ref().is_some_and(|s| state.sites_down.contains(s))
+        })
         .map(|j| Event::JobDispatched {
             id: j.id.clone(),
             site: j.site.clone().unwrap_or_default(),
@@ -572,7 +630,9 @@ pub fn simulated_backend(state: &State, now_h: f64) -> Vec<Event> {
                 // A pausable job runs in its planned hours, so it is done at its planned end;
                 // its progress is spread evenly until then.
                 let progress = match (j.spec.pausable, j.end_h) {
-                    (true, Some(end)) if end > began => j.saved_at_start_h + (j.spec.hours - j.saved_at_start_h) * ((now_h - began) / (end - began)).min(1.0),
+                    (true, Some(end)) if end > began => {
+                        j.saved_at_start_h + (j.spec.hours - j.saved_at_start_h) * ((now_h - began) / (end - began)).min(1.0)
+                    }
                     _ => j.spec.hours.min(j.saved_at_start_h + (now_h - began) * speed),
                 };
                 if progress >= j.spec.hours - 1e-9 {
@@ -617,7 +677,18 @@ pub fn drive(arrivals: &[Arrival], start_h: f64, until_h: f64, d: &mut Drive) ->
         state.apply(&e);
         log.push(e);
     };
-    push(&mut state, &mut log, Event::TenantCreated { id: "sim".into(), name: "simulation".into(), token_sha256: String::new(), quota_gpus: None, admin: false, at_h: start_h });
+    push(
+        &mut state,
+        &mut log,
+        Event::TenantCreated {
+            id: "sim".into(),
+            name: "simulation".into(),
+            token_sha256: String::new(),
+            quota_gpus: None,
+            admin: false,
+            at_h: start_h,
+        },
+    );
     let mut order: Vec<&Arrival> = arrivals.iter().collect();
     order.sort_by(|a, b| a.at_h.total_cmp(&b.at_h).then(a.id.cmp(&b.id)));
     let mut next = 0;
@@ -685,8 +756,22 @@ mod tests {
 
     fn state_with_tenant() -> State {
         let mut s = State::default();
-        s.apply(&Event::TenantCreated { id: "t1".into(), name: "one".into(), token_sha256: "x".into(), quota_gpus: None, admin: false, at_h: 1000.0 });
-        s.apply(&Event::TenantCreated { id: "t2".into(), name: "two".into(), token_sha256: "y".into(), quota_gpus: Some(8), admin: false, at_h: 1000.0 });
+        s.apply(&Event::TenantCreated {
+            id: "t1".into(),
+            name: "one".into(),
+            token_sha256: "x".into(),
+            quota_gpus: None,
+            admin: false,
+            at_h: 1000.0,
+        });
+        s.apply(&Event::TenantCreated {
+            id: "t2".into(),
+            name: "two".into(),
+            token_sha256: "y".into(),
+            quota_gpus: Some(8),
+            admin: false,
+            at_h: 1000.0,
+        });
         s
     }
 
@@ -810,7 +895,8 @@ mod tests {
         // Cancel between the decision to dispatch and its write.
         s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
         let w = world();
-        let decided = plan_round(&s, &RoundInput { world: &w, now_h: 1000.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
+        let decided =
+            plan_round(&s, &RoundInput { world: &w, now_h: 1000.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
         assert!(decided.iter().any(|e| matches!(e, Event::JobDispatched { id, .. } if id == "j1")), "{decided:?}");
         let refused_before = s.refused_events;
         s.apply(&cancel(&s, &caller, "j1", 1000.0).unwrap());
@@ -833,7 +919,8 @@ mod tests {
         s.apply(&submit(&s, "t1", "j3", spec(3.0, 8), 1001.0).unwrap());
         let rounds = s.rounds;
         let w = world();
-        let decided = plan_round(&s, &RoundInput { world: &w, now_h: 1001.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
+        let decided =
+            plan_round(&s, &RoundInput { world: &w, now_h: 1001.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
         for e in decided.iter().chain(decided.iter()) {
             s.apply(e);
         }
@@ -863,7 +950,8 @@ mod tests {
         let mut s = state_with_tenant();
         s.apply(&submit(&s, "t1", "j1", spec(3.0, 8), 1000.0).unwrap());
         let w = world();
-        let decided = plan_round(&s, &RoundInput { world: &w, now_h: 1000.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
+        let decided =
+            plan_round(&s, &RoundInput { world: &w, now_h: 1000.0, baseline: false }, &mut |p| Ok(solve(p, &Heuristic::default()))).unwrap();
         // Accepted while the round ran, written before it.
         s.apply(&submit(&s, "t1", "j2", spec(3.0, 8), 1000.0).unwrap());
         for e in &decided {
@@ -906,7 +994,16 @@ mod tests {
     #[test]
     fn work_at_a_silent_site_waits_until_the_cluster_confirms_it_ended() {
         use crate::cluster::{Attempt, JobState};
-        let report = |state: &str, nodes: &[&str]| Seen::Reported(Attempt { cluster_id: "1".into(), job: "j1".into(), attempt: 1, state: JobState::parse(state), reason: String::new(), nodes: nodes.iter().map(|n| n.to_string()).collect() });
+        let report = |state: &str, nodes: &[&str]| {
+            Seen::Reported(Attempt {
+                cluster_id: "1".into(),
+                job: "j1".into(),
+                attempt: 1,
+                state: JobState::parse(state),
+                reason: String::new(),
+                nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            })
+        };
         let none = BTreeSet::new();
         let mut s = state_with_tenant();
         let (start, site) = dispatched(&mut s, "j1");
@@ -930,7 +1027,10 @@ mod tests {
         assert!(matches!(e.as_slice(), [Event::AttemptResumed { attempt: 1, running: true, .. }]), "{e:?}");
         let mut r = s.clone();
         r.apply(&e[0]);
-        assert_eq!((r.jobs["j1"].status, r.jobs["j1"].site.as_deref(), r.jobs["j1"].attempts, r.jobs["j1"].fence.is_none()), (Status::Running, Some(site.as_str()), 1, true));
+        assert_eq!(
+            (r.jobs["j1"].status, r.jobs["j1"].site.as_deref(), r.jobs["j1"].attempts, r.jobs["j1"].fence.is_none()),
+            (Status::Running, Some(site.as_str()), 1, true)
+        );
         // Cancelled on a node that does not answer: not confirmed.
         let silent: BTreeSet<String> = ["n1".to_string()].into();
         assert!(observe(&s, "j1", &site, "slurm", &report("CANCELLED", &["n1"]), &silent, false, start + 502.0).is_empty());
@@ -954,7 +1054,14 @@ mod tests {
         use crate::cluster::{Attempt, JobState};
         let mut s = state_with_tenant();
         let (start, site) = dispatched(&mut s, "j1");
-        let pending = |reason: &str| Attempt { cluster_id: "1".into(), job: "j1".into(), attempt: 1, state: JobState::Pending, reason: reason.into(), nodes: Vec::new() };
+        let pending = |reason: &str| Attempt {
+            cluster_id: "1".into(),
+            job: "j1".into(),
+            attempt: 1,
+            state: JobState::Pending,
+            reason: reason.into(),
+            nodes: Vec::new(),
+        };
         assert_eq!(overdue(&s, "j1", &site, "slurm", &pending("Resources"), 0.5, start + 0.4), None);
         assert_eq!(overdue(&s, "j1", &site, "slurm", &pending("BeginTime"), 0.5, start + 3.0), None, "waiting for its own start");
         let e = overdue(&s, "j1", &site, "slurm", &pending("Resources"), 0.5, start + 0.6).unwrap();
@@ -967,7 +1074,16 @@ mod tests {
     #[test]
     fn a_running_attempt_s_report_is_read_state_by_state() {
         use crate::cluster::{Attempt, JobState};
-        let report = |state: &str, nodes: &[&str]| Seen::Reported(Attempt { cluster_id: "1".into(), job: "j1".into(), attempt: 1, state: JobState::parse(state), reason: "r".into(), nodes: nodes.iter().map(|n| n.to_string()).collect() });
+        let report = |state: &str, nodes: &[&str]| {
+            Seen::Reported(Attempt {
+                cluster_id: "1".into(),
+                job: "j1".into(),
+                attempt: 1,
+                state: JobState::parse(state),
+                reason: "r".into(),
+                nodes: nodes.iter().map(|n| n.to_string()).collect(),
+            })
+        };
         let none = BTreeSet::new();
         let mut s = state_with_tenant();
         let (start, site) = dispatched(&mut s, "j1");
@@ -1037,7 +1153,13 @@ mod tests {
             s.usd_per_kwh.truncate(24);
             s.kg_per_kwh.truncate(24);
         }
-        let arrivals: Vec<Arrival> = (0..12).map(|i| Arrival { id: format!("j{i}"), at_h: 1000.0 + (i / 3) as f64, spec: JobSpec { earliest_h: 1000.0 + (i / 3) as f64, deadline_h: Some(1030.0), ..spec(2.5 + i as f64 % 4.0, 8 * (1 + i % 3)) } }).collect();
+        let arrivals: Vec<Arrival> = (0..12)
+            .map(|i| Arrival {
+                id: format!("j{i}"),
+                at_h: 1000.0 + (i / 3) as f64,
+                spec: JobSpec { earliest_h: 1000.0 + (i / 3) as f64, deadline_h: Some(1030.0), ..spec(2.5 + i as f64 % 4.0, 8 * (1 + i % 3)) },
+            })
+            .collect();
         let mut world_at = |h: i64| {
             let mut p = w.clone();
             p.start_hour = h;

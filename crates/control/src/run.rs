@@ -41,11 +41,7 @@ pub struct Input {
 impl Input {
     /// The name it has in `XISUAN_INPUT_DIR`: the last part of its path.
     pub fn name(&self) -> &str {
-        self.path
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or(&self.path)
+        self.path.trim_end_matches('/').rsplit('/').next().unwrap_or(&self.path)
     }
 }
 
@@ -86,10 +82,7 @@ pub struct RunError {
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> RunError {
-    RunError {
-        field: field.into(),
-        message: message.into(),
-    }
+    RunError { field: field.into(), message: message.into() }
 }
 
 /// A relative path with no `..`, no empty or `.` parts and no control characters.
@@ -101,17 +94,12 @@ fn relative_path(p: &str) -> Result<(), String> {
         return Err(format!("is {} characters long (at most 4,096)", p.len()));
     }
     if p.starts_with('/') {
-        return Err(format!(
-            "`{p}` is absolute; give a path relative to the storage's root"
-        ));
+        return Err(format!("`{p}` is absolute; give a path relative to the storage's root"));
     }
     if p.chars().any(|c| c.is_control()) {
         return Err("holds a control character".into());
     }
-    if p.trim_end_matches('/')
-        .split('/')
-        .any(|part| part.is_empty() || part == "." || part == "..")
-    {
+    if p.trim_end_matches('/').split('/').any(|part| part.is_empty() || part == "." || part == "..") {
         return Err(format!("`{p}` has an empty, `.` or `..` part"));
     }
     Ok(())
@@ -123,7 +111,12 @@ impl RunSpec {
     /// the job's folder, inputs with distinct names on sites `known_site` knows, with sizes.
     pub fn validate(&self, known_site: &dyn Fn(&str) -> bool) -> Result<(), RunError> {
         match (self.command.is_empty(), &self.script) {
-            (true, None) => return Err(err("command", "give the program to run as `command` (a list: program and arguments) or `script` (a batch script's body)")),
+            (true, None) => {
+                return Err(err(
+                    "command",
+                    "give the program to run as `command` (a list: program and arguments) or `script` (a batch script's body)",
+                ))
+            }
             (false, Some(_)) => return Err(err("script", "give `command` or `script`, not both")),
             (true, Some(s)) if s.trim().is_empty() => return Err(err("script", "is empty")),
             _ => {}
@@ -132,31 +125,18 @@ impl RunSpec {
             return Err(err("command[0]", "the program's name is empty"));
         }
         if self.command.len() > 1024 {
-            return Err(err(
-                "command",
-                format!("{} arguments (at most 1,024)", self.command.len()),
-            ));
+            return Err(err("command", format!("{} arguments (at most 1,024)", self.command.len())));
         }
         for (i, a) in self.command.iter().enumerate() {
             if a.contains('\0') || a.len() > 65_536 {
-                return Err(err(
-                    format!("command[{i}]"),
-                    "holds a NUL byte or is over 64 KiB",
-                ));
+                return Err(err(format!("command[{i}]"), "holds a NUL byte or is over 64 KiB"));
             }
         }
-        if self
-            .script
-            .as_ref()
-            .is_some_and(|s| s.len() > 1 << 20 || s.contains('\0'))
-        {
+        if self.script.as_ref().is_some_and(|s| s.len() > 1 << 20 || s.contains('\0')) {
             return Err(err("script", "is over 1 MiB or holds a NUL byte"));
         }
         if self.env.len() > 256 {
-            return Err(err(
-                "env",
-                format!("{} variables (at most 256)", self.env.len()),
-            ));
+            return Err(err("env", format!("{} variables (at most 256)", self.env.len())));
         }
         for (k, v) in &self.env {
             let name_ok = !k.is_empty()
@@ -164,67 +144,47 @@ impl RunSpec {
                 && !k.starts_with(|c: char| c.is_ascii_digit())
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !name_ok {
-                return Err(err(
-                    format!("env.{k}"),
-                    "is not a variable name (letters, digits and _, not starting with a digit)",
-                ));
+                return Err(err(format!("env.{k}"), "is not a variable name (letters, digits and _, not starting with a digit)"));
             }
             if k.starts_with("XISUAN_") || k.starts_with("SLURM_") {
-                return Err(err(
-                    format!("env.{k}"),
-                    "XISUAN_ and SLURM_ variables are set by xisuan and Slurm",
-                ));
+                return Err(err(format!("env.{k}"), "XISUAN_ and SLURM_ variables are set by xisuan and Slurm"));
             }
             if v.contains('\0') || v.len() > 65_536 {
-                return Err(err(
-                    format!("env.{k}"),
-                    "holds a NUL byte or is over 64 KiB",
-                ));
+                return Err(err(format!("env.{k}"), "holds a NUL byte or is over 64 KiB"));
             }
         }
         if let Some(w) = &self.workdir {
-            relative_path(w).map_err(|m| {
-                err(
-                    "workdir",
-                    format!("{m} (it is relative to the job's folder at the site)"),
-                )
-            })?;
+            relative_path(w).map_err(|m| err("workdir", format!("{m} (it is relative to the job's folder at the site)")))?;
         }
         if let Some(i) = &self.image {
-            if i.trim().is_empty()
-                || i.len() > 1024
-                || i.chars().any(|c| c.is_whitespace() || c.is_control())
-            {
-                return Err(err(
-                    "image",
-                    format!("`{i}` is not an image reference (e.g. docker.io/library/python:3.12)"),
-                ));
+            if i.trim().is_empty() || i.len() > 1024 || i.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(err("image", format!("`{i}` is not an image reference (e.g. docker.io/library/python:3.12)")));
             }
         }
         if self.inputs.len() > 1000 {
-            return Err(err(
-                "inputs",
-                format!("{} inputs (at most 1,000)", self.inputs.len()),
-            ));
+            return Err(err("inputs", format!("{} inputs (at most 1,000)", self.inputs.len())));
         }
         let mut names = BTreeMap::new();
         for (k, input) in self.inputs.iter().enumerate() {
             let at = format!("inputs[{k}]");
             if !known_site(&input.site) {
-                return Err(err(at, format!("site `{}` has no storage this server knows (give SITE:PATH with a site whose catalog entry names its storage)", input.site)));
-            }
-            relative_path(&input.path).map_err(|m| err(at.clone(), m))?;
-            if !(input.bytes.is_finite()
-                && input.bytes >= 0.0
-                && input.bytes <= xisuan_model::limits::MAX_BYTES)
-            {
                 return Err(err(
                     at,
-                    format!("size {} bytes is out of range", input.bytes),
+                    format!(
+                        "site `{}` has no storage this server knows (give SITE:PATH with a site whose catalog entry names its storage)",
+                        input.site
+                    ),
                 ));
             }
+            relative_path(&input.path).map_err(|m| err(at.clone(), m))?;
+            if !(input.bytes.is_finite() && input.bytes >= 0.0 && input.bytes <= xisuan_model::limits::MAX_BYTES) {
+                return Err(err(at, format!("size {} bytes is out of range", input.bytes)));
+            }
             if let Some(other) = names.insert(input.name().to_string(), k) {
-                return Err(err(at, format!("its name `{}` is that of inputs[{other}] too; each input needs its own name in XISUAN_INPUT_DIR", input.name())));
+                return Err(err(
+                    at,
+                    format!("its name `{}` is that of inputs[{other}] too; each input needs its own name in XISUAN_INPUT_DIR", input.name()),
+                ));
             }
         }
         Ok(())
@@ -232,11 +192,7 @@ impl RunSpec {
 
     /// Bytes of the inputs held at `site`'s storage (what moves when the job runs elsewhere).
     pub fn bytes_at(&self, site: &str) -> f64 {
-        self.inputs
-            .iter()
-            .filter(|i| i.site == site)
-            .map(|i| i.bytes)
-            .sum()
+        self.inputs.iter().filter(|i| i.site == site).map(|i| i.bytes).sum()
     }
 }
 
@@ -339,13 +295,7 @@ pub struct CheckpointRef {
 /// The transfers an attempt at `site` needs before it may start: each input that is not on
 /// that site's storage (or is, and is linked into the job's folder), and the newest checkpoint
 /// when it was saved at another site.
-pub fn staging(
-    job: &str,
-    run: &RunSpec,
-    checkpoint: Option<&CheckpointRef>,
-    site: &str,
-    attempt: u32,
-) -> Vec<TransferSpec> {
+pub fn staging(job: &str, run: &RunSpec, checkpoint: Option<&CheckpointRef>, site: &str, attempt: u32) -> Vec<TransferSpec> {
     let mut out: Vec<TransferSpec> = run
         .inputs
         .iter()
@@ -390,36 +340,19 @@ pub fn inputs_held(state: &crate::State, job: &crate::JobRecord) -> Vec<String> 
     let mut held: BTreeMap<&str, usize> = BTreeMap::new();
     // Transfers are keyed JOB/aN/input/K: each (site, K) counts once.
     let mut seen = std::collections::BTreeSet::new();
-    for t in state
-        .transfers
-        .range(format!("{}/", job.id)..)
-        .take_while(|(id, _)| id.starts_with(&format!("{}/", job.id)))
-        .map(|(_, t)| t)
-    {
-        if t.spec.kind == TransferKind::Input
-            && t.status == TransferStatus::Done
-            && t.spec.to_site != job.spec.data_site
-        {
+    for t in state.transfers.range(format!("{}/", job.id)..).take_while(|(id, _)| id.starts_with(&format!("{}/", job.id))).map(|(_, t)| t) {
+        if t.spec.kind == TransferKind::Input && t.status == TransferStatus::Done && t.spec.to_site != job.spec.data_site {
             let k = t.spec.id.rsplit('/').next().unwrap_or("");
             if seen.insert((t.spec.to_site.clone(), k.to_string())) {
                 *held.entry(t.spec.to_site.as_str()).or_default() += 1;
             }
         }
     }
-    held.into_iter()
-        .filter(|(_, n)| *n == run.inputs.len())
-        .map(|(s, _)| s.to_string())
-        .collect()
+    held.into_iter().filter(|(_, n)| *n == run.inputs.len()).map(|(s, _)| s.to_string()).collect()
 }
 
 /// The transfer that copies a completed job's outputs back to its data site, if one is due.
-pub fn outputs_back(
-    job: &str,
-    run: &RunSpec,
-    ran_at: &str,
-    data_site: &str,
-    attempt: u32,
-) -> Option<TransferSpec> {
+pub fn outputs_back(job: &str, run: &RunSpec, ran_at: &str, data_site: &str, attempt: u32) -> Option<TransferSpec> {
     (run.copy_outputs && ran_at != data_site).then(|| TransferSpec {
         id: format!("{job}/a{attempt}/output/0"),
         job: job.into(),
@@ -440,11 +373,7 @@ mod tests {
     fn run() -> RunSpec {
         RunSpec {
             command: vec!["python3".into(), "train.py".into()],
-            inputs: vec![Input {
-                site: "a".into(),
-                path: "data/set.npy".into(),
-                bytes: 2e8,
-            }],
+            inputs: vec![Input { site: "a".into(), path: "data/set.npy".into(), bytes: 2e8 }],
             copy_outputs: true,
             ..Default::default()
         }
@@ -455,84 +384,22 @@ mod tests {
         let known = |s: &str| s == "a" || s == "b";
         assert_eq!(run().validate(&known), Ok(()));
         let bad = |r: RunSpec| r.validate(&known).unwrap_err().field;
-        assert_eq!(
-            bad(RunSpec {
-                command: vec![],
-                ..run()
-            }),
-            "command"
-        );
-        assert_eq!(
-            bad(RunSpec {
-                script: Some("echo".into()),
-                ..run()
-            }),
-            "script"
-        );
-        assert_eq!(
-            bad(RunSpec {
-                command: vec![],
-                script: Some("  ".into()),
-                ..run()
-            }),
-            "script"
-        );
-        assert_eq!(
-            bad(RunSpec {
-                command: vec!["".into()],
-                ..run()
-            }),
-            "command[0]"
-        );
-        assert_eq!(
-            bad(RunSpec {
-                env: [("XISUAN_JOB_ID".to_string(), "x".to_string())].into(),
-                ..run()
-            }),
-            "env.XISUAN_JOB_ID"
-        );
-        assert_eq!(
-            bad(RunSpec {
-                env: [("1A".to_string(), "x".to_string())].into(),
-                ..run()
-            }),
-            "env.1A"
-        );
-        assert_eq!(
-            bad(RunSpec {
-                workdir: Some("../x".into()),
-                ..run()
-            }),
-            "workdir"
-        );
-        assert_eq!(
-            bad(RunSpec {
-                workdir: Some("/abs".into()),
-                ..run()
-            }),
-            "workdir"
-        );
-        assert_eq!(
-            bad(RunSpec {
-                image: Some("two words".into()),
-                ..run()
-            }),
-            "image"
-        );
+        assert_eq!(bad(RunSpec { command: vec![], ..run() }), "command");
+        assert_eq!(bad(RunSpec { script: Some("echo".into()), ..run() }), "script");
+        assert_eq!(bad(RunSpec { command: vec![], script: Some("  ".into()), ..run() }), "script");
+        assert_eq!(bad(RunSpec { command: vec!["".into()], ..run() }), "command[0]");
+        assert_eq!(bad(RunSpec { env: [("XISUAN_JOB_ID".to_string(), "x".to_string())].into(), ..run() }), "env.XISUAN_JOB_ID");
+        assert_eq!(bad(RunSpec { env: [("1A".to_string(), "x".to_string())].into(), ..run() }), "env.1A");
+        assert_eq!(bad(RunSpec { workdir: Some("../x".into()), ..run() }), "workdir");
+        assert_eq!(bad(RunSpec { workdir: Some("/abs".into()), ..run() }), "workdir");
+        assert_eq!(bad(RunSpec { image: Some("two words".into()), ..run() }), "image");
         let mut r = run();
         r.inputs[0].site = "nowhere".into();
         assert_eq!(bad(r), "inputs[0]");
         let mut r = run();
-        r.inputs.push(Input {
-            site: "b".into(),
-            path: "other/set.npy".into(),
-            bytes: 1.0,
-        });
+        r.inputs.push(Input { site: "b".into(), path: "other/set.npy".into(), bytes: 1.0 });
         let e = r.validate(&known).unwrap_err();
-        assert!(
-            e.field == "inputs[1]" && e.message.contains("inputs[0]"),
-            "{e:?}"
-        );
+        assert!(e.field == "inputs[1]" && e.message.contains("inputs[0]"), "{e:?}");
     }
 
     #[test]
@@ -540,25 +407,10 @@ mod tests {
         let r = run();
         let at_b = staging("j1", &r, None, "b", 1);
         assert_eq!(at_b.len(), 1);
-        assert_eq!(
-            (
-                at_b[0].from_site.as_str(),
-                at_b[0].to_path.as_str(),
-                at_b[0].bytes
-            ),
-            ("a", "xisuan/jobs/j1/inputs/set.npy", 2e8)
-        );
-        let c = CheckpointRef {
-            site: "b".into(),
-            path: "step-00000150".into(),
-            step: 150,
-            total_steps: 3000,
-        };
+        assert_eq!((at_b[0].from_site.as_str(), at_b[0].to_path.as_str(), at_b[0].bytes), ("a", "xisuan/jobs/j1/inputs/set.npy", 2e8));
+        let c = CheckpointRef { site: "b".into(), path: "step-00000150".into(), step: 150, total_steps: 3000 };
         let at_c = staging("j1", &r, Some(&c), "c", 2);
-        assert_eq!(
-            at_c.iter().map(|t| t.kind).collect::<Vec<_>>(),
-            vec![TransferKind::Input, TransferKind::Checkpoint]
-        );
+        assert_eq!(at_c.iter().map(|t| t.kind).collect::<Vec<_>>(), vec![TransferKind::Input, TransferKind::Checkpoint]);
         assert_eq!(at_c[1].id, "j1/a2/checkpoint/0");
         // Resumed where it saved: only the inputs.
         assert_eq!(staging("j1", &r, Some(&c), "b", 2).len(), 1);
@@ -587,22 +439,10 @@ mod tests {
             checkpoint_every_h: 1.0,
             run: Some(r.clone()),
         };
-        state.apply(&crate::Event::JobSubmitted {
-            id: "j1".into(),
-            tenant: "t".into(),
-            spec,
-            at_h: 0.0,
-            request_sha256: None,
-        });
+        state.apply(&crate::Event::JobSubmitted { id: "j1".into(), tenant: "t".into(), spec, at_h: 0.0, request_sha256: None });
         assert!(inputs_held(&state, &state.jobs["j1"]).is_empty());
-        state.apply(&crate::Event::TransferStarted {
-            spec: at_b[0].clone(),
-            at_h: 0.1,
-        });
-        assert!(
-            inputs_held(&state, &state.jobs["j1"]).is_empty(),
-            "not before it has arrived"
-        );
+        state.apply(&crate::Event::TransferStarted { spec: at_b[0].clone(), at_h: 0.1 });
+        assert!(inputs_held(&state, &state.jobs["j1"]).is_empty(), "not before it has arrived");
         state.apply(&crate::Event::TransferFinished {
             id: at_b[0].id.clone(),
             job: "j1".into(),
@@ -611,10 +451,7 @@ mod tests {
             note: String::new(),
             at_h: 0.2,
         });
-        assert_eq!(
-            inputs_held(&state, &state.jobs["j1"]),
-            vec!["b".to_string()]
-        );
+        assert_eq!(inputs_held(&state, &state.jobs["j1"]), vec!["b".to_string()]);
         assert_eq!(outputs_back("j1", &r, "c", "a", 2).unwrap().to_site, "a");
     }
 }

@@ -161,7 +161,14 @@ mod tests {
             replica_rps: 5.0,
             kw_per_gpu: 0.77,
             slo_ms: 50.0,
-            demand: vec![RegionDemand { region: "Somewhere".into(), lat: 0.0, lon: 0.0, peak_rps: peak, utc_offset_h: 8.0, latency_ms: BTreeMap::from([("site-0".into(), 5.0)]) }],
+            demand: vec![RegionDemand {
+                region: "Somewhere".into(),
+                lat: 0.0,
+                lon: 0.0,
+                peak_rps: peak,
+                utc_offset_h: 8.0,
+                latency_ms: BTreeMap::from([("site-0".into(), 5.0)]),
+            }],
             allowed_sites: None,
         }
     }

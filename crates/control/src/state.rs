@@ -232,7 +232,14 @@ impl Round {
             placements,
             patched,
             unplaced: self.unplaced.iter().filter(|u| unplaced.get(u.job.as_str()) != Some(u)).cloned().collect(),
-            dropped: base.placements.iter().map(|p| p.job.as_str()).chain(base.unplaced.iter().map(|u| u.job.as_str())).filter(|j| !here.contains(j)).map(str::to_string).collect(),
+            dropped: base
+                .placements
+                .iter()
+                .map(|p| p.job.as_str())
+                .chain(base.unplaced.iter().map(|u| u.job.as_str()))
+                .filter(|j| !here.contains(j))
+                .map(str::to_string)
+                .collect(),
             delta_of: Some(base.round),
             ..self.clone_header()
         }
@@ -312,11 +319,24 @@ pub const SITES_SUBJECT: &str = "sites";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    TenantCreated { id: String, name: String, token_sha256: String, quota_gpus: Option<u32>, admin: bool, at_h: f64 },
+    TenantCreated {
+        id: String,
+        name: String,
+        token_sha256: String,
+        quota_gpus: Option<u32>,
+        admin: bool,
+        at_h: f64,
+    },
     /// A tenant's token replaced (rotated: the old one stops working at once), given an expiry,
     /// or revoked (`token_sha256` empty: no token works until a new one is set). Who did it is
     /// recorded.
-    TokenSet { tenant: String, token_sha256: String, expires_unix_s: Option<f64>, by: String, at_h: f64 },
+    TokenSet {
+        tenant: String,
+        token_sha256: String,
+        expires_unix_s: Option<f64>,
+        by: String,
+        at_h: f64,
+    },
     JobSubmitted {
         id: String,
         tenant: String,
@@ -327,10 +347,23 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_sha256: Option<String>,
     },
-    JobCancelled { id: String, at_h: f64 },
+    JobCancelled {
+        id: String,
+        at_h: f64,
+    },
     Planned(Round),
-    JobDispatched { id: String, site: String, accelerator: String, start_h: f64, attempt: u32, at_h: f64 },
-    JobStarted { id: String, at_h: f64 },
+    JobDispatched {
+        id: String,
+        site: String,
+        accelerator: String,
+        start_h: f64,
+        attempt: u32,
+        at_h: f64,
+    },
+    JobStarted {
+        id: String,
+        at_h: f64,
+    },
     JobCheckpointed {
         id: String,
         done_h: f64,
@@ -340,7 +373,10 @@ pub enum Event {
         #[serde(default)]
         checkpoint: Option<CheckpointRef>,
     },
-    JobFinished { id: String, at_h: f64 },
+    JobFinished {
+        id: String,
+        at_h: f64,
+    },
     /// Failed or preempted: back to pending with the work up to the last checkpoint. With
     /// `fence`, the attempt's end is not confirmed (a node that does not answer, a job that left
     /// the queue with no accounting to say how): it is fenced at its site until confirmed.
@@ -354,7 +390,12 @@ pub enum Event {
     /// A site's backend refused the dispatched job (a bad partition, an accelerator type its
     /// cluster lacks, a QOS limit): back to pending, and not planned at that site again until
     /// the site comes back up after being down.
-    JobRefused { id: String, site: String, reason: String, at_h: f64 },
+    JobRefused {
+        id: String,
+        site: String,
+        reason: String,
+        at_h: f64,
+    },
     /// A site goes down: its planned, dispatched and running work goes back to pending. With
     /// `fences` (a real cluster, which may still be running that work), those jobs start
     /// nowhere else until the cluster confirms each attempt ended (`FenceLifted`) or an operator
@@ -370,7 +411,10 @@ pub enum Event {
         #[serde(default)]
         by_cluster: bool,
     },
-    SiteUp { site: String, at_h: f64 },
+    SiteUp {
+        site: String,
+        at_h: f64,
+    },
     ServiceSubmitted {
         id: String,
         tenant: String,
@@ -379,22 +423,56 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_sha256: Option<String>,
     },
-    ServiceCancelled { id: String, at_h: f64 },
+    ServiceCancelled {
+        id: String,
+        at_h: f64,
+    },
     /// The edge started a transfer (again, after a failure, with the same id).
-    TransferStarted { spec: TransferSpec, at_h: f64 },
+    TransferStarted {
+        spec: TransferSpec,
+        at_h: f64,
+    },
     /// A transfer arrived complete and verified (sizes and checksums), or was already there.
-    TransferFinished { id: String, job: String, bytes_moved: f64, seconds: f64, note: String, at_h: f64 },
+    TransferFinished {
+        id: String,
+        job: String,
+        bytes_moved: f64,
+        seconds: f64,
+        note: String,
+        at_h: f64,
+    },
     /// A transfer failed, in the engine's words.
-    TransferFailed { id: String, job: String, reason: String, at_h: f64 },
+    TransferFailed {
+        id: String,
+        job: String,
+        reason: String,
+        at_h: f64,
+    },
     /// An operator says the work fenced by a silent site is gone (the cluster was lost, its
     /// nodes powered off): it may start elsewhere. Recorded with who and why.
-    FencesReleased { site: String, reason: String, by: String, at_h: f64 },
+    FencesReleased {
+        site: String,
+        reason: String,
+        by: String,
+        at_h: f64,
+    },
     /// The cluster confirmed a fenced attempt has ended (in its words): the job may start
     /// elsewhere.
-    FenceLifted { job: String, site: String, reason: String, at_h: f64 },
+    FenceLifted {
+        job: String,
+        site: String,
+        reason: String,
+        at_h: f64,
+    },
     /// A fenced attempt is still queued (`running` false) or running at its site, which
     /// answers again: it is followed there again rather than cancelled and run elsewhere.
-    AttemptResumed { id: String, site: String, attempt: u32, running: bool, at_h: f64 },
+    AttemptResumed {
+        id: String,
+        site: String,
+        attempt: u32,
+        running: bool,
+        at_h: f64,
+    },
 }
 
 impl Event {
@@ -444,7 +522,13 @@ impl Event {
     /// moves every job at its site, and these events do not all name their site).
     pub fn also_read(&self) -> Vec<String> {
         match self {
-            Event::JobDispatched { .. } | Event::JobStarted { .. } | Event::JobCheckpointed { .. } | Event::JobFinished { .. } | Event::JobFailed { .. } | Event::JobRefused { .. } | Event::AttemptResumed { .. } => {
+            Event::JobDispatched { .. }
+            | Event::JobStarted { .. }
+            | Event::JobCheckpointed { .. }
+            | Event::JobFinished { .. }
+            | Event::JobFailed { .. }
+            | Event::JobRefused { .. }
+            | Event::AttemptResumed { .. } => {
                 vec![SITES_SUBJECT.into()]
             }
             _ => Vec::new(),
@@ -524,7 +608,8 @@ pub struct JobRecord {
     pub history: Vec<(f64, String)>,
     /// Sites whose backend refused it, with the reason: not planned there again.
     #[serde(default)]
-    pub refused: BTreeMap<String, String>,    /// Set while an attempt may still be running at a site: it is not started elsewhere until
+    pub refused: BTreeMap<String, String>,
+    /// Set while an attempt may still be running at a site: it is not started elsewhere until
     /// that site's cluster confirms the attempt ended or an operator releases it.
     #[serde(default)]
     pub fence: Option<Fence>,
@@ -674,7 +759,17 @@ impl State {
         }
         match e {
             Event::TenantCreated { id, name, token_sha256, quota_gpus, admin, .. } => {
-                self.tenants.insert(id.clone(), Tenant { id: id.clone(), name: name.clone(), token_sha256: token_sha256.clone(), quota_gpus: *quota_gpus, admin: *admin, token_expires_unix_s: None });
+                self.tenants.insert(
+                    id.clone(),
+                    Tenant {
+                        id: id.clone(),
+                        name: name.clone(),
+                        token_sha256: token_sha256.clone(),
+                        quota_gpus: *quota_gpus,
+                        admin: *admin,
+                        token_expires_unix_s: None,
+                    },
+                );
             }
             Event::TokenSet { tenant, token_sha256, expires_unix_s, .. } => {
                 if let Some(t) = self.tenants.get_mut(tenant) {
@@ -754,7 +849,10 @@ impl State {
                             let before = v.latest.as_ref().map(|l| l.replicas.clone());
                             if before.as_ref() != Some(&r.replicas) {
                                 let words: Vec<String> = r.replicas.iter().map(|(s, n)| format!("{n} at {s}")).collect();
-                                v.history.push((round.at_h, format!("replicas: {} (round {})", if words.is_empty() { "none".into() } else { words.join(", ") }, round.round)));
+                                v.history.push((
+                                    round.at_h,
+                                    format!("replicas: {} (round {})", if words.is_empty() { "none".into() } else { words.join(", ") }, round.round),
+                                ));
                                 // A long-running service keeps its latest changes, not all of them.
                                 if v.history.len() > 200 {
                                     v.history.drain(1..v.history.len() - 199);
@@ -815,7 +913,10 @@ impl State {
                     if *fence {
                         if let Some(site) = j.site.clone() {
                             j.fence = Some(Fence { job: id.clone(), site: site.clone(), attempt: j.attempts, reason: reason.clone() });
-                            j.history.push((*at_h, format!("may still be running at {site}: starts nowhere else until {site} confirms attempt {} ended", j.attempts)));
+                            j.history.push((
+                                *at_h,
+                                format!("may still be running at {site}: starts nowhere else until {site} confirms attempt {} ended", j.attempts),
+                            ));
                         }
                     }
                     j.status = Status::Pending;
@@ -848,7 +949,10 @@ impl State {
                     if let Some(j) = self.jobs.get_mut(&f.job) {
                         if j.site.as_deref() == Some(site.as_str()) && j.status.holds_capacity() {
                             j.fence = Some(f.clone());
-                            j.history.push((*at_h, format!("may still be running at {site}: starts nowhere else until {site} confirms attempt {} ended", f.attempt)));
+                            j.history.push((
+                                *at_h,
+                                format!("may still be running at {site}: starts nowhere else until {site} confirms attempt {} ended", f.attempt),
+                            ));
                         }
                     }
                 }
@@ -878,7 +982,15 @@ impl State {
                 self.mark_dirty();
                 self.services.insert(
                     id.clone(),
-                    ServiceRecord { id: id.clone(), tenant: tenant.clone(), spec: spec.clone(), status: ServiceStatus::Active, submitted_h: *at_h, latest: None, history: vec![(*at_h, "submitted".into())] },
+                    ServiceRecord {
+                        id: id.clone(),
+                        tenant: tenant.clone(),
+                        spec: spec.clone(),
+                        status: ServiceStatus::Active,
+                        submitted_h: *at_h,
+                        latest: None,
+                        history: vec![(*at_h, "submitted".into())],
+                    },
                 );
             }
             Event::ServiceCancelled { id, at_h } => {
@@ -892,11 +1004,23 @@ impl State {
             Event::TransferStarted { spec, at_h } => {
                 let tries = self.transfers.get(&spec.id).map(|t| t.tries).unwrap_or(0) + 1;
                 if let Some(j) = self.jobs.get_mut(&spec.job) {
-                    j.history.push((*at_h, format!("{} transfer {} from {} to {} started (try {tries})", spec.kind.name(), spec.id, spec.from_site, spec.to_site)));
+                    j.history.push((
+                        *at_h,
+                        format!("{} transfer {} from {} to {} started (try {tries})", spec.kind.name(), spec.id, spec.from_site, spec.to_site),
+                    ));
                 }
                 self.transfers.insert(
                     spec.id.clone(),
-                    TransferRecord { spec: spec.clone(), status: TransferStatus::Running, tries, started_h: *at_h, ended_h: None, bytes_moved: 0.0, seconds: 0.0, note: String::new() },
+                    TransferRecord {
+                        spec: spec.clone(),
+                        status: TransferStatus::Running,
+                        tries,
+                        started_h: *at_h,
+                        ended_h: None,
+                        bytes_moved: 0.0,
+                        seconds: 0.0,
+                        note: String::new(),
+                    },
                 );
             }
             Event::TransferFinished { id, bytes_moved, seconds, note, at_h, .. } => {
@@ -907,7 +1031,14 @@ impl State {
                     t.seconds = *seconds;
                     t.note = note.clone();
                     if let Some(j) = self.jobs.get_mut(&t.spec.job) {
-                        j.history.push((*at_h, format!("{} transfer {id} finished: {bytes_moved:.0} bytes in {seconds:.1} s{}", t.spec.kind.name(), if note.is_empty() { String::new() } else { format!(" ({note})") })));
+                        j.history.push((
+                            *at_h,
+                            format!(
+                                "{} transfer {id} finished: {bytes_moved:.0} bytes in {seconds:.1} s{}",
+                                t.spec.kind.name(),
+                                if note.is_empty() { String::new() } else { format!(" ({note})") }
+                            ),
+                        ));
                     }
                 }
             }
@@ -939,7 +1070,13 @@ impl State {
                         j.attempts = *attempt;
                         j.start_h = Some(*at_h);
                         j.saved_at_start_h = j.done_h;
-                        j.history.push((*at_h, format!("attempt {attempt} is still {} at {site}, which answers again: followed there again", if *running { "running" } else { "queued" })));
+                        j.history.push((
+                            *at_h,
+                            format!(
+                                "attempt {attempt} is still {} at {site}, which answers again: followed there again",
+                                if *running { "running" } else { "queued" }
+                            ),
+                        ));
                         self.mark_dirty();
                     }
                 }

@@ -33,17 +33,7 @@ pub struct Tier {
 impl Tier {
     pub fn architecture(&self) -> Architecture {
         let (layers, hidden, heads, kv_heads, ffn, vocab) = self.shape;
-        Architecture {
-            layers,
-            hidden,
-            heads,
-            kv_heads,
-            seq_len: 8192,
-            vocab,
-            ffn: Some(ffn),
-            experts: None,
-            derived_from_size: false,
-        }
+        Architecture { layers, hidden, heads, kv_heads, seq_len: 8192, vocab, ffn: Some(ffn), experts: None, derived_from_size: false }
     }
 }
 
@@ -148,11 +138,7 @@ impl ChooseInput {
             api_usd_per_m_in: Sourced::new(tier.api_usd_per_m_in, format!("{} input, {}", tier.api_model, tier.api_source), Confidence::Medium),
             api_usd_per_m_out: Sourced::new(tier.api_usd_per_m_out, format!("{} output, {}", tier.api_model, tier.api_source), Confidence::Medium),
             horizon_months: Sourced::new(12.0, "one-year planning horizon (assumed)", Confidence::Low),
-            fine_tune_tokens: Sourced::new(
-                1e8,
-                "100M tokens of task data, e.g. 100k examples of 1k tokens (assumed)",
-                Confidence::Low,
-            ),
+            fine_tune_tokens: Sourced::new(1e8, "100M tokens of task data, e.g. 100k examples of 1k tokens (assumed)", Confidence::Low),
             train_tokens_per_param: Sourced::new(
                 20.0,
                 "compute-optimal 20 tokens per parameter (Hoffmann et al. 2022, Chinchilla)",
@@ -293,11 +279,7 @@ pub fn choose(i: &ChooseInput) -> Result<Choice, InputError> {
     let ft = one_time(i, Method::Lora, i.fine_tune_tokens.value)?;
     let tr = one_time(i, Method::Full, i.tier.params * i.train_tokens_per_param.value)?;
     let options = options_at(i, i.tokens_per_month, ft, tr)?;
-    let cheapest = options
-        .iter()
-        .min_by(|a, b| a.effective_monthly_usd.total_cmp(&b.effective_monthly_usd))
-        .map(|o| o.option)
-        .unwrap_or("api");
+    let cheapest = options.iter().min_by(|a, b| a.effective_monthly_usd.total_cmp(&b.effective_monthly_usd)).map(|o| o.option).unwrap_or("api");
     let assumptions = vec![
         Assumption::new("tier", &format!("{} vs {}", i.tier.open_model, i.tier.api_model), "", "tier table", Confidence::Medium),
         Assumption::sourced("API input price", &i.api_usd_per_m_in, "USD per million tokens"),

@@ -56,11 +56,7 @@ impl Evidence {
 }
 
 const fn ev(value: f64, source: &'static str, confidence: Confidence) -> Evidence {
-    Evidence {
-        value,
-        source,
-        confidence,
-    }
+    Evidence { value, source, confidence }
 }
 
 use Confidence::{High, Low, Medium};
@@ -68,26 +64,15 @@ use Confidence::{High, Low, Medium};
 // Training MFU evidence shared by chips of one generation. These cite runs that are NOT in
 // ../shared/data/validation/published_training_runs.csv, so validating against that file is a
 // real test of the defaults.
-const MFU_V100: Evidence = ev(
-    0.236,
-    "Megatron-LM (Shoeybi et al. 2019): 15.1 PFLOP/s on 512 V100 = 29.5 TFLOP/s/GPU = 23.6% of 125",
-    Medium,
-);
+const MFU_V100: Evidence = ev(0.236, "Megatron-LM (Shoeybi et al. 2019): 15.1 PFLOP/s on 512 V100 = 29.5 TFLOP/s/GPU = 23.6% of 125", Medium);
 const MFU_A100: Evidence = ev(
     0.40,
     "middle of published A100 LLM runs: OPT-175B 147 TFLOP/s = 47% (Zhang et al. 2022), Llama 2 70B 43% (1.72M GPU-h for 2T tokens, Touvron et al. 2023b), MT-NLG 30% (Chowdhery et al. 2022, Table 3)",
     Medium,
 );
-const MFU_HOPPER: Evidence = ev(
-    0.40,
-    "Llama 3.1 405B on 16K H100: 38-43% BF16 MFU (Dubey et al. 2024, Table 4)",
-    Medium,
-);
-const MFU_ASSUMED: Evidence = ev(
-    0.30,
-    "no published large-scale training run; assumed 30% (low end of the 30-52% range published for large runs)",
-    Low,
-);
+const MFU_HOPPER: Evidence = ev(0.40, "Llama 3.1 405B on 16K H100: 38-43% BF16 MFU (Dubey et al. 2024, Table 4)", Medium);
+const MFU_ASSUMED: Evidence =
+    ev(0.30, "no published large-scale training run; assumed 30% (low end of the 30-52% range published for large runs)", Low);
 /// Training MFU by model width on one H200 (`../shared/data/measured/h200_llama_train_mfu_2026-11-28.csv`:
 /// Llama-shaped layers, sequence 2,048, BF16, no recomputation): 26.3% at hidden 1,024, 37.1%
 /// at 2,048, 45.7% at 4,096, 51.8% at 8,192. Small matrices run further from peak. Its FLOPs
@@ -182,10 +167,10 @@ pub fn supports_fp8(a: &Accelerator) -> bool {
 /// The spread of published over predicted GPU-hours from defaults, over the fit half of
 /// `docs/evidence/training-runs.csv` (23 runs): its 10th and 90th percentiles. A budget at P90
 /// covers nine in ten such runs.
-pub const GPU_HOURS_P10_P90: (f64, f64, &str) = (0.91, 1.68, "10th and 90th percentiles of published / predicted GPU-hours over the 23 fit runs of docs/evidence/training-runs.csv");
+pub const GPU_HOURS_P10_P90: (f64, f64, &str) =
+    (0.91, 1.68, "10th and 90th percentiles of published / predicted GPU-hours over the 23 fit runs of docs/evidence/training-runs.csv");
 
-const POWER_TDP: &str =
-    "chip at its TDP during training, the convention of LLaMA (Touvron et al. 2023) and BLOOM (Luccioni et al. 2022)";
+const POWER_TDP: &str = "chip at its TDP during training, the convention of LLaMA (Touvron et al. 2023) and BLOOM (Luccioni et al. 2022)";
 
 /// The built-in catalog. Ids are lowercase; lookups are case-insensitive.
 pub static ACCELERATORS: &[Accelerator] = &[
@@ -545,15 +530,8 @@ pub static ACCELERATORS: &[Accelerator] = &[
 
 /// Finds an accelerator by id or alias, ignoring case and `_`/` ` vs `-`.
 pub fn find(name: &str) -> Option<&'static Accelerator> {
-    let key: String = name
-        .trim()
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c == '_' || c == ' ' { '-' } else { c })
-        .collect();
-    ACCELERATORS
-        .iter()
-        .find(|a| a.id == key || a.aliases.contains(&key.as_str()))
+    let key: String = name.trim().to_ascii_lowercase().chars().map(|c| if c == '_' || c == ' ' { '-' } else { c }).collect();
+    ACCELERATORS.iter().find(|a| a.id == key || a.aliases.contains(&key.as_str()))
 }
 
 /// The ids of all accelerators, for error messages and `--help`.
@@ -568,8 +546,22 @@ mod tests {
     #[test]
     fn every_required_accelerator_is_known_case_insensitively() {
         for id in [
-            "V100", "a100-40gb", "A100-80GB", "a800", "h100", "h100-pcie", "H800", "h20", "h200",
-            "b200", "l40s", "l4", "MI300X", "ascend-910b", "tpu-v3", "tpu-v4",
+            "V100",
+            "a100-40gb",
+            "A100-80GB",
+            "a800",
+            "h100",
+            "h100-pcie",
+            "H800",
+            "h20",
+            "h200",
+            "b200",
+            "l40s",
+            "l4",
+            "MI300X",
+            "ascend-910b",
+            "tpu-v3",
+            "tpu-v4",
         ] {
             assert!(find(id).is_some(), "{id} missing");
         }

@@ -34,13 +34,7 @@ pub struct Assumption {
 
 impl Assumption {
     pub fn new(name: &str, value: &str, unit: &str, source: &str, confidence: Confidence) -> Self {
-        Assumption {
-            name: name.into(),
-            value: value.into(),
-            unit: unit.into(),
-            source: source.into(),
-            confidence,
-        }
+        Assumption { name: name.into(), value: value.into(), unit: unit.into(), source: source.into(), confidence }
     }
     pub fn num(name: &str, value: f64, unit: &str, source: &str, confidence: Confidence) -> Self {
         Assumption::new(name, &xisuan_model::units::human(value), unit, source, confidence)
@@ -60,9 +54,6 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(field: &str, message: impl Into<String>) -> Self {
-        InputError {
-            field: field.into(),
-            message: message.into(),
-        }
+        InputError { field: field.into(), message: message.into() }
     }
 }

@@ -34,21 +34,12 @@ impl Demand {
                 "mean prompt of Azure LLM inference trace 2023, conversation service (Patel et al. 2024)",
                 Confidence::Medium,
             ),
-            tokens_out: Sourced::new(
-                211.0,
-                "mean completion of Azure LLM inference trace 2023, conversation service",
-                Confidence::Medium,
-            ),
-            peak_to_mean: Sourced::new(
-                2.0,
-                "assumed diurnal peak-hour / daily-mean ratio for consumer web traffic",
-                Confidence::Low,
-            ),
+            tokens_out: Sourced::new(211.0, "mean completion of Azure LLM inference trace 2023, conversation service", Confidence::Medium),
+            peak_to_mean: Sourced::new(2.0, "assumed diurnal peak-hour / daily-mean ratio for consumer web traffic", Confidence::Low),
         }
     }
     /// Requests per user per day when the user gives daily users only.
-    pub const DEFAULT_REQUESTS_PER_USER: (f64, &'static str) =
-        (10.0, "assumed 10 prompts per daily user (no published figure for ChatGPT)");
+    pub const DEFAULT_REQUESTS_PER_USER: (f64, &'static str) = (10.0, "assumed 10 prompts per daily user (no published figure for ChatGPT)");
     pub fn peak_rps(&self) -> f64 {
         self.mean_rps.value * self.peak_to_mean.value
     }
@@ -121,20 +112,15 @@ impl ServeInput {
             ),
             server_kw: Sourced::new(
                 gpus_per_server as f64 * accelerator.tdp.0 * (1.0 + DEFAULT_HOST_OVERHEAD.0) / 1000.0,
-                format!("{} x TDP {} W x (1 + host overhead {}: {})", gpus_per_server, accelerator.tdp.0, DEFAULT_HOST_OVERHEAD.0, DEFAULT_HOST_OVERHEAD.1),
+                format!(
+                    "{} x TDP {} W x (1 + host overhead {}: {})",
+                    gpus_per_server, accelerator.tdp.0, DEFAULT_HOST_OVERHEAD.0, DEFAULT_HOST_OVERHEAD.1
+                ),
                 Confidence::Medium,
             ),
-            usd_per_kwh: Sourced::new(
-                0.08,
-                "US industrial average 2023, about 8 US cents/kWh (EIA Electric Power Monthly)",
-                Confidence::Medium,
-            ),
+            usd_per_kwh: Sourced::new(0.08, "US industrial average 2023, about 8 US cents/kWh (EIA Electric Power Monthly)", Confidence::Medium),
             pue: Sourced::new(DEFAULT_PUE.0, DEFAULT_PUE.1, Confidence::Medium),
-            load_factor: Sourced::new(
-                1.0,
-                "rated power around the clock (the 2023 industry article's assumption); conservative",
-                Confidence::Low,
-            ),
+            load_factor: Sourced::new(1.0, "rated power around the clock (the 2023 industry article's assumption); conservative", Confidence::Low),
             lifetime_years: Sourced::new(
                 4.0,
                 "4-year accelerator depreciation (common in GPU-cloud TCO analyses; hyperscalers use 5-6 for servers)",
@@ -192,7 +178,11 @@ impl ServeInput {
             if d.mean_rps.value * d.peak_to_mean.value > xisuan_model::limits::MAX_RPS {
                 return Err(InputError::new(
                     "rps",
-                    format!("peak demand {:e} requests/s is beyond what xisuan sizes (at most {:e})", d.mean_rps.value * d.peak_to_mean.value, xisuan_model::limits::MAX_RPS),
+                    format!(
+                        "peak demand {:e} requests/s is beyond what xisuan sizes (at most {:e})",
+                        d.mean_rps.value * d.peak_to_mean.value,
+                        xisuan_model::limits::MAX_RPS
+                    ),
                 ));
             }
             positive("tokens-in", d.tokens_in.value)?;
@@ -207,10 +197,7 @@ impl ServeInput {
             }
         }
         if self.demand.is_none() && self.fleet.is_none() {
-            return Err(InputError::new(
-                "daily-users",
-                "give demand (--daily-users or --rps) to size a fleet, or --servers to cost one",
-            ));
+            return Err(InputError::new("daily-users", "give demand (--daily-users or --rps) to size a fleet, or --servers to cost one"));
         }
         Ok(())
     }
@@ -352,13 +339,7 @@ pub fn estimate_serve(input: &ServeInput) -> Result<ServeEstimate, InputError> {
         g *= 2;
     }
     let replica = best.ok_or_else(|| {
-        InputError::new(
-            "tpot-ms",
-            format!(
-                "no replica of up to 256 {} meets {} ms per output token for this model",
-                acc.id, input.tpot_ms.value
-            ),
-        )
+        InputError::new("tpot-ms", format!("no replica of up to 256 {} meets {} ms per output token for this model", acc.id, input.tpot_ms.value))
     })?;
     let replica_rps = 1.0 / replica.seconds_per_request;
 
@@ -384,10 +365,7 @@ pub fn estimate_serve(input: &ServeInput) -> Result<ServeEstimate, InputError> {
         }
     };
     if replicas == 0 {
-        notes.push(format!(
-            "the fleet has fewer accelerators ({gpus}) than one replica needs ({})",
-            replica.gpus
-        ));
+        notes.push(format!("the fleet has fewer accelerators ({gpus}) than one replica needs ({})", replica.gpus));
     }
     let capacity_rps = replicas as f64 * replica_rps;
     let peak_utilisation = demand.map(|d| d.peak_rps() / capacity_rps);

@@ -64,11 +64,7 @@ pub enum CostModel {
     /// Rented by the accelerator-hour; the electricity is in the price.
     Rent { usd_per_gpu_hour: Sourced<f64> },
     /// Bought: purchase price spread evenly over the accelerator's life, plus electricity.
-    Own {
-        capex_usd_per_gpu: Sourced<f64>,
-        lifetime_years: Sourced<f64>,
-        usd_per_kwh: Sourced<f64>,
-    },
+    Own { capex_usd_per_gpu: Sourced<f64>, lifetime_years: Sourced<f64>, usd_per_kwh: Sourced<f64> },
 }
 
 /// Everything a training estimate depends on. Build it with `TrainInput::new` and override
@@ -106,22 +102,13 @@ pub struct TrainInput {
 
 /// Default PUE: hyperscale data centres (Google fleet trailing-twelve-month PUE 1.10 in 2021,
 /// Google environmental report; Meta's LLaMA paper uses 1.1).
-pub const DEFAULT_PUE: (f64, &str) = (
-    1.10,
-    "hyperscale data centre: Google fleet PUE 1.10 (2021 environmental report); LLaMA paper uses 1.1",
-);
+pub const DEFAULT_PUE: (f64, &str) = (1.10, "hyperscale data centre: Google fleet PUE 1.10 (2021 environmental report); LLaMA paper uses 1.1");
 /// Default grid factor: the US average used by the LLaMA paper (0.385 kgCO2e/kWh); a user
 /// placing work should pass the site's own factor.
-pub const DEFAULT_GRID: (f64, &str) = (
-    0.385,
-    "US national average used by Touvron et al. 2023 (LLaMA); pass --grid-kg-per-kwh for your site",
-);
+pub const DEFAULT_GRID: (f64, &str) = (0.385, "US national average used by Touvron et al. 2023 (LLaMA); pass --grid-kg-per-kwh for your site");
 /// Default host overhead: Patterson et al. 2021 measured 330 W of system power per V100 (TDP
 /// 300 W) for GPT-3, i.e. servers, CPUs and networking add about 10% to the accelerators.
-pub const DEFAULT_HOST_OVERHEAD: (f64, &str) = (
-    0.10,
-    "GPT-3's measured 330 W system power per 300 W V100 (Patterson et al. 2021, Table 4)",
-);
+pub const DEFAULT_HOST_OVERHEAD: (f64, &str) = (0.10, "GPT-3's measured 330 W system power per 300 W V100 (Patterson et al. 2021, Table 4)");
 
 impl TrainInput {
     /// A dense full-training input with every other value at its evidence-backed default.
@@ -144,9 +131,7 @@ impl TrainInput {
             host_overhead: Sourced::new(DEFAULT_HOST_OVERHEAD.0, DEFAULT_HOST_OVERHEAD.1, xisuan_model::Confidence::Medium),
             pue: Sourced::new(DEFAULT_PUE.0, DEFAULT_PUE.1, xisuan_model::Confidence::Medium),
             grid: Sourced::new(DEFAULT_GRID.0, DEFAULT_GRID.1, xisuan_model::Confidence::Medium),
-            cost: CostModel::Rent {
-                usd_per_gpu_hour: accelerator.default_usd_per_hour.sourced(),
-            },
+            cost: CostModel::Rent { usd_per_gpu_hour: accelerator.default_usd_per_hour.sourced() },
         }
     }
 
@@ -187,10 +172,7 @@ impl TrainInput {
         }
         positive("active-params", self.active_params)?;
         if self.active_params > self.params * (1.0 + 1e-9) {
-            return Err(InputError::new(
-                "active-params",
-                format!("{} exceeds the total parameters {}", self.active_params, self.params),
-            ));
+            return Err(InputError::new("active-params", format!("{} exceeds the total parameters {}", self.active_params, self.params)));
         }
         if self.count == 0 {
             return Err(InputError::new("gpus", "must be at least 1"));
@@ -206,13 +188,13 @@ impl TrainInput {
             return Err(InputError::new("pue", format!("must be between 1.0 and 3.0, got {}", self.pue.value)));
         }
         if !(self.grid.value >= 0.0 && self.grid.value < 2.0) {
-            return Err(InputError::new(
-                "grid-kg-per-kwh",
-                format!("must be in [0, 2) kgCO2e/kWh, got {}", self.grid.value),
-            ));
+            return Err(InputError::new("grid-kg-per-kwh", format!("must be in [0, 2) kgCO2e/kWh, got {}", self.grid.value)));
         }
         if self.precision == TrainPrecision::Fp8 && !crate::hardware::supports_fp8(self.accelerator) {
-            return Err(InputError::new("precision", format!("{} has no FP8 tensor cores (FP8 needs Hopper, Ada, Blackwell or MI300)", self.accelerator.name)));
+            return Err(InputError::new(
+                "precision",
+                format!("{} has no FP8 tensor cores (FP8 needs Hopper, Ada, Blackwell or MI300)", self.accelerator.name),
+            ));
         }
         if let Some(f) = self.flops {
             positive("flops", f.0)?;
@@ -342,7 +324,10 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
             factors.push(Assumption::num(
                 "MFU share at this model width",
                 w,
-                &format!("of full width (hidden {hidden}{})", if arch.is_some_and(|a| !a.derived_from_size) { "" } else { ", guessed from the size" }),
+                &format!(
+                    "of full width (hidden {hidden}{})",
+                    if arch.is_some_and(|a| !a.derived_from_size) { "" } else { ", guessed from the size" }
+                ),
                 "measured on one H200, 2026-11-28: 26% MFU at hidden 1,024 to 52% at 8,192 (../shared/data/measured)",
                 xisuan_model::Confidence::Medium,
             ));
@@ -371,7 +356,8 @@ pub fn estimate_train(input: &TrainInput) -> Result<TrainEstimate, InputError> {
         None => GpuHours(flops.0 / (acc.peak_bf16.0 * mfu) / 3600.0 * slowdown),
     };
     let (p10, p90, _) = crate::hardware::GPU_HOURS_P10_P90;
-    let (gpu_hours_p10, gpu_hours_p90) = if from_defaults { (Some(GpuHours(gpu_hours.0 * p10)), Some(GpuHours(gpu_hours.0 * p90))) } else { (None, None) };
+    let (gpu_hours_p10, gpu_hours_p90) =
+        if from_defaults { (Some(GpuHours(gpu_hours.0 * p10)), Some(GpuHours(gpu_hours.0 * p90))) } else { (None, None) };
     let wall = Hours(gpu_hours.0 / input.count as f64);
 
     let it_power = Watts(input.power.value * (1.0 + input.host_overhead.value));

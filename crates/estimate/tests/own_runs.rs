@@ -38,10 +38,20 @@ struct Run {
 
 fn accelerator_id(text: &str) -> Option<&'static str> {
     let t = text.to_lowercase().replace([' ', '-'], "");
-    [("h800", "h800"), ("h100", "h100"), ("a800", "a800"), ("a10080gb", "a100-80gb"), ("a10040gb", "a100-40gb"), ("a100", "a100-80gb"), ("v100", "v100"), ("tpuv4", "tpu-v4"), ("tpuv3", "tpu-v3")]
-        .into_iter()
-        .find(|(k, _)| t.contains(k))
-        .map(|(_, id)| id)
+    [
+        ("h800", "h800"),
+        ("h100", "h100"),
+        ("a800", "a800"),
+        ("a10080gb", "a100-80gb"),
+        ("a10040gb", "a100-40gb"),
+        ("a100", "a100-80gb"),
+        ("v100", "v100"),
+        ("tpuv4", "tpu-v4"),
+        ("tpuv3", "tpu-v3"),
+    ]
+    .into_iter()
+    .find(|(k, _)| t.contains(k))
+    .map(|(_, id)| id)
 }
 
 /// The runs the rule above admits, in split order.
@@ -50,8 +60,17 @@ fn runs() -> Vec<Run> {
     let mut rd = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let h = rd.headers().unwrap().clone();
     let col = |name: &str| h.iter().position(|x| x == name).unwrap_or_else(|| panic!("no column {name}"));
-    let (cm, cy, ca, ct, cact, ctok, cacc, cgh, cnote) =
-        (col("model"), col("year"), col("arch"), col("total_params_b"), col("active_params_b"), col("tokens_t"), col("accelerator"), col("gpu_hours"), col("gpu_hours_note"));
+    let (cm, cy, ca, ct, cact, ctok, cacc, cgh, cnote) = (
+        col("model"),
+        col("year"),
+        col("arch"),
+        col("total_params_b"),
+        col("active_params_b"),
+        col("tokens_t"),
+        col("accelerator"),
+        col("gpu_hours"),
+        col("gpu_hours_note"),
+    );
     const LEFT_OUT: [&str; 8] = ["distill", "pruning", "upper bound", "approximate", "informal", "identical", "repeats", "adapter"];
     let mut out = Vec::new();
     for rec in rd.records() {
@@ -64,7 +83,19 @@ fn runs() -> Vec<Run> {
         }
         let int = |name: &str| r[col(name)].trim().parse::<u32>().ok();
         let fp8 = r[col("precision")].trim() == "fp8";
-        out.push(Run { model: r[cm].to_string(), moe: r[ca].trim() == "MoE", year: r[cy].to_string(), total_b: total, active_b: num(cact).unwrap_or(total), tokens_t: tokens, accelerator: acc, gpu_hours: gh, fp8, seq_len: int("seq_len"), shape: int("layers").zip(int("hidden")) });
+        out.push(Run {
+            model: r[cm].to_string(),
+            moe: r[ca].trim() == "MoE",
+            year: r[cy].to_string(),
+            total_b: total,
+            active_b: num(cact).unwrap_or(total),
+            tokens_t: tokens,
+            accelerator: acc,
+            gpu_hours: gh,
+            fp8,
+            seq_len: int("seq_len"),
+            shape: int("layers").zip(int("hidden")),
+        });
     }
     out.sort_by(|a, b| (a.moe, &a.year, &a.model).cmp(&(b.moe, &b.year, &b.model)));
     out
@@ -110,7 +141,9 @@ fn scored() -> Vec<Scored> {
         i.arch = match (r.shape, context) {
             // Only the layers, width and context enter training hours (attention FLOPs and the
             // width curve); heads, vocabulary and FFN size do not.
-            (Some((layers, hidden)), Some(seq_len)) => Some(Architecture { layers, hidden, seq_len, derived_from_size: false, ..Architecture::guess(i.active_params, seq_len) }),
+            (Some((layers, hidden)), Some(seq_len)) => {
+                Some(Architecture { layers, hidden, seq_len, derived_from_size: false, ..Architecture::guess(i.active_params, seq_len) })
+            }
             (None, Some(s)) if r.seq_len.is_some() => Some(Architecture::guess(i.active_params, s)),
             _ => None,
         };
@@ -150,7 +183,14 @@ fn modern_runs_from_defaults_have_a_small_median_error_and_an_honest_interval() 
         let dense = median(part.iter().filter(|x| !x.moe).map(|x| x.error.abs()).collect());
         let moe = median(part.iter().filter(|x| x.moe).map(|x| x.error.abs()).collect());
         let cover = part.iter().filter(|x| x.inside).count() as f64 / part.len() as f64;
-        println!("{name}: {} runs, median |error| {:.1}% (dense {:.1}%, MoE {:.1}%), published value inside P10-P90 for {:.0}%", part.len(), med * 100.0, dense * 100.0, moe * 100.0, cover * 100.0);
+        println!(
+            "{name}: {} runs, median |error| {:.1}% (dense {:.1}%, MoE {:.1}%), published value inside P10-P90 for {:.0}%",
+            part.len(),
+            med * 100.0,
+            dense * 100.0,
+            moe * 100.0,
+            cover * 100.0
+        );
         // Before the width, goodput and MoE factors the first 41 runs were off by 34% (median);
         // with them, the attention FLOPs and each run's real shape, 14.3% (fit) and 12.1% (test).
         assert!(med <= 0.20, "{name}: median error {:.1}%", med * 100.0);
@@ -158,7 +198,11 @@ fn modern_runs_from_defaults_have_a_small_median_error_and_an_honest_interval() 
         assert!(cover >= 0.8, "{name}: only {:.0}% inside P10-P90", cover * 100.0);
     }
     let fit: Vec<f64> = s.iter().filter(|x| x.fit).map(|x| x.ratio).collect();
-    println!("fit half, published / predicted: 10th percentile {:.2}, 90th {:.2} (GPU_HOURS_P10_P90)", percentile(fit.clone(), 0.1), percentile(fit, 0.9));
+    println!(
+        "fit half, published / predicted: 10th percentile {:.2}, 90th {:.2} (GPU_HOURS_P10_P90)",
+        percentile(fit.clone(), 0.1),
+        percentile(fit, 0.9)
+    );
     let dense = median(s.iter().filter(|x| !x.moe).map(|x| x.error.abs()).collect());
     let moe = median(s.iter().filter(|x| x.moe).map(|x| x.error.abs()).collect());
     println!("all {} runs: dense {:.1}%, MoE {:.1}%", s.len(), dense * 100.0, moe * 100.0);

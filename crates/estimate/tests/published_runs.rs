@@ -204,19 +204,12 @@ fn gpu_hours_from_defaults_alone_are_within_25_percent_median_error() {
         i.active_params = i.params;
         let e = estimate_train(&i).unwrap();
         let err = e.gpu_hours.0 / published - 1.0;
-        println!(
-            "{:<32} {:>9} x{:<5} {:>12.0} GPU-h vs {:>12.0} published ({:+.1}%)",
-            run.model, id, chips, e.gpu_hours.0, published, err * 100.0
-        );
+        println!("{:<32} {:>9} x{:<5} {:>12.0} GPU-h vs {:>12.0} published ({:+.1}%)", run.model, id, chips, e.gpu_hours.0, published, err * 100.0);
         errors.push(err.abs());
     }
     assert!(errors.len() >= 10, "only {} runs", errors.len());
     errors.sort_by(f64::total_cmp);
-    let median = if errors.len() % 2 == 1 {
-        errors[errors.len() / 2]
-    } else {
-        (errors[errors.len() / 2 - 1] + errors[errors.len() / 2]) / 2.0
-    };
+    let median = if errors.len() % 2 == 1 { errors[errors.len() / 2] } else { (errors[errors.len() / 2 - 1] + errors[errors.len() / 2]) / 2.0 };
     println!("median absolute error over {} runs: {:.1}%", errors.len(), median * 100.0);
     assert!(median < 0.25, "median absolute error {:.1}%", median * 100.0);
 }

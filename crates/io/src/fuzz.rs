@@ -33,7 +33,8 @@ pub fn run(name: &str, data: &[u8]) {
 struct MemFiles;
 
 const OVERLAY: &str = include_str!("../../../examples/edwc/sites.toml");
-const CARBON: &str = "timestamp,zone,value\n2023-07-03 00:00:00,US-CAL-CISO,250\n2023-07-03 01:00:00,US-CAL-CISO,240\n2023-07-03 02:00:00,US-CAL-CISO,\n";
+const CARBON: &str =
+    "timestamp,zone,value\n2023-07-03 00:00:00,US-CAL-CISO,250\n2023-07-03 01:00:00,US-CAL-CISO,240\n2023-07-03 02:00:00,US-CAL-CISO,\n";
 const PRICE: &str = "timestamp,zone,value\n2023-07-03 00:00:00,US-CAL-CISO,40\n2023-07-03 01:00:00,US-CAL-CISO,-15\n";
 
 impl Files for MemFiles {
@@ -71,7 +72,9 @@ pub fn scenario(data: &[u8]) {
     let violations = xisuan_plan::check::check(p, &plan);
     assert!(violations.is_empty(), "plan breaks its invariants: {violations:?}");
     let t = &plan.totals;
-    for (name, v) in [("cost", t.cost_usd), ("carbon", t.carbon_kg), ("energy", t.energy_kwh), ("objective", t.objective), ("unmet", t.unmet_rps_hours)] {
+    for (name, v) in
+        [("cost", t.cost_usd), ("carbon", t.carbon_kg), ("energy", t.energy_kwh), ("objective", t.objective), ("unmet", t.unmet_rps_hours)]
+    {
         assert!(v.is_finite() && v >= -1e-6, "{name} total {v}");
     }
     if let Some(b) = plan.best_bound() {
@@ -135,7 +138,15 @@ fn trace(data: &[u8], format: crate::trace::TraceFormat) {
         inference_gpus: vec![],
     };
     let link = LinkSpec { gbps: 10.0, efficiency: 0.8, usd_per_gb: 0.02 };
-    let world = World { sites: vec![site(0), site(1)], links: vec![vec![link; 2]; 2], kw_per_gpu: 0.7, hours, start_hour: 0, resume_overhead_h: 0.05, past: Vec::new() };
+    let world = World {
+        sites: vec![site(0), site(1)],
+        links: vec![vec![link; 2]; 2],
+        kw_per_gpu: 0.7,
+        hours,
+        start_hour: 0,
+        resume_overhead_h: 0.05,
+        past: Vec::new(),
+    };
     let jobs = build_jobs(&specs, 2, &Defaults::default(), &mut Rng::new(0));
     for name in ["run-now", "planner", "oracle"] {
         let mut p = xisuan_sim::policy_by_name(name, &world, &jobs, PlannerSettings::default()).expect("known policy");

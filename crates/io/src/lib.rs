@@ -35,11 +35,7 @@ use xisuan_catalog::{Catalog, Provider, SeriesKind};
 /// carbon and price series files. A series path may be written `ZONE=PATH` to name the zone
 /// of a file that has no zone column; otherwise the zone is taken from a zone column, or
 /// guessed from the file name (`DE-LU_2023_hourly.csv`, `fr_ci.csv`).
-pub fn load_catalog(
-    overlay: Option<&Path>,
-    carbon_series: &[PathBuf],
-    price_series: &[PathBuf],
-) -> anyhow::Result<Catalog> {
+pub fn load_catalog(overlay: Option<&Path>, carbon_series: &[PathBuf], price_series: &[PathBuf]) -> anyhow::Result<Catalog> {
     let mut catalog = Catalog::builtin();
     if let Some(path) = overlay {
         let text = read(path)?;
@@ -63,11 +59,7 @@ pub fn add_series(catalog: &mut Catalog, spec: &Path, kind: SeriesKind) -> anyho
 }
 
 /// Reads a provider's inter-region cost matrix (green-dcc layout) into the catalog.
-pub fn add_cost_matrix(
-    catalog: &mut Catalog,
-    path: &Path,
-    provider: Provider,
-) -> anyhow::Result<usize> {
+pub fn add_cost_matrix(catalog: &mut Catalog, path: &Path, provider: Provider) -> anyhow::Result<usize> {
     let text = read(path)?;
     Ok(catalog.load_cost_matrix_csv(&text, &display(path), provider)?)
 }
@@ -83,11 +75,8 @@ pub(crate) fn split_zone_with(spec: &Path, exists: impl Fn(&Path) -> bool) -> (O
     let s = spec.to_string_lossy();
     if !exists(spec) {
         if let Some((zone, rest)) = s.split_once('=') {
-            let looks_like_zone = !zone.is_empty()
-                && zone.len() <= 16
-                && zone
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+            let looks_like_zone =
+                !zone.is_empty() && zone.len() <= 16 && zone.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
             if looks_like_zone {
                 return (Some(zone.to_string()), PathBuf::from(rest));
             }
@@ -115,10 +104,7 @@ pub fn shared_data_dir() -> Option<PathBuf> {
             return Some(p);
         }
     }
-    let starts = [
-        std::env::current_dir().ok(),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
-    ];
+    let starts = [std::env::current_dir().ok(), Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")))];
     for start in starts.into_iter().flatten() {
         for dir in start.ancestors() {
             for candidate in [dir.join("shared/data"), dir.join("../shared/data")] {

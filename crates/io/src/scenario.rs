@@ -416,7 +416,10 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         let t = read("catalog.overlay", &p)?;
         catalog.merge_toml(&t, &p.display().to_string())?;
     }
-    for (list, kind, what) in [(&file.catalog.carbon_series, SeriesKind::Carbon, "catalog.carbon_series"), (&file.catalog.price_series, SeriesKind::Price, "catalog.price_series")] {
+    for (list, kind, what) in [
+        (&file.catalog.carbon_series, SeriesKind::Carbon, "catalog.carbon_series"),
+        (&file.catalog.price_series, SeriesKind::Price, "catalog.price_series"),
+    ] {
         for spec in list {
             let (zone, path) = crate::split_zone_with(Path::new(spec), |p| files.read(p).is_ok());
             let path = l.path(&path.to_string_lossy());
@@ -451,7 +454,8 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
 
     // Accelerator power and non-electricity cost: scenario overrides, else the estimator.
     let acc_of = |name: &str, span: std::ops::Range<usize>, field: &str, l: &Loader| {
-        find_accelerator(name).ok_or_else(|| l.err(span, field, format!("unknown accelerator `{name}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))
+        find_accelerator(name)
+            .ok_or_else(|| l.err(span, field, format!("unknown accelerator `{name}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))
     };
     let mut overrides: BTreeMap<String, (Option<f64>, Option<f64>)> = BTreeMap::new();
     for (name, entry) in &file.accelerators {
@@ -461,7 +465,8 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             limits::positive(k, limits::MAX_KW_PER_ACCELERATOR).map_err(|m| l.err(entry.span(), &format!("accelerators.{name}.kw_per_gpu"), m))?;
         }
         if let Some(u) = e.usd_per_gpu_hour {
-            limits::in_range(u, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR).map_err(|m| l.err(entry.span(), &format!("accelerators.{name}.usd_per_gpu_hour"), m))?;
+            limits::in_range(u, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR)
+                .map_err(|m| l.err(entry.span(), &format!("accelerators.{name}.usd_per_gpu_hour"), m))?;
         }
         if overrides.insert(a.id.to_string(), (e.kw_per_gpu, e.usd_per_gpu_hour)).is_some() {
             return Err(l.err(entry.span(), &format!("accelerators.{name}"), format!("accelerator {} is given twice", a.id)).into());
@@ -476,7 +481,10 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         Some(b) => Basis::parse(b.get_ref()).map_err(|m| l.err(b.span(), "costs.basis", m))?,
     };
     if basis == Basis::Rental {
-        diagnostics.push(Diagnostic::info("costs", "rental basis: on-demand prices per accelerator-hour include electricity; electricity prices set to 0, energy and carbon still counted"));
+        diagnostics.push(Diagnostic::info(
+            "costs",
+            "rental basis: on-demand prices per accelerator-hour include electricity; electricity prices set to 0, energy and carbon still counted",
+        ));
     }
 
     // Time-of-use tariffs multiply the price by local hour.
@@ -512,7 +520,11 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             .position(|s| s.id == r.site.id.as_str())
             .ok_or_else(|| l.err(span, field, format!("site {} is not among catalog.sites of this scenario", r.site.id.as_str())))
     };
-    let residency = |sites_f: &Option<Vec<String>>, countries: &Option<Vec<String>>, span: std::ops::Range<usize>, field: &str| -> Result<Option<Vec<usize>>, ScenarioError> {
+    let residency = |sites_f: &Option<Vec<String>>,
+                     countries: &Option<Vec<String>>,
+                     span: std::ops::Range<usize>,
+                     field: &str|
+     -> Result<Option<Vec<usize>>, ScenarioError> {
         let mut allowed: Option<Vec<usize>> = None;
         if let Some(list) = sites_f {
             let mut v = Vec::new();
@@ -577,7 +589,12 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         };
         let data_site = site_ix(&j.data_site, je.span(), &format!("{field}.data_site"))?;
         let mut spans = vec![("gpus", j.gpus.span())];
-        for (key, sp) in [("hours", j.hours.as_ref().map(|x| x.span())), ("data_bytes", j.data_tb.as_ref().map(|x| x.span())), ("earliest", j.earliest_hour.as_ref().map(|x| x.span())), ("deadline", j.deadline_hour.as_ref().map(|x| x.span()))] {
+        for (key, sp) in [
+            ("hours", j.hours.as_ref().map(|x| x.span())),
+            ("data_bytes", j.data_tb.as_ref().map(|x| x.span())),
+            ("earliest", j.earliest_hour.as_ref().map(|x| x.span())),
+            ("deadline", j.deadline_hour.as_ref().map(|x| x.span())),
+        ] {
             if let Some(sp) = sp {
                 spans.push((key, sp));
             }
@@ -624,11 +641,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
         range("earliest_hour", [b.earliest_hour[0] as f64, b.earliest_hour[1] as f64], 0.0, (slots - 1) as f64)?;
         limits::in_range(b.pausable_share, 0.0, 1.0).map_err(|m| e("pausable_share", m))?;
         let accelerators = options(&b.accelerators, be.span(), &field)?;
-        let data_sites: Vec<usize> = b
-            .data_sites
-            .iter()
-            .map(|s| site_ix(s, be.span(), &format!("{field}.data_sites")))
-            .collect::<Result<_, _>>()?;
+        let data_sites: Vec<usize> = b.data_sites.iter().map(|s| site_ix(s, be.span(), &format!("{field}.data_sites"))).collect::<Result<_, _>>()?;
         let allowed = residency(&None, &b.countries, be.span(), &field)?;
         let mut rng = Rng::new(b.seed);
         for k in 0..b.count {
@@ -653,7 +666,7 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
                 pausable: rng.f64() < b.pausable_share,
                 allowed_sites: allowed.clone(),
                 previous: None,
-            data_at: Vec::new(),
+                data_at: Vec::new(),
             });
         }
     }
@@ -668,7 +681,9 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
     }
     for se in &file.services {
         for d in &se.get_ref().demand {
-            let c = catalog.city(&d.city).ok_or_else(|| l.err(se.span(), "services.demand.city", format!("unknown city `{}` (see `xisuan sites --json` user_regions)", d.city)))?;
+            let c = catalog.city(&d.city).ok_or_else(|| {
+                l.err(se.span(), "services.demand.city", format!("unknown city `{}` (see `xisuan sites --json` user_regions)", d.city))
+            })?;
             if !region_names.contains(&c.name) {
                 region_names.push(c.name.clone());
             }
@@ -749,17 +764,25 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
             use xisuan_plan::market::{Pool, SpotMarket, Tier};
             let m = me.get_ref();
             let e = |what: &str, msg: String| l.err(me.span(), &format!("market.{what}"), msg);
-            limits::in_range(m.reserved_usd_per_gpu_hour, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR).map_err(|x| e("reserved_usd_per_gpu_hour", x))?;
+            limits::in_range(m.reserved_usd_per_gpu_hour, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR)
+                .map_err(|x| e("reserved_usd_per_gpu_hour", x))?;
             let mut pools = Vec::new();
             for (i, pe) in m.pools.iter().enumerate() {
                 let f = format!("pools[{i}]");
                 let tier = match pe.tier.as_str() {
                     "on-demand" => Tier::OnDemand,
                     "spot" => Tier::Spot,
-                    other => return Err(e(&format!("{f}.tier"), format!("`{other}`: must be on-demand or spot (a site's own capacity is its reserved pool)")).into()),
+                    other => {
+                        return Err(e(
+                            &format!("{f}.tier"),
+                            format!("`{other}`: must be on-demand or spot (a site's own capacity is its reserved pool)"),
+                        )
+                        .into())
+                    }
                 };
                 let acc = acc_of(&pe.accelerator, me.span(), &format!("market.{f}.accelerator"), &l)?.id.to_string();
-                limits::in_range(pe.usd_per_gpu_hour, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR).map_err(|x| e(&format!("{f}.usd_per_gpu_hour"), x))?;
+                limits::in_range(pe.usd_per_gpu_hour, 0.0, limits::MAX_USD_PER_ACCELERATOR_HOUR)
+                    .map_err(|x| e(&format!("{f}.usd_per_gpu_hour"), x))?;
                 limits::count(pe.count as u64, 0, limits::MAX_SITE_ACCELERATORS as u64).map_err(|x| e(&format!("{f}.count"), x))?;
                 let site = site_ix(&pe.site, me.span(), &format!("market.{f}.site"))?;
                 pools.push(Pool { site, accelerator: acc, tier, count: pe.count, usd_per_gpu_hour: pe.usd_per_gpu_hour });
@@ -769,23 +792,16 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
                 let acc = acc_of(name, me.span(), &format!("market.spot.{name}"), &l)?.id.to_string();
                 limits::in_range(se.interruptions_per_hour, 0.0, 100.0).map_err(|x| e(&format!("spot.{name}.interruptions_per_hour"), x))?;
                 limits::in_range(se.restart_h, 0.0, 24.0).map_err(|x| e(&format!("spot.{name}.restart_h"), x))?;
-                diagnostics.push(Diagnostic::info("market", format!("{acc} spot: {} interruptions per hour, {} h per restart ({})", se.interruptions_per_hour, se.restart_h, se.source)));
+                diagnostics.push(Diagnostic::info(
+                    "market",
+                    format!("{acc} spot: {} interruptions per hour, {} h per restart ({})", se.interruptions_per_hour, se.restart_h, se.source),
+                ));
                 spot.push(SpotMarket { accelerator: acc, interruptions_per_hour: se.interruptions_per_hour, restart_h: se.restart_h });
             }
             Some((m, pools, spot))
         }
     };
-    let mut problem = Problem {
-        slots,
-        start_hour,
-        sites,
-        jobs,
-        services,
-        regions,
-        links,
-        latency_ms,
-        objective,
-    };
+    let mut problem = Problem { slots, start_hour, sites, jobs, services, regions, links, latency_ms, objective };
     let market = match parsed_market {
         None => None,
         Some((m, pools, spot)) => {
@@ -800,7 +816,14 @@ pub fn from_text_with(text: &str, origin: &str, dir: &Path, files: &dyn Files) -
                 "market",
                 format!("each site's own capacity is reserved at {} USD per accelerator-hour, paid whether used or not: {:.0} USD over the horizon, not in the plan's costs; pools bought by the hour are TYPE@on-demand and TYPE@spot ({})", m.reserved_usd_per_gpu_hour, reserved_fixed_usd, m.source),
             ));
-            Some(Market { reserved_usd_per_gpu_hour: m.reserved_usd_per_gpu_hour, reserved_fixed_usd, pools, spot, checkpoint_h: checkpoint_h.clone(), source: m.source.clone() })
+            Some(Market {
+                reserved_usd_per_gpu_hour: m.reserved_usd_per_gpu_hour,
+                reserved_fixed_usd,
+                pools,
+                spot,
+                checkpoint_h: checkpoint_h.clone(),
+                source: m.source.clone(),
+            })
         }
     };
     problem.validate().map_err(|e| locate(&l, &origins, &e))?;

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use xisuan_catalog::series::{format_hour, parse_timestamp};
 use xisuan_catalog::{Catalog, Site as CatalogSite};
 use xisuan_estimate::find_accelerator;
-use xisuan_model::limits::{self, MAX_HOURS};
 use xisuan_model::forecast::Model;
+use xisuan_model::limits::{self, MAX_HOURS};
 use xisuan_model::Diagnostic;
 use xisuan_sim::{build_jobs, Defaults, JobSpec, Rng, World};
 
@@ -117,7 +117,8 @@ pub struct Built {
 }
 
 /// How hourly prices are built (one model for every path; docs/scenario.md).
-pub const PRICE_MODEL: &str = "annual site price + hourly deviation of the zone's wholesale series from the series' mean, clamped at 0 (annual price where no series)";
+pub const PRICE_MODEL: &str =
+    "annual site price + hourly deviation of the zone's wholesale series from the series' mean, clamped at 0 (annual price where no series)";
 
 fn bad(m: impl Into<String>) -> anyhow::Error {
     InputError(m.into()).into()
@@ -146,9 +147,8 @@ fn pick_sites(catalog: &Catalog, names: &[String], diags: &mut Vec<Diagnostic>) 
     }
     let mut out: Vec<&CatalogSite> = Vec::new();
     for zone in catalog.series.carbon.keys() {
-        let site = catalog.sites.iter().find(|s| {
-            s.grid_zone.as_deref().and_then(|z| catalog.series.carbon_for_zone(z)).is_some_and(|hs| &hs.zone == zone)
-        });
+        let site =
+            catalog.sites.iter().find(|s| s.grid_zone.as_deref().and_then(|z| catalog.series.carbon_for_zone(z)).is_some_and(|hs| &hs.zone == zone));
         match site {
             Some(s) => out.push(s),
             None => diags.push(Diagnostic::info(zone.as_str(), "no catalog site in this zone; its series is not simulated")),
@@ -164,9 +164,8 @@ fn pick_sites(catalog: &Catalog, names: &[String], diags: &mut Vec<Diagnostic>) 
 /// most (accelerator-hours), else its services'; otherwise the type the sites hold most of.
 fn pick_accelerator(spec: &SimSpec, scenario: Option<&Scenario>, sites: &[BuiltSite]) -> anyhow::Result<String> {
     if let Some(a) = &spec.accelerator {
-        let acc = find_accelerator(a).ok_or_else(|| {
-            bad(format!("--accelerator: unknown accelerator `{a}`; known: {}", xisuan_estimate::hardware::ids().join(", ")))
-        })?;
+        let acc = find_accelerator(a)
+            .ok_or_else(|| bad(format!("--accelerator: unknown accelerator `{a}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))?;
         return Ok(acc.id.to_string());
     }
     let mut weight: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
@@ -204,7 +203,10 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     let format = spec.format.as_deref().map(TraceFormat::parse).transpose().map_err(|m| bad(format!("--format: {m}")))?;
     let forecast = match spec.forecast.as_deref() {
         None | Some("perfect") => None,
-        Some(name) => Some(Model::parse(name).ok_or_else(|| bad(format!("--forecast: unknown `{name}` (known: perfect, {})", Model::ALL.map(|m| m.name()).join(", "))))?),
+        Some(name) => Some(
+            Model::parse(name)
+                .ok_or_else(|| bad(format!("--forecast: unknown `{name}` (known: perfect, {})", Model::ALL.map(|m| m.name()).join(", "))))?,
+        ),
     };
     let unit = TimeUnit::parse(&spec.time_unit).map_err(|m| bad(format!("--time-unit: {m}")))?;
     let (ws, wl) = spec
@@ -238,7 +240,13 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     // The world: a scenario's, or catalog sites and series named by flags.
     let scenario = match &spec.scenario {
         Some(path) => {
-            if !spec.sites.is_empty() || !spec.carbon_series.is_empty() || !spec.price_series.is_empty() || spec.start.is_some() || spec.catalog.is_some() || spec.cost_basis.is_some() {
+            if !spec.sites.is_empty()
+                || !spec.carbon_series.is_empty()
+                || !spec.price_series.is_empty()
+                || spec.start.is_some()
+                || spec.catalog.is_some()
+                || spec.cost_basis.is_some()
+            {
                 return Err(bad("--scenario sets the sites, series, catalog, start and cost basis: drop --sites, --carbon-series, --price-series, --catalog, --start and --cost-basis"));
             }
             let scn = crate::scenario::load(path).map_err(|e| bad(format!("{e:#}")))?;
@@ -275,7 +283,11 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
                     pausable: Some(j.pausable),
                 })
                 .collect();
-            (trace::JobTrace { jobs, diagnostics: Vec::new() }, "scenario jobs", spec.scenario.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
+            (
+                trace::JobTrace { jobs, diagnostics: Vec::new() },
+                "scenario jobs",
+                spec.scenario.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            )
         }
         (None, None) => return Err(bad("--trace: needed unless --scenario gives the jobs")),
     };
@@ -284,7 +296,9 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
         Some(scn) => scn.world.clone(),
         None => {
             let catalog = crate::load_catalog(spec.catalog.as_deref(), &spec.carbon_series, &spec.price_series).map_err(|e| bad(format!("{e:#}")))?;
-            diagnostics.extend(catalog.diagnostics.iter().filter(|d| d.severity != xisuan_model::Severity::Info || !d.message.contains("China publishes")).cloned());
+            diagnostics.extend(
+                catalog.diagnostics.iter().filter(|d| d.severity != xisuan_model::Severity::Info || !d.message.contains("China publishes")).cloned(),
+            );
             let site_ids = pick_sites(&catalog, &spec.sites, &mut diagnostics)?;
             let basis = match &spec.cost_basis {
                 Some(b) => Basis::parse(b).map_err(|m| bad(format!("--cost-basis: {m}")))?,
@@ -296,14 +310,9 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     let start_hour = match (&scenario, &spec.start) {
         (Some(scn), _) => scn.problem.start_hour,
         (None, Some(t)) => parse_start(t)?,
-        (None, None) => world_spec
-            .catalog
-            .series
-            .carbon
-            .values()
-            .map(|s| s.start)
-            .min()
-            .ok_or_else(|| bad("--start: needed when no --carbon-series is given"))?,
+        (None, None) => {
+            world_spec.catalog.series.carbon.values().map(|s| s.start).min().ok_or_else(|| bad("--start: needed when no --carbon-series is given"))?
+        }
     };
 
     // Arrivals within the horizon; later ones are reported, not silently dropped.
@@ -336,9 +345,12 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
             None => None,
             Some(name) => {
                 let site = world_spec.catalog.resolve(name).map_err(|e| bad(format!("{trace_name}: job {}: site: {e}", j.id)))?.site;
-                Some(site_ids.iter().position(|s| s == site.id.as_str()).ok_or_else(|| {
-                    bad(format!("{trace_name}: job {}: site {} is not among the simulated sites", j.id, site.id))
-                })?)
+                Some(
+                    site_ids
+                        .iter()
+                        .position(|s| s == site.id.as_str())
+                        .ok_or_else(|| bad(format!("{trace_name}: job {}: site {} is not among the simulated sites", j.id, site.id)))?,
+                )
             }
         };
         specs.push(JobSpec {
@@ -358,7 +370,10 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     let reach = jobs.iter().map(|j| j.deadline_h).fold(hours as f64, f64::max);
     let cap = hours as f64 + 2.0 * MAX_HOURS as f64;
     if reach > cap {
-        diagnostics.push(Diagnostic::warning("simulation", format!("deadlines reach hour {reach:.0}; series are built for {cap:.0} hours and read again from their start after that")));
+        diagnostics.push(Diagnostic::warning(
+            "simulation",
+            format!("deadlines reach hour {reach:.0}; series are built for {cap:.0} hours and read again from their start after that"),
+        ));
     }
     let series_hours = reach.min(cap).ceil() as u32 + 1;
 
@@ -371,7 +386,9 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
             b.site.capacity.push((accelerator.clone(), c));
             if !b.site.usd_per_gpu_hour.iter().any(|x| x.0 == accelerator) {
                 let cost = world_spec.kw_cost(acc).1;
-                b.site.usd_per_gpu_hour.push((accelerator.clone(), if world_spec.basis == Basis::Owned { cost } else { acc.default_usd_per_hour.value }));
+                b.site
+                    .usd_per_gpu_hour
+                    .push((accelerator.clone(), if world_spec.basis == Basis::Owned { cost } else { acc.default_usd_per_hour.value }));
             }
         }
         if let Some(p) = spec.pue {
@@ -402,7 +419,16 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
             [c, p].into_iter().flatten().all(|s| s <= start_hour - xisuan_sim::MAX_PAST_H as i64)
         };
         let past = world_spec.sites(start_hour - xisuan_sim::MAX_PAST_H as i64, xisuan_sim::MAX_PAST_H as u32, &mut Vec::new());
-        world.past = past.iter().map(|b| if covered(&b.site.id) { xisuan_sim::Past { kg_per_kwh: b.site.kg_per_kwh.clone(), usd_per_kwh: b.site.usd_per_kwh.clone() } } else { xisuan_sim::Past::default() }).collect();
+        world.past = past
+            .iter()
+            .map(|b| {
+                if covered(&b.site.id) {
+                    xisuan_sim::Past { kg_per_kwh: b.site.kg_per_kwh.clone(), usd_per_kwh: b.site.usd_per_kwh.clone() }
+                } else {
+                    xisuan_sim::Past::default()
+                }
+            })
+            .collect();
         let short: Vec<&str> = past.iter().filter(|b| !covered(&b.site.id)).map(|b| b.site.id.as_str()).collect();
         if !short.is_empty() {
             diagnostics.push(Diagnostic::warning("forecast", format!("{} has no series before {}: its {} forecasts start from the simulated hours alone (seasonal patterns after a day, the weekly profile after a week)", short.join(", "), format_hour(start_hour - xisuan_sim::MAX_PAST_H as i64), model.name())));
@@ -412,7 +438,8 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
     // A world in which no job can ever run is a mistake in the input, not a result.
     let largest = world.sites.iter().map(|s| s.capacity).max().unwrap_or(0);
     if largest == 0 {
-        let have: std::collections::BTreeSet<&str> = built.iter().flat_map(|b| b.site.capacity.iter().filter(|c| c.1 > 0).map(|c| c.0.as_str())).collect();
+        let have: std::collections::BTreeSet<&str> =
+            built.iter().flat_map(|b| b.site.capacity.iter().filter(|c| c.1 > 0).map(|c| c.0.as_str())).collect();
         return Err(bad(format!(
             "no simulated site has {accelerator} accelerators (they have: {}); pass --accelerator with one of those, or --capacity",
             if have.is_empty() { "none".to_string() } else { have.into_iter().collect::<Vec<_>>().join(", ") }
@@ -423,7 +450,10 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
         return Err(bad(format!("every job needs more {accelerator} accelerators than the largest site has ({largest}); pass --capacity")));
     }
     if too_big > 0 {
-        diagnostics.push(Diagnostic::warning("simulation", format!("{too_big} of {} jobs need more than the largest site's {largest} {accelerator} accelerators and can never run", jobs.len())));
+        diagnostics.push(Diagnostic::warning(
+            "simulation",
+            format!("{too_big} of {} jobs need more than the largest site's {largest} {accelerator} accelerators and can never run", jobs.len()),
+        ));
     }
 
     let origin = spec.scenario.as_ref().map(|p| p.display().to_string());
@@ -467,7 +497,10 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
         let names = if spec.inference_sites.is_empty() { vec![site_ids[0].clone()] } else { spec.inference_sites.clone() };
         for n in &names {
             let id = world_spec.catalog.resolve(n).map_err(|e| bad(format!("--inference-sites: {e}")))?.site.id.clone();
-            let i = site_ids.iter().position(|s| *s == id.as_str()).ok_or_else(|| bad(format!("--inference-sites: {id} is not among the simulated sites")))?;
+            let i = site_ids
+                .iter()
+                .position(|s| *s == id.as_str())
+                .ok_or_else(|| bad(format!("--inference-sites: {id} is not among the simulated sites")))?;
             world.sites[i].inference_gpus = gpus.clone();
             site_out[i].inference_gpus_peak = gpus.iter().copied().max().unwrap_or(0);
         }
@@ -526,7 +559,11 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
                         name: Some(j.id.clone()),
                         gpus: j.gpus,
                         hours: j.hours,
-                        accelerators: j.accelerators.iter().map(|a| xisuan_control::AccOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu }).collect(),
+                        accelerators: j
+                            .accelerators
+                            .iter()
+                            .map(|a| xisuan_control::AccOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu })
+                            .collect(),
                         data_site: sp.sites[j.data_site].id.clone(),
                         data_bytes: j.data_bytes,
                         earliest_h: h0 + j.earliest as f64,
@@ -571,7 +608,10 @@ pub fn build(spec: &SimSpec) -> anyhow::Result<Built> {
 /// hourly planning rounds with `solve`, dispatch, the simulated backend) and reports the same
 /// metrics as the simulator's policies. Each job is costed as the round that dispatched it
 /// planned it; the simulated backend runs it exactly so.
-pub fn run_controller(b: &Built, solve: &mut dyn FnMut(&xisuan_plan::Problem) -> Result<xisuan_plan::Plan, String>) -> anyhow::Result<xisuan_sim::Metrics> {
+pub fn run_controller(
+    b: &Built,
+    solve: &mut dyn FnMut(&xisuan_plan::Problem) -> Result<xisuan_plan::Plan, String>,
+) -> anyhow::Result<xisuan_sim::Metrics> {
     use std::collections::HashMap;
     use xisuan_control::{Event, Placement, Status};
     let p = &b.problem;
@@ -596,7 +636,8 @@ pub fn run_controller(b: &Built, solve: &mut dyn FnMut(&xisuan_plan::Problem) ->
     };
     let start = b.arrivals.iter().map(|a| a.at_h).fold(f64::INFINITY, f64::min).max(h0 as f64).floor();
     let until = h0 as f64 + p.slots as f64;
-    let (state, log) = xisuan_control::drive(&b.arrivals, start, until, &mut xisuan_control::Drive { world_at: &mut world_at, solve }).map_err(|e| bad(format!("controller: {e}")))?;
+    let (state, log) = xisuan_control::drive(&b.arrivals, start, until, &mut xisuan_control::Drive { world_at: &mut world_at, solve })
+        .map_err(|e| bad(format!("controller: {e}")))?;
     let mut last: HashMap<&str, &Placement> = HashMap::new();
     let mut executed: HashMap<&str, &Placement> = HashMap::new();
     let mut rounds = 0;

@@ -26,20 +26,9 @@ use xisuan_model::Diagnostic;
 const MAX_ARRIVAL_H: f64 = MAX_SERIES_HOURS as f64;
 
 /// Errors on the second use of an id, naming both lines.
-fn unique_id(
-    seen: &mut std::collections::HashMap<String, u64>,
-    id: &str,
-    origin: &str,
-    line: u64,
-    field: &str,
-) -> Result<(), TraceError> {
+fn unique_id(seen: &mut std::collections::HashMap<String, u64>, id: &str, origin: &str, line: u64, field: &str) -> Result<(), TraceError> {
     if let Some(first) = seen.insert(id.to_string(), line) {
-        return Err(err(
-            origin,
-            line,
-            field,
-            format!("`{id}` was already used on line {first}; job ids must be unique"),
-        ));
+        return Err(err(origin, line, field, format!("`{id}` was already used on line {first}; job ids must be unique")));
     }
     Ok(())
 }
@@ -64,18 +53,13 @@ impl TraceFormat {
             "alibaba-pod" | "alibaba" => Ok(TraceFormat::AlibabaPod),
             "azure-llm" | "azure" => Ok(TraceFormat::AzureLlm),
             "csv" => Ok(TraceFormat::Csv),
-            _ => Err(format!(
-                "`{text}` is not a trace format (gaia, alibaba-pod, azure-llm, csv)"
-            )),
+            _ => Err(format!("`{text}` is not a trace format (gaia, alibaba-pod, azure-llm, csv)")),
         }
     }
 
     /// Guesses the format from the header line.
     pub fn detect(header: &str) -> Option<TraceFormat> {
-        let h = header
-            .trim_start_matches('\u{feff}')
-            .trim()
-            .to_ascii_lowercase();
+        let h = header.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
         let cols: Vec<&str> = h.split(',').map(str::trim).collect();
         let has = |c: &str| cols.contains(&c);
         if has("arrival_time") && has("length") {
@@ -126,11 +110,7 @@ impl fmt::Display for TraceError {
         if self.line == 0 {
             write!(f, "{}: {}", self.origin, self.message)
         } else {
-            write!(
-                f,
-                "{}:{}: field `{}`: {}",
-                self.origin, self.line, self.field, self.message
-            )
+            write!(f, "{}:{}: field `{}`: {}", self.origin, self.line, self.field, self.message)
         }
     }
 }
@@ -183,11 +163,7 @@ fn read(path: &Path) -> Result<String, TraceError> {
 }
 
 /// Reads a job trace; `format` `None` detects it from the header.
-pub fn read_jobs(
-    path: &Path,
-    format: Option<TraceFormat>,
-    unit: TimeUnit,
-) -> Result<JobTrace, TraceError> {
+pub fn read_jobs(path: &Path, format: Option<TraceFormat>, unit: TimeUnit) -> Result<JobTrace, TraceError> {
     parse_jobs(&read(path)?, &path.display().to_string(), format, unit)
 }
 
@@ -205,22 +181,14 @@ struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     fn new(text: &'a str, origin: &'a str) -> Result<Rows<'a>, TraceError> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
         let header = rdr
             .headers()
             .map_err(|e| err(origin, 1, "", format!("cannot read the header: {e}")))?
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
             .collect();
-        Ok(Rows {
-            origin,
-            header,
-            rdr,
-        })
+        Ok(Rows { origin, header, rdr })
     }
     /// Every column must be one the format knows: a misspelt column (`deadlne_h`) would
     /// otherwise drop its values silently. A column named twice is an error too.
@@ -230,12 +198,7 @@ impl<'a> Rows<'a> {
                 return Err(err(self.origin, 1, h, "column appears twice in the header".into()));
             }
             if !known.contains(&h.as_str()) {
-                return Err(err(
-                    self.origin,
-                    1,
-                    h,
-                    format!("unknown column for the {format} format (known: {})", known.join(", ")),
-                ));
+                return Err(err(self.origin, 1, h, format!("unknown column for the {format} format (known: {})", known.join(", "))));
             }
         }
         Ok(())
@@ -244,24 +207,12 @@ impl<'a> Rows<'a> {
         self.header.iter().position(|h| h == name)
     }
     fn need(&self, name: &str) -> Result<usize, TraceError> {
-        self.col(name).ok_or_else(|| {
-            err(
-                self.origin,
-                1,
-                name,
-                format!("missing column (header has: {})", self.header.join(",")),
-            )
-        })
+        self.col(name).ok_or_else(|| err(self.origin, 1, name, format!("missing column (header has: {})", self.header.join(","))))
     }
 }
 
 fn err(origin: &str, line: u64, field: &str, message: String) -> TraceError {
-    TraceError {
-        origin: origin.to_string(),
-        line,
-        field: field.to_string(),
-        message,
-    }
+    TraceError { origin: origin.to_string(), line, field: field.to_string(), message }
 }
 
 /// A record with its line number, and typed getters that report line and field.
@@ -279,12 +230,7 @@ impl Rec<'_> {
         let t = self.text(i);
         match t.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(err(
-                self.origin,
-                self.line,
-                field,
-                format!("`{t}` is not a number"),
-            )),
+            _ => Err(err(self.origin, self.line, field, format!("`{t}` is not a number"))),
         }
     }
     fn opt_f64(&self, i: Option<usize>, field: &str) -> Result<Option<f64>, TraceError> {
@@ -296,36 +242,21 @@ impl Rec<'_> {
     fn non_negative(&self, i: usize, field: &str) -> Result<f64, TraceError> {
         let v = self.f64(i, field)?;
         if v < 0.0 {
-            return Err(err(
-                self.origin,
-                self.line,
-                field,
-                format!("{v} is negative"),
-            ));
+            return Err(err(self.origin, self.line, field, format!("{v} is negative")));
         }
         Ok(v)
     }
     /// `v` (in `unit`) if it is at most `max`.
     fn at_most(&self, v: f64, max: f64, field: &str, unit: &str) -> Result<f64, TraceError> {
         if v > max {
-            return Err(err(
-                self.origin,
-                self.line,
-                field,
-                format!("{v} {unit} is more than xisuan accepts (at most {max} {unit})"),
-            ));
+            return Err(err(self.origin, self.line, field, format!("{v} {unit} is more than xisuan accepts (at most {max} {unit})")));
         }
         Ok(v)
     }
     fn count(&self, i: usize, field: &str) -> Result<u32, TraceError> {
         let v = self.f64(i, field)?;
         if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
-            return Err(err(
-                self.origin,
-                self.line,
-                field,
-                format!("`{}` is not a whole, non-negative count", self.text(i)),
-            ));
+            return Err(err(self.origin, self.line, field, format!("`{}` is not a whole, non-negative count", self.text(i))));
         }
         Ok(v as u32)
     }
@@ -338,93 +269,49 @@ where
     let origin = rows.origin;
     let width = rows.header.len();
     rows.rdr.records().map(move |r| {
-        let rec = r.map_err(|e| {
-            err(
-                origin,
-                e.position().map(|p| p.line()).unwrap_or(0),
-                "",
-                e.to_string(),
-            )
-        })?;
+        let rec = r.map_err(|e| err(origin, e.position().map(|p| p.line()).unwrap_or(0), "", e.to_string()))?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         if rec.len() != width {
-            return Err(err(
-                origin,
-                line,
-                "",
-                format!("the row has {} fields, the header {width}", rec.len()),
-            ));
+            return Err(err(origin, line, "", format!("the row has {} fields, the header {width}", rec.len())));
         }
         Ok(Rec { origin, line, rec })
     })
 }
 
 /// Parses a job trace from text (`origin` names it in messages).
-pub fn parse_jobs(
-    text: &str,
-    origin: &str,
-    format: Option<TraceFormat>,
-    unit: TimeUnit,
-) -> Result<JobTrace, TraceError> {
+pub fn parse_jobs(text: &str, origin: &str, format: Option<TraceFormat>, unit: TimeUnit) -> Result<JobTrace, TraceError> {
     let format = match format {
         Some(f) => f,
         None => {
             let header = text.lines().next().unwrap_or("");
-            TraceFormat::detect(header).ok_or_else(|| {
-                err(
-                    origin,
-                    1,
-                    "",
-                    format!(
-                        "cannot tell the trace format from the header `{header}`; pass --format"
-                    ),
-                )
-            })?
+            TraceFormat::detect(header)
+                .ok_or_else(|| err(origin, 1, "", format!("cannot tell the trace format from the header `{header}`; pass --format")))?
         }
     };
     match format {
         TraceFormat::Gaia => parse_gaia(text, origin, unit),
         TraceFormat::AlibabaPod => parse_alibaba(text, origin),
         TraceFormat::Csv => parse_csv(text, origin),
-        TraceFormat::AzureLlm => Err(err(
-            origin,
-            0,
-            "",
-            "an Azure LLM trace is inference demand, not jobs; pass it with --inference".into(),
-        )),
+        TraceFormat::AzureLlm => Err(err(origin, 0, "", "an Azure LLM trace is inference demand, not jobs; pass it with --inference".into())),
     }
 }
 
 fn parse_gaia(text: &str, origin: &str, unit: TimeUnit) -> Result<JobTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
     rows.known("GAIA", &["arrival_time", "length", "cpus"])?;
-    let (a, l, c) = (
-        rows.need("arrival_time")?,
-        rows.need("length")?,
-        rows.need("cpus")?,
-    );
+    let (a, l, c) = (rows.need("arrival_time")?, rows.need("length")?, rows.need("cpus")?);
     let mut raw = Vec::new();
     for r in records(&mut rows) {
         let r = r?;
         let arrival = r.non_negative(a, "arrival_time")?;
         let length = r.f64(l, "length")?;
         if length <= 0.0 {
-            return Err(err(
-                origin,
-                r.line,
-                "length",
-                format!("{length} is not a positive length"),
-            ));
+            return Err(err(origin, r.line, "length", format!("{length} is not a positive length")));
         }
         let cpus = r.count(c, "cpus")?;
         r.at_most(cpus as f64, MAX_JOB_ACCELERATORS as f64, "cpus", "processors")?;
         if cpus == 0 {
-            return Err(err(
-                origin,
-                r.line,
-                "cpus",
-                "a job needs at least one processor".into(),
-            ));
+            return Err(err(origin, r.line, "cpus", "a job needs at least one processor".into()));
         }
         raw.push((r.line, arrival, length, cpus));
     }
@@ -457,10 +344,7 @@ fn parse_gaia(text: &str, origin: &str, unit: TimeUnit) -> Result<JobTrace, Trac
         ),
     )];
     if raw.windows(2).any(|w| w[1].1 < w[0].1) {
-        diagnostics.push(Diagnostic::info(
-            origin,
-            "rows are not in arrival order; sorted",
-        ));
+        diagnostics.push(Diagnostic::info(origin, "rows are not in arrival order; sorted"));
     }
     let jobs = raw
         .into_iter()
@@ -481,8 +365,17 @@ fn parse_alibaba(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
     rows.known(
         "Alibaba pod list",
         &[
-            "name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec", "qos",
-            "pod_phase", "creation_time", "deletion_time", "scheduled_time",
+            "name",
+            "cpu_milli",
+            "memory_mib",
+            "num_gpu",
+            "gpu_milli",
+            "gpu_spec",
+            "qos",
+            "pod_phase",
+            "creation_time",
+            "deletion_time",
+            "scheduled_time",
         ],
     )?;
     let name = rows.need("name")?;
@@ -518,25 +411,14 @@ fn parse_alibaba(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
         }
         let d = r.non_negative(deleted, "deletion_time")?;
         if d < s {
-            return Err(err(
-                origin,
-                r.line,
-                "deletion_time",
-                format!("{d} is before scheduled_time {s}"),
-            ));
+            return Err(err(origin, r.line, "deletion_time", format!("{d} is before scheduled_time {s}")));
         }
         if d == s {
             zero += 1;
             continue;
         }
         r.at_most((d - s) / 3600.0, MAX_HOURS as f64, "deletion_time", "h of run time")?;
-        jobs.push(TraceJob {
-            id: r.text(name).to_string(),
-            arrival_h: c / 3600.0,
-            duration_h: (d - s) / 3600.0,
-            gpus,
-            ..Default::default()
-        });
+        jobs.push(TraceJob { id: r.text(name).to_string(), arrival_h: c / 3600.0, duration_h: (d - s) / 3600.0, gpus, ..Default::default() });
     }
     let mut diagnostics = vec![Diagnostic::info(
         origin,
@@ -558,19 +440,10 @@ fn parse_alibaba(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
 
 fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
-    rows.known(
-        "xisuan CSV (docs/trace-format.md)",
-        &["id", "arrival_h", "duration_h", "gpus", "site", "data_gb", "deadline_h", "pausable"],
-    )?;
+    rows.known("xisuan CSV (docs/trace-format.md)", &["id", "arrival_h", "duration_h", "gpus", "site", "data_gb", "deadline_h", "pausable"])?;
     let (a, d) = (rows.need("arrival_h")?, rows.need("duration_h")?);
-    let (id, g, site, data, dl, p) = (
-        rows.col("id"),
-        rows.col("gpus"),
-        rows.col("site"),
-        rows.col("data_gb"),
-        rows.col("deadline_h"),
-        rows.col("pausable"),
-    );
+    let (id, g, site, data, dl, p) =
+        (rows.col("id"), rows.col("gpus"), rows.col("site"), rows.col("data_gb"), rows.col("deadline_h"), rows.col("pausable"));
     let mut jobs = Vec::new();
     let mut seen = std::collections::HashMap::new();
     for (i, r) in records(&mut rows).enumerate() {
@@ -580,24 +453,14 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
         let duration_h = r.f64(d, "duration_h")?;
         r.at_most(duration_h, MAX_HOURS as f64, "duration_h", "h")?;
         if duration_h <= 0.0 {
-            return Err(err(
-                origin,
-                r.line,
-                "duration_h",
-                format!("{duration_h} is not a positive duration"),
-            ));
+            return Err(err(origin, r.line, "duration_h", format!("{duration_h} is not a positive duration")));
         }
         let gpus = match g {
             Some(g) if !r.text(g).is_empty() => r.count(g, "gpus")?,
             _ => 1,
         };
         if gpus == 0 {
-            return Err(err(
-                origin,
-                r.line,
-                "gpus",
-                "a job needs at least one accelerator".into(),
-            ));
+            return Err(err(origin, r.line, "gpus", "a job needs at least one accelerator".into()));
         }
         r.at_most(gpus as f64, MAX_JOB_ACCELERATORS as f64, "gpus", "accelerators")?;
         let data_gb = r.opt_f64(data, "data_gb")?;
@@ -605,24 +468,14 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
             r.at_most(v, MAX_BYTES / 1e9, "data_gb", "GB")?;
         }
         if data_gb.is_some_and(|v| v < 0.0) {
-            return Err(err(
-                origin,
-                r.line,
-                "data_gb",
-                "must not be negative".into(),
-            ));
+            return Err(err(origin, r.line, "data_gb", "must not be negative".into()));
         }
         let deadline_h = r.opt_f64(dl, "deadline_h")?;
         if let Some(v) = deadline_h {
             r.at_most(v, 2.0 * MAX_ARRIVAL_H, "deadline_h", "h")?;
         }
         if deadline_h.is_some_and(|v| v < arrival_h + duration_h) {
-            return Err(err(
-                origin,
-                r.line,
-                "deadline_h",
-                "is before arrival_h + duration_h: the job could never meet it".into(),
-            ));
+            return Err(err(origin, r.line, "deadline_h", "is before arrival_h + duration_h: the job could never meet it".into()));
         }
         let pausable = match p.map(|p| r.text(p).to_ascii_lowercase()) {
             None => None,
@@ -630,62 +483,36 @@ fn parse_csv(text: &str, origin: &str) -> Result<JobTrace, TraceError> {
             Some(t) => Some(match t.as_str() {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
-                _ => {
-                    return Err(err(
-                        origin,
-                        r.line,
-                        "pausable",
-                        format!("`{t}` is not true/false"),
-                    ))
-                }
+                _ => return Err(err(origin, r.line, "pausable", format!("`{t}` is not true/false"))),
             }),
         };
-        let id = id
-            .map(|c| r.text(c).to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| format!("job-{i}"));
+        let id = id.map(|c| r.text(c).to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| format!("job-{i}"));
         unique_id(&mut seen, &id, origin, r.line, "id")?;
         jobs.push(TraceJob {
             id,
             arrival_h,
             duration_h,
             gpus,
-            site: site
-                .map(|c| r.text(c).to_string())
-                .filter(|s| !s.is_empty()),
+            site: site.map(|c| r.text(c).to_string()).filter(|s| !s.is_empty()),
             data_gb,
             deadline_h,
             pausable,
         });
     }
     jobs.sort_by(|a, b| a.arrival_h.total_cmp(&b.arrival_h));
-    Ok(JobTrace {
-        jobs,
-        diagnostics: Vec::new(),
-    })
+    Ok(JobTrace { jobs, diagnostics: Vec::new() })
 }
 
 /// Parses the Azure LLM inference trace into hourly buckets (UTC hours).
 pub fn parse_azure_llm(text: &str, origin: &str) -> Result<DemandTrace, TraceError> {
     let mut rows = Rows::new(text, origin)?;
-    rows.known(
-        "Azure LLM inference",
-        &["timestamp", "contexttokens", "generatedtokens"],
-    )?;
-    let (t, c, g) = (
-        rows.need("timestamp")?,
-        rows.need("contexttokens")?,
-        rows.need("generatedtokens")?,
-    );
+    rows.known("Azure LLM inference", &["timestamp", "contexttokens", "generatedtokens"])?;
+    let (t, c, g) = (rows.need("timestamp")?, rows.need("contexttokens")?, rows.need("generatedtokens")?);
     let mut samples = Vec::new();
     for r in records(&mut rows) {
         let r = r?;
         let secs = parse_timestamp(r.text(t)).map_err(|m| err(origin, r.line, "TIMESTAMP", m))?;
-        samples.push((
-            secs,
-            r.count(c, "ContextTokens")? as u64,
-            r.count(g, "GeneratedTokens")? as u64,
-        ));
+        samples.push((secs, r.count(c, "ContextTokens")? as u64, r.count(g, "GeneratedTokens")? as u64));
     }
     let Some(first) = samples.iter().map(|s| s.0).min() else {
         return Err(err(origin, 0, "", "no requests".into()));
@@ -697,10 +524,7 @@ pub fn parse_azure_llm(text: &str, origin: &str) -> Result<DemandTrace, TraceErr
             origin,
             0,
             "TIMESTAMP",
-            format!(
-                "requests span {} hours; at most {MAX_SERIES_HOURS} (ten years) are read",
-                (last - start) / 3600 + 1
-            ),
+            format!("requests span {} hours; at most {MAX_SERIES_HOURS} (ten years) are read", (last - start) / 3600 + 1),
         ));
     }
     let mut hours = vec![HourDemand::default(); ((last - start) / 3600 + 1) as usize];
@@ -720,11 +544,7 @@ pub fn parse_azure_llm(text: &str, origin: &str) -> Result<DemandTrace, TraceErr
             xisuan_catalog::series::format_hour(start / 3600)
         ),
     )];
-    Ok(DemandTrace {
-        start_unix_s: start,
-        hours,
-        diagnostics,
-    })
+    Ok(DemandTrace { start_unix_s: start, hours, diagnostics })
 }
 
 #[cfg(test)]
@@ -733,73 +553,24 @@ mod tests {
 
     #[test]
     fn gaia_units_are_detected() {
-        let secs = parse_jobs(
-            "arrival_time,length,cpus\n0.0,3600,1\n7200,1800,2\n",
-            "s.csv",
-            None,
-            TimeUnit::Auto,
-        )
-        .unwrap();
-        assert_eq!(
-            (
-                secs.jobs[1].arrival_h,
-                secs.jobs[1].duration_h,
-                secs.jobs[1].gpus
-            ),
-            (2.0, 0.5, 2)
-        );
-        let hours = parse_jobs(
-            "arrival_time,length,cpus\n0.5,0.25,1\n",
-            "h.csv",
-            Some(TraceFormat::Gaia),
-            TimeUnit::Auto,
-        )
-        .unwrap();
+        let secs = parse_jobs("arrival_time,length,cpus\n0.0,3600,1\n7200,1800,2\n", "s.csv", None, TimeUnit::Auto).unwrap();
+        assert_eq!((secs.jobs[1].arrival_h, secs.jobs[1].duration_h, secs.jobs[1].gpus), (2.0, 0.5, 2));
+        let hours = parse_jobs("arrival_time,length,cpus\n0.5,0.25,1\n", "h.csv", Some(TraceFormat::Gaia), TimeUnit::Auto).unwrap();
         assert_eq!(hours.jobs[0].duration_h, 0.25);
     }
 
     #[test]
     fn a_bad_row_names_file_line_and_field() {
-        let e = parse_jobs(
-            "arrival_time,length,cpus\n0,400,1\n5,abc,1\n",
-            "t.csv",
-            None,
-            TimeUnit::Auto,
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "t.csv:3: field `length`: `abc` is not a number"
-        );
-        let e = parse_jobs(
-            "id,arrival_h,duration_h,deadline_h\na,1,2,2.5\n",
-            "u.csv",
-            None,
-            TimeUnit::Auto,
-        )
-        .unwrap_err();
+        let e = parse_jobs("arrival_time,length,cpus\n0,400,1\n5,abc,1\n", "t.csv", None, TimeUnit::Auto).unwrap_err();
+        assert_eq!(e.to_string(), "t.csv:3: field `length`: `abc` is not a number");
+        let e = parse_jobs("id,arrival_h,duration_h,deadline_h\na,1,2,2.5\n", "u.csv", None, TimeUnit::Auto).unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (2, "deadline_h"));
     }
 
     #[test]
     fn csv_defaults_are_left_to_the_simulator() {
-        let t = parse_jobs(
-            "arrival_h,duration_h\n1.5,2\n",
-            "c.csv",
-            None,
-            TimeUnit::Auto,
-        )
-        .unwrap();
-        assert_eq!(
-            t.jobs[0],
-            TraceJob {
-                id: "job-0".into(),
-                arrival_h: 1.5,
-                duration_h: 2.0,
-                gpus: 1,
-                ..Default::default()
-            }
-        );
+        let t = parse_jobs("arrival_h,duration_h\n1.5,2\n", "c.csv", None, TimeUnit::Auto).unwrap();
+        assert_eq!(t.jobs[0], TraceJob { id: "job-0".into(), arrival_h: 1.5, duration_h: 2.0, gpus: 1, ..Default::default() });
     }
 
     #[test]
@@ -814,9 +585,7 @@ mod tests {
         assert_eq!(t.jobs[0].duration_h, 2.0);
         let warned: Vec<&str> = t.diagnostics.iter().map(|d| d.message.as_str()).collect();
         assert!(warned.iter().any(|m| m.starts_with("1 CPU-only")));
-        assert!(warned
-            .iter()
-            .any(|m| m.starts_with("1 pods never scheduled")));
+        assert!(warned.iter().any(|m| m.starts_with("1 pods never scheduled")));
         assert!(warned.iter().any(|m| m.starts_with("1 pods still running")));
     }
 
@@ -828,13 +597,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.hours.len(), 2);
-        assert_eq!(
-            d.hours[1],
-            HourDemand {
-                requests: 2,
-                context_tokens: 25,
-                generated_tokens: 7
-            }
-        );
+        assert_eq!(d.hours[1], HourDemand { requests: 2, context_tokens: 25, generated_tokens: 7 });
     }
 }

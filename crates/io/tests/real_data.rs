@@ -31,21 +31,13 @@ fn green_dcc_wide_lca_file_gives_8760_hours_for_all_16_zones() {
     let zw = cat.site("edwc-zhongwei").unwrap();
     let (none, diag) = cat.series_for_site(zw);
     assert!(none.is_none());
-    assert!(diag
-        .unwrap()
-        .message
-        .contains("China publishes annual provincial factors only"));
+    assert!(diag.unwrap().message.contains("China publishes annual provincial factors only"));
 }
 
 #[test]
 fn zone_table_matches_site_grid_zones() {
     let mut cat = Catalog::builtin();
-    add_series(
-        &mut cat,
-        &data("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv"),
-        SeriesKind::Carbon,
-    )
-    .unwrap();
+    add_series(&mut cat, &data("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv"), SeriesKind::Carbon).unwrap();
     for (zone, sites) in xisuan_catalog::builtin::zones::GREEN_DCC_ZONES {
         assert!(cat.series.carbon.contains_key(*zone), "{zone}");
         for id in *sites {
@@ -58,8 +50,7 @@ fn zone_table_matches_site_grid_zones() {
 
 #[test]
 fn malformed_row_in_a_copy_is_reported_with_its_line() {
-    let text = std::fs::read_to_string(data("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv"))
-        .unwrap();
+    let text = std::fs::read_to_string(data("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv")).unwrap();
     let mut lines: Vec<String> = text.lines().take(6).map(str::to_string).collect();
     // Line 4 of the file (the third data row) gets a bad DE-LU value (7th column).
     let mut cells: Vec<String> = lines[3].split(',').map(str::to_string).collect();
@@ -75,45 +66,24 @@ fn malformed_row_in_a_copy_is_reported_with_its_line() {
         .iter()
         .find(|d| d.severity == Severity::Error && d.location.ends_with("bad_wide.csv:4"))
         .unwrap_or_else(|| panic!("{:#?}", cat.diagnostics));
-    assert!(
-        d.message.contains("field `DE-LU`") && d.message.contains("123x"),
-        "{d}"
-    );
+    assert!(d.message.contains("field `DE-LU`") && d.message.contains("123x"), "{d}");
     // Five data rows, one skipped: hour 2 is missing for every zone and reported.
     assert_eq!(cat.series.carbon["DE-LU"].values.len(), 5);
     assert_eq!(cat.series.carbon["DE-LU"].values[2], None);
-    assert!(cat.diagnostics.iter().any(|d| d
-        .message
-        .contains("1 of 5 hours missing (first 2023-01-01T02:00Z)")));
+    assert!(cat.diagnostics.iter().any(|d| d.message.contains("1 of 5 hours missing (first 2023-01-01T02:00Z)")));
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn lets_wait_awhile_files_average_to_hours() {
-    let cat = load_catalog(
-        None,
-        &[
-            data("lets_wait_awhile/ger_ci.csv"),
-            data("lets_wait_awhile/fr_ci.csv"),
-        ],
-        &[],
-    )
-    .unwrap();
+    let cat = load_catalog(None, &[data("lets_wait_awhile/ger_ci.csv"), data("lets_wait_awhile/fr_ci.csv")], &[]).unwrap();
     let de = &cat.series.carbon["DE"];
     // 2019-12-20 00:00 to 2021-01-09 23:00 UTC is 387 days = 9,288 hours.
     assert_eq!(de.values.len(), 9288);
     // First hour: mean of the four 15-minute samples of 2019-12-20 00:00..00:45.
     let first4 = [218.29003068829462, 217.8834341330206, 217.49442613204167];
     let text = std::fs::read_to_string(data("lets_wait_awhile/ger_ci.csv")).unwrap();
-    let fourth: f64 = text
-        .lines()
-        .nth(4)
-        .unwrap()
-        .split(',')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let fourth: f64 = text.lines().nth(4).unwrap().split(',').nth(1).unwrap().parse().unwrap();
     let mean = (first4.iter().sum::<f64>() + fourth) / 4.0;
     assert!((de.values[0].unwrap() - mean).abs() < 1e-9);
     // The German file feeds DE-LU sites through the zone alias.
@@ -124,12 +94,7 @@ fn lets_wait_awhile_files_average_to_hours() {
 
 #[test]
 fn price_series_load_for_22_zones() {
-    let cat = load_catalog(
-        None,
-        &[],
-        &[data("green_dcc/wide_2023_hourly_price_usd_per_mwh.csv")],
-    )
-    .unwrap();
+    let cat = load_catalog(None, &[], &[data("green_dcc/wide_2023_hourly_price_usd_per_mwh.csv")]).unwrap();
     assert_eq!(cat.series.price.len(), 22);
     let s = cat.site("gcp-europe-west9").unwrap();
     assert!(cat.series.price_series_for_site(s).0.is_some());
@@ -139,35 +104,18 @@ fn price_series_load_for_22_zones() {
 fn typed_in_egress_rules_agree_with_the_green_dcc_matrices() {
     let base = Catalog::builtin();
     for (file, provider) in [
-        (
-            "green_dcc/network_cost/aws_transmission_cost_matrix.csv",
-            Provider::Aws,
-        ),
-        (
-            "green_dcc/network_cost/gcp_transmission_cost_matrix.csv",
-            Provider::Gcp,
-        ),
-        (
-            "green_dcc/network_cost/azure_transmission_cost_matrix.csv",
-            Provider::Azure,
-        ),
+        ("green_dcc/network_cost/aws_transmission_cost_matrix.csv", Provider::Aws),
+        ("green_dcc/network_cost/gcp_transmission_cost_matrix.csv", Provider::Gcp),
+        ("green_dcc/network_cost/azure_transmission_cost_matrix.csv", Provider::Azure),
     ] {
         let mut cat = base.clone();
         let n = add_cost_matrix(&mut cat, &data(file), provider).unwrap();
         assert!(n > 100, "{file}: {n}");
         for link in &cat.network.links {
-            let (a, b) = (
-                base.site(link.a.as_str()).unwrap(),
-                base.site(link.b.as_str()).unwrap(),
-            );
+            let (a, b) = (base.site(link.a.as_str()).unwrap(), base.site(link.b.as_str()).unwrap());
             let rule = base.network.price_per_gb(a, b).value;
             let matrix = link.usd_per_gb.as_ref().unwrap().value;
-            assert!(
-                (rule - matrix).abs() < 1e-12,
-                "{file}: {} -> {}: rule {rule}, matrix {matrix}",
-                a.id,
-                b.id
-            );
+            assert!((rule - matrix).abs() < 1e-12, "{file}: {} -> {}: rule {rule}, matrix {matrix}", a.id, b.id);
         }
     }
 }

@@ -44,7 +44,12 @@ fn run(name: &str, shape: Shape, seed: u64, auto: &Auto) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let auto = Auto { target_gap: 0.01, time_budget_s: std::env::var("AUTO_BUDGET").ok().and_then(|b| b.parse().ok()).unwrap_or(30.0), lagrange_iterations: std::env::var("AUTO_ITERS").ok().and_then(|b| b.parse().ok()).unwrap_or(400), ..Auto::default() };
+    let auto = Auto {
+        target_gap: 0.01,
+        time_budget_s: std::env::var("AUTO_BUDGET").ok().and_then(|b| b.parse().ok()).unwrap_or(30.0),
+        lagrange_iterations: std::env::var("AUTO_ITERS").ok().and_then(|b| b.parse().ok()).unwrap_or(400),
+        ..Auto::default()
+    };
     run(
         "10,000 jobs x 30 sites x 168 slots",
         Shape { sites: 30, slots: 168, jobs: 10_000, services: 10, regions: 8, capacity: 2_500, pausable_share: 0.2 },

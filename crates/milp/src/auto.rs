@@ -80,11 +80,8 @@ impl Solver for Auto {
         // its decisions are rebuilt for the MILP's warm start only when the cap is absent.
         // Without a cap the plan is assembled (reasons and all) once, at the end; candidates
         // are compared by `objective_of`.
-        let (mut best, mut decisions) = if capped {
-            (Some(heuristic::solve(p, &self.heuristic)), None)
-        } else {
-            (None, Some(decide_complete(&ctx, &opts, &self.heuristic)))
-        };
+        let (mut best, mut decisions) =
+            if capped { (Some(heuristic::solve(p, &self.heuristic)), None) } else { (None, Some(decide_complete(&ctx, &opts, &self.heuristic))) };
         let mut best_objective = match (&best, &decisions) {
             (Some(plan), _) => plan.totals.objective,
             (None, Some(d)) => objective_of(&ctx, &opts, d),
@@ -153,7 +150,9 @@ impl Solver for Auto {
                 Ok(m) => {
                     bounds.extend(m.bounds.iter().cloned());
                     best.notes.extend(m.notes.iter().map(|n| format!("MILP: {n}")));
-                    if m.totals.objective < best.totals.objective - 1e-9 * best.totals.objective.abs() && (!capped || m.totals.carbon_kg <= p.objective.carbon_cap_t.unwrap_or(f64::INFINITY) * 1000.0 + 1e-6) {
+                    if m.totals.objective < best.totals.objective - 1e-9 * best.totals.objective.abs()
+                        && (!capped || m.totals.carbon_kg <= p.objective.carbon_cap_t.unwrap_or(f64::INFINITY) * 1000.0 + 1e-6)
+                    {
                         let notes = std::mem::take(&mut best.notes);
                         best = m;
                         best.notes = notes;

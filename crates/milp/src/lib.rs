@@ -197,7 +197,15 @@ fn build(ctx: &Ctx, opts: &[JobOptions], integer: bool) -> Model {
                 add(&mut pb, &mut vars, Var::UnmetReplicas { svc: vi, region: g, slot: t }, replica_penalty, most, true, &[(whole, -v.replica_rps)]);
                 for &s in sites_g {
                     let sr = *site_rows.entry(s).or_insert_with(|| pb.add_row(..=0.0));
-                    add(&mut pb, &mut vars, Var::Flow { svc: vi, region: g, site: s, slot: t }, 0.0, f64::INFINITY, false, &[(demand, 1.0), (sr, 1.0)]);
+                    add(
+                        &mut pb,
+                        &mut vars,
+                        Var::Flow { svc: vi, region: g, site: s, slot: t },
+                        0.0,
+                        f64::INFINITY,
+                        false,
+                        &[(demand, 1.0), (sr, 1.0)],
+                    );
                 }
             }
             let mut sites: Vec<_> = site_rows.into_iter().collect();
@@ -239,13 +247,9 @@ fn warm(m: &Model, ctx: &Ctx, d: &Decisions) -> Vec<f64> {
     m.vars
         .iter()
         .map(|v| match *v {
-            Var::Start { job, option, start } => {
-                matches!(&d.jobs[job], Some(jd) if jd.option == option && jd.slots[0] == start) as u8 as f64
-            }
+            Var::Start { job, option, start } => matches!(&d.jobs[job], Some(jd) if jd.option == option && jd.slots[0] == start) as u8 as f64,
             Var::Choose { job, option } => matches!(&d.jobs[job], Some(jd) if jd.option == option) as u8 as f64,
-            Var::Run { job, option, slot } => {
-                matches!(&d.jobs[job], Some(jd) if jd.option == option && jd.slots.contains(&slot)) as u8 as f64
-            }
+            Var::Run { job, option, slot } => matches!(&d.jobs[job], Some(jd) if jd.option == option && jd.slots.contains(&slot)) as u8 as f64,
             Var::End { job } => {
                 let j = &p.jobs[job];
                 let ideal = Ctx::ideal_end(j);
@@ -392,7 +396,15 @@ impl Milp {
                 let m2 = Model { pb: ColProblem::default(), vars, offset, penalty_cols: penalty_cols.clone() };
                 (decisions(&m2, ctx, &cols), Some(solved.objective_value() + offset))
             }
-            HighsModelStatus::ModelEmpty => (Decisions { jobs: vec![None; p.jobs.len()], services: vec![Vec::new(); p.services.len()], unmet: vec![0.0; p.services.len()], late_ok: false }, Some(offset)),
+            HighsModelStatus::ModelEmpty => (
+                Decisions {
+                    jobs: vec![None; p.jobs.len()],
+                    services: vec![Vec::new(); p.services.len()],
+                    unmet: vec![0.0; p.services.len()],
+                    late_ok: false,
+                },
+                Some(offset),
+            ),
             s => match start_decisions.clone() {
                 Some(d) => {
                     notes.push(format!("MILP returned no solution ({s:?}); plan is the heuristic's"));

@@ -86,7 +86,10 @@ fn incomplete(p: &Problem, plan: &Plan) -> Vec<String> {
                     let Some(row) = free.get(&(s, v.accelerator.clone())) else { continue };
                     let (reps, used) = load.get(&(p.sites[s].id.clone(), t)).copied().unwrap_or((0, 0.0));
                     if reps as f64 * v.replica_rps - used > 1e-6 {
-                        out.push(format!("{} leaves {} unmet in slot {t} with spare replica throughput at {}", v.id, p.regions[g].name, p.sites[s].id));
+                        out.push(format!(
+                            "{} leaves {} unmet in slot {t} with spare replica throughput at {}",
+                            v.id, p.regions[g].name, p.sites[s].id
+                        ));
                     } else if row[t as usize] >= v.gpus_per_replica as i64 {
                         out.push(format!("{} leaves {} unmet in slot {t} with room for a replica at {}", v.id, p.regions[g].name, p.sites[s].id));
                     }

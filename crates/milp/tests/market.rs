@@ -28,7 +28,13 @@ fn market_problem(seed: u64, shape: &Shape) -> Problem {
         for (acc, _) in &site.capacity {
             let od = r.range(1.0, 4.0);
             pools.push(Pool { site: s, accelerator: acc.clone(), tier: Tier::OnDemand, count: r.below(64) as u32, usd_per_gpu_hour: od });
-            pools.push(Pool { site: s, accelerator: acc.clone(), tier: Tier::Spot, count: r.below(64) as u32, usd_per_gpu_hour: od * r.range(0.1, 0.5) });
+            pools.push(Pool {
+                site: s,
+                accelerator: acc.clone(),
+                tier: Tier::Spot,
+                count: r.below(64) as u32,
+                usd_per_gpu_hour: od * r.range(0.1, 0.5),
+            });
             if !spot.iter().any(|m: &SpotMarket| &m.accelerator == acc) {
                 spot.push(SpotMarket { accelerator: acc.clone(), interruptions_per_hour: r.range(0.0, 1.0), restart_h: r.range(0.05, 0.2) });
             }

@@ -96,7 +96,15 @@ fn assert_sound(p: &xisuan_plan::Problem, plan: &Plan) -> Result<(), TestCaseErr
     let v = check(p, plan);
     prop_assert!(v.is_empty(), "{v:#?}");
     let t = &plan.totals;
-    for (name, x) in [("cost", t.cost_usd), ("electricity", t.electricity_usd), ("carbon", t.carbon_kg), ("energy", t.energy_kwh), ("objective", t.objective), ("unmet", t.unmet_rps_hours), ("transfer", t.transfer_usd)] {
+    for (name, x) in [
+        ("cost", t.cost_usd),
+        ("electricity", t.electricity_usd),
+        ("carbon", t.carbon_kg),
+        ("energy", t.energy_kwh),
+        ("objective", t.objective),
+        ("unmet", t.unmet_rps_hours),
+        ("transfer", t.transfer_usd),
+    ] {
         prop_assert!(x.is_finite() && x >= -1e-6, "{name} total {x}");
     }
     for b in &plan.bounds {

@@ -48,22 +48,14 @@ pub struct Sourced<T> {
 
 impl<T> Sourced<T> {
     pub fn new(value: T, source: impl Into<String>, confidence: Confidence) -> Self {
-        Sourced {
-            value,
-            source: source.into(),
-            confidence,
-        }
+        Sourced { value, source: source.into(), confidence }
     }
     /// A value the user supplied (a flag or a file), which replaces a default.
     pub fn user(value: T, what: impl Into<String>) -> Self {
         Sourced::new(value, what, Confidence::User)
     }
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Sourced<U> {
-        Sourced {
-            value: f(self.value),
-            source: self.source,
-            confidence: self.confidence,
-        }
+        Sourced { value: f(self.value), source: self.source, confidence: self.confidence }
     }
 }
 
@@ -89,25 +81,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn info(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Info,
-            location: location.into(),
-            message: message.into(),
-        }
+        Diagnostic { severity: Severity::Info, location: location.into(), message: message.into() }
     }
     pub fn warning(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            location: location.into(),
-            message: message.into(),
-        }
+        Diagnostic { severity: Severity::Warning, location: location.into(), message: message.into() }
     }
     pub fn error(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            location: location.into(),
-            message: message.into(),
-        }
+        Diagnostic { severity: Severity::Error, location: location.into(), message: message.into() }
     }
 }
 

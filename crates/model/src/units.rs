@@ -208,14 +208,9 @@ impl Bytes {
     /// powers of 1000, binary ones (`KiB`, `MiB`, ...) powers of 1024.
     pub fn parse(text: &str) -> Result<Bytes, String> {
         let t = text.trim();
-        let split = t
-            .find(|c: char| c.is_ascii_alphabetic())
-            .unwrap_or(t.len());
+        let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let n: f64 = num
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{text}` is not a size (expected e.g. 50TB, 800GiB)"))?;
+        let n: f64 = num.trim().parse().map_err(|_| format!("`{text}` is not a size (expected e.g. 50TB, 800GiB)"))?;
         let k = match unit.trim().to_ascii_lowercase().as_str() {
             "" | "b" => 1.0,
             "kb" | "k" => 1e3,

@@ -21,7 +21,14 @@ fn main() {
     let t0 = Instant::now();
     let p = synthetic(2026, &shape);
     let gen = t0.elapsed();
-    println!("problem: {} jobs x {} sites x {} slots, {} services; generated in {:.3} s", p.jobs.len(), p.sites.len(), p.slots, p.services.len(), gen.as_secs_f64());
+    println!(
+        "problem: {} jobs x {} sites x {} slots, {} services; generated in {:.3} s",
+        p.jobs.len(),
+        p.sites.len(),
+        p.slots,
+        p.services.len(),
+        gen.as_secs_f64()
+    );
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..3 {

@@ -84,8 +84,7 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
 
     for (ji, job) in p.jobs.iter().enumerate() {
         let jo = &opts[ji];
-        let mut rejected: Vec<SiteRejection> =
-            jo.rejected.iter().map(|(s, r)| SiteRejection { site: name(*s), reason: r.clone() }).collect();
+        let mut rejected: Vec<SiteRejection> = jo.rejected.iter().map(|(s, r)| SiteRejection { site: name(*s), reason: r.clone() }).collect();
         match &d.jobs[ji] {
             None => {
                 let penalty = p.objective.job_penalty(job);
@@ -97,10 +96,7 @@ pub fn assemble(ctx: &Ctx, opts: &[JobOptions], d: &Decisions, solver: &str) -> 
                         continue;
                     }
                     seen.push(o.site);
-                    let here = JobOptions {
-                        options: jo.options.iter().filter(|x| x.site == o.site).cloned().collect(),
-                        rejected: Vec::new(),
-                    };
+                    let here = JobOptions { options: jo.options.iter().filter(|x| x.site == o.site).cloned().collect(), rejected: Vec::new() };
                     let timing = if d.late_ok { Timing::Asap } else { Timing::Shift };
                     let reason = match best_placement(ctx, job, &here, &free, timing, &mut buf) {
                         Some((_, score)) => Reason::DearerThanPenalty { score, penalty },

@@ -31,7 +31,9 @@ fn forced(ctx: &Ctx, relaxed: &[JobOptions], rank: &dyn Fn(&Job, &JobOptions) ->
                 .iter()
                 .enumerate()
                 .filter(|(_, o)| o.site == site)
-                .filter_map(|(oi, o)| (o.first_start..=o.last_start).find(|&t| free.fits(o.site, o.acc, t, o.slots, j.gpus)).map(|t| (oi, t, t + o.slots)))
+                .filter_map(|(oi, o)| {
+                    (o.first_start..=o.last_start).find(|&t| free.fits(o.site, o.acc, t, o.slots, j.gpus)).map(|t| (oi, t, t + o.slots))
+                })
                 .min_by_key(|x| x.2)
         };
         let ranked = rank(j, jo);
@@ -101,9 +103,7 @@ pub fn baselines(p: &Problem) -> Vec<Baseline> {
         (
             "cheapest",
             "every job and service at the cheapest site with room (mean electricity and facility price), run now",
-            Box::new(|j: &Job, jo: &JobOptions| {
-                sites_by(jo, |s, oi| usd_rate(s, &j.accelerators[oi].accelerator, j.accelerators[oi].kw_per_gpu))
-            }),
+            Box::new(|j: &Job, jo: &JobOptions| sites_by(jo, |s, oi| usd_rate(s, &j.accelerators[oi].accelerator, j.accelerators[oi].kw_per_gpu))),
             Box::new(move |v, _g, s, _t| usd_rate(s, &v.accelerator, v.kw_per_gpu)),
         ),
         (

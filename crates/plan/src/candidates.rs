@@ -210,11 +210,7 @@ impl<'a> Ctx<'a> {
             add(&v.accelerator);
         }
         let accs = AccTypes(names);
-        let capacity = p
-            .sites
-            .iter()
-            .map(|s| accs.0.iter().map(|a| s.capacity_of(a)).collect())
-            .collect();
+        let capacity = p.sites.iter().map(|s| accs.0.iter().map(|a| s.capacity_of(a)).collect()).collect();
         Ctx {
             rates: p.sites.iter().map(|s| Rates::new(&s.usd_per_kwh, &s.kg_per_kwh, s.pue, &p.objective)).collect(),
             p,
@@ -273,11 +269,8 @@ impl<'a> Ctx<'a> {
                 let first = j.earliest as f64 + (transfer_hours - 1e-9).ceil().max(0.0);
                 let end_limit = j.deadline.min(p.slots);
                 if first + slots as f64 > end_limit as f64 {
-                    let r = Reason::Deadline {
-                        earliest_end_slot: j.earliest as f64 + transfer_hours + hours,
-                        deadline_slot: j.deadline,
-                        transfer_hours,
-                    };
+                    let r =
+                        Reason::Deadline { earliest_end_slot: j.earliest as f64 + transfer_hours + hours, deadline_slot: j.deadline, transfer_hours };
                     // A deadline miss explains more than a size mismatch on another type.
                     reason = Some(r);
                     continue;
@@ -299,10 +292,7 @@ impl<'a> Ctx<'a> {
                 });
             }
             if !any_type {
-                rejected.push((
-                    s,
-                    Reason::AcceleratorType { wanted: j.accelerators.iter().map(|a| a.accelerator.clone()).collect() },
-                ));
+                rejected.push((s, Reason::AcceleratorType { wanted: j.accelerators.iter().map(|a| a.accelerator.clone()).collect() }));
             } else if !options.iter().any(|o| o.site == s) {
                 rejected.push((s, reason.unwrap_or(Reason::Capacity)));
             }
@@ -325,7 +315,11 @@ impl<'a> Ctx<'a> {
         let obj = &self.p.objective;
         let delay = (start as f64 + o.hours - o.ideal_end).max(0.0);
         let shadow = self.shadow.as_ref().map(|x| j.gpus as f64 * x.span(o.site, o.acc, start, o.slots)).unwrap_or(0.0);
-        o.kw_total * self.rates[o.site].score_span(start, o.hours) + o.fixed_score + obj.delay_usd_per_hour * delay + shadow + self.churn(j, o.site, start)
+        o.kw_total * self.rates[o.site].score_span(start, o.hours)
+            + o.fixed_score
+            + obj.delay_usd_per_hour * delay
+            + shadow
+            + self.churn(j, o.site, start)
     }
 
     /// Cost, carbon and score of running option `o` of job `j` from `start`.
@@ -406,10 +400,7 @@ impl<'a> Ctx<'a> {
             }
             let ms = self.p.latency_ms[region][s];
             if ms > v.slo_ms {
-                bad.push((
-                    s,
-                    Reason::Latency { region: self.p.regions[region].name.clone(), ms, slo_ms: v.slo_ms },
-                ));
+                bad.push((s, Reason::Latency { region: self.p.regions[region].name.clone(), ms, slo_ms: v.slo_ms }));
                 continue;
             }
             ok.push(s);

@@ -130,7 +130,15 @@ fn add_served(sd: &mut ServiceDecision, g: usize, x: f64) {
 /// The best free placement of job `j` that scores below `below`, looking only at options whose
 /// best start (capacity aside, `floor`) could beat it: a placed job mostly has few such options,
 /// so this is much cheaper than ranking every candidate.
-fn better_placement(ctx: &Ctx, j: &crate::problem::Job, jo: &JobOptions, floor: &[f64], free: &Free, below: f64, buf: &mut Vec<crate::heuristic::Cand>) -> Option<(JobDecision, f64)> {
+fn better_placement(
+    ctx: &Ctx,
+    j: &crate::problem::Job,
+    jo: &JobOptions,
+    floor: &[f64],
+    free: &Free,
+    below: f64,
+    buf: &mut Vec<crate::heuristic::Cand>,
+) -> Option<(JobDecision, f64)> {
     let mut best: Option<(JobDecision, f64)> = None;
     for (oi, o) in jo.options.iter().enumerate() {
         let limit = best.as_ref().map(|b| b.1).unwrap_or(below);
@@ -179,7 +187,13 @@ fn place_jobs(ctx: &Ctx, opts: &[JobOptions], free: &mut Free, d: &mut Decisions
     // Each option's best score with capacity aside: a job at or below all of them cannot
     // improve, and options above its current score are not looked at.
     let floors: Vec<Vec<f64>> = (0..p.jobs.len())
-        .map(|ji| opts[ji].options.iter().map(|o| crate::heuristic::best_unconstrained(ctx, &p.jobs[ji], &JobOptions { options: vec![o.clone()], rejected: Vec::new() })).collect())
+        .map(|ji| {
+            opts[ji]
+                .options
+                .iter()
+                .map(|o| crate::heuristic::best_unconstrained(ctx, &p.jobs[ji], &JobOptions { options: vec![o.clone()], rejected: Vec::new() }))
+                .collect()
+        })
         .collect();
     for _ in 0..10 {
         let mut changed = false;

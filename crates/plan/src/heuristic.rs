@@ -60,7 +60,9 @@ fn pausable_slots(ctx: &Ctx, j: &Job, o: &SiteOption, free: &Free) -> Option<Vec
     use std::collections::BinaryHeap;
     let rates = &ctx.rates[o.site];
     let obj = &ctx.p.objective;
-    let rate = |t: u32| obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total + j.gpus as f64 * ctx.shadow_at(o.site, o.acc, t);
+    let rate = |t: u32| {
+        obj.score(rates.usd_per_kw[t as usize], rates.kg_per_kw[t as usize], 0.0) * o.kw_total + j.gpus as f64 * ctx.shadow_at(o.site, o.acc, t)
+    };
     let k = o.slots as usize;
     // Whole hours: see `Ctx::eval_slots`.
     let frac = 1.0;
@@ -91,7 +93,8 @@ fn pausable_slots(ctx: &Ctx, j: &Job, o: &SiteOption, free: &Free) -> Option<Vec
     }
     let (_, end) = best?;
     // Rebuild the chosen set: the cheapest k - 1 free slots before `end`, plus `end`.
-    let mut before: Vec<(f64, u32)> = (o.first_start..end).filter(|&t| free.free[o.site][o.acc][t as usize] >= j.gpus).map(|t| (rate(t), t)).collect();
+    let mut before: Vec<(f64, u32)> =
+        (o.first_start..end).filter(|&t| free.free[o.site][o.acc][t as usize] >= j.gpus).map(|t| (rate(t), t)).collect();
     before.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut slots: Vec<u32> = before[..k - 1].iter().map(|x| x.1).collect();
     slots.push(end);
@@ -104,7 +107,14 @@ pub(crate) fn best_placement(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, t
     best_placement_with_floor(ctx, j, jo, free, timing, buf).0
 }
 
-fn best_placement_with_floor(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, timing: Timing, buf: &mut Vec<Cand>) -> (Option<(JobDecision, f64)>, f64) {
+fn best_placement_with_floor(
+    ctx: &Ctx,
+    j: &Job,
+    jo: &JobOptions,
+    free: &Free,
+    timing: Timing,
+    buf: &mut Vec<Cand>,
+) -> (Option<(JobDecision, f64)>, f64) {
     buf.clear();
     let mut best_pausable: Option<(JobDecision, f64)> = None;
     for (oi, o) in jo.options.iter().enumerate() {
@@ -126,11 +136,7 @@ fn best_placement_with_floor(ctx: &Ctx, j: &Job, jo: &JobOptions, free: &Free, t
             Timing::Asap => {
                 // The first start with room at this site; its score decides between sites.
                 if let Some(t) = (o.first_start..=o.last_start).find(|&t| free.fits(o.site, o.acc, t, o.slots, j.gpus)) {
-                    let score = if j.pausable {
-                        ctx.eval_slots(j, o, &(t..t + o.slots).collect::<Vec<_>>()).score
-                    } else {
-                        ctx.eval(j, o, t).score
-                    };
+                    let score = if j.pausable { ctx.eval_slots(j, o, &(t..t + o.slots).collect::<Vec<_>>()).score } else { ctx.eval(j, o, t).score };
                     buf.push(Cand { score, option: oi as u32, start: t });
                 }
             }
@@ -343,7 +349,10 @@ pub fn regret_order(ctx: &Ctx, opts: &[JobOptions]) -> Vec<usize> {
                     // Cheapest whole hours in the window (a lower bound; enough to rank).
                     let r = &ctx.rates[o.site];
                     let mut w: Vec<f64> = (o.first_start..o.last_start + o.slots)
-                        .map(|t| p.objective.score(r.usd_per_kw[t as usize], r.kg_per_kw[t as usize], 0.0) * o.kw_total + j.gpus as f64 * ctx.shadow_at(o.site, o.acc, t))
+                        .map(|t| {
+                            p.objective.score(r.usd_per_kw[t as usize], r.kg_per_kw[t as usize], 0.0) * o.kw_total
+                                + j.gpus as f64 * ctx.shadow_at(o.site, o.acc, t)
+                        })
                         .collect();
                     let k = o.slots as usize;
                     w.select_nth_unstable_by(k - 1, f64::total_cmp);
@@ -416,7 +425,9 @@ impl Heuristic {
                 let j = &p.jobs[ji];
                 let Some(cur) = jobs[ji].clone() else {
                     // Retry jobs that found no room: earlier moves may have freed some.
-                    if let Some((d, score)) = best_placement(ctx, j, &opts[ji], &free, self.timing, &mut buf).filter(|b| b.1 < p.objective.job_penalty(j)) {
+                    if let Some((d, score)) =
+                        best_placement(ctx, j, &opts[ji], &free, self.timing, &mut buf).filter(|b| b.1 < p.objective.job_penalty(j))
+                    {
                         let o = &opts[ji].options[d.option];
                         free.take(o.site, o.acc, d.slots.iter().copied(), j.gpus);
                         scores[ji] = score;
@@ -534,7 +545,9 @@ pub fn solve(p: &Problem, h: &Heuristic) -> Plan {
     }
     if best.totals.carbon_kg > cap_t * 1000.0 {
         let mut plan = first;
-        plan.notes.push(format!("carbon cap {cap_t} t cannot be met by the heuristic even at a carbon price of {hi:.0} USD/t; plan exceeds it, so no gap is given"));
+        plan.notes.push(format!(
+            "carbon cap {cap_t} t cannot be met by the heuristic even at a carbon price of {hi:.0} USD/t; plan exceeds it, so no gap is given"
+        ));
         plan.bounds.clear();
         plan.set_gap();
         return plan;
@@ -586,4 +599,3 @@ pub fn decide_complete(ctx: &Ctx, opts: &[JobOptions], h: &Heuristic) -> Decisio
     crate::complete::complete(ctx, opts, &mut d);
     d
 }
-

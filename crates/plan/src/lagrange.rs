@@ -109,11 +109,8 @@ impl Tables {
     fn new(ctx: &Ctx, opts: &[JobOptions]) -> Tables {
         let p = ctx.p;
         let obj = &p.objective;
-        let rate: Vec<Vec<f64>> = ctx
-            .rates
-            .iter()
-            .map(|r| r.usd_per_kw.iter().zip(&r.kg_per_kw).map(|(&u, &k)| obj.score(u, k, 0.0)).collect())
-            .collect();
+        let rate: Vec<Vec<f64>> =
+            ctx.rates.iter().map(|r| r.usd_per_kw.iter().zip(&r.kg_per_kw).map(|(&u, &k)| obj.score(u, k, 0.0)).collect()).collect();
         let prefix = rate.iter().map(|r| prefix_of(r)).collect();
         let mut t = Tables { opts: Vec::new(), rate, prefix };
         for (ji, jo) in opts.iter().enumerate() {
@@ -176,15 +173,23 @@ impl Tables {
     /// The best value of option `o` at prices `lam` (per slot, with prefix `lpre`) for a job
     /// of `g` accelerators, and its start (for a pausable job: the end of its window, its
     /// slots left in `scratch`).
-    fn best(&self, o: &Opt, pausable: bool, g: f64, lam: Option<(&[f64], &[f64])>, scratch: &mut Vec<(f64, u32)>, values: &mut Vec<f64>) -> (f64, u32) {
+    fn best(
+        &self,
+        o: &Opt,
+        pausable: bool,
+        g: f64,
+        lam: Option<(&[f64], &[f64])>,
+        scratch: &mut Vec<(f64, u32)>,
+        values: &mut Vec<f64>,
+    ) -> (f64, u32) {
         let sr = &self.rate[o.site];
         let sp = &self.prefix[o.site];
         if pausable {
             // For each possible last slot e (whole hours held), the cheapest k − 1 slots before
             // it plus e itself, plus the delay of ending at e: exact, by a max-heap that keeps
             // the cheapest k − 1 as e advances. The chosen slots are left in `scratch`.
-            use std::collections::BinaryHeap;
             use crate::candidates::SlotCost as R;
+            use std::collections::BinaryHeap;
             let k = o.k as usize;
             let rate = |t: u32| o.kw * sr[t as usize] + g * lam.map(|(per, _)| per[t as usize]).unwrap_or(0.0);
             let mut heap: BinaryHeap<R> = BinaryHeap::with_capacity(k);
@@ -303,7 +308,15 @@ impl Floors {
     }
 }
 
-fn job_choice(tables: &Tables, ctx: &Ctx, ji: usize, lam: &[Vec<Vec<f64>>], pre: &[Vec<Vec<f64>>], floors: &Floors, scratch: &mut Scratch) -> (f64, Held) {
+fn job_choice(
+    tables: &Tables,
+    ctx: &Ctx,
+    ji: usize,
+    lam: &[Vec<Vec<f64>>],
+    pre: &[Vec<Vec<f64>>],
+    floors: &Floors,
+    scratch: &mut Scratch,
+) -> (f64, Held) {
     let j = &ctx.p.jobs[ji];
     let g = j.gpus as f64;
     let penalty = ctx.p.objective.job_penalty(j);
@@ -343,7 +356,10 @@ fn job_choice(tables: &Tables, ctx: &Ctx, ji: usize, lam: &[Vec<Vec<f64>>], pre:
             break;
         }
         let is_priced = priced(o);
-        if is_priced && (o.unpriced.0 + g * floors.any[o.site][o.acc][o.k as usize] >= best.0 || tables.pausable_floor(o, g, lam_of(o), &mut scratch.pairs) >= best.0) {
+        if is_priced
+            && (o.unpriced.0 + g * floors.any[o.site][o.acc][o.k as usize] >= best.0
+                || tables.pausable_floor(o, g, lam_of(o), &mut scratch.pairs) >= best.0)
+        {
             continue;
         }
         let (v, _) = tables.best(o, true, g, if is_priced { lam_of(o) } else { None }, &mut scratch.pairs, &mut scratch.values);
@@ -433,7 +449,14 @@ pub fn relax(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, st
 
 /// `relax`, continuing from an earlier run's best prices and step scale (with a better
 /// `upper`, e.g. the objective of a plan repaired with those prices).
-pub fn relax_from(ctx: &Ctx, opts: &[JobOptions], upper: f64, settings: &Settings, from: Option<&Relaxation>, stop: &mut dyn FnMut(u32, f64) -> bool) -> Relaxation {
+pub fn relax_from(
+    ctx: &Ctx,
+    opts: &[JobOptions],
+    upper: f64,
+    settings: &Settings,
+    from: Option<&Relaxation>,
+    stop: &mut dyn FnMut(u32, f64) -> bool,
+) -> Relaxation {
     let p = ctx.p;
     let (n_sites, n_accs, t_len) = (p.sites.len(), ctx.accs.0.len(), p.slots as usize);
     let zero = || vec![vec![vec![0.0f64; t_len]; n_accs]; n_sites];

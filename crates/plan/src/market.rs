@@ -104,7 +104,13 @@ pub fn spot_speed(speed: f64, checkpoint_h: f64, m: &SpotMarket) -> f64 {
 /// use an accelerator type, an option on each of its tiers sold anywhere (`checkpoint_h[j]`:
 /// job `j`'s checkpoint interval, hours). The reserved pools' own price per accelerator-hour is
 /// set to `reserved_usd_per_gpu_hour` (0 when the fee is sunk).
-pub fn add_pools(p: &mut Problem, pools: &[Pool], spot: &[SpotMarket], checkpoint_h: &[f64], reserved_usd_per_gpu_hour: Option<f64>) -> Result<(), String> {
+pub fn add_pools(
+    p: &mut Problem,
+    pools: &[Pool],
+    spot: &[SpotMarket],
+    checkpoint_h: &[f64],
+    reserved_usd_per_gpu_hour: Option<f64>,
+) -> Result<(), String> {
     if checkpoint_h.len() != p.jobs.len() {
         return Err(format!("checkpoint intervals for {} jobs, the problem has {}", checkpoint_h.len(), p.jobs.len()));
     }

@@ -278,7 +278,12 @@ impl Problem {
         if n == 0 {
             return fail(At::Problem("sites"), "sites".into(), "no sites".into());
         }
-        for (what, len, max) in [("sites", n, MAX_SITES), ("jobs", self.jobs.len(), MAX_JOBS), ("services", self.services.len(), MAX_SERVICES), ("regions", self.regions.len(), MAX_REGIONS)] {
+        for (what, len, max) in [
+            ("sites", n, MAX_SITES),
+            ("jobs", self.jobs.len(), MAX_JOBS),
+            ("services", self.services.len(), MAX_SERVICES),
+            ("regions", self.regions.len(), MAX_REGIONS),
+        ] {
             if len > max {
                 return fail(At::Problem(what), what.into(), format!("{len} given; at most {max}"));
             }

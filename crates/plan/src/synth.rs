@@ -57,9 +57,7 @@ pub fn synthetic(seed: u64, shape: &Shape) -> Problem {
         let solar = r.range(0.0, 0.6);
         let price = r.range(0.04, 0.2);
         let phase = r.range(0.0, 24.0);
-        let usd: Vec<f64> = (0..slots)
-            .map(|t| price * (1.0 + 0.3 * ((t as f64 + phase) / 24.0 * std::f64::consts::TAU).sin()))
-            .collect();
+        let usd: Vec<f64> = (0..slots).map(|t| price * (1.0 + 0.3 * ((t as f64 + phase) / 24.0 * std::f64::consts::TAU).sin())).collect();
         let kg: Vec<f64> = (0..slots)
             .map(|t| {
                 let hour = (t as f64 + phase) % 24.0;
@@ -86,12 +84,10 @@ pub fn synthetic(seed: u64, shape: &Shape) -> Problem {
         });
     }
     let n = sites.len();
-    let links = (0..n)
-        .map(|_| (0..n).map(|_| Link { gbps: r.range(10.0, 100.0), efficiency: 0.8, usd_per_gb: r.range(0.0, 0.05) }).collect())
-        .collect();
-    let regions: Vec<Region> = (0..shape.regions)
-        .map(|g| Region { name: format!("region-{g}"), lat: r.range(20.0, 50.0), lon: r.range(90.0, 125.0) })
-        .collect();
+    let links =
+        (0..n).map(|_| (0..n).map(|_| Link { gbps: r.range(10.0, 100.0), efficiency: 0.8, usd_per_gb: r.range(0.0, 0.05) }).collect()).collect();
+    let regions: Vec<Region> =
+        (0..shape.regions).map(|g| Region { name: format!("region-{g}"), lat: r.range(20.0, 50.0), lon: r.range(90.0, 125.0) }).collect();
     let latency_ms = (0..regions.len()).map(|_| (0..n).map(|_| r.range(1.0, 60.0)).collect()).collect();
     let mut jobs = Vec::new();
     for i in 0..shape.jobs {

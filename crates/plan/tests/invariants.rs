@@ -56,7 +56,14 @@ fn an_impossible_deadline_is_reported_with_its_reasons() {
     assert_eq!(plan.unplaced.len(), 1);
     let u = &plan.unplaced[0];
     assert_eq!(u.reasons.len(), 3, "one reason per site: {:?}", u.reasons);
-    assert!(u.reasons.iter().all(|r| matches!(r.reason, xisuan_plan::Reason::Deadline { .. } | xisuan_plan::Reason::AcceleratorType { .. } | xisuan_plan::Reason::Residency)), "{:?}", u.reasons);
+    assert!(
+        u.reasons.iter().all(|r| matches!(
+            r.reason,
+            xisuan_plan::Reason::Deadline { .. } | xisuan_plan::Reason::AcceleratorType { .. } | xisuan_plan::Reason::Residency
+        )),
+        "{:?}",
+        u.reasons
+    );
 }
 
 /// A site that already holds a job's data (an earlier attempt's verified copy) is priced and

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use xisuan_server::client::Client;
 use xisuan_server::store::Db;
 
+mod common;
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -27,8 +29,10 @@ fn store_bytes(db: &std::path::Path) -> u64 {
 /// another reader of the store would).
 fn events_after(db: &std::path::Path, seq: i64) -> (u64, i64) {
     let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    c.query_row("SELECT coalesce(sum(length(body)), 0), coalesce(max(seq), 0) FROM events WHERE seq > ?1", [seq], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)))
-        .unwrap()
+    c.query_row("SELECT coalesce(sum(length(body)), 0), coalesce(max(seq), 0) FROM events WHERE seq > ?1", [seq], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?))
+    })
+    .unwrap()
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -42,26 +46,10 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("xisuan-bench-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db_path = dir.join("scale.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = xisuan_server::Config {
-        listen: format!("127.0.0.1:{port}"),
-        db: Db::Sqlite(db_path.display().to_string()),
-        hour_seconds: hour_s,
-        ..Default::default()
-    };
+    let config = xisuan_server::Config { db: Db::Sqlite(db_path.display().to_string()), hour_seconds: hour_s, ..Default::default() };
     let budget = config.plan_budget_s;
-    std::env::set_var("XISUAN_ADMIN_TOKEN", "bench-admin");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        rt.block_on(xisuan_server::serve(config)).unwrap();
-    });
-    let url = format!("http://127.0.0.1:{port}");
-    let admin = Client::new(&url, Some("bench-admin".into()));
+    let (url, admin) = common::start(config);
     let t0 = Instant::now();
-    while admin.get("/readyz").is_err() {
-        assert!(t0.elapsed().as_secs() < 60);
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let (_, v) = admin.post("/v1/tenants", &json!({"name": "scale"}), None).unwrap();
     let client = Client::new(&url, Some(v["token"].as_str().unwrap().to_string()));
 
@@ -117,7 +105,11 @@ fn main() {
             let rows: Vec<(i64, bool)> = q.query_map([checked], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
             for (seq, planned) in rows {
                 checked = seq;
-                let seen = || -> i64 { c.query_row("SELECT json_extract(body, '$.seen_events') FROM events WHERE seq = ?1", [seq], |r| r.get::<_, Option<i64>>(0)).unwrap().unwrap_or(0) };
+                let seen = || -> i64 {
+                    c.query_row("SELECT json_extract(body, '$.seen_events') FROM events WHERE seq = ?1", [seq], |r| r.get::<_, Option<i64>>(0))
+                        .unwrap()
+                        .unwrap_or(0)
+                };
                 if planned && seen() >= submitted {
                     return c
                         .query_row(
@@ -134,7 +126,9 @@ fn main() {
     };
     let mut rounds = Vec::new();
     let (_, round, secs, placed, unplaced) = next_round();
-    println!("round {round} (the first to see the whole queue, budget {budget} s): {secs:.2} s wall, {placed} placements, {unplaced} unplaced recorded");
+    println!(
+        "round {round} (the first to see the whole queue, budget {budget} s): {secs:.2} s wall, {placed} placements, {unplaced} unplaced recorded"
+    );
     rounds.push(secs);
     // Let the first round's writes settle (dispatches of work due now), then measure.
     std::thread::sleep(Duration::from_secs(2));

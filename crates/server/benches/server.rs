@@ -10,21 +10,10 @@ use xisuan_control::{self as control, AccOption, Event, JobSpec, State};
 use xisuan_server::client::Client;
 use xisuan_server::store::Db;
 
+mod common;
+
 fn submissions(db: Db, label: &str) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = xisuan_server::Config { listen: format!("127.0.0.1:{port}"), db, hour_seconds: 3600.0, ..Default::default() };
-    std::env::set_var("XISUAN_ADMIN_TOKEN", "bench-admin");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        rt.block_on(xisuan_server::serve(config)).unwrap();
-    });
-    let url = format!("http://127.0.0.1:{port}");
-    let admin = Client::new(&url, Some("bench-admin".into()));
-    let t0 = Instant::now();
-    while admin.get("/readyz").is_err() {
-        assert!(t0.elapsed().as_secs() < 60);
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (url, admin) = common::start(xisuan_server::Config { db, hour_seconds: 3600.0, ..Default::default() });
     let (_, v) = admin.post("/v1/tenants", &json!({"name": "bench"}), None).unwrap();
     let token = Arc::new(v["token"].as_str().unwrap().to_string());
     let (clients, each) = (32, 250);

@@ -80,7 +80,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| match e.status() {
             // Over the body limit (2 MB): 413, as HTTP says.
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than this endpoint takes (2 MB; 64 MB for /v1/jobs/bulk): {}", e.body_text())),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than this endpoint takes (2 MB; 64 MB for /v1/jobs/bulk): {}", e.body_text()),
+            ),
             _ => ApiError::bad_request(None, e.body_text()),
         })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
@@ -90,7 +93,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 }
 
 /// Deserializes, reporting the field serde's message names when it names one.
-fn serde_path_to_error_lite<'de, T: serde::Deserialize<'de>>(de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>) -> Result<T, (Option<String>, String)> {
+fn serde_path_to_error_lite<'de, T: serde::Deserialize<'de>>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, (Option<String>, String)> {
     let v = T::deserialize(&mut *de).map_err(|e| {
         let msg = e.to_string();
         let field = ["unknown field `", "missing field `", "duplicate field `"]
@@ -145,7 +150,14 @@ async fn caller(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
         }
     };
     if let Some(e) = t.token_expires_unix_s.filter(|e| crate::unix_s() >= *e) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, format!("the token expired at {} (Unix seconds {e:.0}): ask for a new one (POST /v1/tenants/{}/token)", xisuan_catalog::series::format_hour((e / 3600.0).floor() as i64), t.id)));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "the token expired at {} (Unix seconds {e:.0}): ask for a new one (POST /v1/tenants/{}/token)",
+                xisuan_catalog::series::format_hour((e / 3600.0).floor() as i64),
+                t.id
+            ),
+        ));
     }
     Ok(t)
 }
@@ -153,7 +165,8 @@ async fn caller(app: &App, headers: &HeaderMap) -> ApiResult<Tenant> {
 /// Reads the log up to its end when `id` names no job or service this replica knows (one
 /// submitted through another replica a moment ago), so a 404 means it is not there.
 async fn fresh(app: &App, id: &str) -> ApiResult<()> {
-    let known = app.known.read().map_err(ApiError::internal)?.state.jobs.contains_key(id) || app.known.read().map_err(ApiError::internal)?.state.services.contains_key(id);
+    let known = app.known.read().map_err(ApiError::internal)?.state.jobs.contains_key(id)
+        || app.known.read().map_err(ApiError::internal)?.state.services.contains_key(id);
     if !known {
         app.sync().await.map_err(ApiError::internal)?;
     }
@@ -359,7 +372,12 @@ impl ServiceView {
             gpus_per_replica: v.spec.gpus_per_replica,
             replica_rps: v.spec.replica_rps,
             slo_ms: v.spec.slo_ms,
-            demand: v.spec.demand.iter().map(|d| DemandView { city: d.region.clone(), peak_rps: d.peak_rps, utc_offset_hours: d.utc_offset_h }).collect(),
+            demand: v
+                .spec
+                .demand
+                .iter()
+                .map(|d| DemandView { city: d.region.clone(), peak_rps: d.peak_rps, utc_offset_hours: d.utc_offset_h })
+                .collect(),
             replicas: l.map(|l| l.replicas.iter().map(|(site, n)| ReplicasView { site: site.clone(), replicas: *n }).collect()).unwrap_or_default(),
             cost_usd: l.map(|l| l.cost_usd),
             carbon_kg: l.map(|l| l.carbon_kg),
@@ -610,11 +628,16 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 /// Creates a tenant and returns its token (admin only).
 #[utoipa::path(post, path = "/v1/tenants", request_body = TenantRequest, security(("bearer" = [])),
     responses((status = 201, body = TenantCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "a tenant of that name exists")))]
-async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<TenantRequest>) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
+async fn create_tenant(
+    AxState(app): AxState<Arc<App>>,
+    headers: HeaderMap,
+    Body(req): Body<TenantRequest>,
+) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
     admin(&app, &headers).await?;
     xisuan_model::limits::id(&req.name).map_err(|m| ApiError::bad_request(Some("name"), m))?;
     if let Some(q) = req.quota_gpus {
-        xisuan_model::limits::count(q as u64, 1, xisuan_model::limits::MAX_SITE_ACCELERATORS as u64).map_err(|m| ApiError::bad_request(Some("quota_gpus"), m))?;
+        xisuan_model::limits::count(q as u64, 1, xisuan_model::limits::MAX_SITE_ACCELERATORS as u64)
+            .map_err(|m| ApiError::bad_request(Some("quota_gpus"), m))?;
     }
     let (id, token) = (format!("tenant-{}", crate::random_hex(6)), crate::random_hex(24));
     let taken = || ApiError::new(StatusCode::CONFLICT, format!("a tenant named {} exists", req.name));
@@ -623,9 +646,30 @@ async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body
     }
     let expires = expiry(req.token_days)?;
     let hash = sha256_hex(&token);
-    let mut events = vec![(control::Event::TenantCreated { id: id.clone(), name: req.name.clone(), token_sha256: hash.clone(), quota_gpus: req.quota_gpus, admin: false, at_h: app.clock.now_h() }, String::new(), None)];
+    let mut events = vec![(
+        control::Event::TenantCreated {
+            id: id.clone(),
+            name: req.name.clone(),
+            token_sha256: hash.clone(),
+            quota_gpus: req.quota_gpus,
+            admin: false,
+            at_h: app.clock.now_h(),
+        },
+        String::new(),
+        None,
+    )];
     if expires.is_some() {
-        events.push((control::Event::TokenSet { tenant: id.clone(), token_sha256: hash, expires_unix_s: expires, by: "created".into(), at_h: app.clock.now_h() }, String::new(), None));
+        events.push((
+            control::Event::TokenSet {
+                tenant: id.clone(),
+                token_sha256: hash,
+                expires_unix_s: expires,
+                by: "created".into(),
+                at_h: app.clock.now_h(),
+            },
+            String::new(),
+            None,
+        ));
     }
     app.append(events).await.map_err(ApiError::internal)?;
     // Two requests for one name at once: the log keeps the first (the fold refuses the other).
@@ -639,14 +683,25 @@ async fn create_tenant(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body
 /// itself): the old one stops working at once. Shown once.
 #[utoipa::path(post, path = "/v1/tenants/{id}/token", params(("id" = String, Path)), request_body = TokenRequest, security(("bearer" = [])),
     responses((status = 201, body = TenantCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn rotate_token(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<TokenRequest>) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
+async fn rotate_token(
+    AxState(app): AxState<Arc<App>>,
+    headers: HeaderMap,
+    P(id): P<String>,
+    Body(req): Body<TokenRequest>,
+) -> ApiResult<(StatusCode, Json<TenantCreated>)> {
     let t = caller(&app, &headers).await?;
     if !(t.admin || t.id == id) || !app.known.read().map_err(ApiError::internal)?.state.tenants.contains_key(&id) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id}")));
     }
     let expires = expiry(req.token_days)?;
     let token = crate::random_hex(24);
-    let e = control::Event::TokenSet { tenant: id.clone(), token_sha256: sha256_hex(&token), expires_unix_s: expires, by: t.name.clone(), at_h: app.clock.now_h() };
+    let e = control::Event::TokenSet {
+        tenant: id.clone(),
+        token_sha256: sha256_hex(&token),
+        expires_unix_s: expires,
+        by: t.name.clone(),
+        at_h: app.clock.now_h(),
+    };
     app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(TenantCreated { id, token, expires_unix_s: expires })))
 }
@@ -657,9 +712,20 @@ async fn rotate_token(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id)
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn revoke_token(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>) -> ApiResult<StatusCode> {
     let t = admin(&app, &headers).await?;
-    let target = app.known.read().map_err(ApiError::internal)?.state.tenants.get(&id).cloned().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id}")))?;
+    let target = app
+        .known
+        .read()
+        .map_err(ApiError::internal)?
+        .state
+        .tenants
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id}")))?;
     if target.admin {
-        return Err(ApiError::new(StatusCode::CONFLICT, "the admin's token is rotated (POST /v1/tenants/admin/token, or a new XISUAN_ADMIN_TOKEN at start), never revoked"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "the admin's token is rotated (POST /v1/tenants/admin/token, or a new XISUAN_ADMIN_TOKEN at start), never revoked",
+        ));
     }
     let e = control::Event::TokenSet { tenant: id, token_sha256: String::new(), expires_unix_s: None, by: t.name.clone(), at_h: app.clock.now_h() };
     app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
@@ -684,7 +750,11 @@ async fn submit_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(re
     let sites = app.sites_now(now).map_err(ApiError::internal)?;
     // Inputs' sizes are read from their storage (a file system or rclone): off the async threads.
     let spec = tokio::task::block_in_place(|| {
-        let clusters = crate::jobs::Clusters { stores: &app.config.stores, needs_image: &|s| app.config.kube.needs_image(s), slurm: &|s| app.config.slurm.has(s) };
+        let clusters = crate::jobs::Clusters {
+            stores: &app.config.stores,
+            needs_image: &|s| app.config.kube.needs_image(s),
+            slurm: &|s| app.config.slurm.has(s),
+        };
         to_spec(&req, &app.world, &sites, &clusters, now)
     })?;
     // Work the tenant's quota could never hold at once would wait forever: refused now.
@@ -742,7 +812,11 @@ pub const MAX_BULK_JOBS: usize = 10_000;
 #[utoipa::path(post, path = "/v1/jobs/bulk", request_body = BulkRequest, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission's ids")),
     responses((status = 201, body = BulkSubmitted, description = "created"), (status = 200, body = BulkSubmitted, description = "every job submitted before with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn submit_bulk(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<BulkRequest>) -> ApiResult<(StatusCode, Json<BulkSubmitted>)> {
+async fn submit_bulk(
+    AxState(app): AxState<Arc<App>>,
+    headers: HeaderMap,
+    Body(req): Body<BulkRequest>,
+) -> ApiResult<(StatusCode, Json<BulkSubmitted>)> {
     let t = caller(&app, &headers).await?;
     let key = idempotency_key(&headers)?;
     if req.jobs.is_empty() || req.jobs.len() > MAX_BULK_JOBS {
@@ -750,15 +824,21 @@ async fn submit_bulk(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r
     }
     let now = app.clock.now_h();
     let sites = app.sites_now(now).map_err(ApiError::internal)?;
-    let at = |i: usize| move |mut e: ApiError| {
-        e.field = Some(match &e.field {
-            Some(f) => format!("jobs[{i}].{f}"),
-            None => format!("jobs[{i}]"),
-        });
-        e
+    let at = |i: usize| {
+        move |mut e: ApiError| {
+            e.field = Some(match &e.field {
+                Some(f) => format!("jobs[{i}].{f}"),
+                None => format!("jobs[{i}]"),
+            });
+            e
+        }
     };
     let specs = tokio::task::block_in_place(|| {
-        let clusters = crate::jobs::Clusters { stores: &app.config.stores, needs_image: &|s| app.config.kube.needs_image(s), slurm: &|s| app.config.slurm.has(s) };
+        let clusters = crate::jobs::Clusters {
+            stores: &app.config.stores,
+            needs_image: &|s| app.config.kube.needs_image(s),
+            slurm: &|s| app.config.slurm.has(s),
+        };
         req.jobs.iter().enumerate().map(|(i, r)| to_spec(r, &app.world, &sites, &clusters, now).map_err(at(i))).collect::<ApiResult<Vec<_>>>()
     })?;
     let mut rows = Vec::with_capacity(specs.len());
@@ -766,7 +846,10 @@ async fn submit_bulk(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r
         let known = app.known.read().map_err(ApiError::internal)?;
         for (i, (spec, r)) in specs.into_iter().zip(&req.jobs).enumerate() {
             if let Some(q) = t.quota_gpus.filter(|q| spec.gpus > *q) {
-                return Err(at(i)(ApiError::bad_request(Some("gpus"), format!("{} accelerators at once is more than this tenant's quota of {q}, so it could never run", spec.gpus))));
+                return Err(at(i)(ApiError::bad_request(
+                    Some("gpus"),
+                    format!("{} accelerators at once is more than this tenant's quota of {q}, so it could never run", spec.gpus),
+                )));
             }
             let mut e = control::submit(&known.state, &t.id, &format!("job-{}", crate::random_hex(8)), spec, now)?;
             if let control::Event::JobSubmitted { request_sha256, .. } = &mut e {
@@ -775,10 +858,13 @@ async fn submit_bulk(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r
             rows.push((e, t.id.clone(), key.as_ref().map(|k| format!("{k}/{i}"))));
         }
     }
-    let digests: Vec<Option<String>> = rows.iter().map(|(e, _, _)| match e {
-        control::Event::JobSubmitted { request_sha256, .. } => request_sha256.clone(),
-        _ => None,
-    }).collect();
+    let digests: Vec<Option<String>> = rows
+        .iter()
+        .map(|(e, _, _)| match e {
+            control::Event::JobSubmitted { request_sha256, .. } => request_sha256.clone(),
+            _ => None,
+        })
+        .collect();
     let ids: Vec<String> = rows.iter().map(|(e, _, _)| e.job().unwrap_or_default().to_string()).collect();
     let appended = app.append(rows).await.map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(appended.len());
@@ -794,7 +880,8 @@ async fn submit_bulk(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r
                     }
                     other => return Err(at(i)(key_taken(other))),
                 };
-                let state = app.known.read().map_err(ApiError::internal)?.state.jobs.get(&id).map(|j| j.status.name()).unwrap_or("pending").to_string();
+                let state =
+                    app.known.read().map_err(ApiError::internal)?.state.jobs.get(&id).map(|j| j.status.name()).unwrap_or("pending").to_string();
                 out.push(Submitted { id, state });
             }
             _ => {
@@ -816,7 +903,10 @@ fn request_digest(req: &impl serde::Serialize) -> ApiResult<String> {
 /// IETF idempotency-key draft says); a first use recorded before requests were hashed passes.
 fn same_request(first: Option<&str>, now: &str) -> ApiResult<()> {
     match first {
-        Some(f) if f != now => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "this Idempotency-Key was first used with a different request: use a new key for a new request".to_string())),
+        Some(f) if f != now => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "this Idempotency-Key was first used with a different request: use a new key for a new request".to_string(),
+        )),
         _ => Ok(()),
     }
 }
@@ -873,7 +963,10 @@ async fn cancel_job(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): 
     let t = caller(&app, &headers).await?;
     fresh(&app, &id).await?;
     let now = app.clock.now_h();
-    decide_and_append(&app, &id, |state| Ok((control::cancel(state, &t, &id, now)?, state.jobs.get(&id).map(|j| j.tenant.clone()).unwrap_or_default()))).await?;
+    decide_and_append(&app, &id, |state| {
+        Ok((control::cancel(state, &t, &id, now)?, state.jobs.get(&id).map(|j| j.tenant.clone()).unwrap_or_default()))
+    })
+    .await?;
     Ok(Json(Submitted { id, state: Status::Cancelled.name().into() }))
 }
 
@@ -911,7 +1004,11 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 #[utoipa::path(post, path = "/v1/services", request_body = ServiceRequest, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first submission")),
     responses((status = 201, body = Submitted, description = "created"), (status = 200, body = Submitted, description = "an earlier submission with the same key"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "the key was first used for something else"), (status = 422, body = ErrorBody, description = "the key was first used with a different request")))]
-async fn submit_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(req): Body<ServiceRequest>) -> ApiResult<(StatusCode, Json<Submitted>)> {
+async fn submit_service(
+    AxState(app): AxState<Arc<App>>,
+    headers: HeaderMap,
+    Body(req): Body<ServiceRequest>,
+) -> ApiResult<(StatusCode, Json<Submitted>)> {
     let t = caller(&app, &headers).await?;
     let key = idempotency_key(&headers)?;
     let now = app.clock.now_h();
@@ -937,7 +1034,8 @@ async fn submit_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bod
                 }
                 other => return Err(key_taken(other)),
             };
-            let state = app.known.read().map_err(ApiError::internal)?.state.services.get(&id).map(|v| v.status.name()).unwrap_or("active").to_string();
+            let state =
+                app.known.read().map_err(ApiError::internal)?.state.services.get(&id).map(|v| v.status.name()).unwrap_or("active").to_string();
             Ok((StatusCode::OK, Json(Submitted { id, state })))
         }
         _ => Ok((StatusCode::CREATED, Json(Submitted { id, state: "active".into() }))),
@@ -953,7 +1051,13 @@ async fn list_services(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(pa
     let mut services = Vec::new();
     let mut next = None;
     let start = page.after.clone().unwrap_or_default();
-    for v in known.state.services.range::<String, _>((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded)).map(|x| x.1).filter(|v| t.admin || v.tenant == t.id) {
+    for v in known
+        .state
+        .services
+        .range::<String, _>((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded))
+        .map(|x| x.1)
+        .filter(|v| t.admin || v.tenant == t.id)
+    {
         if services.len() == limit {
             next = services.last().map(|v: &ServiceView| v.id.clone());
             break;
@@ -969,7 +1073,12 @@ async fn get_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id):
     let t = caller(&app, &headers).await?;
     fresh(&app, &id).await?;
     let known = app.known.read().map_err(ApiError::internal)?;
-    let v = known.state.services.get(&id).filter(|v| t.admin || v.tenant == t.id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no service {id}")))?;
+    let v = known
+        .state
+        .services
+        .get(&id)
+        .filter(|v| t.admin || v.tenant == t.id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no service {id}")))?;
     Ok(Json(ServiceView::of(v)))
 }
 
@@ -979,7 +1088,10 @@ async fn cancel_service(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(i
     let t = caller(&app, &headers).await?;
     fresh(&app, &id).await?;
     let now = app.clock.now_h();
-    decide_and_append(&app, &id, |state| Ok((control::cancel_service(state, &t, &id, now)?, state.services.get(&id).map(|v| v.tenant.clone()).unwrap_or_default()))).await?;
+    decide_and_append(&app, &id, |state| {
+        Ok((control::cancel_service(state, &t, &id, now)?, state.services.get(&id).map(|v| v.tenant.clone()).unwrap_or_default()))
+    })
+    .await?;
     Ok(Json(Submitted { id, state: control::ServiceStatus::Cancelled.name().into() }))
 }
 
@@ -1024,12 +1136,22 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
             cost_usd: if t.admin {
                 r.cost_usd
             } else {
-                r.placements.iter().filter(|p| mine(&p.job)).map(|p| p.cost_usd).sum::<f64>() + r.services.iter().filter(|v| known.state.services.get(&v.service).is_some_and(|x| x.tenant == t.id)).map(|v| v.cost_usd).sum::<f64>()
+                r.placements.iter().filter(|p| mine(&p.job)).map(|p| p.cost_usd).sum::<f64>()
+                    + r.services
+                        .iter()
+                        .filter(|v| known.state.services.get(&v.service).is_some_and(|x| x.tenant == t.id))
+                        .map(|v| v.cost_usd)
+                        .sum::<f64>()
             },
             carbon_kg: if t.admin {
                 r.carbon_kg
             } else {
-                r.placements.iter().filter(|p| mine(&p.job)).map(|p| p.carbon_kg).sum::<f64>() + r.services.iter().filter(|v| known.state.services.get(&v.service).is_some_and(|x| x.tenant == t.id)).map(|v| v.carbon_kg).sum::<f64>()
+                r.placements.iter().filter(|p| mine(&p.job)).map(|p| p.carbon_kg).sum::<f64>()
+                    + r.services
+                        .iter()
+                        .filter(|v| known.state.services.get(&v.service).is_some_and(|x| x.tenant == t.id))
+                        .map(|v| v.carbon_kg)
+                        .sum::<f64>()
             },
             run_now_cost_usd: r.run_now_cost_usd.filter(|_| t.admin),
             run_now_carbon_kg: r.run_now_carbon_kg.filter(|_| t.admin),
@@ -1040,7 +1162,16 @@ async fn get_plan(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiRes
                 .placements
                 .iter()
                 .filter(|p| mine(&p.job))
-                .map(|p| PlacementView { job: p.job.clone(), site: p.site.clone(), accelerator: p.accelerator.clone(), start_h: p.start_h, end_h: p.end_h, cost_usd: p.cost_usd, carbon_kg: p.carbon_kg, reasons: p.reasons.clone() })
+                .map(|p| PlacementView {
+                    job: p.job.clone(),
+                    site: p.site.clone(),
+                    accelerator: p.accelerator.clone(),
+                    start_h: p.start_h,
+                    end_h: p.end_h,
+                    cost_usd: p.cost_usd,
+                    carbon_kg: p.carbon_kg,
+                    reasons: p.reasons.clone(),
+                })
                 .collect(),
             unplaced: r.unplaced.iter().filter(|u| mine(&u.job)).map(|u| UnplacedView { job: u.job.clone(), reasons: u.reasons.clone() }).collect(),
             services: r
@@ -1069,12 +1200,7 @@ async fn list_sites(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiR
     let now = app.clock.now_h();
     let built = app.built_sites_now(now).map_err(ApiError::internal)?;
     let known = app.known.read().map_err(ApiError::internal)?;
-    Ok(Json(
-        built
-            .iter()
-            .map(|b| SiteView::of(b, known.state.sites_down.contains(&b.site.id), now))
-            .collect(),
-    ))
+    Ok(Json(built.iter().map(|b| SiteView::of(b, known.state.sites_down.contains(&b.site.id), now)).collect()))
 }
 
 async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<String>) -> ApiResult<Json<SiteView>> {
@@ -1103,7 +1229,12 @@ async fn site_event(app: &App, headers: &HeaderMap, id: &str, down: Option<Strin
 /// (work its real cluster was handed is fenced there until the cluster confirms it ended).
 #[utoipa::path(post, path = "/v1/sites/{id}/down", params(("id" = String, Path)), request_body = SiteDownRequest, security(("bearer" = [])),
     responses((status = 200, body = SiteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn site_down(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<SiteDownRequest>) -> ApiResult<Json<SiteView>> {
+async fn site_down(
+    AxState(app): AxState<Arc<App>>,
+    headers: HeaderMap,
+    P(id): P<String>,
+    Body(req): Body<SiteDownRequest>,
+) -> ApiResult<Json<SiteView>> {
     // A reason is copied into each affected job's history: bounded.
     if req.reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
         return Err(ApiError::bad_request(Some("reason"), format!("at most {MAX_REASON_CHARS} characters")));
@@ -1140,7 +1271,12 @@ pub struct Released {
 /// reason and who said it go in each job's history.
 #[utoipa::path(post, path = "/v1/sites/{id}/release", params(("id" = String, Path)), request_body = ReleaseRequest, security(("bearer" = [])),
     responses((status = 200, body = Released), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn release_site(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<String>, Body(req): Body<ReleaseRequest>) -> ApiResult<Json<Released>> {
+async fn release_site(
+    AxState(app): AxState<Arc<App>>,
+    headers: HeaderMap,
+    P(id): P<String>,
+    Body(req): Body<ReleaseRequest>,
+) -> ApiResult<Json<Released>> {
     let t = admin(&app, &headers).await?;
     if !app.world.site_ids.iter().any(|s| s == &id) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no site {id}")));
@@ -1151,7 +1287,11 @@ async fn release_site(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id)
     let (e, jobs) = {
         let known = app.known.read().map_err(ApiError::internal)?;
         let jobs: Vec<String> = known.state.jobs.values().filter(|j| j.fence.as_ref().is_some_and(|f| f.site == id)).map(|j| j.id.clone()).collect();
-        (control::release_fences(&known.state, &id, &req.reason, &t.name, app.clock.now_h()).map_err(|r| ApiError::bad_request(Some("reason"), r.to_string()))?, jobs)
+        (
+            control::release_fences(&known.state, &id, &req.reason, &t.name, app.clock.now_h())
+                .map_err(|r| ApiError::bad_request(Some("reason"), r.to_string()))?,
+            jobs,
+        )
     };
     app.append(vec![(e, String::new(), None)]).await.map_err(ApiError::internal)?;
     Ok(Json(Released { site: id, jobs }))
@@ -1203,17 +1343,27 @@ async fn job_logs(AxState(app): AxState<Arc<App>>, headers: HeaderMap, P(id): P<
     };
     let attempt = match q.attempt {
         Some(a) => a,
-        None => *attempts.keys().last().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("job {id} has not been dispatched yet: no log")))?,
+        None => {
+            *attempts.keys().last().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("job {id} has not been dispatched yet: no log")))?
+        }
     };
-    let site = attempts.get(&attempt).cloned().ok_or_else(|| ApiError::bad_request(Some("attempt"), format!("job {id} has attempts {:?}", attempts.keys().collect::<Vec<_>>())))?;
+    let site = attempts
+        .get(&attempt)
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request(Some("attempt"), format!("job {id} has attempts {:?}", attempts.keys().collect::<Vec<_>>())))?;
     let bytes = if app.config.kube.has(&site) {
         // A pod's log, from the site's API server.
-        tokio::task::block_in_place(|| app.config.kube.logs(&site, &id, attempt)).map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e))?.map(String::into_bytes)
+        tokio::task::block_in_place(|| app.config.kube.logs(&site, &id, attempt))
+            .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e))?
+            .map(String::into_bytes)
     } else if app.config.stores.has(&site) {
         let rel = control::run::log_file(&id, attempt);
         tokio::task::block_in_place(|| app.config.stores.read(&site, &rel)).map_err(ApiError::internal)?
     } else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("attempt {attempt} ran at {site}, which has no cluster (the simulated backend writes no log)")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("attempt {attempt} ran at {site}, which has no cluster (the simulated backend writes no log)"),
+        ));
     };
     let found = bytes.is_some();
     let bytes = bytes.unwrap_or_default();
@@ -1288,7 +1438,8 @@ async fn list_transfers(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> 
                 bytes: r.spec.bytes,
                 bytes_moved: moved,
                 seconds: r.seconds,
-                mb_per_s: (r.status == control::TransferStatus::Done && r.seconds > 0.0 && r.bytes_moved > 0.0).then(|| r.bytes_moved / r.seconds / 1e6),
+                mb_per_s: (r.status == control::TransferStatus::Done && r.seconds > 0.0 && r.bytes_moved > 0.0)
+                    .then(|| r.bytes_moved / r.seconds / 1e6),
                 started_h: r.started_h,
                 ended_h: r.ended_h,
                 note: r.note.clone(),
@@ -1358,38 +1509,47 @@ async fn stream_events(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Q(q)
         (None, Some(h)) => ("Last-Event-ID", h.to_str().unwrap_or("?").to_string()),
         (None, None) => ("after", "0".to_string()),
     };
-    let after: i64 = text.trim().parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(|| ApiError::bad_request(Some(field), format!("`{text}` is not an event sequence number")))?;
+    let after: i64 = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &i64| *v >= 0)
+        .ok_or_else(|| ApiError::bad_request(Some(field), format!("`{text}` is not an event sequence number")))?;
     // A tenant holds at most MAX_STREAMS streams open on a server at once.
     let turn = crate::StreamTurn::take(&app, &t.id).ok_or_else(|| {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, format!("{} event streams are open for this tenant on this server (at most {}): close one first", crate::MAX_STREAMS, crate::MAX_STREAMS))
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{} event streams are open for this tenant on this server (at most {}): close one first", crate::MAX_STREAMS, crate::MAX_STREAMS),
+        )
     })?;
-    let stream = futures_util::stream::unfold((app, t, after, std::collections::VecDeque::new(), turn), |(app, t, mut after, mut ready, turn)| async move {
-        loop {
-            if let Some(e) = ready.pop_front() {
-                return Some((Ok::<_, std::convert::Infallible>(e), (app, t, after, ready, turn)));
-            }
-            // The log is the source (every replica writes to it); the state, caught up first,
-            // says whose each job is.
-            let rows = match app.store.page((!t.admin).then(|| t.id.clone()), after, 1000).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    eprintln!("xisuan server: event stream: {e:#}");
-                    return None;
+    let stream =
+        futures_util::stream::unfold((app, t, after, std::collections::VecDeque::new(), turn), |(app, t, mut after, mut ready, turn)| async move {
+            loop {
+                if let Some(e) = ready.pop_front() {
+                    return Some((Ok::<_, std::convert::Infallible>(e), (app, t, after, ready, turn)));
                 }
-            };
-            if rows.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                continue;
-            }
-            for (seq, body) in rows {
-                after = seq;
-                if let Some(Ok(v)) = event_view(seq, &body) {
-                    let data = serde_json::to_string(&v).ok()?;
-                    ready.push_back(Sse::default().id(seq.to_string()).event(v.kind.clone()).data(data));
+                // The log is the source (every replica writes to it); the state, caught up first,
+                // says whose each job is.
+                let rows = match app.store.page((!t.admin).then(|| t.id.clone()), after, 1000).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        eprintln!("xisuan server: event stream: {e:#}");
+                        return None;
+                    }
+                };
+                if rows.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    continue;
+                }
+                for (seq, body) in rows {
+                    after = seq;
+                    if let Some(Ok(v)) = event_view(seq, &body) {
+                        let data = serde_json::to_string(&v).ok()?;
+                        ready.push_back(Sse::default().id(seq.to_string()).event(v.kind.clone()).data(data));
+                    }
                 }
             }
-        }
-    });
+        });
     Ok(axum::response::Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(5))).into_response())
 }
 
@@ -1398,14 +1558,17 @@ fn estimate_error(e: xisuan_estimate::InputError) -> ApiError {
 }
 
 fn accelerator(id: &str) -> ApiResult<&'static xisuan_estimate::Accelerator> {
-    xisuan_estimate::find_accelerator(id).ok_or_else(|| ApiError::bad_request(Some("gpu"), format!("unknown accelerator `{id}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))
+    xisuan_estimate::find_accelerator(id).ok_or_else(|| {
+        ApiError::bad_request(Some("gpu"), format!("unknown accelerator `{id}`; known: {}", xisuan_estimate::hardware::ids().join(", ")))
+    })
 }
 
 /// Estimates a training run: FLOPs, accelerator-hours, time, energy, cost, carbon.
 #[utoipa::path(post, path = "/v1/estimate/train", request_body = TrainRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn estimate_train(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<TrainRequest>) -> ApiResult<Json<Estimate>> {
     caller(&app, &headers).await?;
-    let e = xisuan_estimate::estimate_train(&xisuan_estimate::TrainInput::new(r.params, r.tokens, accelerator(&r.gpu)?, r.gpus)).map_err(estimate_error)?;
+    let e = xisuan_estimate::estimate_train(&xisuan_estimate::TrainInput::new(r.params, r.tokens, accelerator(&r.gpu)?, r.gpus))
+        .map_err(estimate_error)?;
     Ok(Json(Estimate { estimate: serde_json::to_value(e).map_err(ApiError::internal)? }))
 }
 
@@ -1423,8 +1586,14 @@ async fn estimate_serve(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bod
 #[utoipa::path(post, path = "/v1/estimate/choose", request_body = ChooseRequest, security(("bearer" = [])), responses((status = 200, body = Estimate), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn estimate_choose(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Body(r): Body<ChooseRequest>) -> ApiResult<Json<Estimate>> {
     caller(&app, &headers).await?;
-    let tier = xisuan_estimate::choose::find_tier(&r.tier).ok_or_else(|| ApiError::bad_request(Some("tier"), format!("`{}` is not a tier (known: {})", r.tier, xisuan_estimate::choose::TIERS.iter().map(|t| t.id).collect::<Vec<_>>().join(", "))))?;
-    let e = xisuan_estimate::choose::choose(&xisuan_estimate::choose::ChooseInput::new(r.tokens_per_month, tier, accelerator(&r.gpu)?)).map_err(estimate_error)?;
+    let tier = xisuan_estimate::choose::find_tier(&r.tier).ok_or_else(|| {
+        ApiError::bad_request(
+            Some("tier"),
+            format!("`{}` is not a tier (known: {})", r.tier, xisuan_estimate::choose::TIERS.iter().map(|t| t.id).collect::<Vec<_>>().join(", ")),
+        )
+    })?;
+    let e = xisuan_estimate::choose::choose(&xisuan_estimate::choose::ChooseInput::new(r.tokens_per_month, tier, accelerator(&r.gpu)?))
+        .map_err(estimate_error)?;
     Ok(Json(Estimate { estimate: serde_json::to_value(e).map_err(ApiError::internal)? }))
 }
 
@@ -1434,12 +1603,19 @@ async fn estimate_choose(AxState(app): AxState<Arc<App>>, headers: HeaderMap, Bo
 /// (`XISUAN_METRICS_TOKEN` in the server's environment); a tenant's token gets 403.
 #[utoipa::path(get, path = "/metrics", security(("bearer" = [])), responses((status = 200, content_type = "text/plain", description = "Prometheus text format 0.0.4"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn metrics(AxState(app): AxState<Arc<App>>, headers: HeaderMap) -> ApiResult<Response> {
-    let scrape = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(|t| sha256_hex(t.trim()));
+    let scrape = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| sha256_hex(t.trim()));
     let scraper = scrape.is_some() && scrape == app.config.metrics_token_sha256;
     if !scraper {
         let t = caller(&app, &headers).await?;
         if !t.admin {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "the metrics are totals over every tenant: they need the admin's token or the scrape token (XISUAN_METRICS_TOKEN)"));
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the metrics are totals over every tenant: they need the admin's token or the scrape token (XISUAN_METRICS_TOKEN)",
+            ));
         }
     }
     let text = app.metrics_text().map_err(ApiError::internal)?;

@@ -83,14 +83,21 @@ pub struct Clusters<'a> {
 /// The job's run, checked in the core (`RunSpec::validate`), with its inputs' sizes read from
 /// the storage; `None` for a planning-only job.
 fn run_spec(req: &JobRequest, world: &WorldSpec, clusters: &Clusters) -> Result<Option<xisuan_control::RunSpec>, ApiError> {
-    let says = req.command.is_some() || req.script.is_some() || req.env.is_some() || req.workdir.is_some() || req.image.is_some() || req.inputs.is_some() || req.copy_outputs.is_some();
+    let says = req.command.is_some()
+        || req.script.is_some()
+        || req.env.is_some()
+        || req.workdir.is_some()
+        || req.image.is_some()
+        || req.inputs.is_some()
+        || req.copy_outputs.is_some();
     if !says {
         return Ok(None);
     }
     let mut inputs = Vec::new();
     for (k, uri) in req.inputs.iter().flatten().enumerate() {
         let field = format!("inputs[{k}]");
-        let (site, path) = uri.split_once(':').ok_or_else(|| bad(&field, format!("`{uri}` is not SITE:PATH (a site's storage and a path under its root)")))?;
+        let (site, path) =
+            uri.split_once(':').ok_or_else(|| bad(&field, format!("`{uri}` is not SITE:PATH (a site's storage and a path under its root)")))?;
         let site = world.catalog.resolve(site).map(|r| r.site.id.as_str().to_string()).map_err(|e| bad(&field, e.to_string()))?;
         inputs.push(xisuan_control::Input { site, path: path.to_string(), bytes: 0.0 });
     }
@@ -106,7 +113,10 @@ fn run_spec(req: &JobRequest, world: &WorldSpec, clusters: &Clusters) -> Result<
     // Checked before the storage is touched (no path leaves a storage's root).
     run.validate(&|s| clusters.stores.has(s)).map_err(|e| bad(&e.field, e.message))?;
     for (k, input) in run.inputs.iter_mut().enumerate() {
-        let bytes = clusters.stores.size(&input.site, &input.path).map_err(|e| bad(&format!("inputs[{k}]"), format!("{}:{} cannot be read on its storage: {e}", input.site, input.path)))?;
+        let bytes = clusters
+            .stores
+            .size(&input.site, &input.path)
+            .map_err(|e| bad(&format!("inputs[{k}]"), format!("{}:{} cannot be read on its storage: {e}", input.site, input.path)))?;
         input.bytes = bytes as f64;
     }
     Ok(Some(run))
@@ -137,7 +147,8 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
     }
     let mut resolved = Vec::new();
     for name in &req.accelerators {
-        let a = find_accelerator(name).ok_or_else(|| bad("accelerators", format!("unknown accelerator `{name}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))?;
+        let a = find_accelerator(name)
+            .ok_or_else(|| bad("accelerators", format!("unknown accelerator `{name}`; known: {}", xisuan_estimate::hardware::ids().join(", "))))?;
         resolved.push(a);
     }
     let reference = resolved[0];
@@ -191,9 +202,20 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
     // More accelerators at once than any site it may run at has of its types: it could never
     // run, so it is refused now rather than left waiting.
     let may: Vec<&xisuan_plan::Site> = sites.iter().filter(|s| allowed.as_ref().is_none_or(|a| a.contains(&s.id))).collect();
-    let most = may.iter().flat_map(|s| s.capacity.iter().filter(|(acc, _)| accelerators.iter().any(|a| &a.accelerator == acc)).map(|(_, n)| *n)).max().unwrap_or(0);
+    let most = may
+        .iter()
+        .flat_map(|s| s.capacity.iter().filter(|(acc, _)| accelerators.iter().any(|a| &a.accelerator == acc)).map(|(_, n)| *n))
+        .max()
+        .unwrap_or(0);
     if req.gpus > most {
-        return Err(bad("gpus", format!("{} accelerators at once is more than any site it may run at has of its types ({}): at most {most}, so it could never run", req.gpus, accelerators.iter().map(|a| a.accelerator.as_str()).collect::<Vec<_>>().join(", "))));
+        return Err(bad(
+            "gpus",
+            format!(
+                "{} accelerators at once is more than any site it may run at has of its types ({}): at most {most}, so it could never run",
+                req.gpus,
+                accelerators.iter().map(|a| a.accelerator.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
     }
     let data_tb = run.as_ref().map(|r| r.inputs.iter().fold(0.0, |t, i| t + i.bytes) / 1e12).unwrap_or(req.data_tb);
     limits::in_range(req.earliest_hour, 0.0, limits::MAX_HOURS as f64).map_err(|m| bad("earliest_hour", m))?;
@@ -217,7 +239,10 @@ pub fn to_spec(req: &JobRequest, world: &WorldSpec, sites: &[xisuan_plan::Site],
             id: req.id.clone().unwrap_or_else(|| "job".into()),
             gpus: req.gpus,
             hours,
-            accelerators: accelerators.iter().map(|a| AcceleratorOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu }).collect(),
+            accelerators: accelerators
+                .iter()
+                .map(|a| AcceleratorOption { accelerator: a.accelerator.clone(), speed: a.speed, kw_per_gpu: a.kw_per_gpu })
+                .collect(),
             data_site: ix(&data_site).unwrap_or(0),
             data_bytes: data_tb * 1e12,
             earliest: 0,
@@ -297,13 +322,18 @@ pub fn to_service_spec(req: &ServiceRequest, world: &WorldSpec, sites: &[xisuan_
     if let Some(name) = &req.id {
         limits::id(name).map_err(|m| bad("id", m))?;
     }
-    let a = find_accelerator(&req.accelerator).ok_or_else(|| bad("accelerator", format!("unknown accelerator `{}`; known: {}", req.accelerator, xisuan_estimate::hardware::ids().join(", "))))?;
+    let a = find_accelerator(&req.accelerator).ok_or_else(|| {
+        bad("accelerator", format!("unknown accelerator `{}`; known: {}", req.accelerator, xisuan_estimate::hardware::ids().join(", ")))
+    })?;
     if req.demand.is_empty() {
         return Err(bad("demand", "needs at least one city"));
     }
     let mut demand: Vec<RegionDemand> = Vec::new();
     for (i, d) in req.demand.iter().enumerate() {
-        let c = world.catalog.city(&d.city).ok_or_else(|| bad(&format!("demand[{i}].city"), format!("unknown city `{}` (see `xisuan sites --json` user_regions)", d.city)))?;
+        let c = world
+            .catalog
+            .city(&d.city)
+            .ok_or_else(|| bad(&format!("demand[{i}].city"), format!("unknown city `{}` (see `xisuan sites --json` user_regions)", d.city)))?;
         if demand.iter().any(|x| x.region == c.name) {
             return Err(bad(&format!("demand[{i}].city"), format!("city {} is listed twice", c.name)));
         }
@@ -314,9 +344,15 @@ pub fn to_service_spec(req: &ServiceRequest, world: &WorldSpec, sites: &[xisuan_
                 o
             }
             (None, Some(o)) => o.value,
-            (None, None) => return Err(bad(&format!("demand[{i}].utc_offset_hours"), format!("no time zone known for {}; give utc_offset_hours", c.name))),
+            (None, None) => {
+                return Err(bad(&format!("demand[{i}].utc_offset_hours"), format!("no time zone known for {}; give utc_offset_hours", c.name)))
+            }
         };
-        let latency_ms = world.site_ids.iter().filter_map(|id| world.catalog.site(id).map(|s| (id.clone(), world.catalog.network.latency_from_region(c, s).value.0))).collect();
+        let latency_ms = world
+            .site_ids
+            .iter()
+            .filter_map(|id| world.catalog.site(id).map(|s| (id.clone(), world.catalog.network.latency_from_region(c, s).value.0)))
+            .collect();
         demand.push(RegionDemand { region: c.name.clone(), lat: c.lat, lon: c.lon, peak_rps: d.peak_rps, utc_offset_h: offset, latency_ms });
     }
     let allowed = residency(world, req.sites.as_deref(), req.countries.as_deref())?;
@@ -374,12 +410,20 @@ fn residency(world: &WorldSpec, sites: Option<&[String]>, countries: Option<&[St
         allowed = Some(ids);
     }
     if let Some(cs) = countries {
-        let by_country: Vec<String> = world.site_ids.iter().filter(|id| world.catalog.site(id).is_some_and(|s| cs.iter().any(|c| c.eq_ignore_ascii_case(&s.country)))).cloned().collect();
+        let by_country: Vec<String> = world
+            .site_ids
+            .iter()
+            .filter(|id| world.catalog.site(id).is_some_and(|s| cs.iter().any(|c| c.eq_ignore_ascii_case(&s.country))))
+            .cloned()
+            .collect();
         if by_country.is_empty() {
             let mut have: Vec<String> = world.site_ids.iter().filter_map(|id| world.catalog.site(id).map(|s| s.country.clone())).collect();
             have.sort();
             have.dedup();
-            return Err(bad("countries", format!("no site of this server is in {} (its sites are in {}), so the work could run nowhere", cs.join(", "), have.join(", "))));
+            return Err(bad(
+                "countries",
+                format!("no site of this server is in {} (its sites are in {}), so the work could run nowhere", cs.join(", "), have.join(", ")),
+            ));
         }
         let both: Vec<String> = match &allowed {
             Some(a) => a.iter().filter(|s| by_country.contains(s)).cloned().collect(),

@@ -16,7 +16,9 @@
 //! them all at once).
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{Container, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{
+    Container, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Volume, VolumeMount,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -60,7 +62,16 @@ pub const STORE_LABEL: &str = "xisuan.io/store";
 
 impl Default for Options {
     fn default() -> Options {
-        Options { namespace: "default".into(), queue: "xisuan".into(), image: String::new(), command: None, clusters: BTreeMap::new(), karmada: false, multikueue: false, store: None }
+        Options {
+            namespace: "default".into(),
+            queue: "xisuan".into(),
+            image: String::new(),
+            command: None,
+            clusters: BTreeMap::new(),
+            karmada: false,
+            multikueue: false,
+            store: None,
+        }
     }
 }
 
@@ -144,7 +155,10 @@ pub fn job(w: &Work, o: &Options) -> Job {
         (STORE_LABEL.to_string(), o.store.clone().unwrap_or_default()),
         (QUEUE_LABEL.to_string(), o.queue.clone()),
         (MANAGED_LABEL.0.to_string(), MANAGED_LABEL.1.to_string()),
-        ("xisuan.io/site".to_string(), o.cluster(&w.site).chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect()),
+        (
+            "xisuan.io/site".to_string(),
+            o.cluster(&w.site).chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect(),
+        ),
         (ACCELERATOR_LABEL.to_string(), w.accelerator.clone()),
     ]);
     labels.retain(|_, v| !v.is_empty());
@@ -165,9 +179,9 @@ pub fn job(w: &Work, o: &Options) -> Job {
         ("XISUAN_RUN_HOURS", format!("{}", w.run_hours)),
         ("XISUAN_RUN_SECONDS", format!("{}", (w.run_hours * 3600.0).round() as i64)),
     ]
-        .into_iter()
-        .map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() })
-        .collect();
+    .into_iter()
+    .map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() })
+    .collect();
     // The job's own program: its environment (XISUAN_* folders on the site's volume), its
     // image and command, and the volume holding the site's storage at the same path.
     let (mut image, mut command, mut working_dir, mut volumes, mut mounts) = (o.image.clone(), o.command.clone(), None, None, None);
@@ -181,14 +195,24 @@ pub fn job(w: &Work, o: &Options) -> Job {
         });
         working_dir = Some(p.chdir.clone());
         if let Some(claim) = &p.pvc {
-            volumes = Some(vec![Volume { name: "xisuan-storage".into(), persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim.clone(), read_only: None }), ..Default::default() }]);
+            volumes = Some(vec![Volume {
+                name: "xisuan-storage".into(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim.clone(), read_only: None }),
+                ..Default::default()
+            }]);
             mounts = Some(vec![VolumeMount { name: "xisuan-storage".into(), mount_path: p.mount.clone(), ..Default::default() }]);
         }
     }
     // Time limit: the planned run with half again and a minute, as for Slurm.
     let limit_s = (w.run_hours * 3600.0 * 1.5 + 60.0).ceil() as i64;
     Job {
-        metadata: ObjectMeta { name: Some(name), namespace: Some(o.namespace.clone()), labels: Some(labels.clone()), annotations: Some(annotations), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: Some(o.namespace.clone()),
+            labels: Some(labels.clone()),
+            annotations: Some(annotations),
+            ..Default::default()
+        },
         spec: Some(JobSpec {
             // Kueue admits a queued Job by unsuspending it; without a queue it starts at once.
             suspend: Some(!o.queue.is_empty()),
@@ -200,7 +224,10 @@ pub fn job(w: &Work, o: &Options) -> Job {
             ttl_seconds_after_finished: Some(FINISHED_JOB_TTL_S),
             managed_by: o.multikueue.then(|| MULTIKUEUE.to_string()),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(BTreeMap::from([(MANAGED_LABEL.0.to_string(), MANAGED_LABEL.1.to_string())])), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(BTreeMap::from([(MANAGED_LABEL.0.to_string(), MANAGED_LABEL.1.to_string())])),
+                    ..Default::default()
+                }),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".into()),
                     volumes,
@@ -377,7 +404,11 @@ impl Kube {
     }
 
     /// Changes to xisuan's Jobs after `version` ("0": from the current state).
-    pub async fn watch(&self, version: &str, timeout_s: u32) -> Result<impl futures_util::Stream<Item = Result<kube::api::WatchEvent<Job>, kube::Error>>, kube::Error> {
+    pub async fn watch(
+        &self,
+        version: &str,
+        timeout_s: u32,
+    ) -> Result<impl futures_util::Stream<Item = Result<kube::api::WatchEvent<Job>, kube::Error>>, kube::Error> {
         let wp = kube::api::WatchParams::default().labels(&format!("{}={}", MANAGED_LABEL.0, MANAGED_LABEL.1)).timeout(timeout_s);
         self.api.watch(&wp, version).await
     }
@@ -408,7 +439,14 @@ pub struct KubeSite {
 
 impl KubeSite {
     fn options(&self, prefix: &str) -> Options {
-        Options { namespace: self.namespace.clone(), queue: self.queue.clone(), image: self.image.clone().unwrap_or_default(), command: None, store: Some(prefix.to_string()), ..Options::default() }
+        Options {
+            namespace: self.namespace.clone(),
+            queue: self.queue.clone(),
+            image: self.image.clone().unwrap_or_default(),
+            command: None,
+            store: Some(prefix.to_string()),
+            ..Options::default()
+        }
     }
 }
 
@@ -423,7 +461,8 @@ impl KubeClusters {
             let usage = || format!("`{p}` is not SITE=URL[,namespace=NS][,queue=Q][,image=IMG]");
             let (site, spec) = p.split_once('=').ok_or_else(usage)?;
             let mut parts = spec.split(',');
-            let url = parts.next().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or_else(usage)?.trim_end_matches('/').to_string();
+            let url =
+                parts.next().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or_else(usage)?.trim_end_matches('/').to_string();
             let mut k = KubeSite { url, namespace: "default".into(), queue: "xisuan".into(), image: None };
             for kv in parts {
                 match kv.split_once('=') {
@@ -450,7 +489,10 @@ impl KubeClusters {
             return Ok(());
         }
         let or = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_string());
-        self.sites.insert(site.to_string(), KubeSite { url: url.clone(), namespace: or(namespace, "default"), queue: or(queue, "xisuan"), image: image.clone() });
+        self.sites.insert(
+            site.to_string(),
+            KubeSite { url: url.clone(), namespace: or(namespace, "default"), queue: or(queue, "xisuan"), image: image.clone() },
+        );
         Ok(())
     }
 
@@ -472,7 +514,11 @@ impl KubeClusters {
     }
 
     /// Runs one request against a site's API server from a blocking thread of the runtime.
-    fn call<T>(&self, site: &str, f: impl FnOnce(Kube) -> futures_util::future::BoxFuture<'static, Result<T, kube::Error>>) -> Result<T, kube::Error> {
+    fn call<T>(
+        &self,
+        site: &str,
+        f: impl FnOnce(Kube) -> futures_util::future::BoxFuture<'static, Result<T, kube::Error>>,
+    ) -> Result<T, kube::Error> {
         let k = self.sites.get(site).ok_or_else(|| kube::Error::Service(format!("site {site} has no Kubernetes cluster").into()))?;
         let kube = Kube::new(&k.url, &k.namespace).map_err(|m| kube::Error::Service(m.into()))?;
         tokio::runtime::Handle::current().block_on(f(kube))
@@ -554,9 +600,21 @@ impl crate::cluster::Backend for KubeClusters {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let start = now + s.begin_in_s.max(0.0).round() as i64;
         if s.program.image.is_none() && k.image.is_none() {
-            return Err(crate::slurm::SubmitError::Refused("the job names no image, nor does the site (image=), and a Kubernetes cluster runs containers: give `image`".into()));
+            return Err(crate::slurm::SubmitError::Refused(
+                "the job names no image, nor does the site (image=), and a Kubernetes cluster runs containers: give `image`".into(),
+            ));
         }
-        let w = Work { job: s.job.clone(), attempt: s.attempt, site: site.to_string(), accelerator: s.accelerator.clone(), gpus: s.gpus, start_unix_s: start, end_unix_s: start + s.run_s.round() as i64, run_hours: s.run_s / 3600.0, program: Some(s.program.clone()) };
+        let w = Work {
+            job: s.job.clone(),
+            attempt: s.attempt,
+            site: site.to_string(),
+            accelerator: s.accelerator.clone(),
+            gpus: s.gpus,
+            start_unix_s: start,
+            end_unix_s: start + s.run_s.round() as i64,
+            run_hours: s.run_s / 3600.0,
+            program: Some(s.program.clone()),
+        };
         let manifest = job(&w, &k.options(&self.prefix));
         let name = manifest.metadata.name.clone().unwrap_or_default();
         match self.call(site, move |k| Box::pin(async move { k.create(&manifest).await })) {
@@ -600,14 +658,28 @@ mod tests {
 
     #[test]
     fn kube_flags_parse_with_defaults_and_say_what_is_wrong() {
-        let k = KubeClusters::parse(&["edwc-guian=http://127.0.0.1:8001/,namespace=train,queue=".into(), "edwc-yrd=https://k.example".into()]).unwrap();
-        assert_eq!(k.sites["edwc-guian"], KubeSite { url: "http://127.0.0.1:8001".into(), namespace: "train".into(), queue: String::new(), image: None });
+        let k =
+            KubeClusters::parse(&["edwc-guian=http://127.0.0.1:8001/,namespace=train,queue=".into(), "edwc-yrd=https://k.example".into()]).unwrap();
+        assert_eq!(
+            k.sites["edwc-guian"],
+            KubeSite { url: "http://127.0.0.1:8001".into(), namespace: "train".into(), queue: String::new(), image: None }
+        );
         assert_eq!((k.sites["edwc-yrd"].namespace.as_str(), k.sites["edwc-yrd"].queue.as_str()), ("default", "xisuan"));
         assert!(KubeClusters::parse(&["edwc-guian=ftp://x".into()]).unwrap_err().contains("SITE=URL"));
         assert!(KubeClusters::parse(&["edwc-guian=http://x,nodes=3".into()]).unwrap_err().contains("`nodes=3`"));
         assert!(KubeClusters::parse(&["a=http://x".into(), "a=http://y".into()]).unwrap_err().contains("named twice"));
         // A queue-less Job starts unsuspended.
-        let w = Work { job: "j".into(), attempt: 1, site: "edwc-guian".into(), accelerator: "h800".into(), gpus: 2, start_unix_s: 0, end_unix_s: 90, run_hours: 0.025, program: None };
+        let w = Work {
+            job: "j".into(),
+            attempt: 1,
+            site: "edwc-guian".into(),
+            accelerator: "h800".into(),
+            gpus: 2,
+            start_unix_s: 0,
+            end_unix_s: 90,
+            run_hours: 0.025,
+            program: None,
+        };
         let j = job(&w, &k.sites["edwc-guian"].options("ab12"));
         assert_eq!(j.metadata.name.as_deref(), Some("xisuan-ab12-j-a1"));
         assert_eq!(j.spec.as_ref().unwrap().suspend, Some(false));

@@ -292,7 +292,12 @@ impl App {
         }
     }
 
-    async fn append_with(&self, events: Vec<(Event, String, Option<String>)>, decided_at: Option<i64>, lease: Option<store::Lease>) -> Result<Vec<Appended>> {
+    async fn append_with(
+        &self,
+        events: Vec<(Event, String, Option<String>)>,
+        decided_at: Option<i64>,
+        lease: Option<store::Lease>,
+    ) -> Result<Vec<Appended>> {
         let at_ms = (unix_s() * 1000.0) as i64;
         let rows: Vec<NewEvent> = events
             .iter()
@@ -369,7 +374,8 @@ impl App {
                 sites
             }
         };
-        *self.series_notes.lock().map_err(|_| anyhow!("notes poisoned"))? = diags.iter().filter(|d| d.severity != xisuan_model::Severity::Info).map(|d| d.to_string()).collect();
+        *self.series_notes.lock().map_err(|_| anyhow!("notes poisoned"))? =
+            diags.iter().filter(|d| d.severity != xisuan_model::Severity::Info).map(|d| d.to_string()).collect();
         *cache = Some((hour, sites.clone()));
         Ok(sites)
     }
@@ -382,7 +388,11 @@ impl App {
     /// of it, e.g. the same hour of a calendar-year series).
     pub fn time_notes(&self) -> Vec<String> {
         let now = xisuan_catalog::series::format_hour(self.clock.now_h().floor() as i64);
-        let mut notes = vec![format!("server time {now} (hour {:.2} since the epoch; {} s of wall clock per hour)", self.clock.now_h(), self.config.hour_seconds)];
+        let mut notes = vec![format!(
+            "server time {now} (hour {:.2} since the epoch; {} s of wall clock per hour)",
+            self.clock.now_h(),
+            self.config.hour_seconds
+        )];
         notes.push(match self.config.forecast {
             Some(m) => format!("planned on forecasts: carbon and prices after {now} are {} forecasts issued then from the two weeks before (`xisuan forecast` scores the model); costs and carbon of planned work are expectations", m.name()),
             None => "planned on the series themselves (--forecast perfect): hindsight, for replaying a known period".into(),
@@ -428,13 +438,26 @@ impl App {
         // Prometheus' base units (promtool check metrics): requests rather than rps*h, grams
         // rather than kg.
         let _ = writeln!(out, "# HELP xisuan_service_unmet_requests Requests the latest round could not serve within the latency objectives over its horizon.\n# TYPE xisuan_service_unmet_requests gauge\nxisuan_service_unmet_requests {}", unmet * 3600.0);
-        let _ = writeln!(out, "# HELP xisuan_submissions_total Jobs and services submitted.\n# TYPE xisuan_submissions_total counter\nxisuan_submissions_total {}", s.submissions);
+        let _ = writeln!(
+            out,
+            "# HELP xisuan_submissions_total Jobs and services submitted.\n# TYPE xisuan_submissions_total counter\nxisuan_submissions_total {}",
+            s.submissions
+        );
         let _ = writeln!(out, "# HELP xisuan_events_total Events in the log.\n# TYPE xisuan_events_total counter\nxisuan_events_total {}", s.events);
         let _ = writeln!(out, "# HELP xisuan_accelerators_busy Accelerators held by dispatched or running work and by service replicas.\n# TYPE xisuan_accelerators_busy gauge\nxisuan_accelerators_busy {}", s.gpus_busy());
-        let _ = writeln!(out, "# HELP xisuan_dispatches_total Dispatches this process made.\n# TYPE xisuan_dispatches_total counter\nxisuan_dispatches_total {}", self.dispatches.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP xisuan_leader Whether this process runs the control loop.\n# TYPE xisuan_leader gauge\nxisuan_leader {}", self.leader.load(Ordering::Relaxed) as u8);
+        let _ = writeln!(
+            out,
+            "# HELP xisuan_dispatches_total Dispatches this process made.\n# TYPE xisuan_dispatches_total counter\nxisuan_dispatches_total {}",
+            self.dispatches.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP xisuan_leader Whether this process runs the control loop.\n# TYPE xisuan_leader gauge\nxisuan_leader {}",
+            self.leader.load(Ordering::Relaxed) as u8
+        );
         let _ = writeln!(out, "# HELP xisuan_snapshot_event The event the newest snapshot this process wrote or read folds up to (0: none).\n# TYPE xisuan_snapshot_event gauge\nxisuan_snapshot_event {}", self.snapshot_seq.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP xisuan_sites_down Sites marked down.\n# TYPE xisuan_sites_down gauge\nxisuan_sites_down {}", s.sites_down.len());
+        let _ =
+            writeln!(out, "# HELP xisuan_sites_down Sites marked down.\n# TYPE xisuan_sites_down gauge\nxisuan_sites_down {}", s.sites_down.len());
         let _ = writeln!(out, "# HELP xisuan_events_refused_total Events the fold refused as illegal for the state they arrived in (decided on a state that changed before they were written).\n# TYPE xisuan_events_refused_total counter\nxisuan_events_refused_total {}", s.refused_events);
         if let Ok(r) = self.rounds.lock() {
             let _ = writeln!(out, "# HELP xisuan_planning_round_seconds Wall time of planning rounds in this process.\n# TYPE xisuan_planning_round_seconds summary\nxisuan_planning_round_seconds_sum {}\nxisuan_planning_round_seconds_count {}", r.sum_s, r.count);
@@ -454,9 +477,24 @@ impl App {
             gauge(&mut out, "xisuan_plan_cost_usd", "Its cost, USD.", Some(r.cost_usd));
             gauge(&mut out, "xisuan_plan_carbon_grams", "Its emissions, gCO2e.", Some(r.carbon_kg * 1000.0));
             gauge(&mut out, "xisuan_run_now_cost_usd", "The same work run as soon as capacity allows, USD.", r.run_now_cost_usd);
-            gauge(&mut out, "xisuan_run_now_carbon_grams", "The same work run as soon as capacity allows, gCO2e.", r.run_now_carbon_kg.map(|k| k * 1000.0));
-            gauge(&mut out, "xisuan_nearest_east_cost_usd", "The same work at the eastern hub nearest its data, run now, USD.", r.nearest_east_cost_usd);
-            gauge(&mut out, "xisuan_nearest_east_carbon_grams", "The same work at the eastern hub nearest its data, run now, gCO2e.", r.nearest_east_carbon_kg.map(|k| k * 1000.0));
+            gauge(
+                &mut out,
+                "xisuan_run_now_carbon_grams",
+                "The same work run as soon as capacity allows, gCO2e.",
+                r.run_now_carbon_kg.map(|k| k * 1000.0),
+            );
+            gauge(
+                &mut out,
+                "xisuan_nearest_east_cost_usd",
+                "The same work at the eastern hub nearest its data, run now, USD.",
+                r.nearest_east_cost_usd,
+            );
+            gauge(
+                &mut out,
+                "xisuan_nearest_east_carbon_grams",
+                "The same work at the eastern hub nearest its data, run now, gCO2e.",
+                r.nearest_east_carbon_kg.map(|k| k * 1000.0),
+            );
         }
         Ok(out)
     }
@@ -494,8 +532,14 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
             config.stores.add(id, st);
         } else if config.slurm.has(id) || config.kube.has(id) {
             let root = std::path::absolute(config.slurm.workdir.join(id)).unwrap_or_else(|_| config.slurm.workdir.join(id));
-            eprintln!("xisuan server: site {id} names no storage; its jobs' folders are under {} (the cluster's nodes must see that path)", root.display());
-            config.stores.add(id, &xisuan_catalog::Storage::Local { root: root.display().to_string(), bwlimit: None, pvc: None, origin: "--slurm-workdir".into() });
+            eprintln!(
+                "xisuan server: site {id} names no storage; its jobs' folders are under {} (the cluster's nodes must see that path)",
+                root.display()
+            );
+            config.stores.add(
+                id,
+                &xisuan_catalog::Storage::Local { root: root.display().to_string(), bwlimit: None, pvc: None, origin: "--slurm-workdir".into() },
+            );
         }
     }
     let mut template = scenario.problem.clone();
@@ -542,7 +586,14 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
                 t
             }
         };
-        let e = Event::TenantCreated { id: "admin".into(), name: "admin".into(), token_sha256: api::sha256_hex(&token), quota_gpus: None, admin: true, at_h: app.clock.now_h() };
+        let e = Event::TenantCreated {
+            id: "admin".into(),
+            name: "admin".into(),
+            token_sha256: api::sha256_hex(&token),
+            quota_gpus: None,
+            admin: true,
+            at_h: app.clock.now_h(),
+        };
         // The key makes two replicas starting together create one admin.
         app.append(vec![(e, "admin".into(), Some("admin-tenant".into()))]).await?;
     } else if let Ok(t) = std::env::var("XISUAN_ADMIN_TOKEN") {
@@ -550,7 +601,13 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
         let hash = api::sha256_hex(t.trim());
         let stored = app.known.read().map_err(|_| anyhow!("state lock poisoned"))?.state.tenants.get("admin").map(|a| a.token_sha256.clone());
         if !t.trim().is_empty() && stored.is_some_and(|h| h != hash) {
-            let e = Event::TokenSet { tenant: "admin".into(), token_sha256: hash, expires_unix_s: None, by: "XISUAN_ADMIN_TOKEN at start".into(), at_h: app.clock.now_h() };
+            let e = Event::TokenSet {
+                tenant: "admin".into(),
+                token_sha256: hash,
+                expires_unix_s: None,
+                by: "XISUAN_ADMIN_TOKEN at start".into(),
+                at_h: app.clock.now_h(),
+            };
             app.append(vec![(e, "admin".into(), None)]).await?;
             eprintln!("xisuan server: the admin token was replaced by XISUAN_ADMIN_TOKEN; the old one no longer works");
         }
@@ -563,7 +620,13 @@ pub async fn open(config: Config) -> Result<Arc<App>> {
 pub async fn serve(config: Config) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let app = open(config).await?;
-    eprintln!("xisuan server: listening on http://{}, store {}, {} sites, {} s per planning hour", listener.local_addr()?, app.store.db.describe(), app.world.site_ids.len(), app.config.hour_seconds);
+    eprintln!(
+        "xisuan server: listening on http://{}, store {}, {} sites, {} s per planning hour",
+        listener.local_addr()?,
+        app.store.db.describe(),
+        app.world.site_ids.len(),
+        app.config.hour_seconds
+    );
     if app.config.control_loop {
         tokio::spawn(lease_loop(app.clone()));
         let a = app.clone();
@@ -581,10 +644,11 @@ pub async fn serve(config: Config) -> Result<()> {
             }
         });
     }
-    axum::serve(listener, api::router(app.clone())).with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    axum::serve(listener, api::router(app.clone()))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     if app.config.control_loop {
         resign(&app).await;
     }
@@ -1014,7 +1078,10 @@ fn work_for(stores: &storage::Stores, site: &str, j: &control::JobRecord) -> std
         Some(w) => format!("{}/{w}", run::job_dir(&j.id)),
         None => run::job_dir(&j.id),
     };
-    stores.mkdirs(site, &[run::input_dir(&j.id), run::checkpoint_dir(&j.id), run::output_dir(&j.id), format!("{}/logs", run::job_dir(&j.id)), workdir.clone()])?;
+    stores.mkdirs(
+        site,
+        &[run::input_dir(&j.id), run::checkpoint_dir(&j.id), run::output_dir(&j.id), format!("{}/logs", run::job_dir(&j.id)), workdir.clone()],
+    )?;
     let mut env = r.env.clone();
     env.entry("PATH".into()).or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
     for (k, v) in [
@@ -1032,7 +1099,16 @@ fn work_for(stores: &storage::Stores, site: &str, j: &control::JobRecord) -> std
         Some(xisuan_catalog::Storage::Local { root, pvc, .. } | xisuan_catalog::Storage::Sftp { root, pvc, .. }) => (root.clone(), pvc.clone()),
         None => return Err(format!("site {site} has no storage")),
     };
-    Ok(slurm::Program { command: r.command.clone(), script: r.script.clone(), env, chdir: path(&workdir)?, output: path(&run::log_file(&j.id, j.attempts))?, image: r.image.clone(), mount, pvc })
+    Ok(slurm::Program {
+        command: r.command.clone(),
+        script: r.script.clone(),
+        env,
+        chdir: path(&workdir)?,
+        output: path(&run::log_file(&j.id, j.attempts))?,
+        image: r.image.clone(),
+        mount,
+        pvc,
+    })
 }
 
 /// Runs one transfer on a thread of its own and records how it ended (finished, with bytes
@@ -1079,5 +1155,8 @@ fn tenant_of(app: &App, e: &Event) -> String {
         Ok(k) => k,
         Err(_) => return String::new(),
     };
-    e.job().and_then(|id| k.state.jobs.get(id).map(|j| j.tenant.clone())).or_else(|| e.service().and_then(|id| k.state.services.get(id).map(|v| v.tenant.clone()))).unwrap_or_default()
+    e.job()
+        .and_then(|id| k.state.jobs.get(id).map(|j| j.tenant.clone()))
+        .or_else(|| e.service().and_then(|id| k.state.services.get(id).map(|v| v.tenant.clone())))
+        .unwrap_or_default()
 }

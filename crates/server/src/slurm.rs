@@ -93,7 +93,14 @@ impl SubmitError {
     /// with a reason other than not reaching it) is a refusal; anything else may mean the job
     /// was taken, and counts as no answer.
     fn classify(message: String) -> SubmitError {
-        const NO_ANSWER: [&str; 6] = ["Unable to contact slurm controller", "Socket timed out", "Connection refused", "Zero Bytes were transmitted", "Authentication", "Protocol authentication"];
+        const NO_ANSWER: [&str; 6] = [
+            "Unable to contact slurm controller",
+            "Socket timed out",
+            "Connection refused",
+            "Zero Bytes were transmitted",
+            "Authentication",
+            "Protocol authentication",
+        ];
         if message.contains("Batch job submission failed:") && !NO_ANSWER.iter().any(|m| message.contains(m)) {
             SubmitError::Refused(message)
         } else {
@@ -148,7 +155,11 @@ pub fn choose_version(configured: &str, served: &BTreeSet<String>) -> Result<Str
         return Ok(configured.to_string());
     }
     REST_VERSIONS.iter().find(|v| served.contains(**v)).map(|v| v.to_string()).ok_or_else(|| {
-        format!("it serves the API versions {}, and this xisuan speaks {} (Slurm 22.05)", served.iter().cloned().collect::<Vec<_>>().join(", "), REST_VERSIONS.join(", "))
+        format!(
+            "it serves the API versions {}, and this xisuan speaks {} (Slurm 22.05)",
+            served.iter().cloned().collect::<Vec<_>>().join(", "),
+            REST_VERSIONS.join(", ")
+        )
     })
 }
 
@@ -327,7 +338,8 @@ impl Slurm {
             let usage = || format!("`{p}` is not SITE=URL,token=PATH[,partition=P][,version=v0.0.38]");
             let (site, spec) = p.split_once('=').ok_or_else(usage)?;
             let mut parts = spec.split(',');
-            let url = parts.next().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or_else(usage)?.trim_end_matches('/').to_string();
+            let url =
+                parts.next().filter(|u| u.starts_with("http://") || u.starts_with("https://")).ok_or_else(usage)?.trim_end_matches('/').to_string();
             let (mut token_file, mut partition, mut version) = (None, None, "v0.0.38".to_string());
             for kv in parts {
                 match kv.split_once('=') {
@@ -368,7 +380,11 @@ impl Slurm {
                 Cluster { access: Access::Commands { conf }, partition: partition.clone() }
             }
             Dispatch::Slurmrest { url, token, partition, version, origin } => Cluster {
-                access: Access::Rest { url: url.clone(), version: version.clone().unwrap_or_else(|| "v0.0.38".into()), token_file: near(origin, token) },
+                access: Access::Rest {
+                    url: url.clone(),
+                    version: version.clone().unwrap_or_else(|| "v0.0.38".into()),
+                    token_file: near(origin, token),
+                },
                 partition: partition.clone(),
             },
             Dispatch::Kubernetes { origin, .. } => return Err(format!("{origin}: site {site}: a Kubernetes cluster is not a Slurm one")),
@@ -438,7 +454,13 @@ impl Slurm {
             if let Some(a) = account {
                 job["account"] = a.clone().into();
             }
-            let v = self.rest(site, "POST", "job/submit", Some(serde_json::json!({"script": script, "job": job}))).map_err(|e| if e.silent { SubmitError::Unreachable(e.message) } else { SubmitError::Refused(e.message) })?;
+            let v = self.rest(site, "POST", "job/submit", Some(serde_json::json!({"script": script, "job": job}))).map_err(|e| {
+                if e.silent {
+                    SubmitError::Unreachable(e.message)
+                } else {
+                    SubmitError::Refused(e.message)
+                }
+            })?;
             return Ok(v["job_id"].to_string());
         }
         let mut args = vec![
@@ -468,7 +490,11 @@ impl Slurm {
         if let Access::Commands { conf } = &cluster.access {
             c.env("SLURM_CONF", conf);
         }
-        c.envs(&s.program.env).args(&args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.envs(&s.program.env)
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let failed = |e: std::io::Error| SubmitError::classify(format!("{site}: cannot run sbatch: {e}"));
         let mut child = c.spawn().map_err(failed)?;
         if let Some(mut stdin) = child.stdin.take() {
@@ -509,18 +535,30 @@ impl Slurm {
         let expired = |slack: f64| {
             let exp = claims["exp"].as_f64()?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-            (exp <= now + slack).then(|| format!("{site}: slurmrestd token in {} expired {:.0} s ago (issue a new one: scontrol token username={user})", token_file.display(), (now - exp).max(0.0)))
+            (exp <= now + slack).then(|| {
+                format!(
+                    "{site}: slurmrestd token in {} expired {:.0} s ago (issue a new one: scontrol token username={user})",
+                    token_file.display(),
+                    (now - exp).max(0.0)
+                )
+            })
         };
         if let Some(why) = expired(0.0) {
             return Err(silent(why));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(std::time::Duration::from_secs(20))).build().into();
         let version = self.versions.lock().ok().and_then(|v| v.get(site).cloned()).unwrap_or_else(|| version.clone());
         // An empty `api`: a path of slurmrestd's own (its OpenAPI document).
         let full = if api.is_empty() { format!("{url}/{path}") } else { format!("{url}/{api}/{version}/{path}") };
         let send = || match (method, &body) {
             // slurmrestd 22.05 takes exactly `application/json` (not with a charset).
-            ("POST", Some(b)) => agent.post(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).header("Content-Type", "application/json").send(b.to_string()),
+            ("POST", Some(b)) => agent
+                .post(&full)
+                .header("X-SLURM-USER-NAME", &user)
+                .header("X-SLURM-USER-TOKEN", &token)
+                .header("Content-Type", "application/json")
+                .send(b.to_string()),
             ("DELETE", _) => agent.delete(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).call(),
             _ => agent.get(&full).header("X-SLURM-USER-NAME", &user).header("X-SLURM-USER-TOKEN", &token).call(),
         };
@@ -537,14 +575,17 @@ impl Slurm {
         let mut r = answer.map_err(|e| silent(expired(1.0).unwrap_or_else(|| format!("{site}: no answer from slurmrestd at {url}: {e}"))))?;
         let status = r.status().as_u16();
         let text = r.body_mut().read_to_string().map_err(|e| silent(format!("{site}: no answer from slurmrestd at {url}: {e}")))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|_| RestError { silent: status >= 500, message: format!("{site}: slurmrestd {path}: {} (HTTP {status})", text.trim().chars().take(200).collect::<String>()) })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| RestError {
+            silent: status >= 500,
+            message: format!("{site}: slurmrestd {path}: {} (HTTP {status})", text.trim().chars().take(200).collect::<String>()),
+        })?;
         let errors: Vec<(i64, String)> = v["errors"]
             .as_array()
             .into_iter()
             .flatten()
             .map(|e| {
-                let words = [e["error"].as_str(), e["description"].as_str()].into_iter().flatten().filter(|x| !x.is_empty()).collect::<Vec<_>>().join(": ");
+                let words =
+                    [e["error"].as_str(), e["description"].as_str()].into_iter().flatten().filter(|x| !x.is_empty()).collect::<Vec<_>>().join(": ");
                 (e["error_number"].as_i64().or_else(|| e["errno"].as_i64()).unwrap_or(-1), words)
             })
             .collect();
@@ -559,7 +600,11 @@ impl Slurm {
             }
             // Classified by HTTP status and Slurm's error numbers, not by the words.
             let silence = status >= 500 || errors.iter().any(|(n, _)| *n != -1 && errno_is_silence(*n));
-            let words = if errors.is_empty() { "failed".to_string() } else { errors.iter().map(|(n, w)| format!("{w} (error {n})")).collect::<Vec<_>>().join("; ") };
+            let words = if errors.is_empty() {
+                "failed".to_string()
+            } else {
+                errors.iter().map(|(n, w)| format!("{w} (error {n})")).collect::<Vec<_>>().join("; ")
+            };
             return Err(RestError { silent: silence, message: format!("{site}: slurmrestd {path}: {words} (HTTP {status})") });
         }
         Ok(v)
@@ -614,7 +659,14 @@ impl Slurm {
             .filter_map(|l| {
                 let f: Vec<&str> = l.split('|').collect();
                 let (job, attempt) = parse_name(&self.prefix, f.get(1)?)?;
-                Some(Attempt { cluster_id: f[0].to_string(), job, attempt, state: JobState::parse(f.get(2)?), reason: f.get(3).unwrap_or(&"").to_string(), nodes: expand_hostlist(f.get(4).unwrap_or(&"")) })
+                Some(Attempt {
+                    cluster_id: f[0].to_string(),
+                    job,
+                    attempt,
+                    state: JobState::parse(f.get(2)?),
+                    reason: f.get(3).unwrap_or(&"").to_string(),
+                    nodes: expand_hostlist(f.get(4).unwrap_or(&"")),
+                })
             })
             .collect())
     }
@@ -626,7 +678,8 @@ impl Slurm {
     pub fn accounting(&self, site: &str, job: &str, attempt: u32) -> Result<Option<Attempt>, String> {
         let name = job_name(&self.prefix, job, attempt);
         let found: Vec<Attempt> = if self.is_rest(site) {
-            let v = self.rest_at(site, "GET", "slurmdb", &format!("jobs?job_name={name}"), None).map_err(|e| format!("{} (accounting)", e.message))?;
+            let v =
+                self.rest_at(site, "GET", "slurmdb", &format!("jobs?job_name={name}"), None).map_err(|e| format!("{} (accounting)", e.message))?;
             v["jobs"]
                 .as_array()
                 .into_iter()
@@ -642,7 +695,22 @@ impl Slurm {
                 })
                 .collect()
         } else {
-            let out = self.run(site, "sacct", &["-X".into(), "-n".into(), "-P".into(), "-S".into(), "2000-01-01".into(), "-E".into(), "now".into(), format!("--name={name}"), "-o".into(), "JobIDRaw,JobName,State,Reason,NodeList".into()])?;
+            let out = self.run(
+                site,
+                "sacct",
+                &[
+                    "-X".into(),
+                    "-n".into(),
+                    "-P".into(),
+                    "-S".into(),
+                    "2000-01-01".into(),
+                    "-E".into(),
+                    "now".into(),
+                    format!("--name={name}"),
+                    "-o".into(),
+                    "JobIDRaw,JobName,State,Reason,NodeList".into(),
+                ],
+            )?;
             out.lines()
                 .filter_map(|l| {
                     let f: Vec<&str> = l.split('|').collect();
@@ -778,9 +846,13 @@ mod tests {
         // A flag named it first: the catalog's entry is not used.
         let mut flagged = Slurm::parse(&[format!("edwc-guian={}", dir.join("alpha/slurm.conf").display())], &[], dir.clone()).unwrap();
         flagged.add_from_catalog("edwc-guian", &missing).unwrap();
-        let rest = xisuan_catalog::Dispatch::Slurmrest { url: "http://127.0.0.1:6820".into(), token: "jwt".into(), partition: None, version: None, origin };
+        let rest =
+            xisuan_catalog::Dispatch::Slurmrest { url: "http://127.0.0.1:6820".into(), token: "jwt".into(), partition: None, version: None, origin };
         flagged.add_from_catalog("edwc-qingyang", &rest).unwrap();
-        assert_eq!(flagged.sites["edwc-qingyang"].access, Access::Rest { url: "http://127.0.0.1:6820".into(), version: "v0.0.38".into(), token_file: dir.join("jwt") });
+        assert_eq!(
+            flagged.sites["edwc-qingyang"].access,
+            Access::Rest { url: "http://127.0.0.1:6820".into(), version: "v0.0.38".into(), token_file: dir.join("jwt") }
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -803,7 +875,13 @@ mod tests {
         assert!(Slurm::parse(&["a=/no/such/slurm.conf".into()], &[], PathBuf::new()).unwrap_err().contains("no such file"));
         assert!(Slurm::parse(&["just-a-path".into()], &[], PathBuf::new()).is_err());
         let r = Slurm::parse(&[], &["c=http://127.0.0.1:6820/,token=/t/jwt,partition=gpu".into()], PathBuf::new()).unwrap();
-        assert_eq!(r.sites["c"], Cluster { access: Access::Rest { url: "http://127.0.0.1:6820".into(), version: "v0.0.38".into(), token_file: "/t/jwt".into() }, partition: Some("gpu".into()) });
+        assert_eq!(
+            r.sites["c"],
+            Cluster {
+                access: Access::Rest { url: "http://127.0.0.1:6820".into(), version: "v0.0.38".into(), token_file: "/t/jwt".into() },
+                partition: Some("gpu".into())
+            }
+        );
         assert!(Slurm::parse(&[], &["c=http://h:1".into()], PathBuf::new()).unwrap_err().contains("token=PATH is required"));
         assert!(Slurm::parse(&[], &["c=h:1,token=x".into()], PathBuf::new()).is_err());
         assert!(Slurm::parse(&[format!("c={c}")], &["c=http://h:1,token=x".into()], PathBuf::new()).unwrap_err().contains("named twice"));
@@ -814,7 +892,11 @@ mod tests {
     fn the_api_version_is_agreed_with_slurmrestd() {
         let served = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
         assert_eq!(choose_version("v0.0.38", &served(&["v0.0.37", "v0.0.38"])), Ok("v0.0.38".into()));
-        assert_eq!(choose_version("v0.0.36", &served(&["v0.0.36", "v0.0.38"])), Ok("v0.0.38".into()), "a version this client does not speak is not used");
+        assert_eq!(
+            choose_version("v0.0.36", &served(&["v0.0.36", "v0.0.38"])),
+            Ok("v0.0.38".into()),
+            "a version this client does not speak is not used"
+        );
         let e = choose_version("v0.0.38", &served(&["v0.0.39", "v0.0.40"])).unwrap_err();
         assert!(e.contains("v0.0.39, v0.0.40") && e.contains("speaks v0.0.38"), "{e}");
     }
@@ -847,9 +929,13 @@ mod tests {
     #[test]
     fn a_silent_controller_is_told_apart_from_a_refusal() {
         // Slurm 22.05's words, as sbatch prints them.
-        let down = SubmitError::classify("gamma: sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)".into());
+        let down =
+            SubmitError::classify("gamma: sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)".into());
         assert!(matches!(down, SubmitError::Unreachable(_)));
-        for no in ["sbatch: error: Batch job submission failed: Invalid partition name specified", "sbatch: error: Batch job submission failed: Requested node configuration is not available"] {
+        for no in [
+            "sbatch: error: Batch job submission failed: Invalid partition name specified",
+            "sbatch: error: Batch job submission failed: Requested node configuration is not available",
+        ] {
             assert!(matches!(SubmitError::classify(no.into()), SubmitError::Refused(_)), "{no}");
         }
         // Anything that is not the controller's answer may mean the job was taken.

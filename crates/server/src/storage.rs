@@ -24,16 +24,7 @@ pub struct Stores {
 
 /// No config file; one try of a whole operation (xisuan retries a failed transfer itself, and
 /// records each try), a few of a single request, and a connection given up after 10 s.
-const QUIET_RETRIES: [&str; 8] = [
-    "--config",
-    "/dev/null",
-    "--retries",
-    "1",
-    "--low-level-retries",
-    "3",
-    "--contimeout",
-    "10s",
-];
+const QUIET_RETRIES: [&str; 8] = ["--config", "/dev/null", "--retries", "1", "--low-level-retries", "3", "--contimeout", "10s"];
 
 /// What a transfer did.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,25 +62,9 @@ impl Stores {
             }
         };
         let s = match s.clone() {
-            Storage::Sftp {
-                host,
-                port,
-                user,
-                key_file,
-                root,
-                bwlimit,
-                pvc,
-                origin,
-            } => Storage::Sftp {
-                key_file: near(&origin, &key_file),
-                host,
-                port,
-                user,
-                root,
-                bwlimit,
-                pvc,
-                origin,
-            },
+            Storage::Sftp { host, port, user, key_file, root, bwlimit, pvc, origin } => {
+                Storage::Sftp { key_file: near(&origin, &key_file), host, port, user, root, bwlimit, pvc, origin }
+            }
             other => other,
         };
         self.sites.insert(site.to_string(), s);
@@ -97,27 +72,24 @@ impl Stores {
 
     /// The path a job sees for `rel` (under the storage's root, as the nodes see it).
     pub fn node_path(&self, site: &str, rel: &str) -> Option<String> {
-        self.get(site)
-            .map(|s| format!("{}/{rel}", s.root().trim_end_matches('/')))
+        self.get(site).map(|s| format!("{}/{rel}", s.root().trim_end_matches('/')))
     }
 
     /// rclone's name for a path on a site's storage (an on-the-fly remote, no config file).
     fn remote(&self, site: &str, rel: &str) -> Result<String, String> {
-        let s = self
-            .get(site)
-            .ok_or_else(|| format!("site {site} has no storage"))?;
+        let s = self.get(site).ok_or_else(|| format!("site {site} has no storage"))?;
         let path = format!("{}/{rel}", s.root().trim_end_matches('/'));
         Ok(match s {
             Storage::Local { .. } => format!(":local:{path}"),
-            Storage::Sftp {
-                host,
-                port,
-                user,
-                key_file,
-                ..
-            } => {
+            Storage::Sftp { host, port, user, key_file, .. } => {
                 let q = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
-                format!(":sftp,host={},user={},port={},key_file={},known_hosts_file=,set_modtime=true:{path}", q(host), q(user), port.unwrap_or(22), q(key_file))
+                format!(
+                    ":sftp,host={},user={},port={},key_file={},known_hosts_file=,set_modtime=true:{path}",
+                    q(host),
+                    q(user),
+                    port.unwrap_or(22),
+                    q(key_file)
+                )
             }
         })
     }
@@ -154,21 +126,14 @@ impl Stores {
         if let Some(root) = self.local_root(site) {
             let p = root.join(rel);
             let meta = std::fs::metadata(&p).map_err(|e| format!("{site}:{rel}: {e}"))?;
-            return Ok(if meta.is_dir() {
-                dir_size(&p)
-            } else {
-                meta.len()
-            });
+            return Ok(if meta.is_dir() { dir_size(&p) } else { meta.len() });
         }
         let out = self.rclone(&["size".into(), "--json".into(), self.remote(site, rel)?])?;
-        let v: serde_json::Value =
-            serde_json::from_str(&out).map_err(|e| format!("{site}:{rel}: rclone size: {e}"))?;
+        let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| format!("{site}:{rel}: rclone size: {e}"))?;
         if v["count"].as_u64() == Some(0) {
             return Err(format!("{site}:{rel}: not found"));
         }
-        v["bytes"]
-            .as_u64()
-            .ok_or_else(|| format!("{site}:{rel}: rclone size gave no bytes"))
+        v["bytes"].as_u64().ok_or_else(|| format!("{site}:{rel}: rclone size gave no bytes"))
     }
 
     /// A file's contents on a site's storage; `Ok(None)` when it is not there.
@@ -191,8 +156,7 @@ impl Stores {
     pub fn mkdirs(&self, site: &str, rels: &[String]) -> Result<(), String> {
         for rel in rels {
             if let Some(root) = self.local_root(site) {
-                std::fs::create_dir_all(root.join(rel))
-                    .map_err(|e| format!("{site}:{rel}: {e}"))?;
+                std::fs::create_dir_all(root.join(rel)).map_err(|e| format!("{site}:{rel}: {e}"))?;
             } else {
                 self.rclone(&["mkdir".into(), self.remote(site, rel)?])?;
             }
@@ -202,149 +166,77 @@ impl Stores {
 
     /// The checkpoint manifest in a job's checkpoint folder at a site, if a complete one is there.
     pub fn manifest(&self, site: &str, job: &str) -> Result<Option<Manifest>, String> {
-        let rel = format!(
-            "{}/{CHECKPOINT_MANIFEST}",
-            xisuan_control::run::checkpoint_dir(job)
-        );
+        let rel = format!("{}/{CHECKPOINT_MANIFEST}", xisuan_control::run::checkpoint_dir(job));
         match self.read(site, &rel)? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("{site}:{rel}: not a checkpoint manifest ({e}); expected {{\"step\": S, \"total_steps\": T, \"path\": \"DIR\"}}")),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                format!("{site}:{rel}: not a checkpoint manifest ({e}); expected {{\"step\": S, \"total_steps\": T, \"path\": \"DIR\"}}")
+            }),
         }
     }
 
     /// Carries out a transfer: checks the destination first (nothing moves when it already
     /// holds the same bytes), copies at the destination's bandwidth limit, then verifies sizes
     /// and checksums. `progress` hears the bytes moved so far, about once a second.
-    pub fn transfer(
-        &self,
-        t: &TransferSpec,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Moved, String> {
+    pub fn transfer(&self, t: &TransferSpec, progress: &mut dyn FnMut(u64)) -> Result<Moved, String> {
         let t0 = Instant::now();
         if t.kind == TransferKind::Checkpoint {
             // The folder the source's manifest names, then the manifest: the destination never
             // holds a manifest whose folder is incomplete.
-            let m = self.manifest(&t.from_site, &t.job)?.ok_or_else(|| {
-                format!("{}: no checkpoint manifest in {}", t.from_site, t.from_path)
-            })?;
+            let m = self.manifest(&t.from_site, &t.job)?.ok_or_else(|| format!("{}: no checkpoint manifest in {}", t.from_site, t.from_path))?;
             let dir = |p: &str| format!("{p}/{}", m.path);
-            let a = self.copy(
-                &t.from_site,
-                &dir(&t.from_path),
-                &t.to_site,
-                &dir(&t.to_path),
-                true,
-                progress,
-            )?;
-            self.check(
-                &t.from_site,
-                &dir(&t.from_path),
-                &t.to_site,
-                &dir(&t.to_path),
-            )
-            .map_err(|e| format!("verification after the copy failed: {e}"))?;
-            let manifest = format!("{}/{CHECKPOINT_MANIFEST}", t.from_path);
-            let b = self.copy(
-                &t.from_site,
-                &manifest,
-                &t.to_site,
-                &format!("{}/{CHECKPOINT_MANIFEST}", t.to_path),
-                false,
-                &mut |_| {},
-            )?;
-            self.check(&t.from_site, &manifest, &t.to_site, &t.to_path)
+            let a = self.copy(&t.from_site, &dir(&t.from_path), &t.to_site, &dir(&t.to_path), true, progress)?;
+            self.check(&t.from_site, &dir(&t.from_path), &t.to_site, &dir(&t.to_path))
                 .map_err(|e| format!("verification after the copy failed: {e}"))?;
+            let manifest = format!("{}/{CHECKPOINT_MANIFEST}", t.from_path);
+            let b = self.copy(&t.from_site, &manifest, &t.to_site, &format!("{}/{CHECKPOINT_MANIFEST}", t.to_path), false, &mut |_| {})?;
+            self.check(&t.from_site, &manifest, &t.to_site, &t.to_path).map_err(|e| format!("verification after the copy failed: {e}"))?;
             return Ok(Moved {
                 bytes: a.bytes + b.bytes,
                 seconds: t0.elapsed().as_secs_f64(),
-                note: format!(
-                    "checkpoint {} (step {} of {}), verified",
-                    m.path, m.step, m.total_steps
-                ),
+                note: format!("checkpoint {} (step {} of {}), verified", m.path, m.step, m.total_steps),
             });
         }
         if t.from_site == t.to_site {
             if let Some(root) = self.local_root(&t.to_site) {
                 // Within one filesystem: a link into the job's folder.
                 let (from, to) = (root.join(&t.from_path), root.join(&t.to_path));
-                std::fs::metadata(&from)
-                    .map_err(|e| format!("{}:{}: {e}", t.from_site, t.from_path))?;
+                std::fs::metadata(&from).map_err(|e| format!("{}:{}: {e}", t.from_site, t.from_path))?;
                 if let Some(parent) = to.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| format!("{}: {e}", parent.display()))?;
+                    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
                 }
                 let _ = std::fs::remove_file(&to);
-                std::os::unix::fs::symlink(&from, &to)
-                    .map_err(|e| format!("link {} -> {}: {e}", to.display(), from.display()))?;
-                return Ok(Moved {
-                    bytes: 0.0,
-                    seconds: t0.elapsed().as_secs_f64(),
-                    note: "linked (same storage)".into(),
-                });
+                std::os::unix::fs::symlink(&from, &to).map_err(|e| format!("link {} -> {}: {e}", to.display(), from.display()))?;
+                return Ok(Moved { bytes: 0.0, seconds: t0.elapsed().as_secs_f64(), note: "linked (same storage)".into() });
             }
         }
         let is_dir = match self.local_root(&t.from_site) {
             Some(root) => root.join(&t.from_path).is_dir(),
             None => {
-                let out = self.rclone(&[
-                    "lsjson".into(),
-                    "--stat".into(),
-                    self.remote(&t.from_site, &t.from_path)?,
-                ])?;
-                serde_json::from_str::<serde_json::Value>(&out)
-                    .ok()
-                    .and_then(|v| v["IsDir"].as_bool())
-                    .unwrap_or(false)
+                let out = self.rclone(&["lsjson".into(), "--stat".into(), self.remote(&t.from_site, &t.from_path)?])?;
+                serde_json::from_str::<serde_json::Value>(&out).ok().and_then(|v| v["IsDir"].as_bool()).unwrap_or(false)
             }
         };
         let (parent, _) = t.to_path.rsplit_once('/').unwrap_or(("", &t.to_path));
-        let dest = if is_dir {
-            t.to_path.clone()
-        } else {
-            parent.to_string()
-        };
-        if self
-            .check(&t.from_site, &t.from_path, &t.to_site, &dest)
-            .is_ok()
-        {
+        let dest = if is_dir { t.to_path.clone() } else { parent.to_string() };
+        if self.check(&t.from_site, &t.from_path, &t.to_site, &dest).is_ok() {
             return Ok(Moved {
                 bytes: 0.0,
                 seconds: t0.elapsed().as_secs_f64(),
                 note: "already at the destination (sizes and checksums match)".into(),
             });
         }
-        let mut m = self.copy(
-            &t.from_site,
-            &t.from_path,
-            &t.to_site,
-            &t.to_path,
-            is_dir,
-            progress,
-        )?;
-        self.check(&t.from_site, &t.from_path, &t.to_site, &dest)
-            .map_err(|e| format!("verification after the copy failed: {e}"))?;
+        let mut m = self.copy(&t.from_site, &t.from_path, &t.to_site, &t.to_path, is_dir, progress)?;
+        self.check(&t.from_site, &t.from_path, &t.to_site, &dest).map_err(|e| format!("verification after the copy failed: {e}"))?;
         m.seconds = t0.elapsed().as_secs_f64();
         m.note = "verified (sizes and checksums)".into();
         Ok(m)
     }
 
     /// `rclone check` one way: every source file is at the destination with its size and hash.
-    fn check(
-        &self,
-        from_site: &str,
-        from: &str,
-        to_site: &str,
-        to_dir: &str,
-    ) -> Result<(), String> {
-        let mut args = vec![
-            "check".to_string(),
-            "--one-way".into(),
-            self.remote(from_site, from)?,
-            self.remote(to_site, to_dir)?,
-        ];
-        if matches!(self.get(from_site), Some(Storage::Sftp { .. }))
-            != matches!(self.get(to_site), Some(Storage::Sftp { .. }))
-        {
+    fn check(&self, from_site: &str, from: &str, to_site: &str, to_dir: &str) -> Result<(), String> {
+        let mut args = vec!["check".to_string(), "--one-way".into(), self.remote(from_site, from)?, self.remote(to_site, to_dir)?];
+        if matches!(self.get(from_site), Some(Storage::Sftp { .. })) != matches!(self.get(to_site), Some(Storage::Sftp { .. })) {
             // No hash both sides compute: read the destination back.
             args.push("--download".into());
         }
@@ -353,15 +245,7 @@ impl Stores {
 
     /// `rclone copy` (a folder into the folder `to`) or `copyto` (a file to the file `to`) at the destination's bandwidth limit,
     /// reading its JSON stats for progress; returns the bytes moved.
-    fn copy(
-        &self,
-        from_site: &str,
-        from: &str,
-        to_site: &str,
-        to: &str,
-        dir: bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Moved, String> {
+    fn copy(&self, from_site: &str, from: &str, to_site: &str, to: &str, dir: bool, progress: &mut dyn FnMut(u64)) -> Result<Moved, String> {
         let t0 = Instant::now();
         let mut args = vec![
             if dir { "copy" } else { "copyto" }.to_string(),
@@ -402,36 +286,18 @@ impl Stores {
         if !status.success() {
             return Err(rclone_words(&words));
         }
-        Ok(Moved {
-            bytes: bytes as f64,
-            seconds: t0.elapsed().as_secs_f64(),
-            note: String::new(),
-        })
+        Ok(Moved { bytes: bytes as f64, seconds: t0.elapsed().as_secs_f64(), note: String::new() })
     }
 }
 
 /// rclone's own words for a failure: its error lines, the last few.
 fn rclone_words(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.contains("Config file") && !l.contains("config file"))
-        .collect();
-    let errors: Vec<&str> = lines
-        .iter()
-        .copied()
-        .filter(|l| l.contains("ERROR") || l.contains("Failed") || l.contains("error"))
-        .collect();
+    let lines: Vec<&str> =
+        stderr.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("Config file") && !l.contains("config file")).collect();
+    let errors: Vec<&str> = lines.iter().copied().filter(|l| l.contains("ERROR") || l.contains("Failed") || l.contains("error")).collect();
     let pick = if errors.is_empty() { &lines } else { &errors };
     let tail: Vec<&str> = pick.iter().rev().take(3).rev().copied().collect();
-    format!(
-        "rclone: {}",
-        if tail.is_empty() {
-            "failed".to_string()
-        } else {
-            tail.join(" | ")
-        }
-    )
+    format!("rclone: {}", if tail.is_empty() { "failed".to_string() } else { tail.join(" | ") })
 }
 
 fn dir_size(p: &Path) -> u64 {
@@ -453,12 +319,7 @@ mod tests {
     use xisuan_control::TransferKind;
 
     fn local(root: &Path, bw: Option<&str>) -> Storage {
-        Storage::Local {
-            root: root.display().to_string(),
-            bwlimit: bw.map(str::to_string),
-            pvc: None,
-            origin: "test".into(),
-        }
+        Storage::Local { root: root.display().to_string(), bwlimit: bw.map(str::to_string), pvc: None, origin: "test".into() }
     }
 
     /// A real copy between two local storages through rclone: verified, not repeated, and a
@@ -494,41 +355,20 @@ mod tests {
         let mut seen = 0;
         let m = s.transfer(&t, &mut |b| seen = b).unwrap();
         assert_eq!(m.bytes, 3e6, "{m:?}");
-        assert_eq!(
-            std::fs::read(b.join("xisuan/jobs/j/inputs/set.bin")).unwrap(),
-            bytes
-        );
+        assert_eq!(std::fs::read(b.join("xisuan/jobs/j/inputs/set.bin")).unwrap(), bytes);
         let again = s.transfer(&t, &mut |_| {}).unwrap();
-        assert_eq!(
-            (again.bytes, again.note.contains("already")),
-            (0.0, true),
-            "{again:?}"
-        );
+        assert_eq!((again.bytes, again.note.contains("already")), (0.0, true), "{again:?}");
         // Within one storage: linked.
-        let same = TransferSpec {
-            to_site: "a".into(),
-            ..t.clone()
-        };
-        assert!(s
-            .transfer(&same, &mut |_| {})
-            .unwrap()
-            .note
-            .contains("linked"));
-        assert_eq!(
-            std::fs::read(a.join("xisuan/jobs/j/inputs/set.bin")).unwrap(),
-            bytes
-        );
+        let same = TransferSpec { to_site: "a".into(), ..t.clone() };
+        assert!(s.transfer(&same, &mut |_| {}).unwrap().note.contains("linked"));
+        assert_eq!(std::fs::read(a.join("xisuan/jobs/j/inputs/set.bin")).unwrap(), bytes);
         // A checkpoint: the folder its manifest names, then the manifest; older folders stay.
         let ck = a.join("xisuan/jobs/j/checkpoints");
         for step in ["step-1", "step-2"] {
             std::fs::create_dir_all(ck.join(step)).unwrap();
             std::fs::write(ck.join(step).join("w.npy"), step).unwrap();
         }
-        std::fs::write(
-            ck.join("xisuan-checkpoint.json"),
-            r#"{"step": 2, "total_steps": 4, "progress": 0.5, "path": "step-2"}"#,
-        )
-        .unwrap();
+        std::fs::write(ck.join("xisuan-checkpoint.json"), r#"{"step": 2, "total_steps": 4, "progress": 0.5, "path": "step-2"}"#).unwrap();
         let c = TransferSpec {
             id: "j/a2/checkpoint/0".into(),
             kind: TransferKind::Checkpoint,
@@ -540,23 +380,10 @@ mod tests {
         let m = s.transfer(&c, &mut |_| {}).unwrap();
         assert!(m.note.contains("step-2") && m.bytes > 0.0, "{m:?}");
         let got = b.join("xisuan/jobs/j/checkpoints");
-        assert_eq!(
-            std::fs::read_to_string(got.join("step-2/w.npy")).unwrap(),
-            "step-2"
-        );
+        assert_eq!(std::fs::read_to_string(got.join("step-2/w.npy")).unwrap(), "step-2");
         assert!(!got.join("step-1").exists());
-        assert_eq!(
-            s.manifest("b", "j").unwrap(),
-            Some(Manifest {
-                step: 2,
-                total_steps: 4,
-                path: "step-2".into()
-            })
-        );
-        let missing = TransferSpec {
-            from_path: "data/none.bin".into(),
-            ..t
-        };
+        assert_eq!(s.manifest("b", "j").unwrap(), Some(Manifest { step: 2, total_steps: 4, path: "step-2".into() }));
+        let missing = TransferSpec { from_path: "data/none.bin".into(), ..t };
         let e = s.transfer(&missing, &mut |_| {}).unwrap_err();
         assert!(e.starts_with("rclone: "), "{e}");
         let _ = seen;

@@ -190,7 +190,10 @@ impl Backend for Sqlite {
         for (r, lease) in requests(batch.len(), reqs) {
             let events = &batch[r];
             if let Some(l) = &lease {
-                let now: Option<(String, i64)> = tx.query_row("SELECT holder, epoch FROM leader WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).map(Some).or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+                let now: Option<(String, i64)> = tx
+                    .query_row("SELECT holder, epoch FROM leader WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map(Some)
+                    .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
                 if now != Some((l.holder.clone(), l.epoch)) {
                     out.extend(events.iter().map(|_| Appended::Deposed));
                     continue;
@@ -198,7 +201,9 @@ impl Backend for Sqlite {
             }
             let epoch = lease.as_ref().map(|l| l.epoch);
             let mut later = tx.prepare_cached("SELECT seq FROM events WHERE job = ?1 AND seq > ?2 LIMIT 1")?;
-            let conflict = conflicts(events, |key, at| Ok(later.query_map(rusqlite::params![key, at], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?))?;
+            let conflict = conflicts(events, |key, at| {
+                Ok(later.query_map(rusqlite::params![key, at], |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?)
+            })?;
             let mut ins = tx.prepare_cached("INSERT INTO events (at_ms, tenant, idem_key, kind, job, body, epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING RETURNING seq")?;
             let mut find = tx.prepare_cached("SELECT seq, body FROM events WHERE tenant = ?1 AND idem_key = ?2")?;
             for (e, c) in events.iter().zip(conflict) {
@@ -252,14 +257,24 @@ impl Backend for Sqlite {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
-        Ok(self.0.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).map(Some).or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?)
+        Ok(self.0.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).map(Some).or_else(|e| {
+            if e == rusqlite::Error::QueryReturnedNoRows {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        })?)
     }
     fn meta_init(&mut self, key: &str, value: &str) -> Result<String> {
         self.0.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING", [key, value])?;
         self.meta(key)?.ok_or_else(|| anyhow!("meta {key} vanished"))
     }
     fn latest_snapshot(&mut self) -> Result<Option<(i64, String)>> {
-        Ok(self.0.query_row("SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).map(Some).or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?)
+        Ok(self
+            .0
+            .query_row("SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?)
     }
     fn put_snapshot(&mut self, seq: i64, at_ms: i64, body: &str) -> Result<()> {
         let tx = self.0.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -478,9 +493,11 @@ impl<T: 'static> Actor<T> {
     /// Runs `f` on the thread and waits for its answer without blocking the async runtime.
     pub async fn call<R: Send + 'static>(&self, f: impl FnOnce(&mut T) -> R + Send + 'static) -> Result<R> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        self.tx.send(Box::new(move |t: &mut T| {
-            let _ = reply.send(f(t));
-        })).map_err(|_| anyhow!("a store thread has stopped"))?;
+        self.tx
+            .send(Box::new(move |t: &mut T| {
+                let _ = reply.send(f(t));
+            }))
+            .map_err(|_| anyhow!("a store thread has stopped"))?;
         rx.await.map_err(|_| anyhow!("a store thread has stopped"))
     }
 }
@@ -586,7 +603,11 @@ impl Store {
         Self::read_on(&self.reader, self.db.clone(), f).await
     }
 
-    async fn read_on<R: Send + 'static>(actor: &Actor<Box<dyn Backend>>, db: Db, f: impl FnOnce(&mut Box<dyn Backend>) -> Result<R> + Send + 'static) -> Result<R> {
+    async fn read_on<R: Send + 'static>(
+        actor: &Actor<Box<dyn Backend>>,
+        db: Db,
+        f: impl FnOnce(&mut Box<dyn Backend>) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
         actor
             .call(move |b| {
                 let r = f(b);
@@ -619,7 +640,16 @@ mod tests {
     use super::*;
 
     fn ev(job: &str, kind: &str, decided_at: Option<i64>) -> NewEvent {
-        NewEvent { at_ms: 0, tenant: "t".into(), idem_key: None, kind: kind.into(), job: Some(job.into()), body: format!("{{\"kind\":\"{kind}\"}}"), decided_at, also: Vec::new() }
+        NewEvent {
+            at_ms: 0,
+            tenant: "t".into(),
+            idem_key: None,
+            kind: kind.into(),
+            job: Some(job.into()),
+            body: format!("{{\"kind\":\"{kind}\"}}"),
+            decided_at,
+            also: Vec::new(),
+        }
     }
 
     /// Issue 24, failure 1, at the store: a dispatch decided at seq 1 is not written once a
@@ -633,14 +663,29 @@ mod tests {
         };
         let at = s1 + 1;
         b.append(&[ev("j1", "job_cancelled", Some(at))], &[]).unwrap();
-        let out = b.append(&[ev("j1", "job_dispatched", Some(at)), ev("j1", "job_started", Some(at)), ev("j2", "job_dispatched", Some(at)), ev("j2", "job_started", Some(at))], &[]).unwrap();
+        let out = b
+            .append(
+                &[
+                    ev("j1", "job_dispatched", Some(at)),
+                    ev("j1", "job_started", Some(at)),
+                    ev("j2", "job_dispatched", Some(at)),
+                    ev("j2", "job_started", Some(at)),
+                ],
+                &[],
+            )
+            .unwrap();
         assert!(matches!(out[..], [Appended::Conflict, Appended::Conflict, Appended::New(_), Appended::New(_)]), "{out:?}");
         // In one group commit: a cancel (request 1), then a dispatch decided before it (request 2).
         let head = match b.append(&[ev("j3", "job_submitted", None)], &[]).unwrap()[..] {
             [Appended::New(s)] => s,
             ref other => panic!("{other:?}"),
         };
-        let out = b.append(&[ev("j3", "job_cancelled", Some(head)), ev("j3", "job_dispatched", Some(head))], &[Request { len: 1, lease: None }, Request { len: 1, lease: None }]).unwrap();
+        let out = b
+            .append(
+                &[ev("j3", "job_cancelled", Some(head)), ev("j3", "job_dispatched", Some(head))],
+                &[Request { len: 1, lease: None }, Request { len: 1, lease: None }],
+            )
+            .unwrap();
         assert!(matches!(out[..], [Appended::New(_), Appended::Conflict]), "{out:?}");
         // A dispatch read that its site was up: a site event written after its decision
         // conflicts with it (issue 24's history check found one written after a site_down).
@@ -670,7 +715,14 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(LEASE_MS as u64 + 300));
         let e2 = b.lead("b").unwrap().expect("b takes the lapsed lease");
         assert_eq!(e2, e1 + 1);
-        assert!(matches!(w.append(&[ev("j1", "planned", None), ev("j2", "planned", None)], &[Request { len: 2, lease: Some(Lease { holder: "a".into(), epoch: e1 }) }]).unwrap()[..], [Appended::Deposed, Appended::Deposed]));
+        assert!(matches!(
+            w.append(
+                &[ev("j1", "planned", None), ev("j2", "planned", None)],
+                &[Request { len: 2, lease: Some(Lease { holder: "a".into(), epoch: e1 }) }]
+            )
+            .unwrap()[..],
+            [Appended::Deposed, Appended::Deposed]
+        ));
         assert!(matches!(w.append(&[ev("j1", "planned", None)], &mine("b", e2)).unwrap()[..], [Appended::New(_)]));
         assert_eq!(a.lead("a").unwrap(), None, "a, awake, is a follower");
         // A clean stop hands it over at once.

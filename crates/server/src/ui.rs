@@ -23,7 +23,9 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 fn file(path: &str) -> Response {
     match FILES.iter().find(|f| f.0 == path) {
-        Some((_, kind, bytes)) => ([(header::CONTENT_TYPE, *kind), (header::CONTENT_SECURITY_POLICY, CSP), (header::CACHE_CONTROL, "no-cache")], *bytes).into_response(),
+        Some((_, kind, bytes)) => {
+            ([(header::CONTENT_TYPE, *kind), (header::CONTENT_SECURITY_POLICY, CSP), (header::CACHE_CONTROL, "no-cache")], *bytes).into_response()
+        }
         None => (StatusCode::NOT_FOUND, "no such file\n").into_response(),
     }
 }

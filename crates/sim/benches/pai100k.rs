@@ -17,37 +17,18 @@ use xisuan_sim::*;
 fn main() {
     let dir = xisuan_io::shared_data_dir().expect("shared/data not found (set XISUAN_DATA_DIR)");
     let t0 = Instant::now();
-    let trace = read_jobs(
-        &dir.join("gaia_job_traces/pai-100k.csv"),
-        Some(TraceFormat::Gaia),
-        TimeUnit::Auto,
-    )
-    .expect("trace");
+    let trace = read_jobs(&dir.join("gaia_job_traces/pai-100k.csv"), Some(TraceFormat::Gaia), TimeUnit::Auto).expect("trace");
     let read_trace = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let ci_path = dir.join("green_dcc/wide_2023_hourly_ci_lca_gco2_per_kwh.csv");
     let price_path = dir.join("green_dcc/wide_2023_hourly_price_usd_per_mwh.csv");
-    let ci = parse_auto(
-        &std::fs::read_to_string(&ci_path).unwrap(),
-        "ci",
-        SeriesKind::Carbon,
-        None,
-    )
-    .unwrap();
-    let price = parse_auto(
-        &std::fs::read_to_string(&price_path).unwrap(),
-        "price",
-        SeriesKind::Price,
-        None,
-    )
-    .unwrap();
+    let ci = parse_auto(&std::fs::read_to_string(&ci_path).unwrap(), "ci", SeriesKind::Carbon, None).unwrap();
+    let price = parse_auto(&std::fs::read_to_string(&price_path).unwrap(), "price", SeriesKind::Price, None).unwrap();
     let start = parse_timestamp("2023-01-01 00:00:00").unwrap() / 3600;
     let hours = 8760usize;
     let values = |s: &xisuan_catalog::HourlySeries| -> Vec<f64> {
         let mean = s.mean().unwrap_or(0.0);
-        (0..hours as i64)
-            .map(|i| s.get(start + i).unwrap_or(mean) / 1000.0)
-            .collect()
+        (0..hours as i64).map(|i| s.get(start + i).unwrap_or(mean) / 1000.0).collect()
     };
     let sites: Vec<SiteSpec> = ci
         .series
@@ -58,21 +39,12 @@ fn main() {
             pue: 1.2,
             usd_per_gpu_hour: 0.0,
             kg_per_kwh: values(c),
-            usd_per_kwh: price
-                .series
-                .iter()
-                .find(|p| p.zone == c.zone)
-                .map(values)
-                .unwrap_or_else(|| vec![0.1; hours]),
+            usd_per_kwh: price.series.iter().find(|p| p.zone == c.zone).map(values).unwrap_or_else(|| vec![0.1; hours]),
             inference_gpus: vec![],
         })
         .collect();
     let n = sites.len();
-    let link = LinkSpec {
-        gbps: 10.0,
-        efficiency: 0.8,
-        usd_per_gb: 0.02,
-    };
+    let link = LinkSpec { gbps: 10.0, efficiency: 0.8, usd_per_gb: 0.02 };
     let mut world = World {
         sites,
         links: vec![vec![link; n]; n],
@@ -85,13 +57,7 @@ fn main() {
     let specs: Vec<JobSpec> = trace
         .jobs
         .iter()
-        .map(|j| JobSpec {
-            id: j.id.clone(),
-            arrival_h: j.arrival_h,
-            duration_h: j.duration_h,
-            gpus: j.gpus,
-            ..Default::default()
-        })
+        .map(|j| JobSpec { id: j.id.clone(), arrival_h: j.arrival_h, duration_h: j.duration_h, gpus: j.gpus, ..Default::default() })
         .collect();
     let jobs = build_jobs(&specs, n, &Defaults::default(), &mut Rng::new(0));
     // Jobs that arrive late in December may run into 2024: read 2023 again from January.
@@ -107,22 +73,12 @@ fn main() {
         world.hours as usize - hours
     );
     println!("read trace: {read_trace:.3} s; read series and build world: {build_world:.3} s");
-    println!(
-        "{:<17} {:>10} {:>12} {:>14} {:>16} {:>14}",
-        "policy", "wall (s)", "events", "events/s", "carbon (tCO2e)", "wait mean (h)"
-    );
+    println!("{:<17} {:>10} {:>12} {:>14} {:>16} {:>14}", "policy", "wall (s)", "events", "events/s", "carbon (tCO2e)", "wait mean (h)");
     let mut total = 0.0;
     for name in POLICIES {
         let mut p = policy_by_name(name, &world, &jobs, PlannerSettings::default()).unwrap();
         let t = Instant::now();
-        let r = simulate(
-            &world,
-            &jobs,
-            p.as_mut(),
-            RunOptions::default(),
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let r = simulate(&world, &jobs, p.as_mut(), RunOptions::default(), &mut |_, _| {}).unwrap();
         let wall = t.elapsed().as_secs_f64();
         total += wall;
         let m = &r.metrics;

@@ -26,8 +26,8 @@ use crate::metrics::{summarize, JobOutcome, RunResult};
 use crate::policy::{Decision, Policy, View};
 use crate::world::{Curve, Job, World};
 use crate::SimError;
-use xisuan_model::forecast::{self, Model};
 use std::collections::VecDeque;
+use xisuan_model::forecast::{self, Model};
 
 #[derive(Debug, Clone, Copy)]
 enum Ev {
@@ -123,43 +123,17 @@ pub fn simulate(
     let mut e = Engine {
         world,
         jobs,
-        carbon: world
-            .sites
-            .iter()
-            .map(|s| Curve::new(&s.kg_per_kwh, s.pue))
-            .collect(),
-        price: world
-            .sites
-            .iter()
-            .map(|s| Curve::new(&s.usd_per_kwh, s.pue))
-            .collect(),
+        carbon: world.sites.iter().map(|s| Curve::new(&s.kg_per_kwh, s.pue)).collect(),
+        price: world.sites.iter().map(|s| Curve::new(&s.usd_per_kwh, s.pue)).collect(),
         kg_per_kwh: world.sites.iter().map(|s| s.kg_per_kwh.clone()).collect(),
         usd_per_kwh: world.sites.iter().map(|s| s.usd_per_kwh.clone()).collect(),
         seen: None,
-        sites: (0..n)
-            .map(|_| SiteState {
-                in_use: 0,
-                reserved: 0,
-                queue: VecDeque::new(),
-            })
-            .collect(),
+        sites: (0..n).map(|_| SiteState { in_use: 0, reserved: 0, queue: VecDeque::new() }).collect(),
         link_free_at: vec![vec![0.0; n]; n],
-        state: jobs
-            .iter()
-            .map(|_| JobState {
-                decision: None,
-                seg: 0,
-                ready_at: 0.0,
-                out: JobOutcome::default(),
-            })
-            .collect(),
+        state: jobs.iter().map(|_| JobState { decision: None, seg: 0, ready_at: 0.0, out: JobOutcome::default() }).collect(),
         bound: policy.is_bound(),
         opts,
-        busy_hourly: if opts.hourly {
-            vec![vec![0.0; hours]; n]
-        } else {
-            Vec::new()
-        },
+        busy_hourly: if opts.hourly { vec![vec![0.0; hours]; n] } else { Vec::new() },
         busy_in_horizon: vec![0.0; n],
         slo_site_hours: 0,
         slo_short_gpu_hours: 0.0,
@@ -199,16 +173,7 @@ pub fn simulate(
         return Err(err);
     }
     let outcomes: Vec<JobOutcome> = e.state.into_iter().map(|s| s.out).collect();
-    Ok(summarize(
-        world,
-        jobs,
-        policy,
-        outcomes,
-        e.busy_in_horizon,
-        e.busy_hourly,
-        (e.slo_site_hours, e.slo_short_gpu_hours),
-        k.handled(),
-    ))
+    Ok(summarize(world, jobs, policy, outcomes, e.busy_in_horizon, e.busy_hourly, (e.slo_site_hours, e.slo_short_gpu_hours), k.handled()))
 }
 
 impl Engine<'_> {
@@ -222,18 +187,12 @@ impl Engine<'_> {
         }
         let total: f64 = d.segments.iter().map(|s| s.hours).sum();
         if (total - job.duration_h).abs() > 1e-6 * job.duration_h.max(1.0) {
-            return bad(format!(
-                "segments hold {total} h of work, the job needs {} h",
-                job.duration_h
-            ));
+            return bad(format!("segments hold {total} h of work, the job needs {} h", job.duration_h));
         }
         let mut t = now - 1e-9;
         for s in &d.segments {
             if !(s.start_h >= t) || !(s.hours > 0.0) {
-                return bad(
-                    "segments must start after arrival, in order, without overlap, each with work"
-                        .into(),
-                );
+                return bad("segments must start after arrival, in order, without overlap, each with work".into());
             }
             t = s.start_h + s.hours - 1e-9;
         }
@@ -250,8 +209,26 @@ impl Engine<'_> {
             }
         }
         let view = match &self.seen {
-            Some(s) => View { world: self.world, carbon: &s.carbon, price: &s.price, kg_per_kwh: &s.kg_per_kwh, usd_per_kwh: &s.usd_per_kwh, issued_h: Some(s.issued_h), now, link_free_at: &self.link_free_at },
-            None => View { world: self.world, carbon: &self.carbon, price: &self.price, kg_per_kwh: &self.kg_per_kwh, usd_per_kwh: &self.usd_per_kwh, issued_h: None, now, link_free_at: &self.link_free_at },
+            Some(s) => View {
+                world: self.world,
+                carbon: &s.carbon,
+                price: &s.price,
+                kg_per_kwh: &s.kg_per_kwh,
+                usd_per_kwh: &s.usd_per_kwh,
+                issued_h: Some(s.issued_h),
+                now,
+                link_free_at: &self.link_free_at,
+            },
+            None => View {
+                world: self.world,
+                carbon: &self.carbon,
+                price: &self.price,
+                kg_per_kwh: &self.kg_per_kwh,
+                usd_per_kwh: &self.usd_per_kwh,
+                issued_h: None,
+                now,
+                link_free_at: &self.link_free_at,
+            },
         };
         let decision = policy.decide(&view, job);
         if let Err(err) = self.check(job, &decision, now) {
@@ -304,11 +281,7 @@ impl Engine<'_> {
             let st = &mut self.state[j as usize];
             let d = st.decision.as_ref().expect("decided");
             let seg = d.segments[st.seg];
-            let overhead = if st.seg > 0 && !self.bound {
-                self.world.resume_overhead_h
-            } else {
-                0.0
-            };
+            let overhead = if st.seg > 0 && !self.bound { self.world.resume_overhead_h } else { 0.0 };
             let run = seg.hours + overhead;
             st.out.queue_h += now - st.ready_at;
             if st.seg == 0 {

@@ -37,13 +37,7 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults {
-            short_h: 2.0,
-            wait_short_h: 6.0,
-            wait_long_h: 24.0,
-            data_bytes: 0.0,
-            pausable: false,
-        }
+        Defaults { short_h: 2.0, wait_short_h: 6.0, wait_long_h: 24.0, data_bytes: 0.0, pausable: false }
     }
 }
 
@@ -73,9 +67,7 @@ pub fn build_jobs(specs: &[JobSpec], sites: usize, d: &Defaults, rng: &mut Rng) 
                 gpus: s.gpus,
                 home: s.home.unwrap_or(drawn),
                 data_bytes: s.data_bytes.unwrap_or(d.data_bytes),
-                deadline_h: s
-                    .deadline_h
-                    .unwrap_or(s.arrival_h + s.duration_h + d.wait_h(s.duration_h)),
+                deadline_h: s.deadline_h.unwrap_or(s.arrival_h + s.duration_h + d.wait_h(s.duration_h)),
                 pausable: s.pausable.unwrap_or(d.pausable),
             }
         })
@@ -91,29 +83,13 @@ mod tests {
     #[test]
     fn defaults_follow_gaia_queues_and_the_seed() {
         let specs = vec![
-            JobSpec {
-                id: "a".into(),
-                arrival_h: 1.0,
-                duration_h: 1.5,
-                gpus: 1,
-                ..Default::default()
-            },
-            JobSpec {
-                id: "b".into(),
-                arrival_h: 0.5,
-                duration_h: 3.0,
-                gpus: 2,
-                home: Some(2),
-                ..Default::default()
-            },
+            JobSpec { id: "a".into(), arrival_h: 1.0, duration_h: 1.5, gpus: 1, ..Default::default() },
+            JobSpec { id: "b".into(), arrival_h: 0.5, duration_h: 3.0, gpus: 2, home: Some(2), ..Default::default() },
         ];
         let d = Defaults::default();
         let jobs = build_jobs(&specs, 4, &d, &mut Rng::new(7));
         // Sorted by arrival: b first. b: 0.5 + 3 + 24 = 27.5; a: 1 + 1.5 + 6 = 8.5.
-        assert_eq!(
-            (jobs[0].id.as_str(), jobs[0].deadline_h, jobs[0].home),
-            ("b", 27.5, 2)
-        );
+        assert_eq!((jobs[0].id.as_str(), jobs[0].deadline_h, jobs[0].home), ("b", 27.5, 2));
         assert_eq!(jobs[1].deadline_h, 8.5);
         let again = build_jobs(&specs, 4, &d, &mut Rng::new(7));
         assert_eq!(jobs, again);

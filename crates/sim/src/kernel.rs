@@ -42,12 +42,7 @@ pub struct Kernel<E> {
 
 impl<E> Default for Kernel<E> {
     fn default() -> Self {
-        Kernel {
-            now: 0.0,
-            seq: 0,
-            heap: BinaryHeap::new(),
-            handled: 0,
-        }
+        Kernel { now: 0.0, seq: 0, heap: BinaryHeap::new(), handled: 0 }
     }
 }
 
@@ -74,11 +69,7 @@ impl<E> Kernel<E> {
     pub fn schedule(&mut self, time: f64, event: E) {
         debug_assert!(time.is_finite(), "event time must be finite");
         let time = if time < self.now { self.now } else { time };
-        self.heap.push(Reverse(Entry {
-            time,
-            seq: self.seq,
-            event,
-        }));
+        self.heap.push(Reverse(Entry { time, seq: self.seq, event }));
         self.seq += 1;
     }
 
@@ -125,10 +116,7 @@ mod tests {
                 k.schedule(0.0, 'x');
             }
         });
-        assert_eq!(
-            seen,
-            vec![(1.0, 'a'), (1.0, 'b'), (1.0, 'x'), (2.0, 'c'), (2.0, 'd')]
-        );
+        assert_eq!(seen, vec![(1.0, 'a'), (1.0, 'b'), (1.0, 'x'), (2.0, 'c'), (2.0, 'd')]);
     }
 
     #[test]

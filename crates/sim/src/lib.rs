@@ -24,9 +24,7 @@ pub use engine::{simulate, RunOptions};
 pub use jobs::{build_jobs, Defaults, JobSpec};
 pub use metrics::{JobOutcome, Metrics, RunResult, SiteUse, Stats};
 pub use planner::{Planner, PlannerSettings};
-pub use policy::{
-    Cheapest, Decision, Gaia, Greenest, LetsWaitAwhile, Oracle, Policy, RunNow, Segment, View,
-};
+pub use policy::{Cheapest, Decision, Gaia, Greenest, LetsWaitAwhile, Oracle, Policy, RunNow, Segment, View};
 pub use world::{Curve, Job, LinkSpec, Past, SiteSpec, World};
 
 /// The most history (hours before the window) a world may carry for forecasts: two weeks,
@@ -48,23 +46,10 @@ pub enum SimError {
 }
 
 /// Names accepted by `policy_by_name`, in report order.
-pub const POLICIES: &[&str] = &[
-    "planner",
-    "run-now",
-    "cheapest",
-    "greenest",
-    "lets-wait-awhile",
-    "gaia",
-    "oracle",
-];
+pub const POLICIES: &[&str] = &["planner", "run-now", "cheapest", "greenest", "lets-wait-awhile", "gaia", "oracle"];
 
 /// Builds a policy by its name. `gaia` averages its queue lengths over `jobs`, as GAIA does.
-pub fn policy_by_name(
-    name: &str,
-    world: &World,
-    jobs: &[Job],
-    planner: PlannerSettings,
-) -> Result<Box<dyn Policy>, SimError> {
+pub fn policy_by_name(name: &str, world: &World, jobs: &[Job], planner: PlannerSettings) -> Result<Box<dyn Policy>, SimError> {
     Ok(match name {
         "planner" => Box::new(Planner::new(world, planner)),
         "run-now" => Box::new(RunNow),
@@ -73,11 +58,6 @@ pub fn policy_by_name(
         "lets-wait-awhile" | "lwa" => Box::new(LetsWaitAwhile),
         "gaia" => Box::new(Gaia::from_jobs(jobs)),
         "oracle" => Box::new(Oracle),
-        other => {
-            return Err(SimError::UnknownPolicy(
-                other.to_string(),
-                POLICIES.join(", "),
-            ))
-        }
+        other => return Err(SimError::UnknownPolicy(other.to_string(), POLICIES.join(", "))),
     })
 }

@@ -138,7 +138,8 @@ mod tests {
             }
         }
         let accs: Vec<String> = pools.iter().map(|x| x.accelerator.clone()).collect();
-        let spot: Vec<SpotMarket> = accs.iter().map(|a| SpotMarket { accelerator: a.clone(), interruptions_per_hour: rate, restart_h: 0.1 }).collect();
+        let spot: Vec<SpotMarket> =
+            accs.iter().map(|a| SpotMarket { accelerator: a.clone(), interruptions_per_hour: rate, restart_h: 0.1 }).collect();
         let ck = vec![0.5; p.jobs.len()];
         add_pools(&mut p, &pools, &spot, &ck, Some(0.0)).unwrap();
         (p, spot, ck)

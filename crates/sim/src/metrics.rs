@@ -53,12 +53,7 @@ impl Stats {
         }
         v.sort_by(f64::total_cmp);
         let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-        Stats {
-            mean: v.iter().sum::<f64>() / v.len() as f64,
-            p50: rank(0.5),
-            p99: rank(0.99),
-            max: v[v.len() - 1],
-        }
+        Stats { mean: v.iter().sum::<f64>() / v.len() as f64, p50: rank(0.5), p99: rank(0.99), max: v[v.len() - 1] }
     }
 }
 
@@ -128,11 +123,7 @@ pub(crate) fn summarize(
     slo: (u64, f64),
     events: u64,
 ) -> RunResult {
-    let done: Vec<(&Job, &JobOutcome)> = jobs
-        .iter()
-        .zip(&outcomes)
-        .filter(|(_, o)| o.completed)
-        .collect();
+    let done: Vec<(&Job, &JobOutcome)> = jobs.iter().zip(&outcomes).filter(|(_, o)| o.completed).collect();
     let sum = |f: fn(&JobOutcome) -> f64| outcomes.iter().map(f).sum::<f64>();
     let mut per_site = vec![0usize; world.sites.len()];
     for o in &outcomes {
@@ -146,10 +137,7 @@ pub(crate) fn summarize(
         jobs: jobs.len(),
         completed: done.len(),
         unplaceable: outcomes.iter().filter(|o| o.unplaceable).count(),
-        unfinished: outcomes
-            .iter()
-            .filter(|o| !o.completed && !o.unplaceable)
-            .count(),
+        unfinished: outcomes.iter().filter(|o| !o.completed && !o.unplaceable).count(),
         cost_usd: sum(JobOutcome::usd),
         electricity_usd: sum(|o| o.electricity_usd),
         gpu_hour_usd: sum(|o| o.gpu_hour_usd),
@@ -159,10 +147,7 @@ pub(crate) fn summarize(
         wait_h: Stats::of(done.iter().map(|(j, o)| o.start_h - j.arrival_h).collect()),
         queue_h: Stats::of(done.iter().map(|(_, o)| o.queue_h).collect()),
         completion_h: Stats::of(done.iter().map(|(j, o)| o.end_h - j.arrival_h).collect()),
-        deadline_misses: done
-            .iter()
-            .filter(|(j, o)| o.end_h > j.deadline_h + 1e-9)
-            .count(),
+        deadline_misses: done.iter().filter(|(j, o)| o.end_h > j.deadline_h + 1e-9).count(),
         slo_violation_site_hours: slo.0,
         slo_shortfall_gpu_hours: slo.1,
         bytes_moved: sum(|o| o.bytes_moved),
@@ -179,19 +164,11 @@ pub(crate) fn summarize(
                 site: s.id.clone(),
                 jobs: per_site[i],
                 gpu_hours: busy_in_horizon[i],
-                utilisation: if s.capacity == 0 {
-                    0.0
-                } else {
-                    busy_in_horizon[i] / (s.capacity as f64 * world.hours as f64)
-                },
+                utilisation: if s.capacity == 0 { 0.0 } else { busy_in_horizon[i] / (s.capacity as f64 * world.hours as f64) },
             })
             .collect(),
     };
-    RunResult {
-        metrics,
-        outcomes,
-        busy_hourly,
-    }
+    RunResult { metrics, outcomes, busy_hourly }
 }
 
 #[cfg(test)]

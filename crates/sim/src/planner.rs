@@ -34,11 +34,7 @@ pub struct PlannerSettings {
 
 impl Default for PlannerSettings {
     fn default() -> Self {
-        PlannerSettings {
-            carbon_usd_per_t: 190.0,
-            delay_usd_per_gpu_hour: 0.1,
-            ticks_per_hour: 12,
-        }
+        PlannerSettings { carbon_usd_per_t: 190.0, delay_usd_per_gpu_hour: 0.1, ticks_per_hour: 12 }
     }
 }
 
@@ -68,20 +64,13 @@ impl Planner {
                 (0..ticks)
                     .map(|k| {
                         let h = k / t as usize;
-                        let inf = if s.inference_gpus.is_empty() {
-                            0
-                        } else {
-                            s.inference_gpus[h % s.inference_gpus.len()]
-                        };
+                        let inf = if s.inference_gpus.is_empty() { 0 } else { s.inference_gpus[h % s.inference_gpus.len()] };
                         s.capacity.saturating_sub(inf)
                     })
                     .collect()
             })
             .collect();
-        let settings = PlannerSettings {
-            ticks_per_hour: t,
-            ..settings
-        };
+        let settings = PlannerSettings { ticks_per_hour: t, ..settings };
         let kg: Vec<Vec<f64>> = world.sites.iter().map(|s| s.kg_per_kwh.clone()).collect();
         let usd: Vec<Vec<f64>> = world.sites.iter().map(|s| s.usd_per_kwh.clone()).collect();
         Planner {
@@ -92,11 +81,7 @@ impl Planner {
             buf: Vec::new(),
             link_wait: vec![0.0; world.sites.len()],
             capacity: world.sites.iter().map(|s| s.capacity).collect(),
-            inference: world
-                .sites
-                .iter()
-                .map(|s| s.inference_gpus.clone())
-                .collect(),
+            inference: world.sites.iter().map(|s| s.inference_gpus.clone()).collect(),
         }
     }
 
@@ -107,11 +92,7 @@ impl Planner {
         let f = &mut self.free[site];
         while f.len() < ticks {
             let h = f.len() / t;
-            f.push(cap.saturating_sub(if inf.is_empty() {
-                0
-            } else {
-                inf[h % inf.len()]
-            }));
+            f.push(cap.saturating_sub(if inf.is_empty() { 0 } else { inf[h % inf.len()] }));
         }
     }
 
@@ -182,9 +163,7 @@ impl Planner {
                 continue;
             }
             let first = v.transfer_ready(job, site);
-            let n_slots = ((job.deadline_h - first).min(p.slots as f64 - first - 1.0 - over) - 1e-9)
-                .floor()
-                .max(0.0) as usize;
+            let n_slots = ((job.deadline_h - first).min(p.slots as f64 - first - 1.0 - over) - 1e-9).floor().max(0.0) as usize;
             // Splitting needs two slots or more, and a resume shorter than the gap it fills.
             if n_slots < need || need < 2 || over >= 1.0 {
                 continue;
@@ -259,15 +238,7 @@ fn problem(world: &World, st: &PlannerSettings, kg_per_kwh: &[Vec<f64>], usd_per
         links: world
             .links
             .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|l| Link {
-                        gbps: l.gbps,
-                        efficiency: l.efficiency,
-                        usd_per_gb: l.usd_per_gb,
-                    })
-                    .collect()
-            })
+            .map(|row| row.iter().map(|l| Link { gbps: l.gbps, efficiency: l.efficiency, usd_per_gb: l.usd_per_gb }).collect())
             .collect(),
         latency_ms: vec![],
         objective: Objective {
@@ -316,9 +287,7 @@ impl Policy for Planner {
             delay_weight: job.gpus as f64,
         };
         let mut buf = std::mem::take(&mut self.buf);
-        let best = self
-            .online
-            .best(&req, &mut buf, |s, a, b| self.fits(s, a, b, job.gpus));
+        let best = self.online.best(&req, &mut buf, |s, a, b| self.fits(s, a, b, job.gpus));
         self.buf = buf;
         // A pausable job may do better in its cheapest free hours, resumes paid.
         if job.pausable {
@@ -326,17 +295,8 @@ impl Policy for Planner {
             if let Some((score, d)) = paused {
                 if best.is_none_or(|c| score < c.score - 1e-9) {
                     for (k, seg) in d.segments.iter().enumerate() {
-                        let extra = if k > 0 {
-                            v.world.resume_overhead_h
-                        } else {
-                            0.0
-                        };
-                        self.take(
-                            d.site,
-                            seg.start_h,
-                            seg.start_h + seg.hours + extra,
-                            job.gpus,
-                        );
+                        let extra = if k > 0 { v.world.resume_overhead_h } else { 0.0 };
+                        self.take(d.site, seg.start_h, seg.start_h + seg.hours + extra, job.gpus);
                     }
                     return d;
                 }

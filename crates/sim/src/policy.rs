@@ -43,10 +43,7 @@ pub struct Decision {
 impl Decision {
     /// One contiguous run.
     pub fn at(site: usize, start_h: f64, hours: f64) -> Decision {
-        Decision {
-            site,
-            segments: vec![Segment { start_h, hours }],
-        }
+        Decision { site, segments: vec![Segment { start_h, hours }] }
     }
 }
 
@@ -111,14 +108,7 @@ impl Policy for RunNow {
 /// Index of the site whose curve has the lowest mean (ties: lowest index), among sites that
 /// can hold `gpus` at all.
 fn lowest_mean(curves: &[Curve], world: &World, gpus: u32) -> Option<usize> {
-    (0..curves.len())
-        .filter(|&s| world.sites[s].capacity >= gpus)
-        .min_by(|&a, &b| {
-            curves[a]
-                .mean()
-                .total_cmp(&curves[b].mean())
-                .then(a.cmp(&b))
-        })
+    (0..curves.len()).filter(|&s| world.sites[s].capacity >= gpus).min_by(|&a, &b| curves[a].mean().total_cmp(&curves[b].mean()).then(a.cmp(&b)))
 }
 
 /// The site with the lowest mean electricity price, at once.
@@ -159,14 +149,9 @@ fn cleanest_slots(curve: &Curve, from: f64, to: f64, hours: f64) -> Vec<Segment>
     let n_slots = ((to - from) - 1e-9).floor().max(0.0) as usize;
     let need = (hours - 1e-9).ceil().max(1.0) as usize;
     if n_slots < need {
-        return vec![Segment {
-            start_h: from,
-            hours,
-        }];
+        return vec![Segment { start_h: from, hours }];
     }
-    let mut slots: Vec<(f64, usize)> = (0..n_slots)
-        .map(|k| (curve.integral(from + k as f64, from + k as f64 + 1.0), k))
-        .collect();
+    let mut slots: Vec<(f64, usize)> = (0..n_slots).map(|k| (curve.integral(from + k as f64, from + k as f64 + 1.0), k)).collect();
     slots.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut chosen: Vec<usize> = slots[..need].iter().map(|s| s.1).collect();
     chosen.sort_unstable();
@@ -179,19 +164,12 @@ pub(crate) fn merge_slots(chosen: &[usize], from: f64, hours: f64) -> Vec<Segmen
     let mut segs: Vec<Segment> = Vec::new();
     let mut left = hours;
     for (i, &k) in chosen.iter().enumerate() {
-        let len = if i + 1 == chosen.len() {
-            left
-        } else {
-            1.0f64.min(left)
-        };
+        let len = if i + 1 == chosen.len() { left } else { 1.0f64.min(left) };
         left -= len;
         let start = from + k as f64;
         match segs.last_mut() {
             Some(last) if (last.start_h + last.hours - start).abs() < 1e-9 => last.hours += len,
-            _ => segs.push(Segment {
-                start_h: start,
-                hours: len,
-            }),
+            _ => segs.push(Segment { start_h: start, hours: len }),
         }
     }
     segs
@@ -211,14 +189,9 @@ impl Policy for LetsWaitAwhile {
         let c = &v.carbon[job.home];
         let now = v.now;
         if job.pausable {
-            return Decision {
-                site: job.home,
-                segments: cleanest_slots(c, now, job.deadline_h, job.duration_h),
-            };
+            return Decision { site: job.home, segments: cleanest_slots(c, now, job.deadline_h, job.duration_h) };
         }
-        let steps = (job.deadline_h - now - job.duration_h + 1e-9)
-            .floor()
-            .max(0.0) as usize;
+        let steps = (job.deadline_h - now - job.duration_h + 1e-9).floor().max(0.0) as usize;
         let mut best = (c.integral(now, now + job.duration_h), 0usize);
         for k in 1..=steps {
             let s = now + k as f64;
@@ -246,20 +219,14 @@ impl Gaia {
     pub fn from_jobs(jobs: &[Job]) -> Gaia {
         let t = 2.0;
         let mean = |short: bool| {
-            let (s, n) = jobs
-                .iter()
-                .filter(|j| (j.duration_h < t) == short)
-                .fold((0.0, 0usize), |(s, n), j| (s + j.duration_h, n + 1));
+            let (s, n) = jobs.iter().filter(|j| (j.duration_h < t) == short).fold((0.0, 0usize), |(s, n), j| (s + j.duration_h, n + 1));
             if n == 0 {
                 t
             } else {
                 s / n as f64
             }
         };
-        Gaia {
-            short_threshold_h: t,
-            expected_h: [mean(true), mean(false)],
-        }
+        Gaia { short_threshold_h: t, expected_h: [mean(true), mean(false)] }
     }
 }
 
@@ -345,10 +312,7 @@ fn min_divisible(curve: &Curve, from: f64, to: f64, hours: f64) -> (f64, Vec<Seg
         let take = len.min(left);
         kg += rate * take;
         left -= take;
-        segs.push(Segment {
-            start_h: start,
-            hours: take,
-        });
+        segs.push(Segment { start_h: start, hours: take });
     }
     segs.sort_by(|a, b| a.start_h.total_cmp(&b.start_h));
     // Neighbouring pieces are one run, not a suspend and a resume.
@@ -389,13 +353,7 @@ impl Policy for Oracle {
             let c = &v.carbon[s];
             let (kg, d) = if job.pausable {
                 let (kg, segs) = min_divisible(c, first, job.deadline_h, job.duration_h);
-                (
-                    kg,
-                    Decision {
-                        site: s,
-                        segments: segs,
-                    },
-                )
+                (kg, Decision { site: s, segments: segs })
             } else {
                 let (kg, start) = min_window(c, first, last, job.duration_h);
                 (kg, Decision::at(s, start, job.duration_h))
@@ -406,8 +364,7 @@ impl Policy for Oracle {
             }
         }
         // No site can meet the deadline: the earliest finish at home is the least bad.
-        best.map(|b| b.1)
-            .unwrap_or_else(|| Decision::at(job.home, v.now, job.duration_h))
+        best.map(|b| b.1).unwrap_or_else(|| Decision::at(job.home, v.now, job.duration_h))
     }
 }
 
@@ -421,10 +378,7 @@ mod tests {
         // 1 + 0.5×5 = 3.5; both minimal, the earliest wins.
         let c = Curve::new(&[5.0, 1.0, 5.0, 5.0], 1.0);
         let (kg, s) = min_window(&c, 0.2, 2.5, 1.5);
-        assert!(
-            (kg - 3.5).abs() < 1e-12 && (s - 0.5).abs() < 1e-12,
-            "{kg} {s}"
-        );
+        assert!((kg - 3.5).abs() < 1e-12 && (s - 0.5).abs() < 1e-12, "{kg} {s}");
     }
 
     #[test]
@@ -433,13 +387,7 @@ mod tests {
         // 1.5 h in [0.5, 4): hour 1 (rate 1) fully, then half of hour 2 (rate 2) = 2.
         let (kg, segs) = min_divisible(&c, 0.5, 4.0, 1.5);
         assert!((kg - 2.0).abs() < 1e-12);
-        assert_eq!(
-            segs,
-            vec![Segment {
-                start_h: 1.0,
-                hours: 1.5
-            }]
-        );
+        assert_eq!(segs, vec![Segment { start_h: 1.0, hours: 1.5 }]);
     }
 
     #[test]
@@ -455,11 +403,7 @@ mod tests {
                 usd_per_kwh: vec![0.06; 200],
                 inference_gpus: vec![],
             }],
-            links: vec![vec![crate::LinkSpec {
-                gbps: 1.0,
-                efficiency: 1.0,
-                usd_per_gb: 0.0,
-            }]],
+            links: vec![vec![crate::LinkSpec { gbps: 1.0, efficiency: 1.0, usd_per_gb: 0.0 }]],
             kw_per_gpu: 0.7,
             hours: 200,
             start_hour: 0,
@@ -470,31 +414,12 @@ mod tests {
         let price = vec![Curve::new(&world.sites[0].usd_per_kwh, 1.13)];
         let links = vec![vec![0.0]];
         for now in [0.0, 17.3, 101.9] {
-            let v = View {
-                world: &world,
-                carbon: &carbon,
-                price: &price,
-                kg_per_kwh: &[],
-                usd_per_kwh: &[],
-                issued_h: None,
-                now,
-                link_free_at: &links,
-            };
-            let job = Job {
-                id: "j".into(),
-                arrival_h: now,
-                duration_h: 3.7,
-                gpus: 1,
-                home: 0,
-                data_bytes: 0.0,
-                deadline_h: now + 27.7,
-                pausable: false,
-            };
+            let v =
+                View { world: &world, carbon: &carbon, price: &price, kg_per_kwh: &[], usd_per_kwh: &[], issued_h: None, now, link_free_at: &links };
+            let job =
+                Job { id: "j".into(), arrival_h: now, duration_h: 3.7, gpus: 1, home: 0, data_bytes: 0.0, deadline_h: now + 27.7, pausable: false };
             assert_eq!(LetsWaitAwhile.decide(&v, &job).segments[0].start_h, now);
-            let mut g = Gaia {
-                short_threshold_h: 2.0,
-                expected_h: [0.6, 7.2],
-            };
+            let mut g = Gaia { short_threshold_h: 2.0, expected_h: [0.6, 7.2] };
             assert_eq!(g.decide(&v, &job).segments[0].start_h, now);
         }
     }
@@ -502,18 +427,6 @@ mod tests {
     #[test]
     fn merged_slots_keep_the_total() {
         let segs = merge_slots(&[0, 1, 3], 0.25, 2.5);
-        assert_eq!(
-            segs,
-            vec![
-                Segment {
-                    start_h: 0.25,
-                    hours: 2.0
-                },
-                Segment {
-                    start_h: 3.25,
-                    hours: 0.5
-                }
-            ]
-        );
+        assert_eq!(segs, vec![Segment { start_h: 0.25, hours: 2.0 }, Segment { start_h: 3.25, hours: 0.5 }]);
     }
 }

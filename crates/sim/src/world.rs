@@ -110,35 +110,18 @@ impl World {
         let bad = |what: String, msg: String| Err(SimError::World(format!("{what}: {msg}")));
         let n = self.sites.len();
         if n == 0 || self.hours == 0 {
-            return bad(
-                "world".into(),
-                "needs at least one site and one hour".into(),
-            );
+            return bad("world".into(), "needs at least one site and one hour".into());
         }
         for s in &self.sites {
             let h = self.hours as usize;
             if s.kg_per_kwh.len() != h || s.usd_per_kwh.len() != h {
-                return bad(
-                    format!("site {}", s.id),
-                    format!("series must have {h} hourly values"),
-                );
+                return bad(format!("site {}", s.id), format!("series must have {h} hourly values"));
             }
             if !(s.pue >= 1.0) || !s.usd_per_gpu_hour.is_finite() {
-                return bad(
-                    format!("site {}", s.id),
-                    "PUE must be at least 1 and the accelerator-hour price finite".into(),
-                );
+                return bad(format!("site {}", s.id), "PUE must be at least 1 and the accelerator-hour price finite".into());
             }
-            if s.kg_per_kwh
-                .iter()
-                .chain(&s.usd_per_kwh)
-                .any(|v| !v.is_finite())
-                || s.kg_per_kwh.iter().any(|&v| v < 0.0)
-            {
-                return bad(
-                    format!("site {}", s.id),
-                    "series values must be finite, carbon non-negative".into(),
-                );
+            if s.kg_per_kwh.iter().chain(&s.usd_per_kwh).any(|v| !v.is_finite()) || s.kg_per_kwh.iter().any(|&v| v < 0.0) {
+                return bad(format!("site {}", s.id), "series values must be finite, carbon non-negative".into());
             }
         }
         if self.links.len() != n || self.links.iter().any(|r| r.len() != n) {
@@ -147,18 +130,12 @@ impl World {
         for (a, row) in self.links.iter().enumerate() {
             for (b, l) in row.iter().enumerate() {
                 if a != b && !(l.gbps > 0.0 && l.efficiency > 0.0 && l.usd_per_gb >= 0.0) {
-                    return bad(
-                        format!("link {a}->{b}"),
-                        "bandwidth and efficiency must be positive".into(),
-                    );
+                    return bad(format!("link {a}->{b}"), "bandwidth and efficiency must be positive".into());
                 }
             }
         }
         if !(self.kw_per_gpu >= 0.0 && self.kw_per_gpu.is_finite()) {
-            return bad(
-                "power".into(),
-                "kW per accelerator must be non-negative".into(),
-            );
+            return bad("power".into(), "kW per accelerator must be non-negative".into());
         }
         if !(self.resume_overhead_h >= 0.0) {
             return bad("resume overhead".into(), "must be non-negative".into());
@@ -167,8 +144,15 @@ impl World {
             return bad("past".into(), format!("history for {} sites, the world has {n}", self.past.len()));
         }
         for (s, p) in self.sites.iter().zip(&self.past) {
-            if p.kg_per_kwh.len() != p.usd_per_kwh.len() || p.kg_per_kwh.len() > crate::MAX_PAST_H || p.kg_per_kwh.iter().chain(&p.usd_per_kwh).any(|v| !v.is_finite()) || p.kg_per_kwh.iter().any(|&v| v < 0.0) {
-                return bad(format!("site {} history", s.id), format!("carbon and price must have the same length (at most {} h), finite, carbon non-negative", crate::MAX_PAST_H));
+            if p.kg_per_kwh.len() != p.usd_per_kwh.len()
+                || p.kg_per_kwh.len() > crate::MAX_PAST_H
+                || p.kg_per_kwh.iter().chain(&p.usd_per_kwh).any(|v| !v.is_finite())
+                || p.kg_per_kwh.iter().any(|&v| v < 0.0)
+            {
+                return bad(
+                    format!("site {} history", s.id),
+                    format!("carbon and price must have the same length (at most {} h), finite, carbon non-negative", crate::MAX_PAST_H),
+                );
             }
         }
         Ok(())
@@ -202,12 +186,7 @@ impl World {
     /// The world of a planning problem (a scenario): its sites with their capacity of
     /// `accelerator`, hourly series, PUE and accelerator-hour price; its links; its start.
     /// The problem's jobs and services are not used: jobs come from a trace.
-    pub fn from_problem(
-        p: &xisuan_plan::Problem,
-        accelerator: &str,
-        kw_per_gpu: f64,
-        resume_overhead_h: f64,
-    ) -> World {
+    pub fn from_problem(p: &xisuan_plan::Problem, accelerator: &str, kw_per_gpu: f64, resume_overhead_h: f64) -> World {
         World {
             sites: p
                 .sites
@@ -225,15 +204,7 @@ impl World {
             links: p
                 .links
                 .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|l| LinkSpec {
-                            gbps: l.gbps,
-                            efficiency: l.efficiency,
-                            usd_per_gb: l.usd_per_gb,
-                        })
-                        .collect()
-                })
+                .map(|row| row.iter().map(|l| LinkSpec { gbps: l.gbps, efficiency: l.efficiency, usd_per_gb: l.usd_per_gb }).collect())
                 .collect(),
             kw_per_gpu,
             hours: p.slots,

@@ -21,42 +21,16 @@ fn case(seed: u64, n_sites: usize, n_jobs: usize, inference: bool) -> (World, Ve
                 capacity: 1 + r.below(12) as u32,
                 pue: r.range(1.05, 1.6),
                 usd_per_gpu_hour: r.range(0.0, 0.5),
-                kg_per_kwh: (0..hours)
-                    .map(|t| {
-                        level
-                            * (1.0
-                                + swing * ((t as f64 + phase) / 24.0 * std::f64::consts::TAU).sin())
-                    })
-                    .collect(),
+                kg_per_kwh: (0..hours).map(|t| level * (1.0 + swing * ((t as f64 + phase) / 24.0 * std::f64::consts::TAU).sin())).collect(),
                 usd_per_kwh: (0..hours).map(|_| r.range(-0.01, 0.3)).collect(),
-                inference_gpus: if inference && i == 0 {
-                    (0..24).map(|_| r.below(4) as u32).collect()
-                } else {
-                    vec![]
-                },
+                inference_gpus: if inference && i == 0 { (0..24).map(|_| r.below(4) as u32).collect() } else { vec![] },
             }
         })
         .collect();
     let links = (0..n_sites)
-        .map(|_| {
-            (0..n_sites)
-                .map(|_| LinkSpec {
-                    gbps: r.range(0.1, 10.0),
-                    efficiency: 0.8,
-                    usd_per_gb: r.range(0.0, 0.1),
-                })
-                .collect()
-        })
+        .map(|_| (0..n_sites).map(|_| LinkSpec { gbps: r.range(0.1, 10.0), efficiency: 0.8, usd_per_gb: r.range(0.0, 0.1) }).collect())
         .collect();
-    let world = World {
-        sites,
-        links,
-        kw_per_gpu: 0.7,
-        hours,
-        start_hour: 0,
-        resume_overhead_h: r.range(0.0, 0.2),
-        past: Vec::new(),
-    };
+    let world = World { sites, links, kw_per_gpu: 0.7, hours, start_hour: 0, resume_overhead_h: r.range(0.0, 0.2), past: Vec::new() };
     let specs: Vec<JobSpec> = (0..n_jobs)
         .map(|i| JobSpec {
             id: format!("j{i}"),
@@ -64,11 +38,7 @@ fn case(seed: u64, n_sites: usize, n_jobs: usize, inference: bool) -> (World, Ve
             duration_h: r.range(0.05, 6.0),
             gpus: 1 + r.below(10) as u32,
             home: None,
-            data_bytes: Some(if r.f64() < 0.5 {
-                0.0
-            } else {
-                r.range(1e9, 5e11)
-            }),
+            data_bytes: Some(if r.f64() < 0.5 { 0.0 } else { r.range(1e9, 5e11) }),
             deadline_h: None,
             pausable: Some(r.f64() < 0.3),
         })
@@ -79,14 +49,7 @@ fn case(seed: u64, n_sites: usize, n_jobs: usize, inference: bool) -> (World, Ve
 
 fn run(world: &World, jobs: &[Job], name: &str) -> RunResult {
     let mut p = policy_by_name(name, world, jobs, PlannerSettings::default()).unwrap();
-    simulate(
-        world,
-        jobs,
-        p.as_mut(),
-        RunOptions { hourly: true, ..Default::default() },
-        &mut |_, _| {},
-    )
-    .unwrap()
+    simulate(world, jobs, p.as_mut(), RunOptions { hourly: true, ..Default::default() }, &mut |_, _| {}).unwrap()
 }
 
 /// Peak concurrent accelerators at each site, from every run interval.
@@ -174,11 +137,7 @@ fn fifo_queue_delays_the_second_job() {
             usd_per_kwh: vec![0.1; 10],
             inference_gpus: vec![],
         }],
-        links: vec![vec![LinkSpec {
-            gbps: 1.0,
-            efficiency: 1.0,
-            usd_per_gb: 0.0,
-        }]],
+        links: vec![vec![LinkSpec { gbps: 1.0, efficiency: 1.0, usd_per_gb: 0.0 }]],
         kw_per_gpu: 1.0,
         hours: 10,
         start_hour: 0,
@@ -218,11 +177,7 @@ fn transfers_queue_on_their_link() {
         usd_per_kwh: vec![0.0; 48],
         inference_gpus: vec![],
     };
-    let l = LinkSpec {
-        gbps: 1.0,
-        efficiency: 1.0,
-        usd_per_gb: 0.01,
-    };
+    let l = LinkSpec { gbps: 1.0, efficiency: 1.0, usd_per_gb: 0.01 };
     let world = World {
         sites: vec![site("dirty", 0.9), site("clean", 0.1)],
         links: vec![vec![l; 2]; 2],
@@ -232,24 +187,13 @@ fn transfers_queue_on_their_link() {
         resume_overhead_h: 0.0,
         past: Vec::new(),
     };
-    let job = |id: &str| Job {
-        id: id.into(),
-        arrival_h: 0.0,
-        duration_h: 1.0,
-        gpus: 1,
-        home: 0,
-        data_bytes: 450e9,
-        deadline_h: 10.0,
-        pausable: false,
-    };
+    let job =
+        |id: &str| Job { id: id.into(), arrival_h: 0.0, duration_h: 1.0, gpus: 1, home: 0, data_bytes: 450e9, deadline_h: 10.0, pausable: false };
     let jobs = vec![job("a"), job("b")];
     let r = run(&world, &jobs, "greenest");
     assert!((r.outcomes[0].start_h - 1.0).abs() < 1e-9);
     assert!((r.outcomes[1].start_h - 2.0).abs() < 1e-9);
-    assert!(
-        (r.metrics.transfer_usd - 9.0).abs() < 1e-9,
-        "2 × 450 GB × 0.01 USD/GB"
-    );
+    assert!((r.metrics.transfer_usd - 9.0).abs() < 1e-9, "2 × 450 GB × 0.01 USD/GB");
     assert_eq!(r.metrics.bytes_moved, 900e9);
 }
 
@@ -267,27 +211,14 @@ fn suspend_and_resume_costs_the_overhead() {
             kg_per_kwh: kg,
             inference_gpus: vec![],
         }],
-        links: vec![vec![LinkSpec {
-            gbps: 1.0,
-            efficiency: 1.0,
-            usd_per_gb: 0.0,
-        }]],
+        links: vec![vec![LinkSpec { gbps: 1.0, efficiency: 1.0, usd_per_gb: 0.0 }]],
         kw_per_gpu: 1.0,
         hours: 6,
         start_hour: 0,
         resume_overhead_h: 0.25,
         past: Vec::new(),
     };
-    let jobs = vec![Job {
-        id: "p".into(),
-        arrival_h: 0.0,
-        duration_h: 2.0,
-        gpus: 1,
-        home: 0,
-        data_bytes: 0.0,
-        deadline_h: 5.0,
-        pausable: true,
-    }];
+    let jobs = vec![Job { id: "p".into(), arrival_h: 0.0, duration_h: 2.0, gpus: 1, home: 0, data_bytes: 0.0, deadline_h: 5.0, pausable: true }];
     let r = run(&world, &jobs, "lets-wait-awhile");
     let o = &r.outcomes[0];
     // Hours 1 and 3 (0.1 each); the resume at 3 runs 1.25 h: 0.1 + 0.25 × 0.1... + 0.25 h into hour 4 at 0.9.
@@ -295,10 +226,7 @@ fn suspend_and_resume_costs_the_overhead() {
     assert_eq!(o.resumes, 1);
     assert!((o.kg - (0.1 + 0.1 + 0.25 * 0.9)).abs() < 1e-12);
     let b = run(&world, &jobs, "oracle");
-    assert!(
-        (b.outcomes[0].kg - 0.2).abs() < 1e-12,
-        "the bound pays no resume"
-    );
+    assert!((b.outcomes[0].kg - 0.2).abs() < 1e-12, "the bound pays no resume");
 }
 
 /// The planner pauses a pausable job when its cleanest hours are apart and the resume costs
@@ -316,32 +244,15 @@ fn planner_suspends_when_it_pays() {
             kg_per_kwh: kg,
             inference_gpus: vec![],
         }],
-        links: vec![vec![LinkSpec {
-            gbps: 1.0,
-            efficiency: 1.0,
-            usd_per_gb: 0.0,
-        }]],
+        links: vec![vec![LinkSpec { gbps: 1.0, efficiency: 1.0, usd_per_gb: 0.0 }]],
         kw_per_gpu: 1.0,
         hours: 8,
         start_hour: 0,
         resume_overhead_h: 0.1,
         past: Vec::new(),
     };
-    let job = |pausable| Job {
-        id: "p".into(),
-        arrival_h: 0.0,
-        duration_h: 2.0,
-        gpus: 1,
-        home: 0,
-        data_bytes: 0.0,
-        deadline_h: 5.0,
-        pausable,
-    };
-    let settings = PlannerSettings {
-        carbon_usd_per_t: 1000.0,
-        delay_usd_per_gpu_hour: 0.0,
-        ticks_per_hour: 12,
-    };
+    let job = |pausable| Job { id: "p".into(), arrival_h: 0.0, duration_h: 2.0, gpus: 1, home: 0, data_bytes: 0.0, deadline_h: 5.0, pausable };
+    let settings = PlannerSettings { carbon_usd_per_t: 1000.0, delay_usd_per_gpu_hour: 0.0, ticks_per_hour: 12 };
     let run = |pausable| {
         let jobs = vec![job(pausable)];
         let mut p = Planner::new(&world, settings);
@@ -384,9 +295,27 @@ fn forecasts_read_nothing_after_their_issue_hour_and_runs_pay_the_actual_series(
             assert_eq!(decisions(&a), decisions(&b), "{name} with {model:?} forecasts");
             // Charged the actual series: the same decisions cost the carbon of each world.
             let kg = |w: &World, r: &RunResult| -> f64 {
-                r.outcomes.iter().zip(&jobs).map(|(o, j)| o.runs.iter().map(|&(s, e)| Curve::new(&w.sites[o.site.unwrap()].kg_per_kwh, w.sites[o.site.unwrap()].pue).integral(s, e) * j.gpus as f64 * w.kw_per_gpu).sum::<f64>()).sum()
+                r.outcomes
+                    .iter()
+                    .zip(&jobs)
+                    .map(|(o, j)| {
+                        o.runs
+                            .iter()
+                            .map(|&(s, e)| {
+                                Curve::new(&w.sites[o.site.unwrap()].kg_per_kwh, w.sites[o.site.unwrap()].pue).integral(s, e)
+                                    * j.gpus as f64
+                                    * w.kw_per_gpu
+                            })
+                            .sum::<f64>()
+                    })
+                    .sum()
             };
-            assert!((a.metrics.carbon_kg - kg(&world, &a)).abs() < 1e-6 * a.metrics.carbon_kg.max(1.0), "{name}: {} vs {}", a.metrics.carbon_kg, kg(&world, &a));
+            assert!(
+                (a.metrics.carbon_kg - kg(&world, &a)).abs() < 1e-6 * a.metrics.carbon_kg.max(1.0),
+                "{name}: {} vs {}",
+                a.metrics.carbon_kg,
+                kg(&world, &a)
+            );
         }
         changed_with_foresight |= decisions(&go(&world, name, None)) != decisions(&go(&later, name, None));
     }

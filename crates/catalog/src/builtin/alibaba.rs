@@ -17,31 +17,120 @@ const CCF: &str = "shared/data/ccf/ccf_region_emission_factors.csv";
 
 /// (row, where the factor comes from, its confidence).
 const ROWS: &[(CloudRow, &str, Confidence)] = &[
-    (("cn-hangzhou", "Hangzhou", "CN", "Zhejiang", 30.27, 120.16, Some("CN-Zhejiang"), 626.0, "CN-east"), "CCF Alibaba factor CN_HANGZHOU (East China grid)", Confidence::Medium),
-    (("cn-shanghai", "Shanghai", "CN", "Shanghai", 31.23, 121.47, Some("CN-Shanghai"), 626.0, "CN-east"), "CCF Alibaba factor CN_SHANGHAI (East China grid)", Confidence::Medium),
-    (("cn-nanjing", "Nanjing", "CN", "Jiangsu", 32.06, 118.80, Some("CN-Jiangsu"), 626.0, "CN-east"), "CCF Alibaba factor CN_NANJING (East China grid)", Confidence::Medium),
-    (("cn-shenzhen", "Shenzhen", "CN", "Guangdong", 22.54, 114.06, Some("CN-Guangdong"), 585.0, "CN-east"), "CCF Alibaba factor CN_SHENZHEN (South China grid)", Confidence::Medium),
-    (("cn-heyuan", "Heyuan", "CN", "Guangdong", 23.74, 114.70, Some("CN-Guangdong"), 585.0, "CN-east"), "CCF Alibaba factor CN_HEYUAN (South China grid)", Confidence::Medium),
-    (("cn-guangzhou", "Guangzhou", "CN", "Guangdong", 23.13, 113.26, Some("CN-Guangdong"), 585.0, "CN-east"), "CCF Alibaba factor CN_GUANGZHOU (South China grid)", Confidence::Medium),
-    (("cn-qingdao", "Qingdao", "CN", "Shandong", 36.07, 120.38, Some("CN-Shandong"), 665.0, "CN-east"), "CCF Alibaba factor CN_QINGDAP [sic] (North China grid)", Confidence::Medium),
-    (("cn-beijing", "Beijing", "CN", "Beijing", 39.90, 116.41, Some("CN-Beijing"), 665.0, "CN-east"), "CCF Alibaba factor CN_BEIJING (North China grid)", Confidence::Medium),
-    (("cn-zhangjiakou", "Zhangjiakou", "CN", "Hebei", 40.77, 114.88, Some("CN-Hebei"), 665.0, "CN-east"), "CCF Alibaba factor CN_ZHANGJIAKOU (North China grid)", Confidence::Medium),
-    (("cn-huhehaote", "Hohhot", "CN", "Inner Mongolia", 40.84, 111.75, Some("CN-Inner-Mongolia"), 665.0, "CN-west"), "CCF Alibaba factor CN_HUHEHAOTE (North China grid)", Confidence::Medium),
-    (("cn-wulanchabu", "Ulanqab", "CN", "Inner Mongolia", 41.03, 113.13, Some("CN-Inner-Mongolia"), 665.0, "CN-west"), "CCF Alibaba factor CN_WULANCHABU (North China grid)", Confidence::Medium),
-    (("cn-chengdu", "Chengdu", "CN", "Sichuan", 30.57, 104.07, Some("CN-Sichuan"), 140.4, "CN-east"), "MEE/NBS Sichuan provincial 2022 factor 0.1404 t/MWh (shared/data/china/china_grid_emission_factors_mee.csv; CCF has no Chengdu entry)", Confidence::Medium),
-    (("cn-hongkong", "Hong Kong", "HK", "Hong Kong", 22.32, 114.17, Some("HK"), 710.0, "HK"), "CCF AWS factor for Hong Kong (ap-east-1), same grid", Confidence::Medium),
-    (("ap-southeast-1", "Singapore", "SG", "Singapore", 1.35, 103.82, Some("SG"), 408.0, "SG"), "CCF AWS factor for Singapore (ap-southeast-1), same grid", Confidence::Medium),
-    (("ap-northeast-1", "Tokyo", "JP", "Tokyo", 35.68, 139.69, Some("JP-TK"), 465.8, "JP"), "CCF AWS factor for Tokyo (ap-northeast-1), same grid", Confidence::Medium),
-    (("ap-northeast-2", "Seoul", "KR", "Seoul", 37.57, 126.98, Some("KR"), 415.6, "KR"), "CCF AWS factor for Seoul (ap-northeast-2), same grid", Confidence::Medium),
-    (("ap-southeast-5", "Jakarta", "ID", "Jakarta", -6.21, 106.85, Some("ID"), 717.7, "ID"), "CCF AWS factor for Jakarta (ap-southeast-3), same grid", Confidence::Medium),
-    (("us-west-1", "Silicon Valley", "US", "California", 37.34, -121.89, Some("US-CAL-CISO"), 322.167, "US-CA"), "CCF AWS factor for us-west-1 (NERC WECC), same grid", Confidence::Medium),
-    (("us-east-1", "Virginia", "US", "Virginia", 39.04, -77.49, Some("US-MIDA-PJM"), 379.069, "US-VA"), "CCF AWS factor for us-east-1 (NERC SERC), same grid", Confidence::Medium),
-    (("eu-central-1", "Frankfurt", "DE", "Hesse", 50.11, 8.68, Some("DE-LU"), 311.0, "DE"), "CCF AWS factor for eu-central-1, same grid", Confidence::Medium),
-    (("eu-west-1", "London", "GB", "England", 51.51, -0.13, Some("GB"), 225.0, "GB"), "CCF AWS factor for eu-west-2 (London), same grid", Confidence::Medium),
-    (("me-east-1", "Dubai", "AE", "Dubai", 25.20, 55.27, Some("AE"), 404.1, "AE"), "CCF AWS factor for me-central-1 (UAE), same grid", Confidence::Medium),
+    (
+        ("cn-hangzhou", "Hangzhou", "CN", "Zhejiang", 30.27, 120.16, Some("CN-Zhejiang"), 626.0, "CN-east"),
+        "CCF Alibaba factor CN_HANGZHOU (East China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-shanghai", "Shanghai", "CN", "Shanghai", 31.23, 121.47, Some("CN-Shanghai"), 626.0, "CN-east"),
+        "CCF Alibaba factor CN_SHANGHAI (East China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-nanjing", "Nanjing", "CN", "Jiangsu", 32.06, 118.80, Some("CN-Jiangsu"), 626.0, "CN-east"),
+        "CCF Alibaba factor CN_NANJING (East China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-shenzhen", "Shenzhen", "CN", "Guangdong", 22.54, 114.06, Some("CN-Guangdong"), 585.0, "CN-east"),
+        "CCF Alibaba factor CN_SHENZHEN (South China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-heyuan", "Heyuan", "CN", "Guangdong", 23.74, 114.70, Some("CN-Guangdong"), 585.0, "CN-east"),
+        "CCF Alibaba factor CN_HEYUAN (South China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-guangzhou", "Guangzhou", "CN", "Guangdong", 23.13, 113.26, Some("CN-Guangdong"), 585.0, "CN-east"),
+        "CCF Alibaba factor CN_GUANGZHOU (South China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-qingdao", "Qingdao", "CN", "Shandong", 36.07, 120.38, Some("CN-Shandong"), 665.0, "CN-east"),
+        "CCF Alibaba factor CN_QINGDAP [sic] (North China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-beijing", "Beijing", "CN", "Beijing", 39.90, 116.41, Some("CN-Beijing"), 665.0, "CN-east"),
+        "CCF Alibaba factor CN_BEIJING (North China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-zhangjiakou", "Zhangjiakou", "CN", "Hebei", 40.77, 114.88, Some("CN-Hebei"), 665.0, "CN-east"),
+        "CCF Alibaba factor CN_ZHANGJIAKOU (North China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-huhehaote", "Hohhot", "CN", "Inner Mongolia", 40.84, 111.75, Some("CN-Inner-Mongolia"), 665.0, "CN-west"),
+        "CCF Alibaba factor CN_HUHEHAOTE (North China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-wulanchabu", "Ulanqab", "CN", "Inner Mongolia", 41.03, 113.13, Some("CN-Inner-Mongolia"), 665.0, "CN-west"),
+        "CCF Alibaba factor CN_WULANCHABU (North China grid)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-chengdu", "Chengdu", "CN", "Sichuan", 30.57, 104.07, Some("CN-Sichuan"), 140.4, "CN-east"),
+        "MEE/NBS Sichuan provincial 2022 factor 0.1404 t/MWh (shared/data/china/china_grid_emission_factors_mee.csv; CCF has no Chengdu entry)",
+        Confidence::Medium,
+    ),
+    (
+        ("cn-hongkong", "Hong Kong", "HK", "Hong Kong", 22.32, 114.17, Some("HK"), 710.0, "HK"),
+        "CCF AWS factor for Hong Kong (ap-east-1), same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("ap-southeast-1", "Singapore", "SG", "Singapore", 1.35, 103.82, Some("SG"), 408.0, "SG"),
+        "CCF AWS factor for Singapore (ap-southeast-1), same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("ap-northeast-1", "Tokyo", "JP", "Tokyo", 35.68, 139.69, Some("JP-TK"), 465.8, "JP"),
+        "CCF AWS factor for Tokyo (ap-northeast-1), same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("ap-northeast-2", "Seoul", "KR", "Seoul", 37.57, 126.98, Some("KR"), 415.6, "KR"),
+        "CCF AWS factor for Seoul (ap-northeast-2), same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("ap-southeast-5", "Jakarta", "ID", "Jakarta", -6.21, 106.85, Some("ID"), 717.7, "ID"),
+        "CCF AWS factor for Jakarta (ap-southeast-3), same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("us-west-1", "Silicon Valley", "US", "California", 37.34, -121.89, Some("US-CAL-CISO"), 322.167, "US-CA"),
+        "CCF AWS factor for us-west-1 (NERC WECC), same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("us-east-1", "Virginia", "US", "Virginia", 39.04, -77.49, Some("US-MIDA-PJM"), 379.069, "US-VA"),
+        "CCF AWS factor for us-east-1 (NERC SERC), same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("eu-central-1", "Frankfurt", "DE", "Hesse", 50.11, 8.68, Some("DE-LU"), 311.0, "DE"),
+        "CCF AWS factor for eu-central-1, same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("eu-west-1", "London", "GB", "England", 51.51, -0.13, Some("GB"), 225.0, "GB"),
+        "CCF AWS factor for eu-west-2 (London), same grid",
+        Confidence::Medium,
+    ),
+    (
+        ("me-east-1", "Dubai", "AE", "Dubai", 25.20, 55.27, Some("AE"), 404.1, "AE"),
+        "CCF AWS factor for me-central-1 (UAE), same grid",
+        Confidence::Medium,
+    ),
 ];
 
-const GPU_SRC: &str = "shared/data/cloud_gpu_prices/alicloud_gpu_price_excerpt.csv (SkyPilot catalog v8 alicloud, on-demand 1-GPU instance incl. vCPU/memory)";
+const GPU_SRC: &str =
+    "shared/data/cloud_gpu_prices/alicloud_gpu_price_excerpt.csv (SkyPilot catalog v8 alicloud, on-demand 1-GPU instance incl. vCPU/memory)";
 
 /// (region, accelerator id, USD per GPU-hour) from the 1-GPU rows of the excerpt.
 const GPU_PRICES: &[(&str, &str, f64)] = &[

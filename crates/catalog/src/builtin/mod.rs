@@ -40,36 +40,14 @@ pub fn user_regions() -> Vec<UserRegion> {
 /// A cloud region as typed in by the provider files: code, city, country (ISO alpha-2),
 /// state or province, latitude, longitude, grid zone, grid factor in gCO2e/kWh, and the key
 /// of its electricity price in `prices.rs`.
-pub(crate) type CloudRow = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    f64,
-    f64,
-    Option<&'static str>,
-    f64,
-    &'static str,
-);
+pub(crate) type CloudRow = (&'static str, &'static str, &'static str, &'static str, f64, f64, Option<&'static str>, f64, &'static str);
 
-pub(crate) const CITY_LEVEL: &str =
-    "city named by the provider's region list; coordinates of the city centre (approximate)";
+pub(crate) const CITY_LEVEL: &str = "city named by the provider's region list; coordinates of the city centre (approximate)";
 
 /// Builds a cloud region from a row, with the provider's fleet PUE and a carbon source.
-pub(crate) fn cloud_site(
-    provider: Provider,
-    row: &CloudRow,
-    carbon: Sourced<KgPerKwh>,
-    pue: Sourced<f64>,
-    pue_kind: PueKind,
-) -> Site {
+pub(crate) fn cloud_site(provider: Provider, row: &CloudRow, carbon: Sourced<KgPerKwh>, pue: Sourced<f64>, pue_kind: PueKind) -> Site {
     let (code, city, country, state, lat, lon, zone, _g, price_key) = *row;
-    let id = SiteId::parse(&format!(
-        "{}-{}",
-        provider.as_str(),
-        code.to_ascii_lowercase()
-    ))
-    .expect("built-in ids are slugs");
+    let id = SiteId::parse(&format!("{}-{}", provider.as_str(), code.to_ascii_lowercase())).expect("built-in ids are slugs");
     Site {
         id,
         name: format!("{} {} ({city})", provider_label(provider), code),
@@ -91,7 +69,7 @@ pub(crate) fn cloud_site(
         capacity: illustrative_capacity(country == "CN", false),
         gpu_hour_price: BTreeMap::new(),
         dispatch: None,
-            storage: None,
+        storage: None,
     }
 }
 
@@ -106,8 +84,7 @@ fn provider_label(p: Provider) -> &'static str {
     }
 }
 
-pub(crate) const ILLUSTRATIVE_CAPACITY: &str =
-    "illustrative default so that examples run; not a real inventory (override in a catalog TOML)";
+pub(crate) const ILLUSTRATIVE_CAPACITY: &str = "illustrative default so that examples run; not a real inventory (override in a catalog TOML)";
 
 /// Placeholder accelerator counts. Chinese sites get accelerators sold there (Huawei
 /// Ascend 910B, NVIDIA H20); west hubs are larger because that is the policy's intent.
@@ -117,15 +94,7 @@ pub(crate) fn illustrative_capacity(china: bool, west_hub: bool) -> BTreeMap<Str
         (true, false) => &[("ascend-910b", 2048), ("h20", 1024)],
         (false, _) => &[("h100", 1024), ("a100-80gb", 512)],
     };
-    entries
-        .iter()
-        .map(|(k, n)| {
-            (
-                k.to_string(),
-                Sourced::new(*n, ILLUSTRATIVE_CAPACITY, Confidence::Illustrative),
-            )
-        })
-        .collect()
+    entries.iter().map(|(k, n)| (k.to_string(), Sourced::new(*n, ILLUSTRATIVE_CAPACITY, Confidence::Illustrative))).collect()
 }
 
 /// One GPU-hour price entry.

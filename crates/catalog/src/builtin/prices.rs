@@ -18,17 +18,14 @@ pub use xisuan_model::units::{CNY_PER_USD, CNY_PER_USD_SOURCE};
 /// USD per EUR: 2023 annual average of the ECB reference rate, about 1.08 (recalled).
 pub const USD_PER_EUR: f64 = 1.08;
 
-
 /// Western EDWC hubs, CNY/kWh (design note: 0.3 to 0.4; midpoint).
 pub const CN_WEST_CNY_PER_KWH: f64 = 0.35;
 /// Eastern hubs, CNY/kWh: western price × 1.3 (design note: east about 30% higher).
 pub const CN_EAST_CNY_PER_KWH: f64 = 0.455;
 
-const EIA: &str =
-    "EIA Electric Power Monthly, average industrial price 2023 (recalled, rounded; verify)";
+const EIA: &str = "EIA Electric Power Monthly, average industrial price 2023 (recalled, rounded; verify)";
 const EUROSTAT: &str = "Eurostat nrg_pc_205 non-household price 2023, excl. VAT, at 1.08 USD/EUR (recalled, rounded; verify)";
-const NATIONAL: &str =
-    "national regulator / utility industrial tariff around 2023 (recalled, rounded; verify)";
+const NATIONAL: &str = "national regulator / utility industrial tariff around 2023 (recalled, rounded; verify)";
 
 /// (key, USD/kWh, source). Keys are ISO country codes, `US-XX` for states, `CA-XX` for
 /// provinces, and `CN-east` / `CN-west` for the two Chinese price levels.

@@ -16,32 +16,18 @@ impl Drop for Kill {
 }
 
 pub fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
 
 /// One record of a cluster's completion log (jobcomp/filetxt): `Key=Value` fields.
 pub fn completions(testbed: &str, cluster: &str) -> Vec<BTreeMap<String, String>> {
-    let text =
-        std::fs::read_to_string(format!("{testbed}/{cluster}/log/jobcomp.txt")).unwrap_or_default();
-    text.lines()
-        .map(|l| {
-            l.split_whitespace()
-                .filter_map(|f| f.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+    let text = std::fs::read_to_string(format!("{testbed}/{cluster}/log/jobcomp.txt")).unwrap_or_default();
+    text.lines().map(|l| l.split_whitespace().filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()).collect()
 }
 
 /// Slurm's times (`2026-11-28T12:47:23`, the machine's local time, UTC here) as Unix seconds.
 pub fn slurm_time(s: &str) -> f64 {
-    let out = Command::new("date")
-        .args(["-d", s, "+%s"])
-        .output()
-        .unwrap();
+    let out = Command::new("date").args(["-d", s, "+%s"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
@@ -53,7 +39,10 @@ pub static TESTBED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// set (`.ci/run` sets it once the testbed has started) a missing testbed fails the test.
 pub fn testbed() -> Option<(String, std::sync::MutexGuard<'static, ()>)> {
     let Ok(dir) = std::env::var("XISUAN_TEST_SLURM") else {
-        assert!(std::env::var("XISUAN_REQUIRE_SERVICES").is_err(), "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_SLURM is not: the Slurm testbed did not start");
+        assert!(
+            std::env::var("XISUAN_REQUIRE_SERVICES").is_err(),
+            "XISUAN_REQUIRE_SERVICES is set but XISUAN_TEST_SLURM is not: the Slurm testbed did not start"
+        );
         eprintln!("XISUAN_TEST_SLURM not set: real Slurm not tested here (.ci/run starts scripts/slurm-testbed and sets it)");
         return None;
     };
@@ -71,7 +60,11 @@ pub fn idle(dir: &str) {
         let _ = Command::new("scancel").env("SLURM_CONF", &conf).args(["--user=root"]).status();
         // A node an earlier test's faults left drained (Slurm drains a node on which it finds a
         // job twice after a controller crash) takes work again.
-        let _ = Command::new("scontrol").env("SLURM_CONF", &conf).args(["update", &format!("nodename={cluster}[1-2]"), "state=resume"]).stderr(std::process::Stdio::null()).status();
+        let _ = Command::new("scontrol")
+            .env("SLURM_CONF", &conf)
+            .args(["update", &format!("nodename={cluster}[1-2]"), "state=resume"])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
     let t0 = std::time::Instant::now();
     for cluster in ["alpha", "beta", "gamma"] {

@@ -29,4 +29,3 @@ pub fn free_after(p: &Problem, plan: &Plan) -> HashMap<(usize, String), Vec<i64>
     }
     free
 }
-
