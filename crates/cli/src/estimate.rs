@@ -240,15 +240,15 @@ fn site_rates(a: &TrainArgs, id: &str) -> anyhow::Result<(Sourced<f64>, Sourced<
     let price_hourly = h.price_source.contains("hourly deviation");
     let grid = Sourced::new(
         mean(&h.kg_per_kwh),
-        &format!("site {}: {}{}", site.id, h.carbon_source, if carbon_hourly { format!(", mean over {window}") } else { String::new() }),
+        format!("site {}: {}{}", site.id, h.carbon_source, if carbon_hourly { format!(", mean over {window}") } else { String::new() }),
         conf(carbon_hourly),
     );
     let price = Sourced::new(
         mean(&h.usd_per_kwh),
-        &format!("site {}: {}{}", site.id, h.price_source, if price_hourly { format!(", mean over {window}") } else { String::new() }),
+        format!("site {}: {}{}", site.id, h.price_source, if price_hourly { format!(", mean over {window}") } else { String::new() }),
         site.price_annual.confidence,
     );
-    let pue = Sourced::new(site.pue.value, &format!("site {}: {}", site.id, site.pue.source), site.pue.confidence);
+    let pue = Sourced::new(site.pue.value, format!("site {}: {}", site.id, site.pue.source), site.pue.confidence);
     Ok((grid, pue, price))
 }
 

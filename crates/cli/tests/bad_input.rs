@@ -140,7 +140,9 @@ fn traces_with_duplicates_typos_or_ragged_rows_are_refused() {
 fn flags_out_of_range_are_refused_before_any_work() {
     let text = scenario("", "hours = 6", "2.0", "60");
     let trace = "id,arrival_h,duration_h,gpus\na,0,1,1\n";
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>, &str)> = vec![
+    // (files, arguments, what the error names)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![("s.toml", &text)], vec!["plan", "s.toml", "--solver", "milp", "--time-limit=-1"], "--time-limit/--mip-gap: time limit (s)"),
         (vec![("s.toml", &text)], vec!["plan", "s.toml", "--solver", "milp", "--mip-gap=-1"], "MIP gap"),
         (vec![("s.toml", &text)], vec!["plan", "s.toml", "--time-budget=0"], "--time-budget"),

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,8 +29,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(db: &str, dir: &PathBuf, extra: &[&str]) -> Server {
-        let mut s = Server { child: None, port: free_port(), db: db.into(), dir: dir.clone(), extra: extra.iter().map(|x| x.to_string()).collect() };
+    fn start(db: &str, dir: &Path, extra: &[&str]) -> Server {
+        let mut s =
+            Server { child: None, port: free_port(), db: db.into(), dir: dir.to_path_buf(), extra: extra.iter().map(|x| x.to_string()).collect() };
         s.spawn();
         s
     }
@@ -120,7 +121,7 @@ fn postgres_db(name: &str) -> Option<String> {
 
 /// Clients submit with idempotency keys while the server is killed with SIGKILL mid-stream and
 /// restarted; clients retry what got no answer with the same key.
-fn kill9_under_load(db: &str, dir: &PathBuf) {
+fn kill9_under_load(db: &str, dir: &Path) {
     // Snapshots every 50 events: the restart starts from one and replays the rest.
     let mut server = Server::start(db, dir, &["--snapshot-every", "50"]);
     let token = tenant(&server.client(Some(ADMIN)), "load", None);
@@ -500,7 +501,7 @@ fn a_second_replica_takes_over_the_control_loop_when_the_leader_dies() {
         return;
     };
     let dir = tempdir("failover");
-    let mut servers = vec![Server::start(&db, &dir, &[]), Server::start(&db, &dir, &[])];
+    let mut servers = [Server::start(&db, &dir, &[]), Server::start(&db, &dir, &[])];
     let metric = |s: &Server, name: &str| -> f64 {
         let text = ureq_text(&format!("{}/metrics", s.url()));
         text.lines()
@@ -869,13 +870,16 @@ impl Rng {
     }
 }
 
+/// One row of the raw log: sequence number, kind, job, body, epoch.
+type Row = (i64, String, Option<String>, Value, Option<i64>);
+
 /// The independent checker of issue 24: reads the raw event log (not through xisuan's fold or
 /// its `control::legal`) and checks, with a transition table of its own: every acknowledged
 /// job is there once; no event is illegal for the job's state (as this checker folds it); no
 /// attempt is dispatched twice; no round is written twice; the control loop's writes come in
 /// epoch order (a write of one epoch never follows a write of a later one). Returns what it
 /// counted.
-fn check_history(rows: &[(i64, String, Option<String>, Value, Option<i64>)], acked: &BTreeSet<String>) -> BTreeMap<&'static str, usize> {
+fn check_history(rows: &[Row], acked: &BTreeSet<String>) -> BTreeMap<&'static str, usize> {
     #[derive(Clone, Copy, PartialEq, Debug)]
     enum S {
         Pending,
@@ -1012,9 +1016,8 @@ fn the_history_checker_catches_what_it_looks_for() {
     ];
     let acked: BTreeSet<String> = ["j".to_string()].into();
     check_history(&good, &acked);
-    let caught = |rows: Vec<(i64, String, Option<String>, Value, Option<i64>)>, acked: &BTreeSet<String>| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_history(&rows, acked))).is_err()
-    };
+    let caught =
+        |rows: Vec<Row>, acked: &BTreeSet<String>| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_history(&rows, acked))).is_err();
     let mut resurrected = good[..3].to_vec();
     resurrected.insert(2, ev(9, "job_cancelled", "j", json!({}), None));
     assert!(caught(resurrected, &acked), "a dispatch after a cancel");
@@ -1151,7 +1154,7 @@ fn a_randomized_history_with_faults_passes_an_independent_check() {
     // Let the work settle a little, then read the raw log.
     std::thread::sleep(Duration::from_secs(3));
     let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
-    let rows: Vec<(i64, String, Option<String>, Value, Option<i64>)> = c
+    let rows: Vec<Row> = c
         .query("SELECT seq, kind, job, body, epoch FROM events ORDER BY seq", &[])
         .unwrap()
         .iter()

@@ -196,7 +196,7 @@ fn serve(dir: &std::path::Path, world: &str, clusters: &[(String, String)]) -> (
         Command::new(env!("CARGO_BIN_EXE_xisuan"))
             .args(&args)
             .env("XISUAN_ADMIN_TOKEN", ADMIN)
-            .current_dir(&dir)
+            .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

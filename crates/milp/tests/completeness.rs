@@ -48,6 +48,8 @@ fn job_fits(p: &Problem, ji: usize, free: &HashMap<(usize, String), Vec<i64>>) -
     None
 }
 
+// Regions, slots and sites index several tables at once here.
+#[allow(clippy::needless_range_loop)]
 fn incomplete(p: &Problem, plan: &Plan) -> Vec<String> {
     let free = free_after(p, plan);
     let mut out = Vec::new();

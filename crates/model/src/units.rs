@@ -267,6 +267,11 @@ pub fn human(x: f64) -> String {
     format!("{x:.digits$}")
 }
 
+/// CNY per USD: 2023 annual average of about 7.08 (recalled from the Federal Reserve H.10
+/// series; the PBOC central parity averaged close to 7.05). Stated so users can change it.
+pub const CNY_PER_USD: f64 = 7.08;
+pub const CNY_PER_USD_SOURCE: &str = "CNY→USD at 7.08 CNY/USD (2023 annual average, recalled from Federal Reserve H.10; verify)";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,8 +300,3 @@ mod tests {
         assert_eq!(human(-2500.0), "-2,500");
     }
 }
-
-/// CNY per USD: 2023 annual average of about 7.08 (recalled from the Federal Reserve H.10
-/// series; the PBOC central parity averaged close to 7.05). Stated so users can change it.
-pub const CNY_PER_USD: f64 = 7.08;
-pub const CNY_PER_USD_SOURCE: &str = "CNY→USD at 7.08 CNY/USD (2023 annual average, recalled from Federal Reserve H.10; verify)";

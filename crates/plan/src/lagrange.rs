@@ -499,7 +499,9 @@ pub fn relax_from(
         // kept and summed in job order, so the bound does not depend on the thread count.
         let n_jobs = p.jobs.len();
         let chunk = n_jobs.div_ceil(threads).max(1);
-        let parts: Vec<(Vec<f64>, Vec<Vec<Vec<f64>>>)> = std::thread::scope(|scope| {
+        // Per thread: each job's value, and its usage by site, accelerator and slot.
+        type Part = (Vec<f64>, Vec<Vec<Vec<f64>>>);
+        let parts: Vec<Part> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..n_jobs)
                 .step_by(chunk)
                 .map(|from| {

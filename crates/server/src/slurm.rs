@@ -750,7 +750,7 @@ impl Slurm {
             if self.is_rest(site) {
                 self.rest(site, "DELETE", &format!("job/{}", j.cluster_id), None)?;
             } else {
-                self.run(site, "scancel", &[j.cluster_id.clone()])?;
+                self.run(site, "scancel", std::slice::from_ref(&j.cluster_id))?;
             }
         }
         Ok(())

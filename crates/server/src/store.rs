@@ -463,8 +463,11 @@ impl Leadership {
 /// client runs a runtime inside, which must not be entered from the server's async tasks, so
 /// every connection lives on a plain thread and is reached through this.
 pub struct Actor<T> {
-    tx: mpsc::Sender<Box<dyn FnOnce(&mut T) + Send>>,
+    tx: mpsc::Sender<Call<T>>,
 }
+
+/// A call for an actor's thread to run on the thing it owns.
+type Call<T> = Box<dyn FnOnce(&mut T) + Send>;
 
 impl<T: 'static> Actor<T> {
     /// Starts the thread and builds `T` on it; fails if `make` fails.
