@@ -138,9 +138,9 @@ pub struct Round {
     /// Recorded as its changes from round `delta_of` (`Round::changes_from`): `placements` and
     /// `unplaced` then hold only the jobs whose entry is new or differs from that round's
     /// (`patched` those that stayed put with new figures), and `dropped` the jobs that round had
-    /// and this one has not. `None`: the lists are whole. A
-    /// state folds a delta into the whole round (`Round::whole`), so a round that changed
-    /// nothing records almost nothing, however long the queue.
+    /// and this one has not. `None`: the lists are whole. A state folds a delta into the whole
+    /// round (`Round::whole`), so a round that changed nothing records almost nothing, however
+    /// long the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta_of: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
